@@ -1,0 +1,1297 @@
+/*
+ * The configuration: libconfuse reads the text against one schema, then
+ * conf_build() turns what it read into the plain structs of conf.h, with
+ * every cross-reference resolved and checked.  Every error names the file,
+ * the line and the key, so an operator can fix a file from the message
+ * alone.  libconfuse knows the line only while it is reading, so the
+ * validation callbacks note where each key and section was written, and
+ * the checks that need the whole file (pool references, duplicate
+ * bindings, roots) look their lines up afterwards.
+ *
+ * libconfuse keeps global lexer state, so parsing is not reentrant; the
+ * callbacks find the parse in progress through conf_cur.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "conf.h"
+#include "log.h"
+#include "uri.h"
+
+/* Index of the mark that records where a section starts. */
+#define CONF_START	UINT_MAX
+
+struct conf_mark {
+	const void	*cm_key;	/* cfg_opt_t; cfg_t for CONF_START */
+	unsigned int	 cm_index;	/* value index, or CONF_START */
+	int		 cm_line;
+};
+
+struct conf_parse {
+	const char		*cp_name;
+	cfg_t			*cp_root;
+	struct conf_mark	*cp_marks;
+	size_t			 cp_nmarks;
+	size_t			 cp_marksz;
+	int			 cp_errors;
+	int			 cp_nomem;
+};
+
+static struct conf_parse	*conf_cur;
+
+struct conf_range {
+	const char	*cr_name;
+	long		 cr_min;
+	long		 cr_max;
+};
+
+static const struct conf_range conf_ranges[] = {
+	{ "max_connections",	0,	UINT32_MAX },
+	{ "workers",		1,	256 },
+	{ "queue_length",	1,	1000000 },
+	{ "concurrency",	1,	4096 },
+	{ "max_request_bytes",	256,	65536 },
+	{ "max_field_length",	64,	65536 },
+	/* A zero timeout would close every connection at once. */
+	{ "connection_timeout",	1,	LONG_MAX },
+	{ "header_wait_timeout", 1,	LONG_MAX },
+	{ "shutdown_timeout",	0,	LONG_MAX },
+};
+
+static cfg_opt_t conf_limits_opts[] = {
+	CFG_INT("max_connections", 10000, CFGF_NONE),
+	CFG_STR("connection_timeout", "120s", CFGF_NONE),
+	CFG_STR("header_wait_timeout", "30s", CFGF_NONE),
+	CFG_STR("max_request_bytes", "16384", CFGF_NONE),
+	CFG_STR("max_field_length", "16384", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_pool_opts[] = {
+	CFG_INT("workers", 1, CFGF_NONE),
+	CFG_INT("queue_length", 1000, CFGF_NONE),
+	CFG_INT("concurrency", 64, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_app_opts[] = {
+	CFG_STR("pool", NULL, CFGF_NONE),
+	CFG_STR("root", NULL, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_site_opts[] = {
+	CFG_STR_LIST("bindings", NULL, CFGF_NONE),
+	CFG_STR("root", NULL, CFGF_NONE),
+	CFG_STR("pool", "default", CFGF_NONE),
+	CFG_SEC("application", conf_app_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+static cfg_opt_t conf_opts[] = {
+	CFG_STR("run_dir", "/tmp/hsd", CFGF_NONE),
+	CFG_STR("libexec_dir", LIBEXECDIR, CFGF_NONE),
+	CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
+	CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
+	CFG_SEC("pool", conf_pool_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("site", conf_site_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+static int	conf_v_key(cfg_t *, cfg_opt_t *);
+static int	conf_v_int(cfg_t *, cfg_opt_t *);
+static int	conf_v_duration(cfg_t *, cfg_opt_t *);
+static int	conf_v_size(cfg_t *, cfg_opt_t *);
+static int	conf_v_binding(cfg_t *, cfg_opt_t *);
+static int	conf_v_section(cfg_t *, cfg_opt_t *);
+
+static const struct {
+	const char		*cv_path;
+	cfg_validate_callback_t	 cv_func;
+} conf_validators[] = {
+	{ "run_dir",				conf_v_key },
+	{ "libexec_dir",			conf_v_key },
+	{ "shutdown_timeout",			conf_v_duration },
+	{ "limits",				conf_v_section },
+	{ "limits|max_connections",		conf_v_int },
+	{ "limits|connection_timeout",		conf_v_duration },
+	{ "limits|header_wait_timeout",		conf_v_duration },
+	{ "limits|max_request_bytes",		conf_v_size },
+	{ "limits|max_field_length",		conf_v_size },
+	{ "pool",				conf_v_section },
+	{ "pool|workers",			conf_v_int },
+	{ "pool|queue_length",			conf_v_int },
+	{ "pool|concurrency",			conf_v_int },
+	{ "site",				conf_v_section },
+	{ "site|bindings",			conf_v_binding },
+	{ "site|root",				conf_v_key },
+	{ "site|pool",				conf_v_key },
+	{ "site|application",			conf_v_section },
+	{ "site|application|pool",		conf_v_key },
+	{ "site|application|root",		conf_v_key },
+};
+
+/* Where a key was written. */
+
+static struct conf_mark *
+conf_find_mark(const void *key, unsigned int idx)
+{
+	size_t	i;
+
+	if (conf_cur == NULL)
+		return NULL;
+	for (i = 0; i < conf_cur->cp_nmarks; i++)
+		if (conf_cur->cp_marks[i].cm_key == key &&
+		    conf_cur->cp_marks[i].cm_index == idx)
+			return &conf_cur->cp_marks[i];
+	return NULL;
+}
+
+static void
+conf_mark(const void *key, unsigned int idx, int line, int overwrite)
+{
+	struct conf_parse	*cp = conf_cur;
+	struct conf_mark	*m;
+	size_t			 nsz;
+
+	if (cp == NULL)
+		return;
+	if ((m = conf_find_mark(key, idx)) != NULL) {
+		if (overwrite)
+			m->cm_line = line;
+		return;
+	}
+	if (cp->cp_nmarks == cp->cp_marksz) {
+		nsz = cp->cp_marksz ? cp->cp_marksz * 2 : 64;
+		if ((m = reallocarray(cp->cp_marks, nsz, sizeof(*m))) == NULL) {
+			/* Only the line numbers in messages would suffer. */
+			cp->cp_nomem = 1;
+			return;
+		}
+		cp->cp_marks = m;
+		cp->cp_marksz = nsz;
+	}
+	m = &cp->cp_marks[cp->cp_nmarks++];
+	m->cm_key = key;
+	m->cm_index = idx;
+	m->cm_line = line;
+}
+
+static cfg_t *
+conf_last_site(void)
+{
+	unsigned int	n;
+
+	if (conf_cur == NULL)
+		return NULL;
+	if ((n = cfg_size(conf_cur->cp_root, "site")) == 0)
+		return NULL;
+	return cfg_getnsec(conf_cur->cp_root, "site", n - 1);
+}
+
+/*
+ * While libconfuse reads a section it counts lines in the section's own
+ * cfg_t and leaves the parent's count at the line of the opening brace;
+ * the section's count ends on its closing brace.  So the parent's count,
+ * read while a key of the section is being validated, is where the
+ * section starts.
+ */
+static void
+conf_note_section(cfg_t *sec)
+{
+	cfg_t	*parent;
+
+	if (conf_cur == NULL || sec == conf_cur->cp_root ||
+	    conf_find_mark(sec, CONF_START) != NULL)
+		return;
+	if (strcmp(cfg_name(sec), "application") == 0)
+		parent = conf_last_site();
+	else
+		parent = conf_cur->cp_root;
+	conf_mark(sec, CONF_START, parent ? parent->line : sec->line, 0);
+}
+
+static int
+conf_sec_line(cfg_t *sec)
+{
+	struct conf_mark	*m;
+
+	if ((m = conf_find_mark(sec, CONF_START)) != NULL)
+		return m->cm_line;
+	return sec->line;
+}
+
+static int
+conf_key_line(cfg_t *sec, const char *key, unsigned int idx)
+{
+	struct conf_mark	*m;
+
+	if ((m = conf_find_mark(cfg_getopt(sec, key), idx)) != NULL)
+		return m->cm_line;
+	return conf_sec_line(sec);
+}
+
+/* Messages. */
+
+static void
+conf_where(cfg_t *sec, cfg_t *site, char *buf, size_t sz)
+{
+	const char	*name = cfg_name(sec);
+
+	buf[0] = '\0';
+	if (sec == NULL || name == NULL || strcmp(name, "root") == 0)
+		return;
+	if (strcmp(name, "application") == 0 && site != NULL)
+		snprintf(buf, sz, "site \"%s\": application \"%s\": ",
+		    cfg_title(site), cfg_title(sec));
+	else if (cfg_title(sec) != NULL)
+		snprintf(buf, sz, "%s \"%s\": ", name, cfg_title(sec));
+	else
+		snprintf(buf, sz, "%s: ", name);
+}
+
+static void
+conf_vlog(int line, cfg_t *sec, cfg_t *site, const char *fmt, va_list ap)
+{
+	char	 where[512], msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	conf_where(sec, site, where, sizeof(where));
+	if (line > 0)
+		log_warnx("%s:%d: %s%s", conf_cur->cp_name, line, where, msg);
+	else
+		log_warnx("%s: %s%s", conf_cur->cp_name, where, msg);
+	conf_cur->cp_errors++;
+}
+
+static void __attribute__((format(printf, 4, 5)))
+conf_err(int line, cfg_t *sec, cfg_t *site, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	conf_vlog(line, sec, site, fmt, ap);
+	va_end(ap);
+}
+
+/* Which kind of section a duplicate title belongs to, for the message. */
+static const char *
+conf_dup_kind(cfg_t *cfg, const char *title)
+{
+	int	pool, site;
+
+	if (strcmp(cfg_name(cfg), "site") == 0)
+		return "application";
+	pool = cfg_gettsec(cfg, "pool", title) != NULL;
+	site = cfg_gettsec(cfg, "site", title) != NULL;
+	if (pool && !site)
+		return "pool";
+	if (site && !pool)
+		return "site";
+	return "pool or site";
+}
+
+/* libconfuse's messages, and ours raised through cfg_error(). */
+static void
+conf_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	cfg_t		*site = NULL;
+	const char	*title;
+	va_list		 aq;
+
+	if (conf_cur == NULL) {
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		return;
+	}
+	if (cfg != NULL && strcmp(cfg_name(cfg), "application") == 0)
+		site = conf_last_site();
+	if (cfg != NULL && strncmp(fmt, "found duplicate title", 21) == 0) {
+		va_copy(aq, ap);
+		title = va_arg(aq, const char *);
+		va_end(aq);
+		conf_err(cfg->line, cfg, site, "%s \"%s\" is defined twice",
+		    conf_dup_kind(cfg, title), title);
+		return;
+	}
+	conf_vlog(cfg ? cfg->line : 0, cfg, site, fmt, ap);
+}
+
+/* Values. */
+
+int
+conf_parse_duration(const char *s, uint64_t *ms)
+{
+	uint64_t	 v = 0, mult;
+	const char	*p = s;
+
+	if (s == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(p, "h") == 0)
+		mult = 60 * 60 * 1000;
+	else if (strcmp(p, "d") == 0)
+		mult = 24 * 60 * 60 * 1000;
+	else
+		return -1;
+	if (v > UINT64_MAX / mult)
+		return -1;
+	*ms = v * mult;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, uint64_t *bytes)
+{
+	uint64_t	 v = 0, mult;
+	const char	*p = s;
+
+	if (s == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	switch (*p) {
+	case '\0':
+		mult = 1;
+		break;
+	case 'K':
+	case 'k':
+		mult = 1024;
+		break;
+	case 'M':
+	case 'm':
+		mult = 1024 * 1024;
+		break;
+	case 'G':
+	case 'g':
+		mult = 1024 * 1024 * 1024;
+		break;
+	default:
+		return -1;
+	}
+	if (*p != '\0' && p[1] != '\0')
+		return -1;
+	if (v > UINT64_MAX / mult)
+		return -1;
+	*bytes = v * mult;
+	return 0;
+}
+
+/* A Host as a binding may name it: a DNS name or a bracketed IPv6 literal. */
+static int
+conf_valid_host(const char *h, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > 253 || h[0] == '.')
+		return 0;
+	if (h[0] == '[') {
+		if (len < 3 || h[len - 1] != ']')
+			return 0;
+		for (i = 1; i < len - 1; i++)
+			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' &&
+			    h[i] != '.')
+				return 0;
+		return 1;
+	}
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' &&
+		    h[i] != '.' && h[i] != '_')
+			return 0;
+	return 1;
+}
+
+int
+conf_parse_binding(const char *s, struct conf_binding *bd)
+{
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	char			 addr[INET6_ADDRSTRLEN + 1];
+	const char		*p, *end;
+	unsigned long		 port = 0;
+	size_t			 alen, hlen, i;
+	int			 family;
+
+	memset(bd, 0, sizeof(*bd));
+	if (s == NULL)
+		return -1;
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		family = AF_INET6;
+		alen = end - (s + 1);
+		if (alen == 0 || alen >= sizeof(addr))
+			return -1;
+		memcpy(addr, s + 1, alen);
+		p = end + 2;
+	} else {
+		if ((end = strchr(s, ':')) == NULL)
+			return -1;
+		family = AF_INET;
+		alen = end - s;
+		if (alen == 0 || alen >= sizeof(addr))
+			return -1;
+		memcpy(addr, s, alen);
+		p = end + 1;
+	}
+	addr[alen] = '\0';
+
+	for (i = 0; isdigit((unsigned char)p[i]) && i < 6; i++)
+		port = port * 10 + (p[i] - '0');
+	if (i == 0 || i == 6 || port < 1 || port > 65535 ||
+	    (p[i] != '\0' && p[i] != ':'))
+		return -1;
+	bd->bd_port = (uint16_t)port;
+	p += i;
+
+	if (family == AF_INET) {
+		sin = (struct sockaddr_in *)&bd->bd_addr;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(bd->bd_port);
+		bd->bd_addrlen = sizeof(*sin);
+		if (strcmp(addr, "*") != 0 &&
+		    inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
+			return -1;
+		bd->bd_any = sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	} else {
+		sin6 = (struct sockaddr_in6 *)&bd->bd_addr;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(bd->bd_port);
+		bd->bd_addrlen = sizeof(*sin6);
+		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+			return -1;
+		bd->bd_any = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+	}
+
+	if (*p == ':') {
+		p++;
+		hlen = strlen(p);
+		/* "example.com." and "example.com" are one host. */
+		if (hlen > 1 && p[hlen - 1] == '.')
+			hlen--;
+		if (hlen > 0) {
+			if (!conf_valid_host(p, hlen))
+				return -1;
+			if ((bd->bd_host = strndup(p, hlen)) == NULL)
+				return -1;
+			for (i = 0; i < hlen; i++)
+				bd->bd_host[i] = tolower(
+				    (unsigned char)bd->bd_host[i]);
+		}
+	}
+	if ((bd->bd_text = strdup(s)) == NULL) {
+		free(bd->bd_host);
+		bd->bd_host = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Validation callbacks: run by libconfuse as each value is read. */
+
+static void
+conf_note_key(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int	n = cfg_opt_size(opt);
+
+	conf_note_section(cfg);
+	if (n == 0)
+		return;
+	/*
+	 * A list calls back after each value and once more at its closing
+	 * brace; keep the line of the value, not the brace's.
+	 */
+	conf_mark(opt, n - 1, cfg->line, !(opt->flags & CFGF_LIST));
+}
+
+static const struct conf_range *
+conf_range(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(conf_ranges) / sizeof(conf_ranges[0]); i++)
+		if (strcmp(conf_ranges[i].cr_name, name) == 0)
+			return &conf_ranges[i];
+	return NULL;
+}
+
+static int
+conf_v_key(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s;
+
+	conf_note_key(cfg, opt);
+	s = cfg_opt_getnstr(opt, 0);
+	if (s == NULL || *s == '\0') {
+		cfg_error(cfg, "%s: must not be empty", cfg_opt_name(opt));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_v_int(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const struct conf_range	*r = conf_range(cfg_opt_name(opt));
+	long			 v = cfg_opt_getnint(opt, 0);
+
+	conf_note_key(cfg, opt);
+	if (r != NULL && (v < r->cr_min || v > r->cr_max)) {
+		cfg_error(cfg, "%s: %ld is out of range (%ld..%ld)",
+		    cfg_opt_name(opt), v, r->cr_min, r->cr_max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_v_duration(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const struct conf_range	*r = conf_range(cfg_opt_name(opt));
+	const char		*s = cfg_opt_getnstr(opt, 0);
+	uint64_t		 ms;
+
+	conf_note_key(cfg, opt);
+	if (conf_parse_duration(s, &ms) == -1) {
+		cfg_error(cfg, "%s: bad duration \"%s\"", cfg_opt_name(opt),
+		    s ? s : "");
+		return -1;
+	}
+	if (r != NULL && ms < (uint64_t)r->cr_min) {
+		cfg_error(cfg, "%s: must be more than 0", cfg_opt_name(opt));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_v_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const struct conf_range	*r = conf_range(cfg_opt_name(opt));
+	const char		*s = cfg_opt_getnstr(opt, 0);
+	uint64_t		 v;
+
+	conf_note_key(cfg, opt);
+	if (conf_parse_size(s, &v) == -1) {
+		cfg_error(cfg, "%s: bad size \"%s\"", cfg_opt_name(opt),
+		    s ? s : "");
+		return -1;
+	}
+	if (r != NULL && (v < (uint64_t)r->cr_min || v > (uint64_t)r->cr_max)) {
+		cfg_error(cfg, "%s: %s is out of range (%ld..%ld)",
+		    cfg_opt_name(opt), s, r->cr_min, r->cr_max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_v_binding(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_binding	 bd;
+	unsigned int		 n = cfg_opt_size(opt);
+	const char		*s;
+
+	conf_note_key(cfg, opt);
+	if (n == 0)
+		return 0;
+	s = cfg_opt_getnstr(opt, n - 1);
+	if (conf_parse_binding(s, &bd) == -1) {
+		cfg_error(cfg, "%s: bad binding \"%s\" (want ip:port[:host], "
+		    "*:port[:host] or [ipv6]:port[:host])", cfg_opt_name(opt),
+		    s ? s : "");
+		return -1;
+	}
+	free(bd.bd_host);
+	free(bd.bd_text);
+	return 0;
+}
+
+/* Runs in the parent when a section closes. */
+static int
+conf_v_section(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int	 n = cfg_opt_size(opt);
+	cfg_t		*sec;
+
+	conf_note_section(cfg);
+	if (n == 0 || (sec = cfg_opt_getnsec(opt, n - 1)) == NULL)
+		return 0;
+	/* An empty section: its closing line is all there is. */
+	conf_mark(sec, CONF_START, sec->line, 0);
+	if ((opt->flags & CFGF_TITLE) && (cfg_title(sec) == NULL ||
+	    *cfg_title(sec) == '\0')) {
+		cfg_error(cfg, "%s: the name must not be empty",
+		    cfg_opt_name(opt));
+		return -1;
+	}
+	return 0;
+}
+
+/* Building the result. */
+
+static char *
+conf_strdup(const char *s)
+{
+	char	*d;
+
+	if ((d = strdup(s)) == NULL)
+		log_warn("conf_strdup");
+	return d;
+}
+
+static int
+conf_find_pool(const struct hsd_config *cf, const char *name, uint32_t *idx)
+{
+	uint32_t	i;
+
+	for (i = 0; i < cf->cf_npools; i++)
+		if (strcmp(cf->cf_pools[i].pl_name, name) == 0) {
+			*idx = i;
+			return 0;
+		}
+	return -1;
+}
+
+/* An existing directory, absolute and without symlinks or trailing '/'. */
+static char *
+conf_dir(const char *path, int line, cfg_t *sec, cfg_t *site)
+{
+	struct stat	 st;
+	char		*rp;
+
+	if ((rp = realpath(path, NULL)) == NULL) {
+		conf_err(line, sec, site, "root: \"%s\": %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (stat(rp, &st) == -1) {
+		conf_err(line, sec, site, "root: \"%s\": %s", path,
+		    strerror(errno));
+		free(rp);
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		conf_err(line, sec, site, "root: \"%s\" is not a directory",
+		    path);
+		free(rp);
+		return NULL;
+	}
+	return rp;
+}
+
+static int
+conf_build_pools(cfg_t *root, struct hsd_config *cf)
+{
+	struct conf_pool	*pl;
+	cfg_t			*sec;
+	unsigned int		 n, i;
+	int			 implicit;
+
+	n = cfg_size(root, "pool");
+	implicit = cfg_gettsec(root, "pool", "default") == NULL;
+	if ((cf->cf_pools = calloc(n + implicit, sizeof(*pl))) == NULL) {
+		log_warn("conf_build_pools: calloc");
+		return -1;
+	}
+	if (implicit) {
+		pl = &cf->cf_pools[cf->cf_npools++];
+		if ((pl->pl_name = conf_strdup("default")) == NULL)
+			return -1;
+		/* The schema's defaults, so there is one place to read them. */
+		pl->pl_workers = conf_pool_opts[0].def.number;
+		pl->pl_queue_length = conf_pool_opts[1].def.number;
+		pl->pl_concurrency = conf_pool_opts[2].def.number;
+	}
+	for (i = 0; i < n; i++) {
+		sec = cfg_getnsec(root, "pool", i);
+		pl = &cf->cf_pools[cf->cf_npools++];
+		if ((pl->pl_name = conf_strdup(cfg_title(sec))) == NULL)
+			return -1;
+		pl->pl_workers = cfg_getint(sec, "workers");
+		pl->pl_queue_length = cfg_getint(sec, "queue_length");
+		pl->pl_concurrency = cfg_getint(sec, "concurrency");
+	}
+	return 0;
+}
+
+static int
+conf_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	a6 = (const struct sockaddr_in6 *)a;
+	b6 = (const struct sockaddr_in6 *)b;
+	return memcmp(&a6->sin6_addr, &b6->sin6_addr,
+	    sizeof(a6->sin6_addr)) == 0;
+}
+
+static int
+conf_same_binding(const struct conf_binding *a, const struct conf_binding *b)
+{
+	if (a->bd_port != b->bd_port || a->bd_any != b->bd_any ||
+	    a->bd_addr.ss_family != b->bd_addr.ss_family)
+		return 0;
+	if (!a->bd_any && !conf_same_addr(&a->bd_addr, &b->bd_addr))
+		return 0;
+	if (a->bd_host == NULL || b->bd_host == NULL)
+		return a->bd_host == b->bd_host;
+	return strcasecmp(a->bd_host, b->bd_host) == 0;
+}
+
+static int
+conf_build_bindings(cfg_t *site, uint32_t sidx, struct hsd_config *cf,
+    int *lines)
+{
+	struct conf_binding	*bd;
+	unsigned int		 n, i;
+	uint32_t		 j;
+	int			 line;
+
+	n = cfg_size(site, "bindings");
+	if (n == 0) {
+		conf_err(conf_sec_line(site), site, NULL, "bindings: "
+		    "a site needs at least one binding");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		line = conf_key_line(site, "bindings", i);
+		bd = &cf->cf_bindings[cf->cf_nbindings];
+		if (conf_parse_binding(cfg_getnstr(site, "bindings", i),
+		    bd) == -1) {
+			conf_err(line, site, NULL, "bindings: bad binding "
+			    "\"%s\"", cfg_getnstr(site, "bindings", i));
+			return -1;
+		}
+		cf->cf_nbindings++;
+		bd->bd_site = sidx;
+		lines[cf->cf_nbindings - 1] = line;
+		for (j = 0; j + 1 < cf->cf_nbindings; j++) {
+			if (!conf_same_binding(&cf->cf_bindings[j], bd))
+				continue;
+			conf_err(line, site, NULL, "bindings: \"%s\" is "
+			    "already bound on line %d (site \"%s\")",
+			    bd->bd_text, lines[j],
+			    cf->cf_sites[cf->cf_bindings[j].bd_site].st_name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
+{
+	struct conf_app	*ap;
+	cfg_t		*sec;
+	const char	*title, *s;
+	char		*norm = NULL;
+	size_t		 len;
+	ssize_t		 nlen;
+	unsigned int	 n, i, j;
+
+	n = cfg_size(site, "application");
+	if (n == 0)
+		return 0;
+	if ((st->st_apps = calloc(n, sizeof(*ap))) == NULL) {
+		log_warn("conf_build_apps: calloc");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		sec = cfg_getnsec(site, "application", i);
+		title = cfg_title(sec);
+		ap = &st->st_apps[st->st_napps++];
+		len = strlen(title);
+		if ((norm = malloc(len + 1)) == NULL) {
+			log_warn("conf_build_apps: malloc");
+			return -1;
+		}
+		/* A prefix must be what a normalised request path can be. */
+		nlen = uri_normalize(title, len, norm, len + 1);
+		if (nlen == -1 || (size_t)nlen != len ||
+		    memcmp(norm, title, len) != 0) {
+			conf_err(conf_sec_line(sec), sec, site, "the URL "
+			    "prefix must be a normalised path starting with "
+			    "'/'");
+			goto fail;
+		}
+		/* "/api/" is "/api"; "/" is "" and so a prefix of anything. */
+		if (nlen > 0 && norm[nlen - 1] == '/')
+			norm[--nlen] = '\0';
+		ap->ap_prefix = norm;
+		ap->ap_prefix_len = nlen;
+		norm = NULL;
+		for (j = 0; j + 1 < st->st_napps; j++) {
+			if (strcmp(st->st_apps[j].ap_prefix, ap->ap_prefix))
+				continue;
+			conf_err(conf_sec_line(sec), sec, site, "the prefix is "
+			    "already used by application \"%s\" on line %d",
+			    cfg_title(cfg_getnsec(site, "application", j)),
+			    conf_sec_line(cfg_getnsec(site, "application", j)));
+			return -1;
+		}
+
+		ap->ap_pool = st->st_pool;
+		if ((s = cfg_getstr(sec, "pool")) != NULL &&
+		    conf_find_pool(cf, s, &ap->ap_pool) == -1) {
+			conf_err(conf_key_line(sec, "pool", 0), sec, site,
+			    "pool \"%s\" is not defined", s);
+			return -1;
+		}
+		if ((s = cfg_getstr(sec, "root")) != NULL &&
+		    (ap->ap_root = conf_dir(s, conf_key_line(sec, "root", 0),
+		    sec, site)) == NULL)
+			return -1;
+	}
+	return 0;
+fail:
+	free(norm);
+	return -1;
+}
+
+static int
+conf_build_sites(cfg_t *root, struct hsd_config *cf)
+{
+	struct conf_site	*st;
+	cfg_t			*site;
+	const char		*s;
+	unsigned int		 n, i, nbind = 0;
+	int			*lines = NULL, rv = -1;
+
+	if ((n = cfg_size(root, "site")) == 0) {
+		conf_err(0, NULL, NULL, "no site is defined");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		nbind += cfg_size(cfg_getnsec(root, "site", i), "bindings");
+	if ((cf->cf_sites = calloc(n, sizeof(*st))) == NULL ||
+	    (cf->cf_bindings = calloc(nbind ? nbind : 1,
+	    sizeof(*cf->cf_bindings))) == NULL ||
+	    (lines = calloc(nbind ? nbind : 1, sizeof(*lines))) == NULL) {
+		log_warn("conf_build_sites: calloc");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		site = cfg_getnsec(root, "site", i);
+		st = &cf->cf_sites[cf->cf_nsites++];
+		if ((st->st_name = conf_strdup(cfg_title(site))) == NULL)
+			goto fail;
+		if ((s = cfg_getstr(site, "root")) == NULL) {
+			conf_err(conf_sec_line(site), site, NULL,
+			    "root: a site needs a root directory");
+			goto fail;
+		}
+		if ((st->st_root = conf_dir(s, conf_key_line(site, "root", 0),
+		    site, NULL)) == NULL)
+			goto fail;
+		s = cfg_getstr(site, "pool");
+		if (conf_find_pool(cf, s, &st->st_pool) == -1) {
+			conf_err(conf_key_line(site, "pool", 0), site, NULL,
+			    "pool \"%s\" is not defined", s);
+			goto fail;
+		}
+		if (conf_build_bindings(site, i, cf, lines) == -1 ||
+		    conf_build_apps(site, st, cf) == -1)
+			goto fail;
+	}
+	rv = 0;
+fail:
+	free(lines);
+	return rv;
+}
+
+/*
+ * Linux will not bind a specific address and the wildcard on one port of
+ * one family, so a specific binding rides on the wildcard's socket and
+ * routing tells them apart by the connection's local address.
+ */
+static int
+conf_build_listens(struct hsd_config *cf)
+{
+	struct conf_binding	*bd, *w;
+	struct conf_listen	*ls;
+	uint32_t		 i, j;
+	int			 any;
+
+	if ((cf->cf_listens = calloc(cf->cf_nbindings ? cf->cf_nbindings : 1,
+	    sizeof(*ls))) == NULL) {
+		log_warn("conf_build_listens: calloc");
+		return -1;
+	}
+	for (i = 0; i < cf->cf_nbindings; i++) {
+		bd = &cf->cf_bindings[i];
+		any = bd->bd_any;
+		for (j = 0; j < cf->cf_nbindings && !any; j++) {
+			w = &cf->cf_bindings[j];
+			if (w->bd_any && w->bd_port == bd->bd_port &&
+			    w->bd_addr.ss_family == bd->bd_addr.ss_family)
+				any = 1;
+		}
+		for (j = 0; j < cf->cf_nlistens; j++) {
+			ls = &cf->cf_listens[j];
+			if (ls->ls_port != bd->bd_port ||
+			    ls->ls_addr.ss_family != bd->bd_addr.ss_family ||
+			    ls->ls_any != any)
+				continue;
+			if (any || conf_same_addr(&ls->ls_addr, &bd->bd_addr))
+				break;
+		}
+		if (j == cf->cf_nlistens) {
+			ls = &cf->cf_listens[cf->cf_nlistens++];
+			ls->ls_addr = bd->bd_addr;
+			ls->ls_addrlen = bd->bd_addrlen;
+			ls->ls_port = bd->bd_port;
+			ls->ls_any = any;
+			if (any) {
+				/* The binding's port, the wildcard address. */
+				if (ls->ls_addr.ss_family == AF_INET)
+					((struct sockaddr_in *)&ls->ls_addr)->
+					    sin_addr.s_addr = htonl(INADDR_ANY);
+				else
+					((struct sockaddr_in6 *)&ls->ls_addr)->
+					    sin6_addr = in6addr_any;
+			}
+		}
+		bd->bd_listen = j;
+	}
+	return 0;
+}
+
+static int
+conf_build(cfg_t *root, struct hsd_config *cf)
+{
+	struct conf_limits	*lm = &cf->cf_limits;
+	cfg_t			*lim;
+
+	cf->cf_run_dir = conf_strdup(cfg_getstr(root, "run_dir"));
+	cf->cf_libexec_dir = conf_strdup(cfg_getstr(root, "libexec_dir"));
+	if (cf->cf_run_dir == NULL || cf->cf_libexec_dir == NULL)
+		return -1;
+	/* Every value below passed its validation callback or is a default. */
+	if (conf_parse_duration(cfg_getstr(root, "shutdown_timeout"),
+	    &cf->cf_shutdown_timeout_ms) == -1)
+		return -1;
+	lim = cfg_getsec(root, "limits");
+	lm->max_connections = cfg_getint(lim, "max_connections");
+	if (conf_parse_duration(cfg_getstr(lim, "connection_timeout"),
+	    &lm->connection_timeout_ms) == -1 ||
+	    conf_parse_duration(cfg_getstr(lim, "header_wait_timeout"),
+	    &lm->header_wait_timeout_ms) == -1 ||
+	    conf_parse_size(cfg_getstr(lim, "max_request_bytes"),
+	    &lm->max_request_bytes) == -1 ||
+	    conf_parse_size(cfg_getstr(lim, "max_field_length"),
+	    &lm->max_field_length) == -1)
+		return -1;
+	if (conf_build_pools(root, cf) == -1 ||
+	    conf_build_sites(root, cf) == -1 ||
+	    conf_build_listens(cf) == -1)
+		return -1;
+	return 0;
+}
+
+int
+conf_load_buf(const char *text, const char *name, struct hsd_config **out)
+{
+	struct conf_parse	 cp;
+	struct hsd_config	*cf = NULL;
+	cfg_t			*root = NULL;
+	FILE			*fp = NULL;
+	size_t			 i;
+	int			 rv = -1, ret;
+
+	*out = NULL;
+	if (text == NULL)
+		text = "";
+	memset(&cp, 0, sizeof(cp));
+	cp.cp_name = name;
+	conf_cur = &cp;
+
+	if ((root = cfg_init(conf_opts, CFGF_NONE)) == NULL) {
+		log_warn("conf_load_buf: cfg_init");
+		goto fail;
+	}
+	cp.cp_root = root;
+	cfg_set_error_function(root, conf_cfg_error);
+	for (i = 0; i < sizeof(conf_validators) / sizeof(conf_validators[0]);
+	    i++)
+		cfg_set_validate_func(root, conf_validators[i].cv_path,
+		    conf_validators[i].cv_func);
+
+	/*
+	 * cfg_parse_buf() would name the text "[buf]" in libconfuse's own
+	 * bookkeeping; reading it as a stream keeps the name we were given.
+	 */
+	free(root->filename);
+	if ((root->filename = strdup(name)) == NULL) {
+		log_warn("conf_load_buf: strdup");
+		goto fail;
+	}
+	if (*text != '\0') {
+		if ((fp = fmemopen((void *)text, strlen(text), "r")) == NULL) {
+			log_warn("conf_load_buf: fmemopen");
+			goto fail;
+		}
+		ret = cfg_parse_fp(root, fp);
+		fclose(fp);
+		if (ret != CFG_SUCCESS) {
+			if (cp.cp_errors == 0)
+				log_warnx("%s: cannot be parsed", name);
+			goto fail;
+		}
+	}
+
+	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
+		log_warn("conf_load_buf: calloc");
+		goto fail;
+	}
+	if (conf_build(root, cf) == -1)
+		goto fail;
+	*out = cf;
+	cf = NULL;
+	rv = 0;
+fail:
+	conf_free(cf);
+	if (root != NULL)
+		cfg_free(root);
+	free(cp.cp_marks);
+	conf_cur = NULL;
+	return rv;
+}
+
+int
+conf_load_file(const char *path, struct hsd_config **out)
+{
+	FILE	*fp;
+	char	*text = NULL;
+	size_t	 len = 0, sz = 0, n;
+	int	 rv;
+
+	*out = NULL;
+	if ((fp = fopen(path, "r")) == NULL) {
+		log_warn("conf_load_file: %s", path);
+		return -1;
+	}
+	for (;;) {
+		if (sz - len < 4096) {
+			char *t;
+
+			sz = sz ? sz * 2 : 16384;
+			if ((t = realloc(text, sz)) == NULL) {
+				log_warn("conf_load_file: realloc");
+				goto fail;
+			}
+			text = t;
+		}
+		n = fread(text + len, 1, sz - len - 1, fp);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(fp)) {
+		log_warn("conf_load_file: %s", path);
+		goto fail;
+	}
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		log_warnx("conf_load_file: %s: contains a NUL byte", path);
+		goto fail;
+	}
+	fclose(fp);
+	rv = conf_load_buf(text, path, out);
+	free(text);
+	return rv;
+fail:
+	fclose(fp);
+	free(text);
+	return -1;
+}
+
+void
+conf_free(struct hsd_config *cf)
+{
+	uint32_t	i, j;
+
+	if (cf == NULL)
+		return;
+	free(cf->cf_run_dir);
+	free(cf->cf_libexec_dir);
+	for (i = 0; i < cf->cf_npools; i++)
+		free(cf->cf_pools[i].pl_name);
+	free(cf->cf_pools);
+	for (i = 0; i < cf->cf_nsites; i++) {
+		free(cf->cf_sites[i].st_name);
+		free(cf->cf_sites[i].st_root);
+		for (j = 0; j < cf->cf_sites[i].st_napps; j++) {
+			free(cf->cf_sites[i].st_apps[j].ap_prefix);
+			free(cf->cf_sites[i].st_apps[j].ap_root);
+		}
+		free(cf->cf_sites[i].st_apps);
+	}
+	free(cf->cf_sites);
+	for (i = 0; i < cf->cf_nbindings; i++) {
+		free(cf->cf_bindings[i].bd_host);
+		free(cf->cf_bindings[i].bd_text);
+	}
+	free(cf->cf_bindings);
+	free(cf->cf_listens);
+	free(cf);
+}
+
+/* Routing: on the listener's hot path, so no allocation. */
+
+static int
+conf_local_match(const struct conf_binding *bd, const struct sockaddr *local)
+{
+	const struct sockaddr_in	*l4, *b4;
+	const struct sockaddr_in6	*l6, *b6;
+
+	if (local->sa_family != bd->bd_addr.ss_family)
+		return 0;
+	if (local->sa_family == AF_INET) {
+		l4 = (const struct sockaddr_in *)local;
+		b4 = (const struct sockaddr_in *)&bd->bd_addr;
+		if (ntohs(l4->sin_port) != bd->bd_port)
+			return 0;
+		return bd->bd_any ? 1 :
+		    (l4->sin_addr.s_addr == b4->sin_addr.s_addr ? 2 : 0);
+	}
+	if (local->sa_family == AF_INET6) {
+		l6 = (const struct sockaddr_in6 *)local;
+		b6 = (const struct sockaddr_in6 *)&bd->bd_addr;
+		if (ntohs(l6->sin6_port) != bd->bd_port)
+			return 0;
+		return bd->bd_any ? 1 : (memcmp(&l6->sin6_addr,
+		    &b6->sin6_addr, sizeof(l6->sin6_addr)) == 0 ? 2 : 0);
+	}
+	return 0;
+}
+
+int
+conf_route_site(const struct hsd_config *cf, const struct sockaddr *local,
+    const char *host, size_t hostlen)
+{
+	const struct conf_binding	*bd;
+	const char			*end;
+	uint32_t			 i;
+	int				 m, rank, best = 0, site = -1;
+
+	/* Host without its port: "example.com:8080", "[::1]:8080". */
+	if (host == NULL)
+		hostlen = 0;
+	if (hostlen > 0 && host[0] == '[') {
+		if ((end = memchr(host, ']', hostlen)) != NULL)
+			hostlen = end - host + 1;
+	} else if (hostlen > 0 && (end = memchr(host, ':', hostlen)) != NULL)
+		hostlen = end - host;
+	if (hostlen > 1 && host[hostlen - 1] == '.')
+		hostlen--;
+
+	for (i = 0; i < cf->cf_nbindings; i++) {
+		bd = &cf->cf_bindings[i];
+		if ((m = conf_local_match(bd, local)) == 0)
+			continue;
+		if (bd->bd_host == NULL)
+			rank = m == 2 ? 3 : 1;
+		else if (hostlen == strlen(bd->bd_host) &&
+		    strncasecmp(host, bd->bd_host, hostlen) == 0)
+			rank = m == 2 ? 4 : 2;
+		else
+			continue;
+		if (rank > best) {
+			best = rank;
+			site = bd->bd_site;
+		}
+	}
+	return site;
+}
+
+int
+conf_route_app(const struct conf_site *st, const char *path, size_t len)
+{
+	const struct conf_app	*ap;
+	uint32_t		 i;
+	int			 app = -1;
+	size_t			 best = 0;
+
+	for (i = 0; i < st->st_napps; i++) {
+		ap = &st->st_apps[i];
+		if (len < ap->ap_prefix_len ||
+		    memcmp(path, ap->ap_prefix, ap->ap_prefix_len) != 0)
+			continue;
+		/* On a segment boundary: "/api" is not a prefix of "/apix". */
+		if (len > ap->ap_prefix_len && path[ap->ap_prefix_len] != '/')
+			continue;
+		if (app == -1 || ap->ap_prefix_len > best) {
+			app = i;
+			best = ap->ap_prefix_len;
+		}
+	}
+	return app;
+}
+
+uint32_t
+conf_route_pool(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps)
+		return st->st_apps[app].ap_pool;
+	return st->st_pool;
+}
+
+const char *
+conf_map_path(const struct conf_site *st, int app, const char *path,
+    const char **root)
+{
+	const struct conf_app	*ap;
+
+	if (app >= 0 && (uint32_t)app < st->st_napps &&
+	    st->st_apps[app].ap_root != NULL) {
+		ap = &st->st_apps[app];
+		*root = ap->ap_root;
+		path += ap->ap_prefix_len;
+		return *path == '\0' ? "/" : path;
+	}
+	*root = st->st_root;
+	return path;
+}

@@ -1,0 +1,112 @@
+/*
+ * The configuration: one schema (libconfuse) for every process.  The pool
+ * manager parses the operator's file; children parse the very same text,
+ * handed to them in a memfd, so every process sees one configuration.
+ * After conf_load_*() the result is fully validated and resolved: pools
+ * and sites refer to each other by index, bindings are parsed addresses,
+ * durations are milliseconds and sizes bytes.
+ */
+#ifndef HSD_CONF_H
+#define HSD_CONF_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf_limits {
+	uint32_t	 max_connections;	/* 0: unlimited */
+	uint64_t	 connection_timeout_ms;
+	uint64_t	 header_wait_timeout_ms;
+	uint64_t	 max_request_bytes;	/* request line + headers */
+	uint64_t	 max_field_length;	/* one header line */
+};
+
+struct conf_pool {
+	char		*pl_name;
+	uint32_t	 pl_workers;
+	uint32_t	 pl_queue_length;
+	uint32_t	 pl_concurrency;	/* requests one worker holds at once */
+};
+
+/* One distinct listening address; bindings share it when ip:port match. */
+struct conf_listen {
+	struct sockaddr_storage	 ls_addr;
+	socklen_t		 ls_addrlen;
+	int			 ls_any;	/* bound to the wildcard address */
+	uint16_t		 ls_port;
+};
+
+struct conf_binding {
+	struct sockaddr_storage	 bd_addr;	/* port set; address unset if bd_any */
+	socklen_t		 bd_addrlen;
+	int			 bd_any;	/* "*": any local address */
+	uint16_t		 bd_port;
+	char			*bd_host;	/* lowercase, NULL: any Host */
+	uint32_t		 bd_site;	/* site index */
+	uint32_t		 bd_listen;	/* index in conf_listen */
+	char			*bd_text;	/* as written, for messages */
+};
+
+struct conf_app {
+	char		*ap_prefix;	/* "/api", no trailing slash */
+	size_t		 ap_prefix_len;
+	uint32_t	 ap_pool;	/* pool index */
+	char		*ap_root;	/* NULL: the site's root + full path */
+};
+
+struct conf_site {
+	char		*st_name;
+	char		*st_root;	/* absolute, no trailing slash */
+	uint32_t	 st_pool;
+	struct conf_app	*st_apps;
+	uint32_t	 st_napps;
+};
+
+struct hsd_config {
+	char			*cf_run_dir;
+	char			*cf_libexec_dir;
+	uint64_t		 cf_shutdown_timeout_ms;
+	struct conf_limits	 cf_limits;
+	struct conf_pool	*cf_pools;
+	uint32_t		 cf_npools;
+	struct conf_site	*cf_sites;
+	uint32_t		 cf_nsites;
+	struct conf_binding	*cf_bindings;
+	uint32_t		 cf_nbindings;
+	struct conf_listen	*cf_listens;
+	uint32_t		 cf_nlistens;
+};
+
+/* 0 on success; on failure -1 after logging "FILE:LINE: ..." naming the key. */
+int	conf_load_file(const char *path, struct hsd_config **);
+int	conf_load_buf(const char *text, const char *name, struct hsd_config **);
+void	conf_free(struct hsd_config *);
+
+/* "500ms", "90s", "20m", "29h", "2d"; a bare number is seconds. */
+int	conf_parse_duration(const char *, uint64_t *ms);
+/* "16384", "16K", "4M", "1G". */
+int	conf_parse_size(const char *, uint64_t *bytes);
+/* "ip:port[:host]", "*:port[:host]", "[v6]:port[:host]". */
+int	conf_parse_binding(const char *, struct conf_binding *);
+
+/*
+ * Routing.  conf_route_site() picks the site for a connection accepted on
+ * local address `local` with the request's Host (port and case ignored,
+ * host may be NULL): exact address beats wildcard, named host beats any.
+ * Returns the site index or -1.  conf_route_app() returns the application
+ * index whose prefix is the longest match for path ("/api" matches "/api"
+ * and "/api/x" but not "/apix"), or -1.
+ */
+int	conf_route_site(const struct hsd_config *, const struct sockaddr *local,
+	    const char *host, size_t hostlen);
+int	conf_route_app(const struct conf_site *, const char *path, size_t len);
+uint32_t conf_route_pool(const struct conf_site *, int app);
+
+/*
+ * The filesystem root and the part of path below it for a request routed
+ * to site/app: an application with its own root strips its prefix.
+ */
+const char *conf_map_path(const struct conf_site *, int app, const char *path,
+	    const char **root);
+
+#endif

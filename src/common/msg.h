@@ -1,0 +1,115 @@
+/*
+ * Every message hsd's processes exchange.  A message is a struct msg_hdr
+ * followed by mh_len bytes of payload, sent as one SOCK_SEQPACKET record
+ * with at most one fd attached (see chan.h).  Types are grouped by who
+ * receives them; MSG_VERSION changes whenever a type or a payload layout
+ * does, and a receiver drops any message of another version.
+ *
+ * Payload structs are fixed-size and carry their variable part (paths,
+ * request bytes) after the struct; receivers check both sizes.
+ */
+#ifndef HSD_MSG_H
+#define HSD_MSG_H
+
+#include <stdint.h>
+
+#define MSG_VERSION		1
+/* The largest payload: a handoff carries up to max_request_bytes of head
+ * plus whatever body bytes arrived with it. */
+#define MSG_PAYLOAD_MAX		(128 * 1024)
+
+struct msg_hdr {
+	uint16_t	mh_version;
+	uint16_t	mh_type;
+	uint32_t	mh_len;		/* payload bytes after the header */
+	uint32_t	mh_id;		/* sender-defined: pool, worker or conn id */
+	uint32_t	mh_pad;
+};
+
+enum msg_type {
+	MSG_NONE = 0,
+
+	/* pool manager -> listener */
+	MSG_PM_LISTEN_SOCK = 100,	/* fd: bound listening socket; struct msg_listen */
+	MSG_PM_WORKER_UP,		/* fd: listener end of a worker channel; struct msg_worker */
+	MSG_PM_SHUTDOWN,		/* stop accepting, finish in-flight requests, exit */
+
+	/* listener -> pool manager */
+	MSG_LSN_READY = 200,		/* listening sockets armed */
+	MSG_LSN_DRAINED,		/* graceful stop: nothing left in flight */
+
+	/* listener -> worker */
+	MSG_REQ_SLOTS = 300,		/* fd: memfd holding the worker's struct wrk_slot table */
+	MSG_REQ_HANDOFF,		/* fd: client socket; struct msg_handoff + path + data */
+
+	/* worker -> listener */
+	MSG_REQ_DONE = 400,		/* struct msg_done + bytes read past the request */
+
+	/* pool manager -> worker */
+	MSG_WRK_SHUTDOWN = 500,		/* finish in-flight requests and exit */
+
+	/* reserved for later processes */
+	MSG_LOG_BASE = 600,		/* listener -> hsd-logd */
+	MSG_CACHE_BASE = 700,		/* listener <-> hsd-cached */
+	MSG_CTL_BASE = 800,		/* hsdctl <-> pool manager */
+};
+
+/* MSG_PM_LISTEN_SOCK */
+struct msg_listen {
+	uint32_t	ml_index;	/* index of the listening address in the config */
+};
+
+/* MSG_PM_WORKER_UP: mh_id is the worker id, unique for the server's life */
+struct msg_worker {
+	uint32_t	mw_pool;	/* pool index in the config */
+	uint32_t	mw_concurrency;	/* requests it may hold at once */
+	int32_t		mw_pid;
+};
+
+/* MSG_REQ_HANDOFF: followed by ho_path_len bytes of path (no NUL), then
+ * ho_data_len bytes read from the client (head first, ho_head_len long). */
+struct msg_handoff {
+	uint32_t	ho_conn;	/* listener's connection id, echoed in DONE */
+	uint16_t	ho_slot;	/* slot in the worker's table for this request */
+	uint16_t	ho_path_len;	/* decoded, normalised path: "/a/b.html" */
+	uint32_t	ho_site;	/* site index */
+	int32_t		ho_app;		/* application index in the site, -1: none */
+	uint32_t	ho_head_len;	/* request line + headers + CRLF */
+	uint32_t	ho_data_len;	/* all bytes handed over, >= ho_head_len */
+};
+
+#define DONE_KEEPALIVE		0x01	/* connection may carry another request */
+
+/* MSG_REQ_DONE: mh_id is the conn id; followed by dn_rest_len bytes the
+ * worker read that belong to the next request (pipelining). */
+struct msg_done {
+	uint32_t	dn_conn;
+	uint16_t	dn_slot;
+	uint16_t	dn_status;
+	uint64_t	dn_bytes;	/* response bytes written to the socket */
+	uint32_t	dn_flags;	/* DONE_* */
+	uint32_t	dn_rest_len;
+};
+
+/*
+ * The worker's slot table, shared (memfd) between the worker, which writes
+ * it, and the listener, which reads it only after the worker died.  Just
+ * before the worker starts writing a response it records what DONE would
+ * say; if it dies between the last response byte and DONE, the listener
+ * sees that exactly ws_resp_len bytes reached the socket and carries on as
+ * if DONE had arrived, instead of cutting a complete response off.
+ * The listener trusts none of it beyond that one comparison.
+ */
+#define WS_IDLE		0
+#define WS_RESPONDING	1	/* fields below are valid for ws_conn */
+
+struct wrk_slot {
+	uint32_t	ws_state;	/* WS_*, written last (release) */
+	uint32_t	ws_conn;
+	uint64_t	ws_resp_len;	/* bytes the whole response takes */
+	uint32_t	ws_consumed;	/* handed-over bytes that belonged to the request */
+	uint16_t	ws_status;
+	uint16_t	ws_flags;	/* DONE_KEEPALIVE */
+};
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * socketpair(), fork() and exec of children; the shape of OpenSMTPD's
+ * start_child() and httpd's proc.c.  A child is always a fresh exec of its
+ * own binary so its name is its role and it shares no heap with its parent.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "proc.h"
+
+int
+proc_channel(int fds[2])
+{
+	int	sz = 1024 * 1024;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0, fds) == -1) {
+		log_warn("proc_channel: socketpair");
+		return -1;
+	}
+	/* Room for bursts of handoffs before the output queue takes over. */
+	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	return 0;
+}
+
+pid_t
+proc_spawn(const char *path, char *const argv[], const int *fds, int nfds)
+{
+	pid_t		 pid, parent = getpid();
+	int		 i, tmp[3], fl;
+	sigset_t	 all;
+
+	if (nfds < 0 || nfds > 3) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("proc_spawn: fork");
+		return -1;
+	case 0:
+		break;
+	default:
+		return pid;
+	}
+
+	/* Child.  Only async-signal-safe calls until exec. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		_exit(1);
+	/* Move the fds out of the way first so 3..5 can be filled in any order. */
+	for (i = 0; i < nfds; i++) {
+		tmp[i] = -1;
+		if (fds[i] != -1 &&
+		    (tmp[i] = fcntl(fds[i], F_DUPFD, 10)) == -1)
+			_exit(1);
+	}
+	for (i = 0; i < nfds; i++) {
+		if (tmp[i] == -1) {
+			close(PROC_FD_PARENT + i);
+			continue;
+		}
+		if (dup2(tmp[i], PROC_FD_PARENT + i) == -1)
+			_exit(1);
+		fl = fcntl(PROC_FD_PARENT + i, F_GETFD);
+		fcntl(PROC_FD_PARENT + i, F_SETFD, fl & ~FD_CLOEXEC);
+		close(tmp[i]);
+	}
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	execv(path, argv);
+	{
+		static const char msg[] = "hsd: exec of a child failed\n";
+		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)w;
+	}
+	_exit(127);
+}
+
+int
+proc_memfd(const char *name, const void *data, size_t len)
+{
+	const char	*p = data;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if ((fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1) {
+		log_warn("proc_memfd: memfd_create");
+		return -1;
+	}
+	while (off < len) {
+		if ((n = write(fd, p + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("proc_memfd: write");
+			goto fail;
+		}
+		off += n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) == -1) {
+		log_warn("proc_memfd: F_ADD_SEALS");
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static char *
+proc_read_config(int fd)
+{
+	struct stat	 st;
+	char		*text;
+	ssize_t		 n;
+	size_t		 off = 0;
+
+	if (fstat(fd, &st) == -1) {
+		log_warn("proc_read_config: fstat");
+		return NULL;
+	}
+	if ((text = malloc(st.st_size + 1)) == NULL) {
+		log_warn("proc_read_config: malloc");
+		return NULL;
+	}
+	while (off < (size_t)st.st_size) {
+		n = pread(fd, text + off, st.st_size - off, off);
+		if (n <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			log_warn("proc_read_config: pread");
+			free(text);
+			return NULL;
+		}
+		off += n;
+	}
+	text[off] = '\0';
+	return text;
+}
+
+struct hsd_config *
+proc_child_start(const char *procname, int verbose)
+{
+	struct hsd_config	*conf;
+	char			*text;
+
+	log_init(procname, verbose);
+	if (getppid() == 1)
+		fatalx("proc_child_start: the pool manager is gone");
+	signal(SIGPIPE, SIG_IGN);
+	/* ^C at a terminal reaches the whole process group; the pool
+	 * manager alone decides how its children stop. */
+	signal(SIGINT, SIG_IGN);
+	if (fcntl(PROC_FD_PARENT, F_GETFD) == -1)
+		fatalx("proc_child_start: no channel on fd %d; %s is started "
+		    "by hsd-poolmgr", PROC_FD_PARENT, procname);
+	fcntl(PROC_FD_PARENT, F_SETFD, FD_CLOEXEC);
+	if ((text = proc_read_config(PROC_FD_CONFIG)) == NULL)
+		fatalx("proc_child_start: no config on fd %d", PROC_FD_CONFIG);
+	close(PROC_FD_CONFIG);
+	if (conf_load_buf(text, "(from hsd-poolmgr)", &conf) == -1)
+		fatalx("proc_child_start: the config handed over does not parse");
+	free(text);
+	return conf;
+}

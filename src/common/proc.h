@@ -1,0 +1,39 @@
+/*
+ * Process plumbing, the only place that calls socketpair() or fork():
+ * channels are made here, children are spawned here with their channels on
+ * fixed fds and exec'd from a clean image, and every child starts through
+ * proc_child_start().
+ */
+#ifndef HSD_PROC_H
+#define HSD_PROC_H
+
+#include <sys/types.h>
+
+struct hsd_config;
+
+/* Fixed fds in every child. */
+#define PROC_FD_PARENT	3	/* channel to the pool manager */
+#define PROC_FD_CONFIG	4	/* memfd: the config text the pool manager accepted */
+#define PROC_FD_PEER	5	/* worker: channel to the listener; -1 elsewhere */
+
+/* A SOCK_SEQPACKET socketpair, both ends close-on-exec. */
+int	proc_channel(int fds[2]);
+
+/*
+ * fork() and exec path with argv; fds[i] lands on fd 3 + i in the child
+ * (nfds at most 3, an entry of -1 leaves that fd closed).  The child gets
+ * SIGTERM when the pool manager dies.  Returns the pid, -1 on failure.
+ */
+pid_t	proc_spawn(const char *path, char *const argv[], const int *fds,
+	    int nfds);
+
+/* A memfd (sealed against writes) holding len bytes of data. */
+int	proc_memfd(const char *name, const void *data, size_t len);
+
+/*
+ * In a child, right after exec: set up logging and signals, and load the
+ * config from PROC_FD_CONFIG.  Exits if the pool manager is already gone.
+ */
+struct hsd_config *proc_child_start(const char *procname, int verbose);
+
+#endif

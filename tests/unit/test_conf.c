@@ -1,0 +1,1196 @@
+/*
+ * The configuration module: a full file read into the expected structs,
+ * the defaults, every rejection (with the file, line and key the message
+ * must name), the value parsers, bindings and the listening sockets they
+ * share, and the routing functions the listener and worker call.
+ *
+ * Config texts are templates: '@' stands for the scratch directory, whose
+ * www/, api/, file and link -> www the roots point at.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "conf.h"
+#include "fixtures.h"
+
+#define CONF_NAME	"t.conf"
+#define ONE_SITE \
+	"site \"s\" { bindings = {\"*:8080\"} root = \"@/www\" }\n"
+
+static struct hsd_config *
+load_ok(const char *tmpl)
+{
+	struct hsd_config	*cf = NULL;
+	char			*text = fx_subst(tmpl);
+	int			 rv;
+
+	rv = conf_load_buf(text, CONF_NAME, &cf);
+	ck_assert_msg(rv == 0, "config rejected:\n%s", text);
+	ck_assert_ptr_nonnull(cf);
+	free(text);
+	return cf;
+}
+
+/* Loads a config that must be rejected; returns what was logged. */
+static char *
+load_err(const char *tmpl)
+{
+	struct hsd_config	*cf = (struct hsd_config *)&cf;
+	char			*text = fx_subst(tmpl), *log;
+	int			 rv;
+
+	fx_capture_start();
+	rv = conf_load_buf(text, CONF_NAME, &cf);
+	log = fx_capture_end();
+	ck_assert_msg(rv == -1, "config accepted:\n%s", text);
+	ck_assert_ptr_null(cf);
+	free(text);
+	return log;
+}
+
+static void
+assert_logged(const char *log, const char *want_tmpl)
+{
+	char	*want;
+
+	if (want_tmpl == NULL)
+		return;
+	want = fx_subst(want_tmpl);
+	ck_assert_msg(strstr(log, want) != NULL,
+	    "expected \"%s\" in the log, got:\n%s", want, log);
+	free(want);
+}
+
+static char *
+real(const char *tmpl)
+{
+	char	*p = fx_subst(tmpl), *r;
+
+	r = realpath(p, NULL);
+	ck_assert_ptr_nonnull(r);
+	free(p);
+	return r;
+}
+
+static void
+assert_sin(const struct sockaddr_storage *ss, const char *ip, int port)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)ss;
+	struct in_addr			 a;
+
+	ck_assert_int_eq(ss->ss_family, AF_INET);
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &a), 1);
+	ck_assert_uint_eq(sin->sin_addr.s_addr, a.s_addr);
+	ck_assert_int_eq(ntohs(sin->sin_port), port);
+}
+
+static void
+assert_sin6(const struct sockaddr_storage *ss, const char *ip, int port)
+{
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)ss;
+	struct in6_addr			 a;
+
+	ck_assert_int_eq(ss->ss_family, AF_INET6);
+	ck_assert_int_eq(inet_pton(AF_INET6, ip, &a), 1);
+	ck_assert(memcmp(&sin6->sin6_addr, &a, sizeof(a)) == 0);
+	ck_assert_int_eq(ntohs(sin6->sin6_port), port);
+}
+
+/* A whole file. */
+
+static const char conf_full[] =
+	"# hsd test config\n"					/* 1 */
+	"run_dir = \"/var/run/hsd-test\"\n"
+	"libexec_dir = \"/opt/hsd/libexec\"\n"
+	"shutdown_timeout = 2500ms\n"
+	"limits {\n"						/* 5 */
+	"  max_connections = 0\n"
+	"  connection_timeout = \"2m\"\n"
+	"  header_wait_timeout = 15\n"
+	"  max_request_bytes = 8K\n"
+	"  max_field_length = \"1024\"\n"			/* 10 */
+	"}\n"
+	"pool \"other\" {\n"
+	"  workers = 4\n"
+	"  queue_length = 10\n"
+	"  concurrency = 8\n"					/* 15 */
+	"}\n"
+	"site \"main\" {\n"
+	"  bindings = {\"*:8080\", \"127.0.0.1:8081:Example.COM\"}\n"
+	"  root = \"@/www/\"\n"
+	"  application \"/api/\" {\n"				/* 20 */
+	"    pool = \"other\"\n"
+	"    root = \"@/api\"\n"
+	"  }\n"
+	"  application \"/static\" {\n"
+	"  }\n"							/* 25 */
+	"}\n"
+	"site \"second\" {\n"
+	"  bindings = {\"[::1]:8080:v6.example\"}\n"
+	"  root = \"@/link\"\n"
+	"  pool = other\n"					/* 30 */
+	"}\n";
+
+START_TEST(test_conf_full)
+{
+	struct hsd_config	*cf = load_ok(conf_full);
+	const struct conf_site	*st;
+	const struct conf_binding *bd;
+	char			*www = real("@/www"), *api = real("@/api");
+
+	ck_assert_str_eq(cf->cf_run_dir, "/var/run/hsd-test");
+	ck_assert_str_eq(cf->cf_libexec_dir, "/opt/hsd/libexec");
+	ck_assert_uint_eq(cf->cf_shutdown_timeout_ms, 2500);
+	ck_assert_uint_eq(cf->cf_limits.max_connections, 0);
+	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
+	ck_assert_uint_eq(cf->cf_limits.header_wait_timeout_ms, 15000);
+	ck_assert_uint_eq(cf->cf_limits.max_request_bytes, 8192);
+	ck_assert_uint_eq(cf->cf_limits.max_field_length, 1024);
+
+	ck_assert_uint_eq(cf->cf_npools, 2);
+	ck_assert_str_eq(cf->cf_pools[0].pl_name, "default");
+	ck_assert_uint_eq(cf->cf_pools[0].pl_workers, 1);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_queue_length, 1000);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_concurrency, 64);
+	ck_assert_str_eq(cf->cf_pools[1].pl_name, "other");
+	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 4);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_queue_length, 10);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_concurrency, 8);
+
+	ck_assert_uint_eq(cf->cf_nsites, 2);
+	st = &cf->cf_sites[0];
+	ck_assert_str_eq(st->st_name, "main");
+	ck_assert_str_eq(st->st_root, www);
+	ck_assert_uint_eq(st->st_pool, 0);
+	ck_assert_uint_eq(st->st_napps, 2);
+	ck_assert_str_eq(st->st_apps[0].ap_prefix, "/api");
+	ck_assert_uint_eq(st->st_apps[0].ap_prefix_len, 4);
+	ck_assert_uint_eq(st->st_apps[0].ap_pool, 1);
+	ck_assert_str_eq(st->st_apps[0].ap_root, api);
+	ck_assert_str_eq(st->st_apps[1].ap_prefix, "/static");
+	ck_assert_uint_eq(st->st_apps[1].ap_prefix_len, 7);
+	ck_assert_uint_eq(st->st_apps[1].ap_pool, 0);
+	ck_assert_ptr_null(st->st_apps[1].ap_root);
+	st = &cf->cf_sites[1];
+	ck_assert_str_eq(st->st_name, "second");
+	ck_assert_str_eq(st->st_root, www);	/* through the symlink */
+	ck_assert_uint_eq(st->st_pool, 1);
+	ck_assert_uint_eq(st->st_napps, 0);
+
+	ck_assert_uint_eq(cf->cf_nbindings, 3);
+	bd = &cf->cf_bindings[0];
+	ck_assert_str_eq(bd->bd_text, "*:8080");
+	ck_assert(bd->bd_any);
+	ck_assert_int_eq(bd->bd_port, 8080);
+	ck_assert_ptr_null(bd->bd_host);
+	ck_assert_uint_eq(bd->bd_site, 0);
+	ck_assert_uint_eq(bd->bd_listen, 0);
+	assert_sin(&bd->bd_addr, "0.0.0.0", 8080);
+	bd = &cf->cf_bindings[1];
+	ck_assert_str_eq(bd->bd_text, "127.0.0.1:8081:Example.COM");
+	ck_assert(!bd->bd_any);
+	ck_assert_str_eq(bd->bd_host, "example.com");
+	ck_assert_uint_eq(bd->bd_site, 0);
+	ck_assert_uint_eq(bd->bd_listen, 1);
+	assert_sin(&bd->bd_addr, "127.0.0.1", 8081);
+	ck_assert_uint_eq(bd->bd_addrlen, sizeof(struct sockaddr_in));
+	bd = &cf->cf_bindings[2];
+	ck_assert(!bd->bd_any);
+	ck_assert_str_eq(bd->bd_host, "v6.example");
+	ck_assert_uint_eq(bd->bd_site, 1);
+	ck_assert_uint_eq(bd->bd_listen, 2);
+	assert_sin6(&bd->bd_addr, "::1", 8080);
+	ck_assert_uint_eq(bd->bd_addrlen, sizeof(struct sockaddr_in6));
+
+	ck_assert_uint_eq(cf->cf_nlistens, 3);
+	ck_assert(cf->cf_listens[0].ls_any);
+	ck_assert_int_eq(cf->cf_listens[0].ls_port, 8080);
+	assert_sin(&cf->cf_listens[0].ls_addr, "0.0.0.0", 8080);
+	ck_assert_uint_eq(cf->cf_listens[0].ls_addrlen,
+	    sizeof(struct sockaddr_in));
+	ck_assert(!cf->cf_listens[1].ls_any);
+	assert_sin(&cf->cf_listens[1].ls_addr, "127.0.0.1", 8081);
+	ck_assert(!cf->cf_listens[2].ls_any);
+	assert_sin6(&cf->cf_listens[2].ls_addr, "::1", 8080);
+	ck_assert_uint_eq(cf->cf_listens[2].ls_addrlen,
+	    sizeof(struct sockaddr_in6));
+
+	free(www);
+	free(api);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_defaults)
+{
+	struct hsd_config	*cf = load_ok(ONE_SITE);
+	char			*www = real("@/www");
+
+	ck_assert_str_eq(cf->cf_run_dir, "/tmp/hsd");
+	ck_assert_str_eq(cf->cf_libexec_dir, LIBEXECDIR);
+	ck_assert_uint_eq(cf->cf_shutdown_timeout_ms, 10000);
+	ck_assert_uint_eq(cf->cf_limits.max_connections, 10000);
+	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
+	ck_assert_uint_eq(cf->cf_limits.header_wait_timeout_ms, 30000);
+	ck_assert_uint_eq(cf->cf_limits.max_request_bytes, 16384);
+	ck_assert_uint_eq(cf->cf_limits.max_field_length, 16384);
+	ck_assert_uint_eq(cf->cf_npools, 1);
+	ck_assert_str_eq(cf->cf_pools[0].pl_name, "default");
+	ck_assert_uint_eq(cf->cf_pools[0].pl_workers, 1);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_queue_length, 1000);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_concurrency, 64);
+	ck_assert_uint_eq(cf->cf_nsites, 1);
+	ck_assert_str_eq(cf->cf_sites[0].st_name, "s");
+	ck_assert_str_eq(cf->cf_sites[0].st_root, www);
+	ck_assert_uint_eq(cf->cf_sites[0].st_pool, 0);
+	ck_assert_uint_eq(cf->cf_sites[0].st_napps, 0);
+	ck_assert_uint_eq(cf->cf_nbindings, 1);
+	ck_assert_uint_eq(cf->cf_nlistens, 1);
+	free(www);
+	conf_free(cf);
+
+	/* Empty sections and quoted or bare values mean the same. */
+	cf = load_ok("limits {}\n"
+	    "limits { connection_timeout = \"120\" }\n"
+	    "pool \"p\" {}\n" ONE_SITE);
+	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
+	ck_assert_uint_eq(cf->cf_npools, 2);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 1);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_default_pool)
+{
+	struct hsd_config	*cf;
+
+	/* Implicit: first, then the written ones in file order. */
+	cf = load_ok("pool \"b\" { workers = 2 }\n"
+	    "pool \"a\" { workers = 3 }\n" ONE_SITE);
+	ck_assert_uint_eq(cf->cf_npools, 3);
+	ck_assert_str_eq(cf->cf_pools[0].pl_name, "default");
+	ck_assert_uint_eq(cf->cf_pools[0].pl_workers, 1);
+	ck_assert_str_eq(cf->cf_pools[1].pl_name, "b");
+	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 2);
+	ck_assert_str_eq(cf->cf_pools[2].pl_name, "a");
+	ck_assert_uint_eq(cf->cf_pools[2].pl_workers, 3);
+	conf_free(cf);
+
+	/* Written: its settings, at its place; sites find it by name. */
+	cf = load_ok("pool \"b\" {}\n"
+	    "pool \"default\" { workers = 7 queue_length = 5 }\n" ONE_SITE);
+	ck_assert_uint_eq(cf->cf_npools, 2);
+	ck_assert_str_eq(cf->cf_pools[0].pl_name, "b");
+	ck_assert_str_eq(cf->cf_pools[1].pl_name, "default");
+	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 7);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_queue_length, 5);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_concurrency, 64);
+	ck_assert_uint_eq(cf->cf_sites[0].st_pool, 1);
+	conf_free(cf);
+
+	/* Limits of the ranges are accepted. */
+	cf = load_ok("pool \"p\" { workers = 256 queue_length = 1000000 "
+	    "concurrency = 4096 }\n"
+	    "pool \"q\" { workers = 1 queue_length = 1 concurrency = 1 }\n"
+	    "limits { max_request_bytes = 64K max_field_length = 64 }\n"
+	    ONE_SITE);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 256);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_queue_length, 1000000);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_concurrency, 4096);
+	ck_assert_uint_eq(cf->cf_limits.max_request_bytes, 65536);
+	ck_assert_uint_eq(cf->cf_limits.max_field_length, 64);
+	conf_free(cf);
+}
+END_TEST
+
+/* Rejections: the config, then what the log must say. */
+struct conf_reject {
+	const char	*text;
+	const char	*want;
+	const char	*want2;
+};
+
+static const struct conf_reject conf_rejects[] = {
+	/* Unknown keys and syntax. */
+	{ "bogus = 1\n" ONE_SITE,
+	  "t.conf:1: no such option 'bogus'", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  bogus = \"x\"\n"
+	  "}\n",
+	  "t.conf:4: site \"s\": no such option 'bogus'", NULL },
+	{ "limits {\n"
+	  "  max_conn = 5\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:2: limits: no such option 'max_conn'", NULL },
+	{ ONE_SITE "site \"t\" {\n"
+	  "  bindings = {\"*:8081\"}\n"
+	  "  application \"/a\" { bogus = 1 }\n"
+	  "}\n",
+	  "t.conf:4: site \"t\": application \"/a\": no such option 'bogus'",
+	  NULL },
+	{ "site \"s\" {\n"
+	  "  root = \"@/www\"\n"
+	  "  bindings = {\"*:8080\"\n",
+	  "t.conf:", "premature end of file" },
+	{ "site \"s\"\n"
+	  "  bindings = {\"*:8080\"}\n",
+	  "t.conf:2: missing opening brace for section 'site'", NULL },
+	{ ONE_SITE "}\n", "t.conf:2: unexpected closing brace", NULL },
+	{ ONE_SITE "run_dir \"/x\"\n", "t.conf:2: missing equal sign", NULL },
+
+	/* Values. */
+	{ "limits {\n"
+	  "  max_connections = 5\n"
+	  "  connection_timeout = 12x\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:3: limits: connection_timeout: bad duration \"12x\"", NULL },
+	{ "shutdown_timeout = \"-1s\"\n" ONE_SITE,
+	  "t.conf:1: shutdown_timeout: bad duration \"-1s\"", NULL },
+	{ ONE_SITE "shutdown_timeout = 1.5s\n",
+	  "t.conf:2: shutdown_timeout: bad duration \"1.5s\"", NULL },
+	{ "limits { header_wait_timeout = 0 }\n" ONE_SITE,
+	  "t.conf:1: limits: header_wait_timeout: must be more than 0", NULL },
+	{ "limits { connection_timeout = 0ms }\n" ONE_SITE,
+	  "t.conf:1: limits: connection_timeout: must be more than 0", NULL },
+	{ "limits { max_request_bytes = 100 }\n" ONE_SITE,
+	  "t.conf:1: limits: max_request_bytes: 100 is out of range "
+	  "(256..65536)", NULL },
+	{ "limits { max_request_bytes = \"65537\" }\n" ONE_SITE,
+	  "t.conf:1: limits: max_request_bytes: 65537 is out of range", NULL },
+	{ "limits { max_request_bytes = \"1X\" }\n" ONE_SITE,
+	  "t.conf:1: limits: max_request_bytes: bad size \"1X\"", NULL },
+	{ "limits { max_field_length = 32 }\n" ONE_SITE,
+	  "t.conf:1: limits: max_field_length: 32 is out of range (64..65536)",
+	  NULL },
+	{ "limits { max_connections = -1 }\n" ONE_SITE,
+	  "t.conf:1: limits: max_connections: -1 is out of range", NULL },
+	{ "pool \"p\" { workers = 0 }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": workers: 0 is out of range (1..256)", NULL },
+	{ "pool \"p\" {\n  workers = 257\n}\n" ONE_SITE,
+	  "t.conf:2: pool \"p\": workers: 257 is out of range (1..256)", NULL },
+	{ "pool \"p\" { queue_length = 0 }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": queue_length: 0 is out of range "
+	  "(1..1000000)", NULL },
+	{ "pool \"p\" { concurrency = 4097 }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": concurrency: 4097 is out of range (1..4096)",
+	  NULL },
+	{ "pool \"p\" { workers = abc }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\":", "'workers'" },
+	{ "run_dir = \"\"\n" ONE_SITE,
+	  "t.conf:1: run_dir: must not be empty", NULL },
+
+	/* References. */
+	{ "pool \"a\" { }\n"
+	  "site \"a\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  pool = \"nope\"\n"
+	  "}\n",
+	  "t.conf:5: site \"a\": pool \"nope\" is not defined", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"/api\" {\n"
+	  "    pool = \"nope\"\n"
+	  "  }\n"
+	  "}\n",
+	  "t.conf:5: site \"s\": application \"/api\": pool \"nope\" is not "
+	  "defined", NULL },
+
+	/* Bindings. */
+	{ "site \"s\" {\n"
+	  "  bindings = {\n"
+	  "    \"*:8080\",\n"
+	  "    \"*:8080\"\n"
+	  "  }\n"
+	  "  root = \"@/www\"\n"
+	  "}\n",
+	  "t.conf:4: site \"s\": bindings: \"*:8080\" is already bound on "
+	  "line 3 (site \"s\")", NULL },
+	{ "site \"a\" {\n"
+	  "  bindings = {\"*:8080:Example.com\"}\n"
+	  "  root = \"@/www\"\n"
+	  "}\n"
+	  "site \"b\" {\n"
+	  "  root = \"@/www\"\n"
+	  "  bindings = {\"*:8081\", \"*:8080:example.COM.\"}\n"
+	  "}\n",
+	  "t.conf:7: site \"b\": bindings: \"*:8080:example.COM.\" is already "
+	  "bound on line 2 (site \"a\")", NULL },
+	{ ONE_SITE "site \"t\" { root = \"@/www\"\n"
+	  "bindings = {\"0.0.0.0:8080\"} }\n",
+	  "t.conf:3: site \"t\": bindings: \"0.0.0.0:8080\" is already bound "
+	  "on line 1", NULL },
+	{ "site \"s\" { root = \"@/www\" bindings = {\"[::]:80\", "
+	  "\"[0::0]:80\"} }\n",
+	  "t.conf:1: site \"s\": bindings: \"[0::0]:80\" is already bound",
+	  NULL },
+	{ "site \"s\" { root = \"@/www\" bindings = {\"1.2.3.4:80:h\", "
+	  "\"1.2.3.4:80:H\"} }\n",
+	  "\"1.2.3.4:80:H\" is already bound", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:80\", \"8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "}\n",
+	  "t.conf:2: site \"s\": bindings: bad binding \"8080\"", NULL },
+	{ "site \"s\" {\n"
+	  "  root = \"@/www\"\n"
+	  "  bindings = \"*:80:bad host\"\n"
+	  "}\n",
+	  "t.conf:3: site \"s\": bindings: bad binding \"*:80:bad host\"",
+	  NULL },
+	{ "pool \"p\" {}\n"
+	  "site \"s\" {\n"
+	  "  root = \"@/www\"\n"
+	  "}\n",
+	  "t.conf:2: site \"s\": bindings: a site needs at least one binding",
+	  NULL },
+	{ "site \"s\" {\n"
+	  "  root = \"@/www\"\n"
+	  "  bindings = {}\n"
+	  "}\n",
+	  "t.conf:1: site \"s\": bindings: a site needs at least one binding",
+	  NULL },
+
+	/* Roots. */
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/nope\"\n"
+	  "}\n",
+	  "t.conf:3: site \"s\": root: \"@/nope\": No such file or directory",
+	  NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/file\"\n"
+	  "}\n",
+	  "t.conf:3: site \"s\": root: \"@/file\" is not a directory", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"/api\" { root = \"@/nope\" }\n"
+	  "}\n",
+	  "t.conf:4: site \"s\": application \"/api\": root: \"@/nope\": "
+	  "No such file or directory", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "}\n",
+	  "t.conf:1: site \"s\": root: a site needs a root directory", NULL },
+
+	/* Sites, pools and applications. */
+	{ "pool \"p\" {}\n", "t.conf: no site is defined", NULL },
+	{ "", "t.conf: no site is defined", NULL },
+	{ "# nothing but a comment\n", "t.conf: no site is defined", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"/api\" { }\n"
+	  "  application \"/api/\" {\n"
+	  "    pool = \"default\"\n"
+	  "  }\n"
+	  "}\n",
+	  "t.conf:5: site \"s\": application \"/api/\": the prefix is already "
+	  "used by application \"/api\" on line 4", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"/api\" { }\n"
+	  "  application \"/api\" { }\n"
+	  "}\n",
+	  "t.conf:5: site \"s\": application \"/api\" is defined twice", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"api\" { }\n"
+	  "}\n",
+	  "t.conf:4: site \"s\": application \"api\": the URL prefix must be",
+	  NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"/a/../b\" {\n"
+	  "    root = \"@/api\"\n"
+	  "  }\n"
+	  "}\n",
+	  "t.conf:4: site \"s\": application \"/a/../b\": the URL prefix must "
+	  "be", NULL },
+	{ "site \"s\" { bindings = {\"*:1\"} root = \"@/www\"\n"
+	  "  application \"/a//b\" { } }\n",
+	  "t.conf:2: site \"s\": application \"/a//b\": the URL prefix", NULL },
+	{ "pool \"a\" {}\n"
+	  "pool \"a\" {}\n" ONE_SITE,
+	  "t.conf:2: pool \"a\" is defined twice", NULL },
+	{ ONE_SITE
+	  "pool \"s\" {}\n"
+	  "site \"s\" { bindings = {\"*:1\"} root = \"@/www\" }\n",
+	  "t.conf:3: ", "\"s\" is defined twice" },
+	{ "pool \"p\" {}\n" ONE_SITE
+	  "site \"s\" { bindings = {\"*:1\"} root = \"@/www\" }\n",
+	  "t.conf:3: site \"s\" is defined twice", NULL },
+	{ "site \"\" { bindings = {\"*:1\"} root = \"@/www\" }\n",
+	  "t.conf:1: site: the name must not be empty", NULL },
+};
+
+START_TEST(test_conf_reject)
+{
+	const struct conf_reject	*r = &conf_rejects[_i];
+	char				*log = load_err(r->text);
+
+	assert_logged(log, r->want);
+	assert_logged(log, r->want2);
+	free(log);
+}
+END_TEST
+
+START_TEST(test_conf_file)
+{
+	struct hsd_config	*cf = NULL;
+	char			*path = fx_subst("@/t.conf"), *text, *log;
+	char			*want;
+
+	text = fx_subst(ONE_SITE);
+	fx_write_file(path, text);
+	free(text);
+	ck_assert_int_eq(conf_load_file(path, &cf), 0);
+	ck_assert_ptr_nonnull(cf);
+	ck_assert_uint_eq(cf->cf_nsites, 1);
+	conf_free(cf);
+
+	/* Messages name the file as it was given. */
+	text = fx_subst("pool \"p\" {\n  workers = 0\n}\n" ONE_SITE);
+	fx_write_file(path, text);
+	free(text);
+	fx_capture_start();
+	ck_assert_int_eq(conf_load_file(path, &cf), -1);
+	log = fx_capture_end();
+	ck_assert_ptr_null(cf);
+	if (asprintf(&want, "%s:2: pool \"p\": workers:", path) == -1)
+		abort();
+	ck_assert_msg(strstr(log, want) != NULL, "got: %s", log);
+	free(want);
+	free(log);
+	unlink(path);
+
+	/* Unreadable: the path and the reason. */
+	fx_capture_start();
+	ck_assert_int_eq(conf_load_file(path, &cf), -1);
+	log = fx_capture_end();
+	ck_assert_ptr_null(cf);
+	ck_assert_ptr_nonnull(strstr(log, path));
+	ck_assert_ptr_nonnull(strstr(log, "No such file or directory"));
+	free(log);
+	free(path);
+
+	/* Directories are not config files. */
+	fx_capture_start();
+	ck_assert_int_eq(conf_load_file(fx_dir, &cf), -1);
+	log = fx_capture_end();
+	ck_assert_ptr_nonnull(strstr(log, fx_dir));
+	free(log);
+}
+END_TEST
+
+START_TEST(test_conf_buf_name)
+{
+	struct hsd_config	*cf;
+	char			*text, *log;
+
+	text = fx_subst("\n\nbogus = 1\n" ONE_SITE);
+	fx_capture_start();
+	ck_assert_int_eq(conf_load_buf(text, "(from hsd-poolmgr)", &cf), -1);
+	log = fx_capture_end();
+	ck_assert_ptr_nonnull(strstr(log, "(from hsd-poolmgr):3: no such "
+	    "option 'bogus'"));
+	free(log);
+	free(text);
+
+	/* A config can be loaded again and again (no state left behind). */
+	cf = load_ok(conf_full);
+	conf_free(cf);
+	cf = load_ok(conf_full);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_roots)
+{
+	struct hsd_config	*cf;
+	char			*www = real("@/www"), *rel, *cwd;
+
+	cf = load_ok("site \"s\" { bindings = {\"*:1\"} root = \"@/www/\" }\n"
+	    "site \"t\" { bindings = {\"*:2\"} root = \"@//www/./\" }\n"
+	    "site \"u\" { bindings = {\"*:3\"} root = \"@/api/../link\" }\n"
+	    "site \"v\" { bindings = {\"*:4\"} root = \"/\" }\n");
+	ck_assert_str_eq(cf->cf_sites[0].st_root, www);
+	ck_assert_str_eq(cf->cf_sites[1].st_root, www);
+	ck_assert_str_eq(cf->cf_sites[2].st_root, www);
+	ck_assert_str_eq(cf->cf_sites[3].st_root, "/");
+	conf_free(cf);
+
+	/* A relative root is made absolute. */
+	cwd = getcwd(NULL, 0);
+	ck_assert_int_eq(chdir(fx_dir), 0);
+	cf = load_ok("site \"s\" { bindings = {\"*:1\"} root = www }\n");
+	rel = cf->cf_sites[0].st_root;
+	ck_assert_str_eq(rel, www);
+	conf_free(cf);
+	ck_assert_int_eq(chdir(cwd), 0);
+	free(cwd);
+	free(www);
+}
+END_TEST
+
+/* Value parsers. */
+
+struct conf_value {
+	const char	*in;
+	int		 ok;
+	uint64_t	 v;
+};
+
+static const struct conf_value conf_durations[] = {
+	{ "0", 1, 0 },
+	{ "1", 1, 1000 },
+	{ "120", 1, 120000 },
+	{ "500ms", 1, 500 },
+	{ "0ms", 1, 0 },
+	{ "90s", 1, 90000 },
+	{ "20m", 1, 1200000 },
+	{ "29h", 1, 29ULL * 3600 * 1000 },
+	{ "2d", 1, 2ULL * 86400 * 1000 },
+	{ "007s", 1, 7000 },
+	{ "18446744073709551615ms", 1, UINT64_MAX },
+	{ "18446744073709551616ms", 0, 0 },
+	{ "18446744073709551615s", 0, 0 },
+	{ "213503982334601d", 0, 0 },
+	{ "99999999999999999999999", 0, 0 },
+	{ "", 0, 0 },
+	{ "-1", 0, 0 },
+	{ "-1s", 0, 0 },
+	{ "+1s", 0, 0 },
+	{ "1x", 0, 0 },
+	{ "12x", 0, 0 },
+	{ "1.5s", 0, 0 },
+	{ " 1s", 0, 0 },
+	{ "1s ", 0, 0 },
+	{ "1 s", 0, 0 },
+	{ "s", 0, 0 },
+	{ "ms", 0, 0 },
+	{ "1S", 0, 0 },
+	{ "1sm", 0, 0 },
+	{ "1ss", 0, 0 },
+	{ "1mss", 0, 0 },
+	{ "0x10", 0, 0 },
+};
+
+START_TEST(test_conf_duration)
+{
+	const struct conf_value	*c = &conf_durations[_i];
+	uint64_t		 v = 12345;
+	int			 rv = conf_parse_duration(c->in, &v);
+
+	if (c->ok) {
+		ck_assert_msg(rv == 0, "\"%s\" rejected", c->in);
+		ck_assert_uint_eq(v, c->v);
+	} else {
+		ck_assert_msg(rv == -1, "\"%s\" accepted", c->in);
+		ck_assert_uint_eq(v, 12345);
+	}
+}
+END_TEST
+
+static const struct conf_value conf_sizes[] = {
+	{ "0", 1, 0 },
+	{ "16384", 1, 16384 },
+	{ "16K", 1, 16384 },
+	{ "16k", 1, 16384 },
+	{ "4M", 1, 4ULL << 20 },
+	{ "1G", 1, 1ULL << 30 },
+	{ "18446744073709551615", 1, UINT64_MAX },
+	{ "17179869183G", 1, 17179869183ULL << 30 },
+	{ "18446744073709551616", 0, 0 },
+	{ "17179869184G", 0, 0 },
+	{ "", 0, 0 },
+	{ "-1", 0, 0 },
+	{ "-1K", 0, 0 },
+	{ "K", 0, 0 },
+	{ "1KB", 0, 0 },
+	{ "1.5K", 0, 0 },
+	{ "1 K", 0, 0 },
+	{ " 1", 0, 0 },
+	{ "1T", 0, 0 },
+	{ "abc", 0, 0 },
+	{ "0x10", 0, 0 },
+};
+
+START_TEST(test_conf_size)
+{
+	const struct conf_value	*c = &conf_sizes[_i];
+	uint64_t		 v = 12345;
+	int			 rv = conf_parse_size(c->in, &v);
+
+	if (c->ok) {
+		ck_assert_msg(rv == 0, "\"%s\" rejected", c->in);
+		ck_assert_uint_eq(v, c->v);
+	} else {
+		ck_assert_msg(rv == -1, "\"%s\" accepted", c->in);
+		ck_assert_uint_eq(v, 12345);
+	}
+}
+END_TEST
+
+START_TEST(test_conf_parse_null)
+{
+	uint64_t		v;
+	struct conf_binding	bd;
+
+	ck_assert_int_eq(conf_parse_duration(NULL, &v), -1);
+	ck_assert_int_eq(conf_parse_size(NULL, &v), -1);
+	ck_assert_int_eq(conf_parse_binding(NULL, &bd), -1);
+}
+END_TEST
+
+/* Bindings. */
+
+struct conf_bcase {
+	const char	*in;
+	int		 family;
+	const char	*addr;
+	int		 port;
+	int		 any;
+	const char	*host;
+};
+
+static const struct conf_bcase conf_bindings_ok[] = {
+	{ "*:8080", AF_INET, "0.0.0.0", 8080, 1, NULL },
+	{ "*:1", AF_INET, "0.0.0.0", 1, 1, NULL },
+	{ "*:65535", AF_INET, "0.0.0.0", 65535, 1, NULL },
+	{ "0.0.0.0:80", AF_INET, "0.0.0.0", 80, 1, NULL },
+	{ "127.0.0.1:80", AF_INET, "127.0.0.1", 80, 0, NULL },
+	{ "127.0.0.1:80:", AF_INET, "127.0.0.1", 80, 0, NULL },
+	{ "10.1.2.3:8080:Example.COM", AF_INET, "10.1.2.3", 8080, 0,
+	  "example.com" },
+	{ "*:80:www.example.com.", AF_INET, "0.0.0.0", 80, 1,
+	  "www.example.com" },
+	{ "*:80:localhost", AF_INET, "0.0.0.0", 80, 1, "localhost" },
+	{ "*:80:my_host-1", AF_INET, "0.0.0.0", 80, 1, "my_host-1" },
+	{ "[::]:443", AF_INET6, "::", 443, 1, NULL },
+	{ "[0::0]:443", AF_INET6, "::", 443, 1, NULL },
+	{ "[::1]:8080", AF_INET6, "::1", 8080, 0, NULL },
+	{ "[::1]:8080:V6.Example", AF_INET6, "::1", 8080, 0, "v6.example" },
+	{ "[2001:db8::1]:80:[2001:DB8::1]", AF_INET6, "2001:db8::1", 80, 0,
+	  "[2001:db8::1]" },
+	{ "[::ffff:1.2.3.4]:80", AF_INET6, "::ffff:1.2.3.4", 80, 0, NULL },
+	{ "*:0080", AF_INET, "0.0.0.0", 80, 1, NULL },
+};
+
+START_TEST(test_conf_binding_ok)
+{
+	const struct conf_bcase	*c = &conf_bindings_ok[_i];
+	struct conf_binding	 bd;
+
+	ck_assert_msg(conf_parse_binding(c->in, &bd) == 0, "\"%s\" rejected",
+	    c->in);
+	if (c->family == AF_INET) {
+		assert_sin(&bd.bd_addr, c->addr, c->port);
+		ck_assert_uint_eq(bd.bd_addrlen, sizeof(struct sockaddr_in));
+	} else {
+		assert_sin6(&bd.bd_addr, c->addr, c->port);
+		ck_assert_uint_eq(bd.bd_addrlen, sizeof(struct sockaddr_in6));
+	}
+	ck_assert_int_eq(bd.bd_port, c->port);
+	ck_assert_int_eq(!!bd.bd_any, c->any);
+	if (c->host == NULL)
+		ck_assert_ptr_null(bd.bd_host);
+	else
+		ck_assert_str_eq(bd.bd_host, c->host);
+	ck_assert_str_eq(bd.bd_text, c->in);
+	free(bd.bd_host);
+	free(bd.bd_text);
+}
+END_TEST
+
+static const char *conf_bindings_bad[] = {
+	"", "8080", "*", "*:", "*:0", "*:65536", "*:123456", "*:-1", "*:+80",
+	"*:80x", "*: 80", "1.2.3:80", "1.2.3.4.5:80", "256.1.1.1:80",
+	"localhost:80", "[::1:80", "[::1]80", "[::1]", "[zz]:80", "[]:80",
+	"[1.2.3.4]:80", ":80", "**:80", " *:80", "*:80:bad host", "*:80:a/b",
+	"*:80:.", "*:80:..", "*:80:a:b", "*:80:[::1", "*:80:[x]", "[::1]:0",
+	"*:80:h\xc3\xa9",
+};
+
+START_TEST(test_conf_binding_bad)
+{
+	struct conf_binding	bd;
+
+	ck_assert_msg(conf_parse_binding(conf_bindings_bad[_i], &bd) == -1,
+	    "\"%s\" accepted", conf_bindings_bad[_i]);
+}
+END_TEST
+
+START_TEST(test_conf_listens)
+{
+	struct hsd_config	*cf;
+	const struct conf_listen *ls;
+
+	cf = load_ok("site \"a\" {\n"
+	    "  root = \"@/www\"\n"
+	    "  bindings = {\"127.0.0.1:8080:a\", \"*:8080\", \"[::1]:8080\",\n"
+	    "    \"127.0.0.2:9090\", \"127.0.0.2:9090:b\",\n"
+	    "    \"127.0.0.3:9090\"}\n"
+	    "}\n"
+	    "site \"b\" {\n"
+	    "  root = \"@/www\"\n"
+	    "  bindings = {\"*:8080:b\", \"[::]:8081\", \"[::1]:8081:b\",\n"
+	    "    \"127.0.0.1:8081\"}\n"
+	    "}\n");
+	ck_assert_uint_eq(cf->cf_nbindings, 10);
+	ck_assert_uint_eq(cf->cf_nlistens, 6);
+
+	/* The v4 wildcard on 8080 takes 127.0.0.1:8080 too. */
+	ls = &cf->cf_listens[0];
+	ck_assert(ls->ls_any);
+	assert_sin(&ls->ls_addr, "0.0.0.0", 8080);
+	ck_assert_uint_eq(cf->cf_bindings[0].bd_listen, 0);
+	ck_assert_uint_eq(cf->cf_bindings[1].bd_listen, 0);
+	ck_assert_uint_eq(cf->cf_bindings[6].bd_listen, 0);
+	/* Another family is another socket. */
+	ls = &cf->cf_listens[1];
+	ck_assert(!ls->ls_any);
+	assert_sin6(&ls->ls_addr, "::1", 8080);
+	ck_assert_uint_eq(cf->cf_bindings[2].bd_listen, 1);
+	/* Same address and port, different hosts: one socket. */
+	ls = &cf->cf_listens[2];
+	ck_assert(!ls->ls_any);
+	assert_sin(&ls->ls_addr, "127.0.0.2", 9090);
+	ck_assert_uint_eq(cf->cf_bindings[3].bd_listen, 2);
+	ck_assert_uint_eq(cf->cf_bindings[4].bd_listen, 2);
+	ls = &cf->cf_listens[3];
+	assert_sin(&ls->ls_addr, "127.0.0.3", 9090);
+	ck_assert_uint_eq(cf->cf_bindings[5].bd_listen, 3);
+	/* [::]:8081 takes [::1]:8081 but not 127.0.0.1:8081. */
+	ls = &cf->cf_listens[4];
+	ck_assert(ls->ls_any);
+	assert_sin6(&ls->ls_addr, "::", 8081);
+	ck_assert_uint_eq(cf->cf_bindings[7].bd_listen, 4);
+	ck_assert_uint_eq(cf->cf_bindings[8].bd_listen, 4);
+	ls = &cf->cf_listens[5];
+	ck_assert(!ls->ls_any);
+	assert_sin(&ls->ls_addr, "127.0.0.1", 8081);
+	ck_assert_uint_eq(cf->cf_bindings[9].bd_listen, 5);
+	conf_free(cf);
+
+	/* A specific binding written before its wildcard still shares. */
+	cf = load_ok("site \"a\" { root = \"@/www\" bindings = "
+	    "{\"127.0.0.1:80\", \"10.0.0.1:80\", \"*:80:x\"} }\n");
+	ck_assert_uint_eq(cf->cf_nlistens, 1);
+	ck_assert(cf->cf_listens[0].ls_any);
+	assert_sin(&cf->cf_listens[0].ls_addr, "0.0.0.0", 80);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_listens_v4_specific)
+{
+	struct hsd_config	*cf;
+
+	cf = load_ok("site \"a\" { root = \"@/www\" bindings = "
+	    "{\"127.0.0.1:8081\"} }\n"
+	    "site \"b\" { root = \"@/www\" bindings = "
+	    "{\"[::]:8081\", \"127.0.0.1:8082\"} }\n");
+	ck_assert_uint_eq(cf->cf_nlistens, 3);
+	ck_assert(!cf->cf_listens[0].ls_any);
+	assert_sin(&cf->cf_listens[0].ls_addr, "127.0.0.1", 8081);
+	ck_assert(cf->cf_listens[1].ls_any);
+	assert_sin(&cf->cf_listens[2].ls_addr, "127.0.0.1", 8082);
+	conf_free(cf);
+}
+END_TEST
+
+/* Routing. */
+
+static const char conf_routing[] =
+	"site \"exact-host\" { root = \"@/www\"\n"
+	"  bindings = {\"127.0.0.1:8080:example.com\"} }\n"
+	"site \"exact-any\" { root = \"@/www\"\n"
+	"  bindings = {\"127.0.0.1:8080\"} }\n"
+	"site \"wild-host\" { root = \"@/www\"\n"
+	"  bindings = {\"*:8080:example.com\", \"*:8080:other.org\"} }\n"
+	"site \"wild-any\" { root = \"@/www\"\n"
+	"  bindings = {\"*:8080\"} }\n"
+	"site \"v6\" { root = \"@/www\"\n"
+	"  bindings = {\"[::1]:8080\", \"[::]:8080:v6.example\"} }\n"
+	"site \"only-host\" { root = \"@/www\"\n"
+	"  bindings = {\"127.0.0.9:7070:x.org\"} }\n";
+
+struct conf_rcase {
+	const char	*ip;
+	int		 port;
+	const char	*host;
+	int		 site;
+};
+
+static const struct conf_rcase conf_routes[] = {
+	{ "127.0.0.1", 8080, "example.com", 0 },
+	{ "127.0.0.1", 8080, "EXAMPLE.com:8080", 0 },
+	{ "127.0.0.1", 8080, "example.com.", 0 },
+	{ "127.0.0.1", 8080, "example.com.:8080", 0 },
+	{ "127.0.0.1", 8080, "other.org", 1 },
+	{ "127.0.0.1", 8080, "example.co", 1 },
+	{ "127.0.0.1", 8080, "example.comm", 1 },
+	{ "127.0.0.1", 8080, NULL, 1 },
+	{ "127.0.0.1", 8080, "", 1 },
+	{ "127.0.0.2", 8080, "example.com", 2 },
+	{ "127.0.0.2", 8080, "Other.Org:80", 2 },
+	{ "127.0.0.2", 8080, "nope", 3 },
+	{ "127.0.0.2", 8080, NULL, 3 },
+	{ "127.0.0.2", 8080, ":8080", 3 },
+	{ "127.0.0.1", 9090, "example.com", -1 },
+	{ "::1", 8080, "x", 4 },
+	{ "::1", 8080, "[::1]:8080", 4 },
+	{ "::2", 8080, "v6.example", 4 },
+	{ "::2", 8080, "V6.EXAMPLE.:8080", 4 },
+	{ "::2", 8080, "x", -1 },
+	{ "::2", 8080, NULL, -1 },
+	{ "::1", 8081, "x", -1 },
+	{ "127.0.0.9", 7070, "x.org", 5 },
+	{ "127.0.0.9", 7070, "y.org", -1 },
+	{ "127.0.0.9", 7070, NULL, -1 },
+};
+
+START_TEST(test_conf_route_site)
+{
+	const struct conf_rcase	*c = &conf_routes[_i];
+	struct hsd_config	*cf = load_ok(conf_routing);
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	int			 site;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(c->ip, ':') != NULL) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(c->port);
+		ck_assert_int_eq(inet_pton(AF_INET6, c->ip,
+		    &sin6->sin6_addr), 1);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(c->port);
+		ck_assert_int_eq(inet_pton(AF_INET, c->ip, &sin->sin_addr), 1);
+	}
+	site = conf_route_site(cf, (struct sockaddr *)&ss, c->host,
+	    c->host ? strlen(c->host) : 0);
+	ck_assert_msg(site == c->site, "%s:%d Host %s: site %d, want %d",
+	    c->ip, c->port, c->host ? c->host : "(none)", site, c->site);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_route_site_hostlen)
+{
+	struct hsd_config	*cf = load_ok(conf_routing);
+	struct sockaddr_in	 sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(8080);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	/* hostlen bounds the host, which need not be NUL-terminated. */
+	ck_assert_int_eq(conf_route_site(cf, (struct sockaddr *)&sin,
+	    "example.comXYZ", 11), 0);
+	ck_assert_int_eq(conf_route_site(cf, (struct sockaddr *)&sin,
+	    "example.com", 7), 1);
+	conf_free(cf);
+}
+END_TEST
+
+static const char conf_apps[] =
+	"pool \"p1\" {}\n"
+	"pool \"p2\" {}\n"
+	"site \"s\" {\n"
+	"  bindings = {\"*:8080\"}\n"
+	"  root = \"@/www\"\n"
+	"  pool = \"p1\"\n"
+	"  application \"/\" { }\n"
+	"  application \"/api\" { pool = \"p2\" root = \"@/api\" }\n"
+	"  application \"/api/v2\" { pool = \"default\" }\n"
+	"  application \"/static/\" { root = \"@/api/\" }\n"
+	"}\n"
+	"site \"t\" {\n"
+	"  bindings = {\"*:8081\"}\n"
+	"  root = \"@/www\"\n"
+	"  application \"/api\" { }\n"
+	"}\n";
+
+struct conf_acase {
+	int		 site;
+	const char	*path;
+	int		 app;
+};
+
+static const struct conf_acase conf_app_routes[] = {
+	{ 0, "/", 0 },
+	{ 0, "/index.html", 0 },
+	{ 0, "/api", 1 },
+	{ 0, "/api/", 1 },
+	{ 0, "/api/x", 1 },
+	{ 0, "/apix", 0 },
+	{ 0, "/ap", 0 },
+	{ 0, "/api/v2", 2 },
+	{ 0, "/api/v2/", 2 },
+	{ 0, "/api/v2/x/y", 2 },
+	{ 0, "/api/v20", 1 },
+	{ 0, "/static", 3 },
+	{ 0, "/static/a.css", 3 },
+	{ 0, "/staticx", 0 },
+	{ 1, "/", -1 },
+	{ 1, "/apix", -1 },
+	{ 1, "/api", 0 },
+	{ 1, "/api/a", 0 },
+	{ 1, "/API", -1 },
+};
+
+START_TEST(test_conf_route_app)
+{
+	const struct conf_acase	*c = &conf_app_routes[_i];
+	struct hsd_config	*cf = load_ok(conf_apps);
+	int			 app;
+
+	app = conf_route_app(&cf->cf_sites[c->site], c->path,
+	    strlen(c->path));
+	ck_assert_msg(app == c->app, "site %d %s: app %d, want %d", c->site,
+	    c->path, app, c->app);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_route_pool)
+{
+	struct hsd_config	*cf = load_ok(conf_apps);
+	const struct conf_site	*s = &cf->cf_sites[0], *t = &cf->cf_sites[1];
+
+	/* Pools: default 0, p1 1, p2 2. */
+	ck_assert_uint_eq(cf->cf_npools, 3);
+	ck_assert_uint_eq(conf_route_pool(s, -1), 1);
+	ck_assert_uint_eq(conf_route_pool(s, 0), 1);	/* the site's */
+	ck_assert_uint_eq(conf_route_pool(s, 1), 2);
+	ck_assert_uint_eq(conf_route_pool(s, 2), 0);
+	ck_assert_uint_eq(conf_route_pool(s, 3), 1);
+	ck_assert_uint_eq(conf_route_pool(t, -1), 0);
+	ck_assert_uint_eq(conf_route_pool(t, 0), 0);
+	ck_assert_str_eq(s->st_apps[0].ap_prefix, "");
+	ck_assert_uint_eq(s->st_apps[0].ap_prefix_len, 0);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_map_path)
+{
+	struct hsd_config	*cf = load_ok(conf_apps);
+	const struct conf_site	*s = &cf->cf_sites[0];
+	const char		*root, *p;
+	char			*www = real("@/www"), *api = real("@/api");
+
+	/* No application, or one without a root: the site's, path as is. */
+	p = conf_map_path(s, -1, "/a/b.html", &root);
+	ck_assert_str_eq(root, www);
+	ck_assert_str_eq(p, "/a/b.html");
+	p = conf_map_path(s, 0, "/a/b.html", &root);
+	ck_assert_str_eq(root, www);
+	ck_assert_str_eq(p, "/a/b.html");
+	p = conf_map_path(s, 2, "/api/v2/x", &root);
+	ck_assert_str_eq(root, www);
+	ck_assert_str_eq(p, "/api/v2/x");
+
+	/* Its own root: the prefix goes. */
+	p = conf_map_path(s, 1, "/api/x.html", &root);
+	ck_assert_str_eq(root, api);
+	ck_assert_str_eq(p, "/x.html");
+	p = conf_map_path(s, 1, "/api/", &root);
+	ck_assert_str_eq(p, "/");
+	p = conf_map_path(s, 1, "/api", &root);
+	ck_assert_str_eq(p, "/");
+	p = conf_map_path(s, 3, "/static/css/a.css", &root);
+	ck_assert_str_eq(root, api);
+	ck_assert_str_eq(p, "/css/a.css");
+	free(www);
+	free(api);
+	conf_free(cf);
+}
+END_TEST
+
+START_TEST(test_conf_map_path_root_app)
+{
+	struct hsd_config	*cf;
+	const char		*root, *p;
+	char			*api = real("@/api");
+
+	cf = load_ok("site \"s\" { bindings = {\"*:1\"} root = \"@/www\"\n"
+	    "  application \"/\" { root = \"@/api\" } }\n");
+	ck_assert_int_eq(conf_route_app(&cf->cf_sites[0], "/x", 2), 0);
+	p = conf_map_path(&cf->cf_sites[0], 0, "/x/y", &root);
+	ck_assert_str_eq(root, api);
+	ck_assert_str_eq(p, "/x/y");
+	p = conf_map_path(&cf->cf_sites[0], 0, "/", &root);
+	ck_assert_str_eq(p, "/");
+	free(api);
+	conf_free(cf);
+}
+END_TEST
+
+Suite *
+suite_conf(void)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc;
+
+	tc = tcase_create("load");
+	tcase_add_unchecked_fixture(tc, fx_tree_setup, fx_tree_teardown);
+	tcase_add_test(tc, test_conf_full);
+	tcase_add_test(tc, test_conf_defaults);
+	tcase_add_test(tc, test_conf_default_pool);
+	tcase_add_loop_test(tc, test_conf_reject, 0,
+	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
+	tcase_add_test(tc, test_conf_file);
+	tcase_add_test(tc, test_conf_buf_name);
+	tcase_add_test(tc, test_conf_roots);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("values");
+	tcase_add_loop_test(tc, test_conf_duration, 0,
+	    sizeof(conf_durations) / sizeof(conf_durations[0]));
+	tcase_add_loop_test(tc, test_conf_size, 0,
+	    sizeof(conf_sizes) / sizeof(conf_sizes[0]));
+	tcase_add_test(tc, test_conf_parse_null);
+	tcase_add_loop_test(tc, test_conf_binding_ok, 0,
+	    sizeof(conf_bindings_ok) / sizeof(conf_bindings_ok[0]));
+	tcase_add_loop_test(tc, test_conf_binding_bad, 0,
+	    sizeof(conf_bindings_bad) / sizeof(conf_bindings_bad[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("routing");
+	tcase_add_unchecked_fixture(tc, fx_tree_setup, fx_tree_teardown);
+	tcase_add_test(tc, test_conf_listens);
+	tcase_add_test(tc, test_conf_listens_v4_specific);
+	tcase_add_loop_test(tc, test_conf_route_site, 0,
+	    sizeof(conf_routes) / sizeof(conf_routes[0]));
+	tcase_add_test(tc, test_conf_route_site_hostlen);
+	tcase_add_loop_test(tc, test_conf_route_app, 0,
+	    sizeof(conf_app_routes) / sizeof(conf_app_routes[0]));
+	tcase_add_test(tc, test_conf_route_pool);
+	tcase_add_test(tc, test_conf_map_path);
+	tcase_add_test(tc, test_conf_map_path_root_app);
+	suite_add_tcase(s, tc);
+	return s;
+}
