@@ -1,0 +1,725 @@
+/*
+ * Client connections in the listener: accept, read and parse the request
+ * head (http-parser), enforce the header limits and timers, route, and hand
+ * the request to queue.c.  Requests the listener refuses itself get a
+ * complete error response and a lingering close, so the client reads the
+ * answer instead of a reset.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <http_parser.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "uri.h"
+
+#define CONN_LINGER_MAX		(64 * 1024)	/* bytes discarded before close */
+#define CONN_BUF_FREE_MAX	256		/* idle buffers kept for reuse */
+#define CONN_LISTEN_MAX		64
+
+enum { HDR_OTHER, HDR_HOST, HDR_TE };
+
+static struct evconnlistener	*conn_listeners[CONN_LISTEN_MAX];
+static int			 conn_nlisteners;
+static char			*conn_buf_free[CONN_BUF_FREE_MAX];
+static int			 conn_nbuf_free;
+static http_parser_settings	 conn_settings;
+
+static void	conn_readable(evutil_socket_t, short, void *);
+static void	conn_writable(evutil_socket_t, short, void *);
+static void	conn_timeout(evutil_socket_t, short, void *);
+static void	conn_parse(struct conn *);
+
+/* Request buffers: data area, then room for the normalised path. */
+static size_t
+conn_buf_size(void)
+{
+	return lenv->le_data_cap + lenv->le_conf->cf_limits.max_field_length +
+	    2;
+}
+
+static int
+conn_buf_take(struct conn *c)
+{
+	if (c->cn_buf != NULL)
+		return 0;
+	if (conn_nbuf_free > 0)
+		c->cn_buf = conn_buf_free[--conn_nbuf_free];
+	else if ((c->cn_buf = malloc(conn_buf_size())) == NULL) {
+		log_warn("conn_buf_take: malloc");
+		return -1;
+	}
+	c->cn_path = c->cn_buf + lenv->le_data_cap;
+	return 0;
+}
+
+static void
+conn_buf_release(struct conn *c)
+{
+	if (c->cn_buf == NULL)
+		return;
+	if (conn_nbuf_free < CONN_BUF_FREE_MAX)
+		conn_buf_free[conn_nbuf_free++] = c->cn_buf;
+	else
+		free(c->cn_buf);
+	c->cn_buf = NULL;
+	c->cn_path = NULL;
+	c->cn_len = 0;
+}
+
+static const char *
+conn_reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The head parser */
+
+static int
+conn_on_message_begin(http_parser *p)
+{
+	struct conn	*c = p->data;
+
+	c->cn_url_len = c->cn_host_len = c->cn_te_len = 0;
+	c->cn_name_len = c->cn_line_len = 0;
+	c->cn_has_te = c->cn_in_value = 0;
+	c->cn_hdr = HDR_OTHER;
+	return 0;
+}
+
+static int
+conn_on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn	*c = p->data;
+
+	if (c->cn_url_len == 0)
+		c->cn_url_off = at - c->cn_buf;
+	c->cn_url_len += len;
+	if (c->cn_url_len > lenv->le_conf->cf_limits.max_field_length) {
+		c->cn_err = 414;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conn_line_check(struct conn *c, size_t len)
+{
+	c->cn_line_len += len;
+	if (c->cn_line_len > lenv->le_conf->cf_limits.max_field_length) {
+		c->cn_err = 431;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conn_on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn	*c = p->data;
+
+	if (c->cn_in_value || c->cn_name_len == 0) {
+		/* A new header line starts. */
+		c->cn_in_value = 0;
+		c->cn_line_len = 0;
+		c->cn_name_off = at - c->cn_buf;
+		c->cn_name_len = 0;
+	}
+	c->cn_name_len += len;
+	return conn_line_check(c, len);
+}
+
+static int
+conn_on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct conn	*c = p->data;
+	const char	*name = c->cn_buf + c->cn_name_off;
+
+	if (!c->cn_in_value) {
+		c->cn_in_value = 1;
+		c->cn_hdr = HDR_OTHER;
+		if (c->cn_name_len == 4 && strncasecmp(name, "host", 4) == 0) {
+			if (c->cn_host_len != 0) {
+				c->cn_err = 400;	/* two Host fields */
+				return -1;
+			}
+			c->cn_hdr = HDR_HOST;
+			c->cn_host_off = at - c->cn_buf;
+		} else if (c->cn_name_len == 17 &&
+		    strncasecmp(name, "transfer-encoding", 17) == 0) {
+			c->cn_hdr = HDR_TE;
+			c->cn_has_te = 1;
+			c->cn_te_off = at - c->cn_buf;
+			c->cn_te_len = 0;
+		}
+	}
+	if (c->cn_hdr == HDR_HOST)
+		c->cn_host_len += len;
+	else if (c->cn_hdr == HDR_TE)
+		c->cn_te_len += len;
+	return conn_line_check(c, len);
+}
+
+static int
+conn_on_headers_complete(http_parser *p)
+{
+	struct conn	*c = p->data;
+
+	/* The listener reads heads only; the worker reads the body. */
+	c->cn_hdr = HDR_OTHER;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* Is s (len bytes) exactly the coding "chunked", give or take space? */
+static int
+conn_te_chunked(const char *s, size_t len)
+{
+	while (len > 0 && (s[0] == ' ' || s[0] == '\t'))
+		s++, len--;
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	return len == 7 && strncasecmp(s, "chunked", 7) == 0;
+}
+
+/* A method token we do not know is 501, anything else 400. */
+static int
+conn_bad_method_status(const struct conn *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->cn_len; i++) {
+		char ch = c->cn_buf[i];
+
+		if (ch == ' ')
+			return i > 0 ? 501 : 400;
+		if (ch == '\r' || ch == '\n') {
+			if (i == 0)
+				continue;
+			return 400;
+		}
+		if (!((ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_'))
+			return 400;
+	}
+	return c->cn_len > 0 ? 501 : 400;
+}
+
+static int
+conn_parse_status(const struct conn *c)
+{
+	if (c->cn_err)
+		return c->cn_err;
+	switch (HTTP_PARSER_ERRNO(&c->cn_parser)) {
+	case HPE_INVALID_METHOD:
+		return conn_bad_method_status(c);
+	case HPE_INVALID_TRANSFER_ENCODING:
+		return 501;
+	case HPE_HEADER_OVERFLOW:
+		return 431;
+	default:
+		return 400;
+	}
+}
+
+/* The head is complete: check what http-parser leaves to us, then route. */
+static void
+conn_head_complete(struct conn *c)
+{
+	const struct hsd_config	*conf = lenv->le_conf;
+	http_parser		*p = &c->cn_parser;
+	struct http_parser_url	 u;
+	const char		*url = c->cn_buf + c->cn_url_off;
+	const char		*host = NULL;
+	size_t			 hostlen = 0;
+	ssize_t			 n;
+	int			 site;
+
+	if (p->http_major != 1) {
+		conn_fail(c, 505);
+		return;
+	}
+	if (c->cn_has_te && !conn_te_chunked(c->cn_buf + c->cn_te_off,
+	    c->cn_te_len)) {
+		conn_fail(c, 501);
+		return;
+	}
+	if (p->method == HTTP_CONNECT) {
+		conn_fail(c, 501);
+		return;
+	}
+	http_parser_url_init(&u);
+	if (c->cn_url_len == 0 ||
+	    http_parser_parse_url(url, c->cn_url_len, 0, &u) != 0 ||
+	    !(u.field_set & (1 << UF_PATH))) {
+		conn_fail(c, 400);
+		return;
+	}
+	if (u.field_set & (1 << UF_HOST)) {
+		/* absolute-form: the target's authority wins (RFC 9112 3.2.2) */
+		host = url + u.field_data[UF_HOST].off;
+		hostlen = u.field_data[UF_HOST].len;
+	} else if (c->cn_host_len > 0) {
+		host = c->cn_buf + c->cn_host_off;
+		hostlen = c->cn_host_len;
+		while (hostlen > 0 && (host[hostlen - 1] == ' ' ||
+		    host[hostlen - 1] == '\t'))
+			hostlen--;
+	}
+	if (host == NULL && p->http_minor >= 1) {
+		conn_fail(c, 400);
+		return;
+	}
+	n = uri_normalize(url + u.field_data[UF_PATH].off,
+	    u.field_data[UF_PATH].len, c->cn_path, conf->cf_limits.max_field_length + 2);
+	if (n < 0) {
+		conn_fail(c, 400);
+		return;
+	}
+	c->cn_path_len = n;
+
+	site = conf_route_site(conf, (struct sockaddr *)&c->cn_local, host,
+	    hostlen);
+	if (site < 0) {
+		conn_fail(c, 400);
+		return;
+	}
+	c->cn_site = site;
+	c->cn_app = conf_route_app(&conf->cf_sites[site], c->cn_path,
+	    c->cn_path_len);
+	c->cn_pool = conf_route_pool(&conf->cf_sites[site], c->cn_app);
+	c->cn_keepalive = http_should_keep_alive(p) ? 1 : 0;
+	c->cn_redispatched = 0;
+	queue_dispatch(c);
+}
+
+/* Feed whatever arrived to the parser; act when the head is complete. */
+static void
+conn_parse(struct conn *c)
+{
+	const struct conf_limits *lim = &lenv->le_conf->cf_limits;
+	size_t			 n;
+
+	if (c->cn_parsed == 0 && c->cn_len > 0)
+		event_add(c->cn_timer, lenv->le_tv_header);
+	n = http_parser_execute(&c->cn_parser, &conn_settings,
+	    c->cn_buf + c->cn_parsed, c->cn_len - c->cn_parsed);
+	c->cn_parsed += n;
+	if (HTTP_PARSER_ERRNO(&c->cn_parser) == HPE_PAUSED) {
+		/* Paused on the head's final LF, which is not counted. */
+		if (c->cn_parsed < c->cn_len && c->cn_buf[c->cn_parsed] == '\n')
+			c->cn_parsed++;
+		c->cn_head_len = c->cn_parsed;
+		if (c->cn_head_len > lim->max_request_bytes)
+			conn_fail(c, 431);
+		else
+			conn_head_complete(c);
+		return;
+	}
+	if (HTTP_PARSER_ERRNO(&c->cn_parser) != HPE_OK) {
+		conn_fail(c, conn_parse_status(c));
+		return;
+	}
+	if (c->cn_parsed > lim->max_request_bytes) {
+		/* Still in the request line means the target is too long. */
+		conn_fail(c, c->cn_name_len == 0 ? 414 : 431);
+		return;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection life cycle */
+
+static void
+conn_request_reset(struct conn *c)
+{
+	http_parser_init(&c->cn_parser, HTTP_REQUEST);
+	c->cn_parser.data = c;
+	c->cn_parsed = 0;
+	c->cn_head_len = 0;
+	c->cn_err = 0;
+}
+
+static void
+conn_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *peer, int peerlen, void *arg)
+{
+	struct conn	*c;
+	socklen_t	 len;
+	int		 one = 1, max;
+
+	(void)l;
+	(void)peer;
+	(void)peerlen;
+	(void)arg;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("conn_accept: calloc");
+		close(fd);
+		return;
+	}
+	c->cn_fd = fd;
+	c->cn_id = ++lenv->le_next_id ? lenv->le_next_id : ++lenv->le_next_id;
+	len = sizeof(c->cn_local);
+	if (getsockname(fd, (struct sockaddr *)&c->cn_local, &len) == -1)
+		log_warn("conn_accept: getsockname");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->cn_ev = event_new(lenv->le_base, fd, EV_READ | EV_PERSIST,
+	    conn_readable, c);
+	c->cn_timer = evtimer_new(lenv->le_base, conn_timeout, c);
+	if (c->cn_ev == NULL || c->cn_timer == NULL) {
+		log_warnx("conn_accept: event_new failed");
+		if (c->cn_ev)
+			event_free(c->cn_ev);
+		if (c->cn_timer)
+			event_free(c->cn_timer);
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&lenv->le_conns, c, cn_entry);
+	lenv->le_nconns++;
+	conn_request_reset(c);
+	c->cn_state = CN_READING;
+
+	max = lenv->le_conf->cf_limits.max_connections;
+	if (max > 0 && lenv->le_nconns > (uint32_t)max) {
+		conn_fail(c, 503);
+		return;
+	}
+	event_add(c->cn_ev, NULL);
+	event_add(c->cn_timer, lenv->le_tv_header);
+}
+
+static void
+conn_accept_error(struct evconnlistener *l, void *arg)
+{
+	(void)arg;
+	log_warn("conn_accept_error: accept on fd %d",
+	    (int)evconnlistener_get_fd(l));
+	/* Out of fds: the connection stays in the backlog; libevent retries. */
+}
+
+int
+conn_listen(int fd)
+{
+	struct evconnlistener	*l;
+
+	if (conn_nlisteners == CONN_LISTEN_MAX) {
+		log_warnx("conn_listen: too many listening sockets");
+		close(fd);
+		return -1;
+	}
+	if (conn_settings.on_url == NULL) {
+		conn_settings.on_message_begin = conn_on_message_begin;
+		conn_settings.on_url = conn_on_url;
+		conn_settings.on_header_field = conn_on_header_field;
+		conn_settings.on_header_value = conn_on_header_value;
+		conn_settings.on_headers_complete = conn_on_headers_complete;
+	}
+	/* backlog 0: the pool manager already called listen(). */
+	l = evconnlistener_new(lenv->le_base, conn_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (l == NULL) {
+		log_warnx("conn_listen: evconnlistener_new failed for fd %d", fd);
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, conn_accept_error);
+	conn_listeners[conn_nlisteners++] = l;
+	return 0;
+}
+
+void
+conn_stop_accepting(void)
+{
+	int	i;
+
+	for (i = 0; i < conn_nlisteners; i++)
+		evconnlistener_free(conn_listeners[i]);
+	conn_nlisteners = 0;
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->cn_state == CN_QUEUED)
+		queue_unpark(c);
+	event_free(c->cn_ev);
+	event_free(c->cn_timer);
+	conn_buf_release(c);
+	free(c->cn_outbuf);
+	close(c->cn_fd);
+	TAILQ_REMOVE(&lenv->le_conns, c, cn_entry);
+	lenv->le_nconns--;
+	free(c);
+	listener_check_drained();
+}
+
+/* A half-sent response must never look complete: reset the connection. */
+void
+conn_reset(struct conn *c)
+{
+	struct linger	l = { 1, 0 };
+
+	setsockopt(c->cn_fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	conn_close(c);
+}
+
+/* Close after our last byte: FIN first, then read until the client closes
+ * (or a bound), so unread request bytes do not turn our close into a reset
+ * that destroys the response in flight. */
+static void
+conn_linger(struct conn *c)
+{
+	c->cn_state = CN_CLOSING;
+	c->cn_out = NULL;
+	if (shutdown(c->cn_fd, SHUT_WR) == -1) {
+		conn_close(c);
+		return;
+	}
+	event_del(c->cn_ev);
+	event_assign(c->cn_ev, lenv->le_base, c->cn_fd, EV_READ | EV_PERSIST,
+	    conn_readable, c);
+	event_add(c->cn_ev, NULL);
+	event_add(c->cn_timer, lenv->le_tv_linger);
+}
+
+void
+conn_close_graceful(struct conn *c)
+{
+	conn_buf_release(c);
+	conn_linger(c);
+}
+
+static void
+conn_flush(struct conn *c)
+{
+	ssize_t	n;
+
+	while (c->cn_out_off < c->cn_out_len) {
+		n = send(c->cn_fd, c->cn_out + c->cn_out_off,
+		    c->cn_out_len - c->cn_out_off, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				event_del(c->cn_ev);
+				event_assign(c->cn_ev, lenv->le_base, c->cn_fd,
+				    EV_WRITE | EV_PERSIST, conn_writable, c);
+				event_add(c->cn_ev, NULL);
+				return;
+			}
+			if (errno == EINTR)
+				continue;
+			conn_close(c);
+			return;
+		}
+		c->cn_out_off += n;
+	}
+	conn_linger(c);
+}
+
+/* Answer with status and close; the request is not going anywhere else. */
+void
+conn_fail(struct conn *c, int status)
+{
+	static const char fmt[] =
+	    "HTTP/1.1 %d %s\r\n"
+	    "Server: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n"
+	    "Date: %s\r\n"
+	    "Content-Type: text/html\r\n"
+	    "Content-Length: %d\r\n"
+	    "Connection: close\r\n"
+	    "\r\n"
+	    "%s";
+	char		 body[160], date[64];
+	const char	*reason = conn_reason(status);
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+	int		 n, blen;
+
+	log_debug("conn_fail: connection %u: %d %s", c->cn_id, status, reason);
+	if (c->cn_state == CN_QUEUED)
+		queue_unpark(c);
+	c->cn_state = CN_CLOSING;
+	event_del(c->cn_ev);
+	evtimer_del(c->cn_timer);
+	conn_buf_release(c);
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	blen = snprintf(body, sizeof(body),
+	    "<html><head><title>%d %s</title></head><body><h1>%d %s</h1>"
+	    "</body></html>\n", status, reason, status, reason);
+	n = snprintf(NULL, 0, fmt, status, reason, date, blen, body);
+	free(c->cn_outbuf);
+	if ((c->cn_outbuf = malloc(n + 1)) == NULL) {
+		log_warn("conn_fail: malloc");
+		conn_close(c);
+		return;
+	}
+	snprintf(c->cn_outbuf, n + 1, fmt, status, reason, date, blen, body);
+	c->cn_out = c->cn_outbuf;
+	c->cn_out_len = n;
+	c->cn_out_off = 0;
+	event_add(c->cn_timer, lenv->le_tv_conn);
+	conn_flush(c);
+}
+
+/* The worker is done and the connection may carry another request. */
+void
+conn_resume(struct conn *c, const char *rest, size_t restlen)
+{
+	c->cn_state = CN_READING;
+	c->cn_worker = NULL;
+	conn_request_reset(c);
+	if (lenv->le_stopping) {
+		conn_close_graceful(c);
+		return;
+	}
+	if (restlen > 0) {
+		if (conn_buf_take(c) == -1) {
+			conn_close(c);
+			return;
+		}
+		memmove(c->cn_buf, rest, restlen);
+	} else
+		conn_buf_release(c);
+	c->cn_len = restlen;
+	event_del(c->cn_ev);
+	event_assign(c->cn_ev, lenv->le_base, c->cn_fd, EV_READ | EV_PERSIST,
+	    conn_readable, c);
+	event_add(c->cn_ev, NULL);
+	/* Idle keep-alive time until the next request's first byte. */
+	event_add(c->cn_timer, lenv->le_tv_conn);
+	if (restlen > 0)
+		conn_parse(c);
+}
+
+/* Parked: keep watching, to notice a client that goes away. */
+void
+conn_park_watch(struct conn *c)
+{
+	event_del(c->cn_ev);
+	event_assign(c->cn_ev, lenv->le_base, c->cn_fd, EV_READ | EV_PERSIST,
+	    conn_readable, c);
+	if (c->cn_len < lenv->le_data_cap)
+		event_add(c->cn_ev, NULL);
+	event_add(c->cn_timer, lenv->le_tv_conn);
+}
+
+/* Graceful stop: connections between requests are closed now. */
+void
+conn_close_idle(void)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&lenv->le_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, cn_entry);
+		if (c->cn_state == CN_READING && c->cn_len == 0)
+			conn_close(c);
+	}
+}
+
+static void
+conn_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+	char		 scratch[4096];
+	ssize_t		 n;
+
+	(void)ev;
+	if (c->cn_state == CN_CLOSING) {
+		/* Lingering: discard until the client closes. */
+		n = recv(fd, scratch, sizeof(scratch), 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0 || (c->cn_drained += n) > CONN_LINGER_MAX)
+			conn_close(c);
+		return;
+	}
+	if (conn_buf_take(c) == -1) {
+		conn_close(c);
+		return;
+	}
+	if (c->cn_len >= lenv->le_data_cap) {
+		/* Parked with a full buffer: stop reading until dispatched. */
+		event_del(c->cn_ev);
+		return;
+	}
+	n = recv(fd, c->cn_buf + c->cn_len, lenv->le_data_cap - c->cn_len, 0);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		/* Gone: between requests, half-way through a head, or parked. */
+		conn_close(c);
+		return;
+	}
+	c->cn_len += n;
+	if (c->cn_state == CN_READING)
+		conn_parse(c);
+	else if (c->cn_len >= lenv->le_data_cap)
+		event_del(c->cn_ev);
+}
+
+static void
+conn_writable(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	conn_flush(arg);
+}
+
+static void
+conn_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)ev;
+	switch (c->cn_state) {
+	case CN_READING:
+		if (c->cn_len == 0)
+			conn_close(c);		/* idle keep-alive */
+		else
+			conn_fail(c, 408);	/* head never completed */
+		break;
+	case CN_QUEUED:
+		conn_fail(c, 503);		/* waited too long in the queue */
+		break;
+	case CN_CLOSING:
+		conn_close(c);
+		break;
+	case CN_WORKER:
+		break;
+	}
+}

@@ -1,0 +1,184 @@
+/*
+ * hsd-listener: the process that owns every client connection and never
+ * runs application code (HTTP.sys's role).  It takes its listening sockets
+ * and its workers' channels from the pool manager; conn.c does the clients,
+ * queue.c the pools.
+ *
+ * Peers:
+ *	poolmgr		fd 3: listening sockets, workers, shutdown
+ *	worker		one channel each, passed by the pool manager
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "chan.h"
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "msg.h"
+#include "proc.h"
+
+struct listener_env	*lenv;
+
+static void	listener_dispatch_parent(struct chan *, const struct msg_hdr *,
+		    const void *, int, void *);
+static void	listener_parent_gone(struct chan *, void *);
+
+static const struct timeval *
+listener_common_timeout(uint64_t ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return event_base_init_common_timeout(lenv->le_base, &tv);
+}
+
+/* Graceful stop: no new connections, idle ones closed, the rest finish. */
+static void
+listener_stop(void)
+{
+	if (lenv->le_stopping)
+		return;
+	log_debug("listener_stop: %u connections to finish", lenv->le_nconns);
+	lenv->le_stopping = 1;
+	conn_stop_accepting();
+	conn_close_idle();
+	listener_check_drained();
+}
+
+void
+listener_check_drained(void)
+{
+	if (!lenv->le_stopping || lenv->le_nconns > 0 || lenv->le_stopping > 1)
+		return;
+	lenv->le_stopping = 2;
+	chan_send(lenv->le_parent, MSG_LSN_DRAINED, 0, NULL, 0, -1);
+	event_base_loopexit(lenv->le_base, NULL);
+}
+
+static void
+listener_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	if (sig == SIGTERM)
+		listener_stop();
+}
+
+static void
+listener_dispatch_parent(struct chan *ch, const struct msg_hdr *hdr,
+    const void *data, int fd, void *arg)
+{
+	struct msg_listen	ml;
+	struct msg_worker	mw;
+
+	(void)ch;
+	(void)arg;
+	switch (hdr->mh_type) {
+	case MSG_PM_LISTEN_SOCK:
+		if (fd == -1 || hdr->mh_len != sizeof(ml))
+			goto bad;
+		memcpy(&ml, data, sizeof(ml));
+		if (lenv->le_stopping) {
+			close(fd);
+			return;
+		}
+		conn_listen(fd);
+		return;
+	case MSG_PM_WORKER_UP:
+		if (fd == -1 || hdr->mh_len != sizeof(mw))
+			goto bad;
+		memcpy(&mw, data, sizeof(mw));
+		queue_worker_up(hdr->mh_id, mw.mw_pool, mw.mw_pid, fd);
+		return;
+	case MSG_PM_SHUTDOWN:
+		if (fd != -1)
+			close(fd);
+		listener_stop();
+		return;
+	default:
+		break;
+	}
+bad:
+	log_warnx("listener_dispatch_parent: bad message type %u, %u bytes%s",
+	    hdr->mh_type, hdr->mh_len, fd == -1 ? "" : ", with an fd");
+	if (fd != -1)
+		close(fd);
+}
+
+static void
+listener_parent_gone(struct chan *ch, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	log_warnx("listener_parent_gone: the pool manager is gone; exiting");
+	exit(0);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: hsd-listener [-v]  (started by hsd-poolmgr)\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct hsd_config	*conf;
+	struct event		*sigterm;
+	int			 ch, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "v")) != -1) {
+		switch (ch) {
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	conf = proc_child_start("hsd-listener", verbose);
+
+	if ((lenv = calloc(1, sizeof(*lenv))) == NULL)
+		fatal("main: calloc");
+	lenv->le_conf = conf;
+	TAILQ_INIT(&lenv->le_conns);
+	lenv->le_data_cap = conf->cf_limits.max_request_bytes + 16384;
+	if (lenv->le_data_cap + conf->cf_limits.max_field_length +
+	    sizeof(struct msg_handoff) > MSG_PAYLOAD_MAX)
+		fatalx("main: max_request_bytes and max_field_length together "
+		    "exceed what one handoff can carry");
+	if ((lenv->le_base = event_base_new()) == NULL)
+		fatalx("main: event_base_new failed");
+	lenv->le_tv_header = listener_common_timeout(
+	    conf->cf_limits.header_wait_timeout_ms);
+	lenv->le_tv_conn = listener_common_timeout(
+	    conf->cf_limits.connection_timeout_ms);
+	lenv->le_tv_linger = listener_common_timeout(2000);
+
+	signal(SIGHUP, SIG_IGN);
+	if ((sigterm = evsignal_new(lenv->le_base, SIGTERM, listener_signal,
+	    NULL)) == NULL || evsignal_add(sigterm, NULL) == -1)
+		fatalx("main: signal setup failed");
+
+	queue_init();
+	if ((lenv->le_parent = chan_new(lenv->le_base, PROC_FD_PARENT,
+	    "poolmgr", listener_dispatch_parent, listener_parent_gone,
+	    NULL)) == NULL)
+		fatalx("main: no channel to the pool manager");
+
+	log_debug("main: ready");
+	event_base_dispatch(lenv->le_base);
+	log_debug("main: drained; exiting");
+	return 0;
+}

@@ -1,0 +1,145 @@
+/*
+ * hsd-listener: owns every client connection.  listener.c is the process
+ * (peers, dispatch of their messages), conn.c the client side (accept,
+ * read and parse the head, timers, error responses, closing), queue.c the
+ * pool side (workers, the per-pool FIFO, handoff, DONE, failover).
+ */
+#ifndef HSD_LISTENER_H
+#define HSD_LISTENER_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+struct chan;
+struct event;
+struct event_base;
+struct hsd_config;
+struct wrk_slot;
+
+enum conn_state {
+	CN_READING,	/* waiting for (the rest of) a request head */
+	CN_QUEUED,	/* parked in its pool's queue */
+	CN_WORKER,	/* handed to a worker; not watched */
+	CN_CLOSING,	/* writing a final response, then lingering close */
+};
+
+struct lsn_worker;
+
+struct conn {
+	uint32_t		 cn_id;
+	int			 cn_fd;
+	enum conn_state		 cn_state;
+	struct sockaddr_storage	 cn_local;
+	struct event		*cn_ev;		/* read, or write while closing */
+	struct event		*cn_timer;
+	TAILQ_ENTRY(conn)	 cn_entry;	/* all connections */
+	TAILQ_ENTRY(conn)	 cn_qentry;	/* its pool's queue */
+
+	/* The request being read or served.  cn_buf holds every byte read
+	 * for it (head first) until the worker says DONE, so a request can
+	 * be handed to another worker if the first one dies. */
+	char			*cn_buf;
+	size_t			 cn_len;
+	size_t			 cn_parsed;	/* fed to the parser so far */
+	size_t			 cn_head_len;	/* set once the head is complete */
+	http_parser		 cn_parser;
+	uint32_t		 cn_url_off, cn_url_len;
+	uint32_t		 cn_host_off, cn_host_len;
+	uint32_t		 cn_te_off, cn_te_len;
+	uint32_t		 cn_line_len;	/* current header line so far */
+	uint32_t		 cn_name_off, cn_name_len;
+	uint16_t		 cn_err;	/* status a callback decided */
+	uint8_t			 cn_hdr;	/* which header the value belongs to */
+	uint8_t			 cn_in_value;
+	uint8_t			 cn_has_te;
+	uint8_t			 cn_keepalive;	/* to be kept after DONE */
+	uint8_t			 cn_stopping;	/* close after this request */
+
+	/* Routing result. */
+	uint32_t		 cn_site;
+	int32_t			 cn_app;
+	uint32_t		 cn_pool;
+	char			*cn_path;	/* normalised, in cn_buf after the data */
+	uint32_t		 cn_path_len;
+
+	/* While at a worker. */
+	struct lsn_worker	*cn_worker;
+	uint16_t		 cn_slot;
+	uint64_t		 cn_sent;	/* response bytes on this connection so far */
+	unsigned		 cn_redispatched;
+
+	/* While closing. */
+	const char		*cn_out;
+	size_t			 cn_out_len;
+	size_t			 cn_out_off;
+	size_t			 cn_drained;
+	char			*cn_outbuf;	/* owned copy of cn_out */
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+struct lsn_worker {
+	uint32_t		 wk_id;
+	uint32_t		 wk_pool;
+	int			 wk_pid;
+	uint32_t		 wk_concurrency;
+	uint32_t		 wk_inflight;
+	int			 wk_broken;	/* a handoff failed: dying */
+	struct chan		*wk_chan;
+	struct wrk_slot		*wk_slots;	/* shared with the worker */
+	size_t			 wk_slots_size;
+	struct conn		**wk_slot_conn;
+	uint16_t		*wk_free;	/* stack of free slot numbers */
+	TAILQ_ENTRY(lsn_worker)	 wk_entry;
+};
+
+struct lsn_pool {
+	uint32_t			 pl_index;
+	uint32_t			 pl_queued;
+	struct conn_list		 pl_queue;
+	TAILQ_HEAD(, lsn_worker)	 pl_workers;
+};
+
+struct listener_env {
+	struct event_base	*le_base;
+	struct hsd_config	*le_conf;
+	struct chan		*le_parent;
+	struct lsn_pool		*le_pools;
+	struct conn_list	 le_conns;
+	uint32_t		 le_nconns;
+	uint32_t		 le_next_id;
+	int			 le_stopping;
+	const struct timeval	*le_tv_header;	/* common timeouts */
+	const struct timeval	*le_tv_conn;
+	const struct timeval	*le_tv_linger;
+	size_t			 le_data_cap;	/* request bytes one conn holds */
+};
+
+extern struct listener_env *lenv;
+
+/* listener.c */
+void	listener_check_drained(void);
+
+/* conn.c */
+int	conn_listen(int fd);
+void	conn_stop_accepting(void);
+void	conn_resume(struct conn *, const char *rest, size_t restlen);
+void	conn_fail(struct conn *, int status);
+void	conn_reset(struct conn *);
+void	conn_close(struct conn *);
+void	conn_close_graceful(struct conn *);
+void	conn_park_watch(struct conn *);
+void	conn_close_idle(void);
+
+/* queue.c */
+void	queue_init(void);
+void	queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd);
+void	queue_dispatch(struct conn *);
+void	queue_unpark(struct conn *);
+void	queue_run(struct lsn_pool *);
+int	queue_busy(void);
+
+#endif

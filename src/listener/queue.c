@@ -1,0 +1,444 @@
+/*
+ * The pool side of the listener: each pool's workers and FIFO queue, the
+ * handoff of a client socket to the worker with the most spare capacity,
+ * DONE, and what happens to requests in flight when a worker dies -- the
+ * reason hsd exists: a request that can be replayed is replayed, a request
+ * that cannot gets a 502, and a response cut in half is never passed off
+ * as complete.
+ */
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <http_parser.h>
+
+#include "chan.h"
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "msg.h"
+
+/* A request whose handling killed this many workers is not tried again. */
+#define QUEUE_REDISPATCH_MAX	2
+
+static void	queue_worker_msg(struct chan *, const struct msg_hdr *,
+		    const void *, int, void *);
+static void	queue_worker_gone(struct chan *, void *);
+
+void
+queue_init(void)
+{
+	const struct hsd_config	*conf = lenv->le_conf;
+	uint32_t		 i;
+
+	if ((lenv->le_pools = calloc(conf->cf_npools,
+	    sizeof(*lenv->le_pools))) == NULL)
+		fatal("queue_init: calloc");
+	for (i = 0; i < conf->cf_npools; i++) {
+		lenv->le_pools[i].pl_index = i;
+		TAILQ_INIT(&lenv->le_pools[i].pl_queue);
+		TAILQ_INIT(&lenv->le_pools[i].pl_workers);
+	}
+}
+
+static void
+queue_worker_free(struct lsn_worker *w)
+{
+	if (w->wk_chan != NULL)
+		chan_free(w->wk_chan);
+	if (w->wk_slots != NULL)
+		munmap(w->wk_slots, w->wk_slots_size);
+	free(w->wk_slot_conn);
+	free(w->wk_free);
+	free(w);
+}
+
+void
+queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
+{
+	const struct hsd_config	*conf = lenv->le_conf;
+	struct lsn_worker	*w;
+	uint32_t		 i, n;
+	int			 mfd = -1;
+
+	if (pool >= conf->cf_npools) {
+		log_warnx("queue_worker_up: worker %u: no pool %u", id, pool);
+		close(fd);
+		return;
+	}
+	n = conf->cf_pools[pool].pl_concurrency;
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->wk_slot_conn = calloc(n, sizeof(*w->wk_slot_conn))) == NULL ||
+	    (w->wk_free = calloc(n, sizeof(*w->wk_free))) == NULL) {
+		log_warn("queue_worker_up: calloc");
+		goto fail;
+	}
+	w->wk_id = id;
+	w->wk_pool = pool;
+	w->wk_pid = pid;
+	w->wk_concurrency = n;
+	for (i = 0; i < n; i++)
+		w->wk_free[i] = n - 1 - i;
+
+	/* The slot table the worker fills in before each response. */
+	w->wk_slots_size = n * sizeof(struct wrk_slot);
+	if ((mfd = memfd_create("hsd-slots", MFD_CLOEXEC)) == -1) {
+		log_warn("queue_worker_up: memfd_create");
+		goto fail;
+	}
+	if (ftruncate(mfd, w->wk_slots_size) == -1) {
+		log_warn("queue_worker_up: ftruncate");
+		goto fail;
+	}
+	w->wk_slots = mmap(NULL, w->wk_slots_size, PROT_READ, MAP_SHARED, mfd,
+	    0);
+	if (w->wk_slots == MAP_FAILED) {
+		w->wk_slots = NULL;
+		log_warn("queue_worker_up: mmap");
+		goto fail;
+	}
+	if ((w->wk_chan = chan_new(lenv->le_base, fd, "worker",
+	    queue_worker_msg, queue_worker_gone, w)) == NULL)
+		goto fail;
+	fd = -1;
+	if (chan_send(w->wk_chan, MSG_REQ_SLOTS, id, NULL, 0, mfd) == -1) {
+		log_warn("queue_worker_up: sending the slot table");
+		goto fail;
+	}
+	close(mfd);
+	TAILQ_INSERT_TAIL(&lenv->le_pools[pool].pl_workers, w, wk_entry);
+	log_debug("queue_worker_up: worker %u (pid %d) of pool %s", id, pid,
+	    conf->cf_pools[pool].pl_name);
+	queue_run(&lenv->le_pools[pool]);
+	return;
+fail:
+	if (mfd != -1)
+		close(mfd);
+	if (fd != -1)
+		close(fd);
+	if (w != NULL)
+		queue_worker_free(w);
+}
+
+/* The worker of the pool with the most spare capacity, NULL if all full. */
+static struct lsn_worker *
+queue_pick(struct lsn_pool *pl)
+{
+	struct lsn_worker	*w, *best = NULL;
+	uint32_t		 spare, best_spare = 0;
+
+	TAILQ_FOREACH(w, &pl->pl_workers, wk_entry) {
+		if (w->wk_broken)
+			continue;
+		spare = w->wk_concurrency - w->wk_inflight;
+		if (spare > best_spare) {
+			best = w;
+			best_spare = spare;
+		}
+	}
+	return best;
+}
+
+static void
+queue_park(struct lsn_pool *pl, struct conn *c, int front)
+{
+	c->cn_state = CN_QUEUED;
+	if (front)
+		TAILQ_INSERT_HEAD(&pl->pl_queue, c, cn_qentry);
+	else
+		TAILQ_INSERT_TAIL(&pl->pl_queue, c, cn_qentry);
+	pl->pl_queued++;
+	conn_park_watch(c);
+}
+
+void
+queue_unpark(struct conn *c)
+{
+	struct lsn_pool	*pl = &lenv->le_pools[c->cn_pool];
+
+	TAILQ_REMOVE(&pl->pl_queue, c, cn_qentry);
+	pl->pl_queued--;
+	c->cn_state = CN_READING;
+}
+
+/* Hand c to w: the fd, the normalised path and every byte read so far. */
+static int
+queue_handoff(struct lsn_worker *w, struct conn *c)
+{
+	struct msg_handoff	ho;
+	struct iovec		iov[3];
+	uint16_t		slot;
+
+	slot = w->wk_free[w->wk_concurrency - w->wk_inflight - 1];
+	memset(&ho, 0, sizeof(ho));
+	ho.ho_conn = c->cn_id;
+	ho.ho_slot = slot;
+	ho.ho_path_len = c->cn_path_len;
+	ho.ho_site = c->cn_site;
+	ho.ho_app = c->cn_app;
+	ho.ho_head_len = c->cn_head_len;
+	ho.ho_data_len = c->cn_len;
+	iov[0].iov_base = &ho;
+	iov[0].iov_len = sizeof(ho);
+	iov[1].iov_base = c->cn_path;
+	iov[1].iov_len = c->cn_path_len;
+	iov[2].iov_base = c->cn_buf;
+	iov[2].iov_len = c->cn_len;
+	if (chan_sendv(w->wk_chan, MSG_REQ_HANDOFF, c->cn_id, iov, 3,
+	    c->cn_fd) == -1) {
+		log_warn("queue_handoff: to worker %u", w->wk_id);
+		return -1;
+	}
+	w->wk_inflight++;
+	w->wk_slot_conn[slot] = c;
+	c->cn_worker = w;
+	c->cn_slot = slot;
+	c->cn_state = CN_WORKER;
+	event_del(c->cn_ev);
+	evtimer_del(c->cn_timer);
+	return 0;
+}
+
+/* Hand queued requests to workers while any has room. */
+void
+queue_run(struct lsn_pool *pl)
+{
+	struct lsn_worker	*w;
+	struct conn		*c;
+
+	while ((c = TAILQ_FIRST(&pl->pl_queue)) != NULL &&
+	    (w = queue_pick(pl)) != NULL) {
+		queue_unpark(c);
+		if (queue_handoff(w, c) == -1) {
+			/* The worker is going away; its channel close
+			 * will follow.  Keep the request first in line. */
+			queue_park(pl, c, 1);
+			w->wk_broken = 1;
+			continue;
+		}
+	}
+}
+
+/* A complete head, routed: to a worker now, or into the pool's queue. */
+void
+queue_dispatch(struct conn *c)
+{
+	const struct conf_pool	*cp = &lenv->le_conf->cf_pools[c->cn_pool];
+	struct lsn_pool		*pl = &lenv->le_pools[c->cn_pool];
+
+	struct lsn_worker	*w;
+
+	evtimer_del(c->cn_timer);
+	/* The common case: nobody waiting and a worker with room. */
+	if (TAILQ_EMPTY(&pl->pl_queue) && (w = queue_pick(pl)) != NULL) {
+		if (queue_handoff(w, c) == 0)
+			return;
+		w->wk_broken = 1;
+	}
+	if (pl->pl_queued >= cp->pl_queue_length) {
+		log_debug("queue_dispatch: pool %s: queue full", cp->pl_name);
+		conn_fail(c, 503);
+		return;
+	}
+	queue_park(pl, c, 0);
+	queue_run(pl);
+}
+
+/* Bytes the application has written to a TCP socket since it was opened:
+ * acknowledged plus still queued (unsent or unacknowledged). */
+static int
+queue_bytes_written(int fd, uint64_t *out)
+{
+	struct tcp_info	ti;
+	socklen_t	len;
+	uint64_t	acked;
+	int		outq, tries;
+
+	for (tries = 0; tries < 5; tries++) {
+		len = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+			return -1;
+		acked = ti.tcpi_bytes_acked;
+		if (ioctl(fd, SIOCOUTQ, &outq) == -1)
+			return -1;
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+			return -1;
+		if (ti.tcpi_bytes_acked == acked) {
+			*out = acked + (uint64_t)outq;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+queue_replayable(const struct conn *c)
+{
+	const http_parser	*p = &c->cn_parser;
+
+	if (p->method != HTTP_GET && p->method != HTTP_HEAD)
+		return 0;
+	if (p->flags & F_CHUNKED)
+		return 0;
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length != 0)
+		return 0;
+	return c->cn_redispatched < QUEUE_REDISPATCH_MAX;
+}
+
+static void
+queue_finish(struct lsn_worker *w, struct conn *c, int status, int keepalive,
+    uint64_t bytes, const char *rest, size_t restlen)
+{
+	w->wk_slot_conn[c->cn_slot] = NULL;
+	w->wk_free[w->wk_concurrency - w->wk_inflight] = c->cn_slot;
+	w->wk_inflight--;
+	c->cn_worker = NULL;
+	c->cn_sent += bytes;
+	if (keepalive && status != 0 && c->cn_keepalive)
+		conn_resume(c, rest, restlen);
+	else
+		conn_close_graceful(c);
+}
+
+static void
+queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data)
+{
+	struct msg_done	 dn;
+	struct conn	*c;
+
+	if (hdr->mh_len < sizeof(dn)) {
+		log_warnx("queue_done: worker %u: short DONE", w->wk_id);
+		return;
+	}
+	memcpy(&dn, data, sizeof(dn));
+	if (dn.dn_rest_len != hdr->mh_len - sizeof(dn) ||
+	    dn.dn_rest_len > lenv->le_data_cap ||
+	    dn.dn_slot >= w->wk_concurrency ||
+	    (c = w->wk_slot_conn[dn.dn_slot]) == NULL ||
+	    c->cn_id != dn.dn_conn) {
+		log_warnx("queue_done: worker %u: DONE for slot %u, conn %u "
+		    "does not match a request it holds", w->wk_id,
+		    dn.dn_slot, dn.dn_conn);
+		return;
+	}
+	queue_finish(w, c, dn.dn_status, dn.dn_flags & DONE_KEEPALIVE,
+	    dn.dn_bytes, (const char *)data + sizeof(dn), dn.dn_rest_len);
+}
+
+static void
+queue_worker_msg(struct chan *ch, const struct msg_hdr *hdr,
+    const void *data, int fd, void *arg)
+{
+	struct lsn_worker	*w = arg;
+
+	(void)ch;
+	if (fd != -1)
+		close(fd);
+	switch (hdr->mh_type) {
+	case MSG_REQ_DONE:
+		queue_done(w, hdr, data);
+		queue_run(&lenv->le_pools[w->wk_pool]);
+		break;
+	default:
+		log_warnx("queue_worker_msg: worker %u: unexpected message "
+		    "type %u", w->wk_id, hdr->mh_type);
+		break;
+	}
+}
+
+/*
+ * What becomes of a request that was at a worker when it died.  The
+ * socket tells how much was written since the handoff; the slot table
+ * tells whether that was the whole response.
+ */
+static void
+queue_orphan(struct lsn_worker *w, struct conn *c)
+{
+	struct lsn_pool		*pl = &lenv->le_pools[c->cn_pool];
+	const struct wrk_slot	*s = &w->wk_slots[c->cn_slot];
+	uint64_t		 written, resp_len;
+	uint32_t		 state, conn, consumed;
+	uint16_t		 status, flags;
+
+	w->wk_slot_conn[c->cn_slot] = NULL;
+	c->cn_worker = NULL;
+	if (queue_bytes_written(c->cn_fd, &written) == -1) {
+		log_warn("queue_orphan: connection %u: cannot tell what was "
+		    "sent", c->cn_id);
+		conn_reset(c);
+		return;
+	}
+	written -= c->cn_sent;
+
+	state = __atomic_load_n(&s->ws_state, __ATOMIC_ACQUIRE);
+	conn = s->ws_conn;
+	resp_len = s->ws_resp_len;
+	consumed = s->ws_consumed;
+	status = s->ws_status;
+	flags = s->ws_flags;
+	if (written > 0 && state == WS_RESPONDING && conn == c->cn_id &&
+	    resp_len == written && consumed <= c->cn_len &&
+	    consumed >= c->cn_head_len) {
+		/* Died after the last byte, before DONE: it was complete. */
+		log_info("queue_orphan: connection %u: worker %u died after "
+		    "a complete response", c->cn_id, w->wk_id);
+		c->cn_sent += written;
+		c->cn_state = CN_READING;
+		if ((flags & DONE_KEEPALIVE) && status != 0 && c->cn_keepalive)
+			conn_resume(c, c->cn_buf + consumed, c->cn_len - consumed);
+		else
+			conn_close_graceful(c);
+		return;
+	}
+	c->cn_state = CN_READING;
+	if (written > 0) {
+		log_info("queue_orphan: connection %u: worker %u died after "
+		    "%llu response bytes; resetting", c->cn_id, w->wk_id,
+		    (unsigned long long)written);
+		conn_reset(c);
+	} else if (queue_replayable(c)) {
+		log_info("queue_orphan: connection %u: worker %u died; "
+		    "request handed on", c->cn_id, w->wk_id);
+		c->cn_redispatched++;
+		queue_park(pl, c, 1);
+	} else {
+		log_info("queue_orphan: connection %u: worker %u died with "
+		    "the request; 502", c->cn_id, w->wk_id);
+		conn_fail(c, 502);
+	}
+}
+
+static void
+queue_worker_gone(struct chan *ch, void *arg)
+{
+	struct lsn_worker	*w = arg;
+	struct lsn_pool		*pl = &lenv->le_pools[w->wk_pool];
+	struct conn		*c;
+	uint32_t		 i;
+
+	(void)ch;
+	log_debug("queue_worker_gone: worker %u (pid %d), %u requests in "
+	    "flight", w->wk_id, w->wk_pid, w->wk_inflight);
+	TAILQ_REMOVE(&pl->pl_workers, w, wk_entry);
+	/* Orphans go back to the queue's front in their original order. */
+	for (i = w->wk_concurrency; i-- > 0; ) {
+		if ((c = w->wk_slot_conn[i]) != NULL)
+			queue_orphan(w, c);
+	}
+	queue_worker_free(w);
+	queue_run(pl);
+}

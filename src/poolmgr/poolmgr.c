@@ -1,0 +1,667 @@
+/*
+ * hsd-poolmgr: how the whole server starts, and the one process that
+ * outlives the others (the WAS role of IIS 6).  It reads the config, binds
+ * the listening sockets, creates every channel, spawns the listener and
+ * each pool's workers, restarts workers that die, and stops everything in
+ * order on SIGTERM/SIGINT.
+ *
+ * Peers:
+ *	listener	hands it the listening sockets and each worker's channel
+ *	worker		one channel each: shutdown
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "chan.h"
+#include "conf.h"
+#include "log.h"
+#include "msg.h"
+#include "poolmgr.h"
+#include "proc.h"
+
+/* A worker that dies within this long of its start counts as a fast
+ * failure; after POOLMGR_FAST_FAILS in a row its restarts back off. */
+#define POOLMGR_FAST_MS		1000
+#define POOLMGR_FAST_FAILS	5
+#define POOLMGR_BACKOFF_MAX_MS	30000
+
+static struct poolmgr_env	*env;
+
+static void	poolmgr_dispatch_listener(struct chan *, const struct msg_hdr *,
+		    const void *, int, void *);
+static void	poolmgr_dispatch_worker(struct chan *, const struct msg_hdr *,
+		    const void *, int, void *);
+static void	poolmgr_child_chan_gone(struct chan *, void *);
+static void	poolmgr_stop(int);
+
+static uint64_t
+poolmgr_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *
+poolmgr_read_file(const char *path)
+{
+	struct stat	 st;
+	char		*text = NULL;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s: fstat", path);
+		goto fail;
+	}
+	if ((text = malloc(st.st_size + 1)) == NULL) {
+		log_warn("poolmgr_read_file: malloc");
+		goto fail;
+	}
+	while (off < (size_t)st.st_size) {
+		if ((n = read(fd, text + off, st.st_size - off)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == 0)
+				break;
+			log_warn("%s: read", path);
+			goto fail;
+		}
+		off += n;
+	}
+	text[off] = '\0';
+	close(fd);
+	return text;
+fail:
+	free(text);
+	close(fd);
+	return NULL;
+}
+
+static void
+poolmgr_addr_text(const struct conf_listen *ls, char *buf, size_t len)
+{
+	char	ip[INET6_ADDRSTRLEN] = "?";
+
+	if (ls->ls_addr.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)&ls->ls_addr)->sin6_addr,
+		    ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ls->ls_port);
+	} else {
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)&ls->ls_addr)->sin_addr,
+		    ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ls->ls_any ? "*" : ip,
+		    ls->ls_port);
+	}
+}
+
+/* Bind every listening address before anything starts, so a port in use
+ * stops the server at once with a clear message. */
+static int
+poolmgr_bind(void)
+{
+	const struct hsd_config	*conf = env->pe_conf;
+	const struct conf_listen *ls;
+	char			 text[80];
+	uint32_t		 i;
+	int			 fd, one = 1;
+
+	if ((env->pe_listen_fds = calloc(conf->cf_nlistens, sizeof(int))) ==
+	    NULL)
+		fatal("poolmgr_bind: calloc");
+	for (i = 0; i < conf->cf_nlistens; i++) {
+		ls = &conf->cf_listens[i];
+		poolmgr_addr_text(ls, text, sizeof(text));
+		fd = socket(ls->ls_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1) {
+			log_warn("poolmgr_bind: socket for %s", text);
+			return -1;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ls->ls_addr.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&ls->ls_addr,
+		    ls->ls_addrlen) == -1) {
+			log_warn("poolmgr_bind: bind %s", text);
+			close(fd);
+			return -1;
+		}
+		if (listen(fd, 511) == -1) {
+			log_warn("poolmgr_bind: listen %s", text);
+			close(fd);
+			return -1;
+		}
+		env->pe_listen_fds[i] = fd;
+		log_info("listening on %s", text);
+	}
+	return 0;
+}
+
+static void
+poolmgr_close_listeners(void)
+{
+	uint32_t	i;
+
+	for (i = 0; env->pe_listen_fds && i < env->pe_conf->cf_nlistens; i++) {
+		if (env->pe_listen_fds[i] != -1)
+			close(env->pe_listen_fds[i]);
+		env->pe_listen_fds[i] = -1;
+	}
+}
+
+static char *
+poolmgr_binary(const char *name)
+{
+	char	*path;
+
+	if (asprintf(&path, "%s/%s", env->pe_conf->cf_libexec_dir, name) == -1)
+		fatal("poolmgr_binary: asprintf");
+	return path;
+}
+
+static struct pm_child *
+poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
+{
+	struct pm_child	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("poolmgr_child_new: calloc");
+	c->pc_kind = kind;
+	c->pc_pool = pool;
+	c->pc_pid = pid;
+	c->pc_started_ms = poolmgr_now_ms();
+	c->pc_chan = chan_new(env->pe_base, chanfd,
+	    kind == PM_LISTENER ? "listener" : "worker",
+	    kind == PM_LISTENER ? poolmgr_dispatch_listener :
+	    poolmgr_dispatch_worker, poolmgr_child_chan_gone, c);
+	if (c->pc_chan == NULL)
+		fatalx("poolmgr_child_new: no channel for pid %d", (int)pid);
+	TAILQ_INSERT_TAIL(&env->pe_children, c, pc_entry);
+	return c;
+}
+
+static void
+poolmgr_start_listener(void)
+{
+	struct msg_listen	 ml;
+	char			*path = poolmgr_binary("hsd-listener");
+	char			*argv[] = { "hsd-listener", NULL, NULL };
+	int			 ch[2], fds[2];
+	pid_t			 pid;
+	uint32_t		 i;
+
+	if (log_getverbose())
+		argv[1] = "-v";
+	if (proc_channel(ch) == -1)
+		fatalx("poolmgr_start_listener: no channel");
+	fds[0] = ch[1];
+	fds[1] = env->pe_conf_fd;
+	if ((pid = proc_spawn(path, argv, fds, 2)) == -1)
+		fatalx("poolmgr_start_listener: cannot start %s", path);
+	close(ch[1]);
+	env->pe_listener = poolmgr_child_new(PM_LISTENER, 0, pid, ch[0]);
+	for (i = 0; i < env->pe_conf->cf_nlistens; i++) {
+		ml.ml_index = i;
+		if (chan_send(env->pe_listener->pc_chan, MSG_PM_LISTEN_SOCK, 0,
+		    &ml, sizeof(ml), env->pe_listen_fds[i]) == -1)
+			fatal("poolmgr_start_listener: passing a listening "
+			    "socket");
+	}
+	free(path);
+}
+
+static void
+poolmgr_start_worker(uint32_t pool)
+{
+	const struct conf_pool	*cp = &env->pe_conf->cf_pools[pool];
+	struct msg_worker	 mw;
+	struct pm_child		*c;
+	char			*path = poolmgr_binary("hsd-worker");
+	char			 poolarg[16], idarg[16];
+	char			*argv[] = { "hsd-worker", "-p", poolarg, "-w",
+				    idarg, NULL, NULL };
+	int			 pm[2], lw[2], fds[3];
+	pid_t			 pid;
+	uint32_t		 id = ++env->pe_next_worker;
+
+	if (env->pe_listener == NULL) {
+		free(path);
+		return;
+	}
+	snprintf(poolarg, sizeof(poolarg), "%u", pool);
+	snprintf(idarg, sizeof(idarg), "%u", id);
+	if (log_getverbose())
+		argv[5] = "-v";
+	if (proc_channel(pm) == -1)
+		goto fail;
+	if (proc_channel(lw) == -1) {
+		close(pm[0]);
+		close(pm[1]);
+		goto fail;
+	}
+	fds[0] = pm[1];
+	fds[1] = env->pe_conf_fd;
+	fds[2] = lw[1];
+	pid = proc_spawn(path, argv, fds, 3);
+	close(pm[1]);
+	close(lw[1]);
+	if (pid == -1) {
+		close(pm[0]);
+		close(lw[0]);
+		goto fail;
+	}
+	c = poolmgr_child_new(PM_WORKER, pool, pid, pm[0]);
+	c->pc_id = id;
+	env->pe_pools[pool].pp_running++;
+
+	/* The listener gets the other end of the worker's channel. */
+	memset(&mw, 0, sizeof(mw));
+	mw.mw_pool = pool;
+	mw.mw_concurrency = cp->pl_concurrency;
+	mw.mw_pid = pid;
+	if (chan_send(env->pe_listener->pc_chan, MSG_PM_WORKER_UP, id, &mw,
+	    sizeof(mw), lw[0]) == -1)
+		log_warn("poolmgr_start_worker: telling the listener");
+	close(lw[0]);
+	log_debug("poolmgr_start_worker: worker %u (pid %d) of pool %s",
+	    id, (int)pid, cp->pl_name);
+	free(path);
+	return;
+fail:
+	log_warnx("poolmgr_start_worker: cannot start a worker for pool %s",
+	    cp->pl_name);
+	free(path);
+}
+
+/* Bring a pool back to its configured number of workers. */
+static void
+poolmgr_pool_fill(uint32_t pool)
+{
+	struct pm_pool	*pp = &env->pe_pools[pool];
+
+	while (!env->pe_stopping &&
+	    pp->pp_running < env->pe_conf->cf_pools[pool].pl_workers)
+		poolmgr_start_worker(pool);
+}
+
+static void
+poolmgr_restart_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pm_pool	*pp = arg;
+
+	(void)fd;
+	(void)ev;
+	poolmgr_pool_fill(pp - env->pe_pools);
+}
+
+static void
+poolmgr_child_free(struct pm_child *c)
+{
+	TAILQ_REMOVE(&env->pe_children, c, pc_entry);
+	if (c->pc_chan != NULL)
+		chan_free(c->pc_chan);
+	if (c == env->pe_listener)
+		env->pe_listener = NULL;
+	free(c);
+}
+
+static void
+poolmgr_describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d%s", WTERMSIG(status),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+}
+
+static void
+poolmgr_worker_exited(struct pm_child *c, int status)
+{
+	const struct conf_pool	*cp = &env->pe_conf->cf_pools[c->pc_pool];
+	struct pm_pool		*pp = &env->pe_pools[c->pc_pool];
+	struct timeval		 tv;
+	uint64_t		 delay_ms = 0;
+	char			 how[64];
+
+	pp->pp_running--;
+	if (env->pe_stopping)
+		return;
+	poolmgr_describe_exit(status, how, sizeof(how));
+	if (poolmgr_now_ms() - c->pc_started_ms < POOLMGR_FAST_MS)
+		pp->pp_fast_fails++;
+	else
+		pp->pp_fast_fails = 0;
+	if (pp->pp_fast_fails >= POOLMGR_FAST_FAILS) {
+		delay_ms = 1000ULL << (pp->pp_fast_fails - POOLMGR_FAST_FAILS);
+		if (delay_ms > POOLMGR_BACKOFF_MAX_MS)
+			delay_ms = POOLMGR_BACKOFF_MAX_MS;
+	}
+	log_warnx("worker %u (pid %d) of pool %s %s; %s", c->pc_id,
+	    (int)c->pc_pid, cp->pl_name, how,
+	    delay_ms ? "restarting after a pause" : "restarting");
+	if (delay_ms == 0) {
+		poolmgr_pool_fill(c->pc_pool);
+		return;
+	}
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(pp->pp_restart, &tv);
+}
+
+static void
+poolmgr_reap(void)
+{
+	struct pm_child	*c;
+	pid_t		 pid;
+	int		 status;
+	char		 how[64];
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		TAILQ_FOREACH(c, &env->pe_children, pc_entry)
+			if (c->pc_pid == pid)
+				break;
+		if (c == NULL)
+			continue;
+		if (c->pc_kind == PM_WORKER)
+			poolmgr_worker_exited(c, status);
+		else if (!env->pe_stopping) {
+			poolmgr_describe_exit(status, how, sizeof(how));
+			log_warnx("the listener (pid %d) %s; stopping",
+			    (int)pid, how);
+			env->pe_exit_status = 1;
+			poolmgr_child_free(c);
+			poolmgr_stop(0);
+			continue;
+		}
+		poolmgr_child_free(c);
+	}
+	if (env->pe_stopping) {
+		if (env->pe_listener == NULL)
+			poolmgr_stop_workers();
+		if (TAILQ_EMPTY(&env->pe_children))
+			event_base_loopexit(env->pe_base, NULL);
+	}
+}
+
+void
+poolmgr_stop_workers(void)
+{
+	struct pm_child	*c;
+
+	TAILQ_FOREACH(c, &env->pe_children, pc_entry) {
+		if (c->pc_kind != PM_WORKER || c->pc_stop_sent)
+			continue;
+		c->pc_stop_sent = 1;
+		if (c->pc_chan == NULL ||
+		    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
+			kill(c->pc_pid, SIGTERM);
+	}
+}
+
+static void
+poolmgr_kill_all(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pm_child	*c;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	TAILQ_FOREACH(c, &env->pe_children, pc_entry) {
+		log_warnx("pid %d did not stop within shutdown_timeout; "
+		    "killing it", (int)c->pc_pid);
+		kill(c->pc_pid, SIGKILL);
+	}
+}
+
+/* Graceful stop: the listener stops accepting and drains, then the workers
+ * are told to finish; whatever is left after shutdown_timeout is killed. */
+static void
+poolmgr_stop(int sig)
+{
+	struct timeval	tv;
+	uint64_t	ms = env->pe_conf->cf_shutdown_timeout_ms;
+
+	if (env->pe_stopping) {
+		if (sig != 0) {
+			log_warnx("second signal: stopping now");
+			poolmgr_kill_all(-1, 0, NULL);
+		}
+		return;
+	}
+	if (sig != 0)
+		log_info("signal %d: stopping (at most %llu ms)", sig,
+		    (unsigned long long)ms);
+	env->pe_stopping = 1;
+	poolmgr_close_listeners();
+	if (env->pe_listener != NULL && env->pe_listener->pc_chan != NULL)
+		chan_send(env->pe_listener->pc_chan, MSG_PM_SHUTDOWN, 0, NULL,
+		    0, -1);
+	else
+		poolmgr_stop_workers();
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(env->pe_kill_timer, &tv);
+	if (TAILQ_EMPTY(&env->pe_children))
+		event_base_loopexit(env->pe_base, NULL);
+}
+
+static void
+poolmgr_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	switch (sig) {
+	case SIGCHLD:
+		poolmgr_reap();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		poolmgr_stop(sig);
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: reloading the configuration is not "
+		    "supported yet; ignored");
+		break;
+	}
+}
+
+static void
+poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
+    const void *data, int fd, void *arg)
+{
+	(void)ch;
+	(void)data;
+	(void)arg;
+	if (fd != -1)
+		close(fd);
+	switch (hdr->mh_type) {
+	case MSG_LSN_READY:
+		break;
+	case MSG_LSN_DRAINED:
+		log_debug("poolmgr_dispatch_listener: listener drained");
+		poolmgr_stop_workers();
+		break;
+	default:
+		log_warnx("poolmgr_dispatch_listener: unexpected message type "
+		    "%u", hdr->mh_type);
+		break;
+	}
+}
+
+static void
+poolmgr_dispatch_worker(struct chan *ch, const struct msg_hdr *hdr,
+    const void *data, int fd, void *arg)
+{
+	struct pm_child	*c = arg;
+
+	(void)ch;
+	(void)data;
+	if (fd != -1)
+		close(fd);
+	log_warnx("poolmgr_dispatch_worker: worker %u: unexpected message "
+	    "type %u", c->pc_id, hdr->mh_type);
+}
+
+/* The channel closing is the first sign of a dying child; the exit status
+ * arrives with SIGCHLD.  Only drop the channel here. */
+static void
+poolmgr_child_chan_gone(struct chan *ch, void *arg)
+{
+	struct pm_child	*c = arg;
+
+	chan_free(ch);
+	c->pc_chan = NULL;
+	if (c == env->pe_listener && env->pe_stopping)
+		poolmgr_stop_workers();
+}
+
+static void
+poolmgr_write_pidfile(void)
+{
+	FILE	*fp;
+
+	if (mkdir(env->pe_conf->cf_run_dir, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", env->pe_conf->cf_run_dir);
+	if (asprintf(&env->pe_pidfile, "%s/hsd-poolmgr.pid",
+	    env->pe_conf->cf_run_dir) == -1)
+		fatal("poolmgr_write_pidfile: asprintf");
+	if ((fp = fopen(env->pe_pidfile, "w")) == NULL)
+		fatal("%s", env->pe_pidfile);
+	fprintf(fp, "%d\n", (int)getpid());
+	fclose(fp);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: hsd-poolmgr [-dtv] [-f file]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*file = SYSCONFDIR "/hsd/hsd.conf";
+	struct event	*ev;
+	char		*text, *path;
+	int		 ch, daemonize = 0, testonly = 0, verbose = 0;
+	int		 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	uint32_t	 i;
+
+	log_init("hsd-poolmgr", 0);
+	while ((ch = getopt(argc, argv, "df:tv")) != -1) {
+		switch (ch) {
+		case 'd':
+			daemonize = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 't':
+			testonly = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_setverbose(verbose);
+
+	if ((env = calloc(1, sizeof(*env))) == NULL)
+		fatal("main: calloc");
+	TAILQ_INIT(&env->pe_children);
+	if ((text = poolmgr_read_file(file)) == NULL)
+		exit(1);
+	if (conf_load_buf(text, file, &env->pe_conf) == -1)
+		exit(1);
+	if (testonly) {
+		printf("%s: configuration ok\n", file);
+		exit(0);
+	}
+	for (i = 0; i < 2; i++) {
+		path = poolmgr_binary(i == 0 ? "hsd-listener" : "hsd-worker");
+		if (access(path, X_OK) == -1)
+			fatal("%s (libexec_dir in %s)", path, file);
+		free(path);
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (poolmgr_bind() == -1)
+		exit(1);
+	/* Stay in the start directory: children re-read the config and
+	 * resolve relative roots the same way. */
+	if (daemonize && daemon(1, 1) == -1)
+		fatal("daemon");
+	poolmgr_write_pidfile();
+	if ((env->pe_conf_fd = proc_memfd("hsd.conf", text, strlen(text))) ==
+	    -1)
+		exit(1);
+	free(text);
+
+	if ((env->pe_base = event_base_new()) == NULL)
+		fatalx("main: event_base_new failed");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if ((ev = evsignal_new(env->pe_base, sigs[i], poolmgr_signal,
+		    NULL)) == NULL || evsignal_add(ev, NULL) == -1)
+			fatalx("main: signal setup failed");
+	}
+	if ((env->pe_kill_timer = evtimer_new(env->pe_base, poolmgr_kill_all,
+	    NULL)) == NULL)
+		fatalx("main: evtimer_new failed");
+	if ((env->pe_pools = calloc(env->pe_conf->cf_npools,
+	    sizeof(*env->pe_pools))) == NULL)
+		fatal("main: calloc");
+	for (i = 0; i < env->pe_conf->cf_npools; i++) {
+		env->pe_pools[i].pp_restart = evtimer_new(env->pe_base,
+		    poolmgr_restart_timer, &env->pe_pools[i]);
+		if (env->pe_pools[i].pp_restart == NULL)
+			fatalx("main: evtimer_new failed");
+	}
+
+	poolmgr_start_listener();
+	for (i = 0; i < env->pe_conf->cf_npools; i++)
+		poolmgr_pool_fill(i);
+	log_info("started: %u pools, %u sites", env->pe_conf->cf_npools,
+	    env->pe_conf->cf_nsites);
+
+	event_base_dispatch(env->pe_base);
+
+	unlink(env->pe_pidfile);
+	log_info("stopped");
+	return env->pe_exit_status;
+}

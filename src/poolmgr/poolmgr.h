@@ -1,0 +1,56 @@
+/*
+ * hsd-poolmgr's state: its children (the listener and every worker) and
+ * each pool's bookkeeping for restarts.
+ */
+#ifndef HSD_POOLMGR_H
+#define HSD_POOLMGR_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <stdint.h>
+
+struct chan;
+struct event;
+struct event_base;
+struct hsd_config;
+
+enum pm_kind {
+	PM_LISTENER,
+	PM_WORKER,
+};
+
+struct pm_child {
+	enum pm_kind		 pc_kind;
+	pid_t			 pc_pid;
+	uint32_t		 pc_id;		/* worker id */
+	uint32_t		 pc_pool;
+	uint64_t		 pc_started_ms;
+	struct chan		*pc_chan;	/* NULL once the child closed it */
+	int			 pc_stop_sent;
+	TAILQ_ENTRY(pm_child)	 pc_entry;
+};
+
+struct pm_pool {
+	uint32_t		 pp_running;
+	uint32_t		 pp_fast_fails;	/* deaths soon after start, in a row */
+	struct event		*pp_restart;
+};
+
+struct poolmgr_env {
+	struct event_base	*pe_base;
+	struct hsd_config	*pe_conf;
+	int			 pe_conf_fd;	/* memfd with the config text */
+	int			*pe_listen_fds;
+	struct pm_pool		*pe_pools;
+	TAILQ_HEAD(, pm_child)	 pe_children;
+	struct pm_child		*pe_listener;
+	uint32_t		 pe_next_worker;
+	int			 pe_stopping;
+	int			 pe_exit_status;
+	struct event		*pe_kill_timer;
+	char			*pe_pidfile;
+};
+
+void	poolmgr_stop_workers(void);
+
+#endif

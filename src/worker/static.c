@@ -1,0 +1,737 @@
+/*
+ * The static-file handler: maps a request path below its document root,
+ * evaluates conditionals and a single byte range, and builds the response
+ * in the request slot's output buffer.  Small bodies are read right behind
+ * the headers so worker.c sends the whole response with one send(); larger
+ * ones are left as an open file and a range for sendfile().  Files are
+ * opened with openat2(RESOLVE_BENEATH) on the root's directory fd, so no
+ * symlink can lead a request out of its root.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <linux/openat2.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "worker.h"
+
+#define STATIC_SERVER	"Server: hsd/" PACKAGE_VERSION "\r\n"
+#define STATIC_DATE_LEN	29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define STATIC_ETAG_MAX	40
+
+struct static_buf {
+	char	*sb_pos;
+	char	*sb_end;
+	int	 sb_full;
+};
+
+struct static_file {
+	int		 sf_fd;
+	struct stat	 sf_st;
+	const char	*sf_type;
+	char		 sf_etag[STATIC_ETAG_MAX];
+	size_t		 sf_etag_len;
+	char		 sf_mtime[STATIC_DATE_LEN + 1];
+};
+
+static const struct {
+	const char	*ct_ext;
+	const char	*ct_type;
+} static_types[] = {
+	{ "html",	"text/html" },
+	{ "htm",	"text/html" },
+	{ "css",	"text/css" },
+	{ "js",		"application/javascript" },
+	{ "mjs",	"application/javascript" },
+	{ "json",	"application/json" },
+	{ "txt",	"text/plain" },
+	{ "xml",	"text/xml" },
+	{ "svg",	"image/svg+xml" },
+	{ "png",	"image/png" },
+	{ "jpg",	"image/jpeg" },
+	{ "jpeg",	"image/jpeg" },
+	{ "gif",	"image/gif" },
+	{ "webp",	"image/webp" },
+	{ "ico",	"image/x-icon" },
+	{ "pdf",	"application/pdf" },
+	{ "woff",	"font/woff" },
+	{ "woff2",	"font/woff2" },
+	{ "ttf",	"font/ttf" },
+	{ "wasm",	"application/wasm" },
+	{ "mp4",	"video/mp4" },
+	{ "webm",	"video/webm" },
+	{ "mp3",	"audio/mpeg" },
+	{ "zip",	"application/zip" },
+	{ "gz",		"application/gzip" },
+	{ "tar",	"application/x-tar" },
+};
+
+static const char	*static_wday[] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char	*static_month[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+/* The Date header changes once a second; most responses reuse it. */
+static char	 static_date_buf[STATIC_DATE_LEN + 1];
+static time_t	 static_date_sec = -1;
+
+/* Files of one deployment share an mtime: one entry saves most gmtime_r(). */
+static char	 static_mtime_buf[STATIC_DATE_LEN + 1];
+static time_t	 static_mtime_sec;
+static int	 static_mtime_set;
+
+static const char *
+static_reason(int status)
+{
+	switch (status) {
+	case 200:	return "OK";
+	case 206:	return "Partial Content";
+	case 301:	return "Moved Permanently";
+	case 304:	return "Not Modified";
+	case 400:	return "Bad Request";
+	case 403:	return "Forbidden";
+	case 404:	return "Not Found";
+	case 405:	return "Method Not Allowed";
+	case 408:	return "Request Timeout";
+	case 416:	return "Range Not Satisfiable";
+	default:	return "Internal Server Error";
+	}
+}
+
+static void
+static_fmt_date(char *buf, time_t t)
+{
+	struct tm	tm;
+
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+	    tm.tm_year + 1900 < 0)
+		memset(&tm, 0, sizeof(tm));
+	snprintf(buf, STATIC_DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    static_wday[tm.tm_wday % 7], tm.tm_mday, static_month[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static const char *
+static_date(void)
+{
+	time_t	now = time(NULL);
+
+	if (now != static_date_sec) {
+		static_fmt_date(static_date_buf, now);
+		static_date_sec = now;
+	}
+	return static_date_buf;
+}
+
+static int
+static_digits(const char *s, int n)
+{
+	int	v = 0;
+
+	while (n-- > 0) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s++ - '0');
+	}
+	return v;
+}
+
+static void
+static_mtime(struct static_file *f)
+{
+	if (!static_mtime_set || static_mtime_sec != f->sf_st.st_mtime) {
+		static_fmt_date(static_mtime_buf, f->sf_st.st_mtime);
+		static_mtime_sec = f->sf_st.st_mtime;
+		static_mtime_set = 1;
+	}
+	memcpy(f->sf_mtime, static_mtime_buf, sizeof(f->sf_mtime));
+}
+
+/* IMF-fixdate only, the one form clients send today; -1 if it is not. */
+static time_t
+static_parse_date(const char *s, size_t len)
+{
+	struct tm	tm;
+	int		i;
+
+	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len != STATIC_DATE_LEN || s[3] != ',' || s[4] != ' ' ||
+	    s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+	    s[22] != ':' || s[25] != ' ' || memcmp(s + 26, "GMT", 3) != 0)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	for (i = 0; i < 12; i++)
+		if (memcmp(s + 8, static_month[i], 3) == 0)
+			break;
+	tm.tm_mon = i;
+	tm.tm_mday = static_digits(s + 5, 2);
+	tm.tm_year = static_digits(s + 12, 4) - 1900;
+	tm.tm_hour = static_digits(s + 17, 2);
+	tm.tm_min = static_digits(s + 20, 2);
+	tm.tm_sec = static_digits(s + 23, 2);
+	if (i == 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_year < -1900 ||
+	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+	    tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+		return -1;
+	return timegm(&tm);
+}
+
+static void
+static_put(struct static_buf *b, const char *s, size_t len)
+{
+	if (b->sb_full || (size_t)(b->sb_end - b->sb_pos) < len) {
+		b->sb_full = 1;
+		return;
+	}
+	memcpy(b->sb_pos, s, len);
+	b->sb_pos += len;
+}
+
+static void
+static_puts(struct static_buf *b, const char *s)
+{
+	static_put(b, s, strlen(s));
+}
+
+static void
+static_putu(struct static_buf *b, uint64_t v)
+{
+	char	 tmp[24], *p = tmp + sizeof(tmp);
+
+	do {
+		*--p = '0' + v % 10;
+		v /= 10;
+	} while (v != 0);
+	static_put(b, p, tmp + sizeof(tmp) - p);
+}
+
+/* A path in a Location header: escape what may not appear there raw. */
+static void
+static_put_path(struct static_buf *b, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	unsigned char		 c;
+	size_t			 i;
+
+	for (i = 0; i < len && !b->sb_full; i++) {
+		c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=:@/",
+		    c) != NULL) {
+			static_put(b, (const char *)&c, 1);
+		} else {
+			char	esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+			static_put(b, esc, 3);
+		}
+	}
+}
+
+/* Status line, Server, Date and the Connection header the request needs. */
+static void
+static_put_head(struct wrk_req *rq, struct static_buf *b, int status)
+{
+	int	keepalive = rq->rq_keepalive && !rq->rq_close;
+
+	static_puts(b, "HTTP/1.1 ");
+	static_putu(b, status);
+	static_put(b, " ", 1);
+	static_puts(b, static_reason(status));
+	static_puts(b, "\r\n" STATIC_SERVER "Date: ");
+	static_put(b, static_date(), STATIC_DATE_LEN);
+	static_put(b, "\r\n", 2);
+	if (!keepalive && (rq->rq_major > 1 ||
+	    (rq->rq_major == 1 && rq->rq_minor >= 1)))
+		static_puts(b, "Connection: close\r\n");
+	else if (keepalive && rq->rq_major == 1 && rq->rq_minor == 0)
+		static_puts(b, "Connection: keep-alive\r\n");
+	rq->rq_close = !keepalive;
+}
+
+void
+static_reset(struct wrk_req *rq)
+{
+	if (rq->rq_file != -1) {
+		close(rq->rq_file);
+		rq->rq_file = -1;
+	}
+	rq->rq_out_len = 0;
+	rq->rq_out_off = 0;
+	rq->rq_file_off = 0;
+	rq->rq_file_end = 0;
+	rq->rq_resp_len = 0;
+}
+
+/* Build an error page for status (and extra header lines, CRLF-ended). */
+static void
+static_error_extra(struct wrk_req *rq, int status, const char *extra,
+    size_t extralen, const char *loc, size_t loclen)
+{
+	static const char	 p1[] = "<html>\r\n<head><title>";
+	static const char	 p2[] = "</title></head>\r\n<body>\r\n<center><h1>";
+	static const char	 p3[] = "</h1></center>\r\n<hr><center>hsd</center>\r\n"
+				    "</body>\r\n</html>\r\n";
+	struct static_buf	 b;
+	const char		*reason;
+	size_t			 titlelen, bodylen;
+
+	static_reset(rq);
+	if (status == 400 || status == 500)
+		rq->rq_close = 1;
+	rq->rq_status = status;
+	reason = static_reason(status);
+	titlelen = 4 + strlen(reason);	/* "404 " */
+	bodylen = sizeof(p1) - 1 + sizeof(p2) - 1 + sizeof(p3) - 1 +
+	    2 * titlelen;
+
+	b.sb_pos = rq->rq_out;
+	b.sb_end = rq->rq_out + WRK_OUT_SIZE;
+	b.sb_full = 0;
+	static_put_head(rq, &b, status);
+	static_puts(&b, "Content-Type: text/html\r\nContent-Length: ");
+	static_putu(&b, bodylen);
+	static_put(&b, "\r\n", 2);
+	if (loc != NULL) {
+		static_puts(&b, "Location: ");
+		static_put_path(&b, loc, loclen);
+		static_put(&b, "/", 1);
+		if (rq->rq_query != NULL)
+			static_put(&b, rq->rq_query, rq->rq_query_len);
+		static_put(&b, "\r\n", 2);
+	}
+	if (extra != NULL)
+		static_put(&b, extra, extralen);
+	static_put(&b, "\r\n", 2);
+	if (rq->rq_method != HTTP_HEAD) {
+		static_put(&b, p1, sizeof(p1) - 1);
+		static_putu(&b, status);
+		static_put(&b, " ", 1);
+		static_puts(&b, reason);
+		static_put(&b, p2, sizeof(p2) - 1);
+		static_putu(&b, status);
+		static_put(&b, " ", 1);
+		static_puts(&b, reason);
+		static_put(&b, p3, sizeof(p3) - 1);
+	}
+	if (b.sb_full) {
+		/* Only a very long Location gets here. */
+		log_warnx("static_error: response %d does not fit", status);
+		static_error_extra(rq, 500, NULL, 0, NULL, 0);
+		return;
+	}
+	rq->rq_out_len = b.sb_pos - rq->rq_out;
+	rq->rq_resp_len = rq->rq_out_len;
+}
+
+void
+static_error(struct wrk_req *rq, int status)
+{
+	if (status == 405) {
+		static const char allow[] = "Allow: GET, HEAD\r\n";
+
+		static_error_extra(rq, status, allow, sizeof(allow) - 1,
+		    NULL, 0);
+	} else
+		static_error_extra(rq, status, NULL, 0, NULL, 0);
+}
+
+static int
+static_open_errno(int err, const char *name)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+	case EXDEV:
+	case ELOOP:
+	case ENAMETOOLONG:
+		return 404;
+	case EACCES:
+	case EPERM:
+		return 403;
+	default:
+		errno = err;
+		log_warn("static_open: openat2 %s", name);
+		return 500;
+	}
+}
+
+/* Open name below dirfd without leaving it; 0 or an HTTP status. */
+static int
+static_open(int dirfd, const char *name, struct static_file *f)
+{
+	struct open_how	how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	f->sf_fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (f->sf_fd == -1)
+		return static_open_errno(errno, name);
+	if (fstat(f->sf_fd, &f->sf_st) == -1) {
+		log_warn("static_open: fstat %s", name);
+		close(f->sf_fd);
+		f->sf_fd = -1;
+		return 500;
+	}
+	return 0;
+}
+
+static const char *
+static_type(const char *name)
+{
+	const char	*dot = strrchr(name, '.');
+	size_t		 i;
+
+	if (dot == NULL || strchr(dot, '/') != NULL)
+		return "application/octet-stream";
+	dot++;
+	for (i = 0; i < sizeof(static_types) / sizeof(static_types[0]); i++)
+		if (strcasecmp(dot, static_types[i].ct_ext) == 0)
+			return static_types[i].ct_type;
+	return "application/octet-stream";
+}
+
+static size_t
+static_skip_ows(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i;
+}
+
+/*
+ * Does an entity-tag list (If-None-Match, or If-Range's single tag) name
+ * our tag?  "*" matches anything where allowed; a weak tag W/"x" matches
+ * only in the weak comparison.  Anything malformed matches nothing.
+ */
+static int
+static_etag_match(const char *s, size_t len, const char *etag, size_t etlen,
+    int weak_ok, int star_ok)
+{
+	size_t	i = 0, start;
+	int	weak;
+
+	for (;;) {
+		i = static_skip_ows(s, i, len);
+		while (i < len && s[i] == ',')
+			i = static_skip_ows(s, i + 1, len);
+		if (i >= len)
+			return 0;
+		if (s[i] == '*') {
+			if (star_ok)
+				return 1;
+			i++;
+		} else {
+			weak = 0;
+			if (len - i >= 2 && s[i] == 'W' && s[i + 1] == '/') {
+				weak = 1;
+				i += 2;
+			}
+			if (i >= len || s[i] != '"')
+				return 0;
+			start = i++;
+			while (i < len && s[i] != '"')
+				i++;
+			if (i >= len)
+				return 0;
+			i++;
+			if ((weak_ok || !weak) && i - start == etlen &&
+			    memcmp(s + start, etag, etlen) == 0)
+				return 1;
+		}
+		i = static_skip_ows(s, i, len);
+		if (i < len && s[i] != ',')
+			return 0;
+	}
+}
+
+static int
+static_parse_num(const char *s, size_t *ip, size_t len, off_t *v)
+{
+	size_t	i = *ip;
+	off_t	n = 0;
+
+	if (i >= len || s[i] < '0' || s[i] > '9')
+		return -1;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		if (n > (INT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (s[i] - '0');
+	}
+	*ip = i;
+	*v = n;
+	return 0;
+}
+
+/*
+ * A single byte range against a file of size bytes: 1 with [*start, *end]
+ * set, -1 if unsatisfiable (416), 0 to ignore it (several ranges, syntax
+ * we do not take): the full file is then served.
+ */
+static int
+static_range(const char *s, size_t len, off_t size, off_t *start, off_t *end)
+{
+	size_t	i;
+	off_t	a, b;
+
+	i = static_skip_ows(s, 0, len);
+	if (len - i < 6 || strncasecmp(s + i, "bytes", 5) != 0)
+		return 0;
+	i = static_skip_ows(s, i + 5, len);
+	if (i >= len || s[i] != '=')
+		return 0;
+	i = static_skip_ows(s, i + 1, len);
+	if (i < len && s[i] == '-') {
+		i++;
+		if (static_parse_num(s, &i, len, &b) == -1)
+			return 0;
+		if (static_skip_ows(s, i, len) != len)
+			return 0;
+		if (b == 0 || size == 0)
+			return -1;
+		if (b > size)
+			b = size;
+		*start = size - b;
+		*end = size - 1;
+		return 1;
+	}
+	if (static_parse_num(s, &i, len, &a) == -1 || i >= len || s[i] != '-')
+		return 0;
+	i++;
+	b = -1;
+	if (i < len && s[i] >= '0' && s[i] <= '9' &&
+	    static_parse_num(s, &i, len, &b) == -1)
+		return 0;
+	if (static_skip_ows(s, i, len) != len)
+		return 0;
+	if (b != -1 && b < a)
+		return 0;
+	if (a >= size)
+		return -1;
+	if (b == -1 || b >= size)
+		b = size - 1;
+	*start = a;
+	*end = b;
+	return 1;
+}
+
+/* 1 if If-Range lets the Range header apply. */
+static int
+static_if_range(const struct wrk_req *rq, const struct static_file *f)
+{
+	const struct wrk_hval	*h = &rq->rq_hdr[WH_IF_RANGE];
+	size_t			 i;
+
+	if (h->hv_ptr == NULL)
+		return 1;
+	i = static_skip_ows(h->hv_ptr, 0, h->hv_len);
+	if (i < h->hv_len && (h->hv_ptr[i] == '"' || h->hv_ptr[i] == 'W'))
+		return static_etag_match(h->hv_ptr, h->hv_len, f->sf_etag,
+		    f->sf_etag_len, 0, 0);
+	return static_parse_date(h->hv_ptr + i, h->hv_len - i) ==
+	    f->sf_st.st_mtime;
+}
+
+/* 1 if the conditionals say the client's copy is current (304). */
+static int
+static_not_modified(const struct wrk_req *rq, const struct static_file *f)
+{
+	const struct wrk_hval	*inm = &rq->rq_hdr[WH_IF_NONE_MATCH];
+	const struct wrk_hval	*ims = &rq->rq_hdr[WH_IF_MODIFIED_SINCE];
+	time_t			 t;
+
+	if (inm->hv_ptr != NULL)
+		return static_etag_match(inm->hv_ptr, inm->hv_len, f->sf_etag,
+		    f->sf_etag_len, 1, 1);
+	if (ims->hv_ptr != NULL) {
+		t = static_parse_date(ims->hv_ptr, ims->hv_len);
+		return t != -1 && f->sf_st.st_mtime <= t;
+	}
+	return 0;
+}
+
+/* Open the file (or a directory's index.html); 0 or an HTTP status. */
+static int
+static_lookup(struct wrk_req *rq, struct static_file *f, const char **namep)
+{
+	static char	 idxpath[PATH_MAX];
+	const struct conf_site *site = &wrk_conf->cf_sites[rq->rq_site];
+	const char	*root, *rel, *name;
+	size_t		 len;
+	int		 dirfd, status;
+
+	rel = conf_map_path(site, rq->rq_app, rq->rq_path, &root);
+	if (rel == NULL || root == NULL)
+		return 404;
+	if ((dirfd = worker_rootfd(rq, root)) == -1)
+		return 404;
+	name = rel[0] == '/' ? rel + 1 : rel;
+	if (*name == '\0')
+		name = ".";
+	if ((status = static_open(dirfd, name, f)) != 0)
+		return status;
+	if (S_ISDIR(f->sf_st.st_mode)) {
+		close(f->sf_fd);
+		f->sf_fd = -1;
+		if (rq->rq_path[rq->rq_path_len - 1] != '/')
+			return 301;
+		/* Through the root again so index.html may be a symlink
+		 * to anywhere inside it. */
+		len = strcmp(name, ".") == 0 ? 0 : strlen(name);
+		if (len + sizeof("index.html") > sizeof(idxpath))
+			return 404;
+		memcpy(idxpath, name, len);
+		memcpy(idxpath + len, "index.html", sizeof("index.html"));
+		name = idxpath;
+		if ((status = static_open(dirfd, name, f)) != 0)
+			return status == 404 ? 403 : status;
+	}
+	if (!S_ISREG(f->sf_st.st_mode)) {
+		close(f->sf_fd);
+		f->sf_fd = -1;
+		return 403;
+	}
+	*namep = name;
+	return 0;
+}
+
+void
+static_serve(struct wrk_req *rq)
+{
+	struct static_file	 f;
+	struct static_buf	 b;
+	const char		*name;
+	off_t			 start = 0, end = -1, size;
+	size_t			 bodylen;
+	ssize_t			 n;
+	int			 status, r = 0;
+
+	static_reset(rq);
+	if (rq->rq_method != HTTP_GET && rq->rq_method != HTTP_HEAD) {
+		static_error(rq, 405);
+		return;
+	}
+	f.sf_fd = -1;
+	if ((status = static_lookup(rq, &f, &name)) != 0) {
+		if (status == 301)
+			static_error_extra(rq, 301, NULL, 0, rq->rq_path,
+			    rq->rq_path_len);
+		else
+			static_error(rq, status);
+		return;
+	}
+	size = f.sf_st.st_size;
+	f.sf_etag_len = snprintf(f.sf_etag, sizeof(f.sf_etag), "\"%llx-%llx\"",
+	    (unsigned long long)f.sf_st.st_mtime, (unsigned long long)size);
+	static_mtime(&f);
+	f.sf_type = static_type(name);
+
+	if (static_not_modified(rq, &f))
+		status = 304;
+	else {
+		status = 200;
+		if (rq->rq_method == HTTP_GET &&
+		    rq->rq_hdr[WH_RANGE].hv_ptr != NULL &&
+		    static_if_range(rq, &f))
+			r = static_range(rq->rq_hdr[WH_RANGE].hv_ptr,
+			    rq->rq_hdr[WH_RANGE].hv_len, size, &start, &end);
+		if (r == 1)
+			status = 206;
+		else if (r == -1) {
+			char	cr[64];
+			int	crlen;
+
+			close(f.sf_fd);
+			crlen = snprintf(cr, sizeof(cr),
+			    "Content-Range: bytes */%llu\r\n",
+			    (unsigned long long)size);
+			static_error_extra(rq, 416, cr, crlen, NULL, 0);
+			return;
+		} else {
+			start = 0;
+			end = size - 1;
+		}
+	}
+
+	rq->rq_status = status;
+	b.sb_pos = rq->rq_out;
+	b.sb_end = rq->rq_out + WRK_OUT_SIZE;
+	b.sb_full = 0;
+	static_put_head(rq, &b, status);
+	bodylen = 0;
+	if (status != 304) {
+		bodylen = end - start + 1;
+		static_puts(&b, "Content-Type: ");
+		static_puts(&b, f.sf_type);
+		static_puts(&b, "\r\nContent-Length: ");
+		static_putu(&b, bodylen);
+		static_put(&b, "\r\n", 2);
+		if (status == 206) {
+			static_puts(&b, "Content-Range: bytes ");
+			static_putu(&b, start);
+			static_put(&b, "-", 1);
+			static_putu(&b, end);
+			static_put(&b, "/", 1);
+			static_putu(&b, size);
+			static_put(&b, "\r\n", 2);
+		}
+	}
+	static_puts(&b, "Last-Modified: ");
+	static_put(&b, f.sf_mtime, STATIC_DATE_LEN);
+	static_puts(&b, "\r\nETag: ");
+	static_put(&b, f.sf_etag, f.sf_etag_len);
+	if (status != 304)
+		static_puts(&b, "\r\nAccept-Ranges: bytes");
+	static_put(&b, "\r\n\r\n", 4);
+	if (b.sb_full) {
+		close(f.sf_fd);
+		log_warnx("static_serve: headers for %s do not fit", name);
+		static_error(rq, 500);
+		return;
+	}
+	rq->rq_out_len = b.sb_pos - rq->rq_out;
+	if (rq->rq_method == HTTP_HEAD || status == 304)
+		bodylen = 0;
+	rq->rq_resp_len = rq->rq_out_len + bodylen;
+
+	if (bodylen > 0 && bodylen <= WRK_SMALL_BODY &&
+	    bodylen <= WRK_OUT_SIZE - rq->rq_out_len) {
+		/* Behind the headers: one send() for the whole response. */
+		n = pread(f.sf_fd, rq->rq_out + rq->rq_out_len, bodylen, start);
+		close(f.sf_fd);
+		if (n != (ssize_t)bodylen) {
+			if (n == -1)
+				log_warn("static_serve: pread %s", name);
+			else
+				log_warnx("static_serve: %s changed while read",
+				    name);
+			static_error(rq, 500);
+			return;
+		}
+		rq->rq_out_len += bodylen;
+	} else if (bodylen > 0) {
+		rq->rq_file = f.sf_fd;
+		rq->rq_file_off = start;
+		rq->rq_file_end = end + 1;
+	} else
+		close(f.sf_fd);
+}

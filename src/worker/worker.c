@@ -1,0 +1,917 @@
+/*
+ * hsd-worker: runs one application pool's requests.  The listener hands it
+ * a client socket plus the bytes it already read; the worker finishes
+ * reading the request (discarding any body), lets the handler (static.c)
+ * build the response, writes it to the socket itself and tells the
+ * listener DONE, handing back any bytes that belong to the next request.
+ *
+ * Peers: the pool manager (fd 3), which only ever tells it to stop, and the
+ * listener (fd 5), which sends work.  Requests live in a fixed table of
+ * slots, one per unit of the pool's concurrency, allocated at start-up so
+ * the request path does not allocate.  Everything runs in one libevent
+ * loop; only local file I/O blocks.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include <linux/openat2.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <http_parser.h>
+
+#include "chan.h"
+#include "conf.h"
+#include "log.h"
+#include "msg.h"
+#include "proc.h"
+#include "worker.h"
+
+/* Bytes one request may write per readiness before others get a turn. */
+#define WORKER_WRITE_BUDGET	(1024 * 1024)
+/* Body bytes read per readiness; leftovers must fit a DONE message. */
+#define WORKER_READ_MAX		(MSG_PAYLOAD_MAX - sizeof(struct msg_done))
+
+static void	worker_dispatch_poolmgr(struct chan *, const struct msg_hdr *,
+		    const void *, int, void *);
+static void	worker_dispatch_listener(struct chan *, const struct msg_hdr *,
+		    const void *, int, void *);
+static void	worker_peer_closed(struct chan *, void *);
+
+enum { PEER_POOLMGR, PEER_LISTENER, PEER_COUNT };
+
+static struct worker_peer {
+	const char	*wp_name;
+	int		 wp_fd;
+	chan_msg_cb	 wp_dispatch;
+	struct chan	*wp_chan;
+} worker_peers[PEER_COUNT] = {
+	{ "poolmgr",	PROC_FD_PARENT,	worker_dispatch_poolmgr,	NULL },
+	{ "listener",	PROC_FD_PEER,	worker_dispatch_listener,	NULL },
+};
+
+struct hsd_config	*wrk_conf;
+
+static struct event_base *worker_base;
+static uint32_t		 worker_pool;
+static uint32_t		 worker_id;
+static uint32_t		 worker_conc;
+static struct wrk_req	*worker_reqs;
+static uint32_t		 worker_busy;
+static struct wrk_slot	*worker_slots;
+static size_t		 worker_slots_size;
+static int		*worker_site_fd;
+static int		**worker_app_fd;
+static struct timeval	 worker_tv;
+static const struct timeval *worker_timeout;	/* NULL: none */
+static size_t		 worker_read_max;
+static int		 worker_stopping;
+static struct event	*worker_stop_ev;	/* shutdown deadline */
+static struct event	*worker_drain_ev;	/* DONEs still queued */
+
+static int	worker_on_url(http_parser *, const char *, size_t);
+static int	worker_on_header_field(http_parser *, const char *, size_t);
+static int	worker_on_header_value(http_parser *, const char *, size_t);
+static int	worker_on_headers_complete(http_parser *);
+static int	worker_on_message_complete(http_parser *);
+
+static const http_parser_settings worker_parser_settings = {
+	.on_url = worker_on_url,
+	.on_header_field = worker_on_header_field,
+	.on_header_value = worker_on_header_value,
+	.on_headers_complete = worker_on_headers_complete,
+	.on_message_complete = worker_on_message_complete,
+};
+
+static const struct {
+	const char	*hn_name;
+	size_t		 hn_len;
+} worker_hdr_names[WH_COUNT] = {
+	[WH_IF_NONE_MATCH] =		{ "If-None-Match", 13 },
+	[WH_IF_MODIFIED_SINCE] =	{ "If-Modified-Since", 17 },
+	[WH_RANGE] =			{ "Range", 5 },
+	[WH_IF_RANGE] =			{ "If-Range", 8 },
+	[WH_EXPECT] =			{ "Expect", 6 },
+};
+
+static void	worker_respond(struct wrk_req *);
+static void	worker_maybe_exit(void);
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: hsd-worker -p pool -w worker-id [-v]\n");
+	exit(1);
+}
+
+static int
+worker_parse_u32(const char *s, uint32_t *v)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n > UINT32_MAX)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+/* Parser callbacks: the head is contiguous, so each field comes whole. */
+
+static int
+worker_on_url(http_parser *p, const char *at, size_t len)
+{
+	struct wrk_req	*rq = p->data;
+	const char	*q, *h;
+
+	if ((q = memchr(at, '?', len)) != NULL) {
+		h = memchr(q, '#', at + len - q);
+		rq->rq_query = q;
+		rq->rq_query_len = (h != NULL ? h : at + len) - q;
+	}
+	return 0;
+}
+
+static int
+worker_on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct wrk_req	*rq = p->data;
+	int		 i;
+
+	rq->rq_hcur = -1;
+	if (rq->rq_head_done)
+		return 0;	/* chunked trailers */
+	for (i = 0; i < WH_COUNT; i++)
+		if (len == worker_hdr_names[i].hn_len &&
+		    strncasecmp(at, worker_hdr_names[i].hn_name, len) == 0) {
+			rq->rq_hcur = i;
+			break;
+		}
+	return 0;
+}
+
+static int
+worker_on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct wrk_req	*rq = p->data;
+	struct wrk_hval	*h;
+
+	if (rq->rq_hcur < 0)
+		return 0;
+	h = &rq->rq_hdr[rq->rq_hcur];
+	if (h->hv_ptr == NULL) {
+		h->hv_ptr = at;
+		h->hv_len = len;
+	} else if (h->hv_ptr + h->hv_len == at)
+		h->hv_len += len;
+	/* A repeated header: the first one counts. */
+	return 0;
+}
+
+static int
+worker_on_headers_complete(http_parser *p)
+{
+	struct wrk_req	*rq = p->data;
+
+	rq->rq_head_done = 1;
+	rq->rq_hcur = -1;
+	rq->rq_method = p->method;
+	rq->rq_major = p->http_major;
+	rq->rq_minor = p->http_minor;
+	rq->rq_keepalive = http_should_keep_alive(p);
+	return 0;
+}
+
+/* Stop right behind the request: what follows is the next one. */
+static int
+worker_on_message_complete(http_parser *p)
+{
+	struct wrk_req	*rq = p->data;
+
+	rq->rq_msg_done = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* Bytes of buf that belong to the request, -1 on a parse error. */
+static ssize_t
+worker_parse(struct wrk_req *rq, const char *buf, size_t len)
+{
+	size_t		n;
+	enum http_errno	err;
+
+	n = http_parser_execute(&rq->rq_parser, &worker_parser_settings, buf,
+	    len);
+	err = HTTP_PARSER_ERRNO(&rq->rq_parser);
+	if (err == HPE_PAUSED && rq->rq_msg_done)
+		return n;
+	if (err != HPE_OK || n != len) {
+		log_debug("worker_parse: conn %u: %s", rq->rq_conn,
+		    http_errno_description(err));
+		return -1;
+	}
+	return n;
+}
+
+/* The directory fd of a root conf_map_path() returned, -1 if none. */
+int
+worker_rootfd(const struct wrk_req *rq, const char *root)
+{
+	const struct conf_site	*site = &wrk_conf->cf_sites[rq->rq_site];
+	int			*fdp = NULL;
+
+	if (root == site->st_root || strcmp(root, site->st_root) == 0)
+		fdp = &worker_site_fd[rq->rq_site];
+	else if (rq->rq_app >= 0 && site->st_apps[rq->rq_app].ap_root != NULL &&
+	    (root == site->st_apps[rq->rq_app].ap_root ||
+	    strcmp(root, site->st_apps[rq->rq_app].ap_root) == 0))
+		fdp = &worker_app_fd[rq->rq_site][rq->rq_app];
+	if (fdp == NULL) {
+		log_warnx("worker_rootfd: %s is no root of site %s", root,
+		    site->st_name);
+		return -1;
+	}
+	/* A root missing at start-up may have appeared since. */
+	if (*fdp == -1)
+		*fdp = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return *fdp;
+}
+
+static int
+worker_open_root(const char *root)
+{
+	int	fd;
+
+	if ((fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		log_warn("worker_open_root: %s", root);
+	return fd;
+}
+
+static void
+worker_init_roots(void)
+{
+	const struct conf_site	*site;
+	struct open_how		 how;
+	uint32_t		 i, j;
+	int			 fd;
+
+	/* Without openat2() there is no safe way to stay below a root. */
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH;
+	if ((fd = syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof(how))) == -1 &&
+	    errno == ENOSYS)
+		fatalx("worker_init_roots: the kernel has no openat2()");
+	if (fd != -1)
+		close(fd);
+
+	if ((worker_site_fd = calloc(wrk_conf->cf_nsites + 1,
+	    sizeof(*worker_site_fd))) == NULL ||
+	    (worker_app_fd = calloc(wrk_conf->cf_nsites + 1,
+	    sizeof(*worker_app_fd))) == NULL)
+		fatal("worker_init_roots: calloc");
+	for (i = 0; i < wrk_conf->cf_nsites; i++) {
+		site = &wrk_conf->cf_sites[i];
+		worker_site_fd[i] = worker_open_root(site->st_root);
+		if ((worker_app_fd[i] = calloc(site->st_napps + 1,
+		    sizeof(int))) == NULL)
+			fatal("worker_init_roots: calloc");
+		for (j = 0; j < site->st_napps; j++)
+			worker_app_fd[i][j] = site->st_apps[j].ap_root == NULL ?
+			    -1 : worker_open_root(site->st_apps[j].ap_root);
+	}
+}
+
+static void
+worker_init_reqs(void)
+{
+	struct wrk_req	*rq;
+	uint32_t	 i;
+
+	if ((worker_reqs = calloc(worker_conc, sizeof(*worker_reqs))) == NULL)
+		fatal("worker_init_reqs: calloc");
+	for (i = 0; i < worker_conc; i++) {
+		rq = &worker_reqs[i];
+		rq->rq_slot = i;
+		rq->rq_sock = -1;
+		rq->rq_file = -1;
+		/* Path, NUL, data: exactly what a handoff can carry. */
+		if ((rq->rq_path = malloc(MSG_PAYLOAD_MAX + 1)) == NULL ||
+		    (rq->rq_out = malloc(WRK_OUT_SIZE)) == NULL)
+			fatal("worker_init_reqs: malloc");
+		if ((rq->rq_ev = event_new(worker_base, -1, 0, NULL,
+		    NULL)) == NULL)
+			fatalx("worker_init_reqs: event_new failed");
+	}
+}
+
+/* The listener's view of a slot: see struct wrk_slot in msg.h. */
+static struct wrk_slot *
+worker_slot(const struct wrk_req *rq)
+{
+	if (worker_slots == NULL || rq->rq_read_sock)
+		return NULL;
+	return &worker_slots[rq->rq_slot];
+}
+
+static void
+worker_send_done(uint32_t conn, uint16_t slot, uint16_t status,
+    uint64_t bytes, uint32_t flags, const void *rest, size_t restlen)
+{
+	struct msg_done	dn;
+	struct iovec	iov[2];
+	struct chan	*c = worker_peers[PEER_LISTENER].wp_chan;
+
+	memset(&dn, 0, sizeof(dn));
+	dn.dn_conn = conn;
+	dn.dn_slot = slot;
+	dn.dn_status = status;
+	dn.dn_bytes = bytes;
+	dn.dn_flags = flags;
+	dn.dn_rest_len = restlen;
+	iov[0].iov_base = &dn;
+	iov[0].iov_len = sizeof(dn);
+	iov[1].iov_base = (void *)rest;
+	iov[1].iov_len = restlen;
+	if (c == NULL || chan_sendv(c, MSG_REQ_DONE, conn, iov,
+	    restlen > 0 ? 2 : 1, -1) == -1)
+		log_warn("worker_send_done: conn %u", conn);
+}
+
+/* The request is over: report it, release the slot and the socket. */
+static void
+worker_finish(struct wrk_req *rq, int keepalive)
+{
+	event_del(rq->rq_ev);
+	/* Leftovers only matter to a connection that goes on. */
+	worker_send_done(rq->rq_conn, rq->rq_slot, rq->rq_status, rq->rq_bytes,
+	    keepalive ? DONE_KEEPALIVE : 0, rq->rq_rest,
+	    keepalive ? rq->rq_rest_len : 0);
+	/* The slot keeps saying RESPONDING: the DONE may still be in the
+	 * channel's output queue, and if this process dies before it leaves,
+	 * the slot is what lets the listener keep the connection.  The next
+	 * handoff to the slot clears it. */
+	close(rq->rq_sock);
+	rq->rq_sock = -1;
+	static_reset(rq);
+	rq->rq_busy = 0;
+	worker_busy--;
+	if (worker_stopping)
+		worker_maybe_exit();
+}
+
+static void
+worker_writable(evutil_socket_t fd, short ev, void *arg)
+{
+	struct wrk_req	*rq = arg;
+
+	(void)fd;
+	if (ev & EV_TIMEOUT) {
+		log_info("worker_writable: conn %u: client too slow, gave up "
+		    "after %llu bytes", rq->rq_conn,
+		    (unsigned long long)rq->rq_bytes);
+		worker_finish(rq, 0);
+		return;
+	}
+	worker_respond(rq);
+}
+
+static void
+worker_wait_writable(struct wrk_req *rq)
+{
+	event_del(rq->rq_ev);
+	event_assign(rq->rq_ev, worker_base, rq->rq_sock, EV_WRITE,
+	    worker_writable, rq);
+	if (event_add(rq->rq_ev, worker_timeout) == -1) {
+		log_warnx("worker_wait_writable: event_add failed");
+		worker_finish(rq, 0);
+	}
+}
+
+/* sendfile() must not block on a socket the listener also holds. */
+static int
+worker_nonblock(struct wrk_req *rq)
+{
+	int	fl;
+
+	if (rq->rq_nonblock)
+		return 0;
+	if ((fl = fcntl(rq->rq_sock, F_GETFL)) == -1 ||
+	    ((fl & O_NONBLOCK) == 0 &&
+	    fcntl(rq->rq_sock, F_SETFL, fl | O_NONBLOCK) == -1)) {
+		log_warn("worker_nonblock: fcntl");
+		return -1;
+	}
+	rq->rq_nonblock = 1;
+	return 0;
+}
+
+/*
+ * Write what is left of the response: the buffer (headers, maybe the whole
+ * body), then the file range.
+ */
+static void
+worker_respond(struct wrk_req *rq)
+{
+	size_t		 budget = WORKER_WRITE_BUDGET, left;
+	ssize_t		 n;
+	int		 flags, sending;
+
+	for (;;) {
+		if (rq->rq_out_off < rq->rq_out_len) {
+			flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+			if (rq->rq_file_off < rq->rq_file_end)
+				flags |= MSG_MORE;
+			sending = 1;
+			n = send(rq->rq_sock, rq->rq_out + rq->rq_out_off,
+			    rq->rq_out_len - rq->rq_out_off, flags);
+		} else if (rq->rq_file_off < rq->rq_file_end) {
+			if (worker_nonblock(rq) == -1) {
+				worker_finish(rq, 0);
+				return;
+			}
+			sending = 0;
+			left = rq->rq_file_end - rq->rq_file_off;
+			n = sendfile(rq->rq_sock, rq->rq_file, &rq->rq_file_off,
+			    left < budget ? left : budget);
+			if (n == 0) {
+				log_warnx("worker_respond: conn %u: file "
+				    "shrank while sent", rq->rq_conn);
+				worker_finish(rq, 0);
+				return;
+			}
+		} else {
+			worker_finish(rq, !rq->rq_close);
+			return;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				worker_wait_writable(rq);
+				return;
+			}
+			if (errno == EPIPE || errno == ECONNRESET)
+				log_debug("worker_respond: conn %u: client gone",
+				    rq->rq_conn);
+			else
+				log_warn("worker_respond: conn %u: %s",
+				    rq->rq_conn, sending ? "send" : "sendfile");
+			worker_finish(rq, 0);
+			return;
+		}
+		if (sending)
+			rq->rq_out_off += n;
+		rq->rq_bytes += n;
+		if ((size_t)n >= budget) {
+			/* Let other requests run; the socket is still
+			 * writable, so this comes back at once. */
+			worker_wait_writable(rq);
+			return;
+		}
+		budget -= n;
+	}
+}
+
+/*
+ * The first write of a response.  Just before it, tell the listener's slot
+ * what DONE will say, in case this process dies between the last byte and
+ * the message; only when the handed bytes were all the worker saw, since
+ * the listener cannot know what was read from the socket.
+ */
+static void
+worker_start_response(struct wrk_req *rq)
+{
+	struct wrk_slot	*s;
+
+	if ((s = worker_slot(rq)) != NULL) {
+		s->ws_conn = rq->rq_conn;
+		s->ws_resp_len = rq->rq_resp_len;
+		s->ws_consumed = rq->rq_consumed;
+		s->ws_status = rq->rq_status;
+		s->ws_flags = rq->rq_close ? 0 : DONE_KEEPALIVE;
+		__atomic_store_n(&s->ws_state, WS_RESPONDING, __ATOMIC_RELEASE);
+	}
+	worker_respond(rq);
+}
+
+/* More of the request body from the socket: read, parse, discard. */
+static void
+worker_body_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	struct wrk_req	*rq = arg;
+	size_t		 cap;
+	ssize_t		 n, m;
+
+	if (ev & EV_TIMEOUT) {
+		log_debug("worker_body_readable: conn %u: body timed out",
+		    rq->rq_conn);
+		rq->rq_status = 408;
+		worker_finish(rq, 0);
+		return;
+	}
+	cap = rq->rq_data_cap < worker_read_max ? rq->rq_data_cap :
+	    worker_read_max;
+	/* With a known length, read no further than the body. */
+	if ((rq->rq_parser.flags & F_CHUNKED) == 0 &&
+	    rq->rq_parser.content_length > 0 &&
+	    rq->rq_parser.content_length != UINT64_MAX &&
+	    rq->rq_parser.content_length < cap)
+		cap = rq->rq_parser.content_length;
+	n = recv(fd, rq->rq_data, cap, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == -1 && errno != ECONNRESET)
+			log_warn("worker_body_readable: conn %u: recv",
+			    rq->rq_conn);
+		rq->rq_status = 400;
+		worker_finish(rq, 0);
+		return;
+	}
+	if ((m = worker_parse(rq, rq->rq_data, n)) == -1) {
+		event_del(rq->rq_ev);
+		rq->rq_close = 1;
+		static_error(rq, 400);
+		worker_start_response(rq);
+		return;
+	}
+	if (rq->rq_msg_done) {
+		event_del(rq->rq_ev);
+		rq->rq_rest = rq->rq_data + m;
+		rq->rq_rest_len = n - m;
+		worker_start_response(rq);
+	}
+}
+
+/* Tell the listener a handoff was refused; it then drops the request. */
+static void
+worker_reject(uint32_t conn, uint16_t slot, int fd)
+{
+	worker_send_done(conn, slot, 0, 0, 0, NULL, 0);
+	if (fd != -1)
+		close(fd);
+}
+
+static void
+worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
+    int fd)
+{
+	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct msg_handoff	 ho;
+	struct wrk_req		*rq;
+	const struct conf_site	*site;
+	const char		*path, *data;
+	ssize_t			 n;
+
+	if (MSG_CHECK_SIZE(hdr->mh_len, ho) == -1) {
+		log_warnx("worker_handoff: %u byte payload is too short",
+		    hdr->mh_len);
+		worker_reject(hdr->mh_id, UINT16_MAX, fd);
+		return;
+	}
+	memcpy(&ho, payload, sizeof(ho));
+	path = (const char *)payload + sizeof(ho);
+	data = path + ho.ho_path_len;
+	site = ho.ho_site < wrk_conf->cf_nsites ?
+	    &wrk_conf->cf_sites[ho.ho_site] : NULL;
+	if (fd == -1 || (uint64_t)hdr->mh_len != sizeof(ho) +
+	    (uint64_t)ho.ho_path_len + ho.ho_data_len ||
+	    ho.ho_head_len == 0 || ho.ho_head_len > ho.ho_data_len ||
+	    site == NULL || ho.ho_app < -1 ||
+	    (ho.ho_app >= 0 && (uint32_t)ho.ho_app >= site->st_napps) ||
+	    ho.ho_slot >= worker_conc || ho.ho_path_len == 0 ||
+	    path[0] != '/' || memchr(path, '\0', ho.ho_path_len) != NULL ||
+	    worker_reqs[ho.ho_slot].rq_busy) {
+		log_warnx("worker_handoff: conn %u: invalid handoff (slot %u, "
+		    "site %u, app %d, path %u, head %u, data %u bytes%s)",
+		    ho.ho_conn, ho.ho_slot, ho.ho_site, ho.ho_app,
+		    ho.ho_path_len, ho.ho_head_len, ho.ho_data_len,
+		    fd == -1 ? ", no socket" : "");
+		worker_reject(ho.ho_conn, ho.ho_slot, fd);
+		return;
+	}
+
+	rq = &worker_reqs[ho.ho_slot];
+	/* Whatever the slot said was about an earlier request. */
+	if (worker_slots != NULL)
+		__atomic_store_n(&worker_slots[ho.ho_slot].ws_state, WS_IDLE,
+		    __ATOMIC_RELEASE);
+	rq->rq_busy = 1;
+	worker_busy++;
+	rq->rq_conn = ho.ho_conn;
+	rq->rq_sock = fd;
+	rq->rq_site = ho.ho_site;
+	rq->rq_app = ho.ho_app;
+	memcpy(rq->rq_path, path, ho.ho_path_len);
+	rq->rq_path[ho.ho_path_len] = '\0';
+	rq->rq_path_len = ho.ho_path_len;
+	rq->rq_data = rq->rq_path + ho.ho_path_len + 1;
+	rq->rq_data_cap = MSG_PAYLOAD_MAX - ho.ho_path_len;
+	memcpy(rq->rq_data, data, ho.ho_data_len);
+	rq->rq_consumed = ho.ho_data_len;
+	rq->rq_rest = NULL;
+	rq->rq_rest_len = 0;
+	rq->rq_read_sock = 0;
+	rq->rq_head_done = 0;
+	rq->rq_msg_done = 0;
+	rq->rq_method = HTTP_GET;
+	rq->rq_major = 1;
+	rq->rq_minor = 1;
+	rq->rq_keepalive = 0;
+	rq->rq_hcur = -1;
+	memset(rq->rq_hdr, 0, sizeof(rq->rq_hdr));
+	rq->rq_query = NULL;
+	rq->rq_query_len = 0;
+	rq->rq_status = 0;
+	rq->rq_close = 0;
+	rq->rq_bytes = 0;
+	rq->rq_nonblock = 0;
+	static_reset(rq);
+	http_parser_init(&rq->rq_parser, HTTP_REQUEST);
+	rq->rq_parser.data = rq;
+
+	n = worker_parse(rq, rq->rq_data, ho.ho_data_len);
+	if (n == -1 || !rq->rq_head_done) {
+		rq->rq_close = 1;
+		static_error(rq, 400);
+		worker_start_response(rq);
+		return;
+	}
+	/* The response is decided on the head alone, while the header
+	 * values still sit in the buffer the body is read into. */
+	static_serve(rq);
+	if (rq->rq_msg_done) {
+		rq->rq_consumed = n;
+		rq->rq_rest = rq->rq_data + n;
+		rq->rq_rest_len = ho.ho_data_len - n;
+		worker_start_response(rq);
+		return;
+	}
+
+	/* The rest of the body is still on its way. */
+	rq->rq_read_sock = 1;
+	if (rq->rq_hdr[WH_EXPECT].hv_ptr != NULL &&
+	    ho.ho_head_len == ho.ho_data_len && rq->rq_major == 1 &&
+	    rq->rq_minor >= 1 && rq->rq_hdr[WH_EXPECT].hv_len >= 12 &&
+	    strncasecmp(rq->rq_hdr[WH_EXPECT].hv_ptr, "100-continue", 12) == 0) {
+		if (send(fd, cont, sizeof(cont) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+			rq->rq_bytes += sizeof(cont) - 1;
+	}
+	event_assign(rq->rq_ev, worker_base, fd, EV_READ | EV_PERSIST,
+	    worker_body_readable, rq);
+	if (event_add(rq->rq_ev, worker_timeout) == -1) {
+		log_warnx("worker_handoff: event_add failed");
+		rq->rq_status = 500;
+		worker_finish(rq, 0);
+	}
+}
+
+static void
+worker_map_slots(int fd)
+{
+	struct stat	 st;
+	size_t		 need = (size_t)worker_conc * sizeof(struct wrk_slot);
+	void		*p;
+
+	if (fd == -1) {
+		log_warnx("worker_map_slots: no memfd");
+		return;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("worker_map_slots: fstat");
+		goto done;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size < need) {
+		log_warnx("worker_map_slots: %lld bytes, %zu needed",
+		    (long long)st.st_size, need);
+		goto done;
+	}
+	p = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		log_warn("worker_map_slots: mmap");
+		goto done;
+	}
+	if (worker_slots != NULL)
+		munmap(worker_slots, worker_slots_size);
+	worker_slots = p;
+	worker_slots_size = need;
+done:
+	close(fd);
+}
+
+static void
+worker_dispatch_listener(struct chan *c, const struct msg_hdr *hdr,
+    const void *payload, int fd, void *arg)
+{
+	(void)c;
+	(void)arg;
+	switch (hdr->mh_type) {
+	case MSG_REQ_HANDOFF:
+		worker_handoff(hdr, payload, fd);
+		break;
+	case MSG_REQ_SLOTS:
+		worker_map_slots(fd);
+		break;
+	default:
+		log_warnx("worker_dispatch_listener: unexpected message %u",
+		    hdr->mh_type);
+		if (fd != -1)
+			close(fd);
+		break;
+	}
+}
+
+static void
+worker_exit_now(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (worker_busy > 0)
+		log_warnx("worker_exit_now: shutdown timeout, %u requests "
+		    "still in flight", worker_busy);
+	exit(0);
+}
+
+static void
+worker_drain(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	worker_maybe_exit();
+}
+
+/* Exit once nothing is in flight and every DONE has left. */
+static void
+worker_maybe_exit(void)
+{
+	struct timeval	tv = { 0, 10000 };
+	struct chan	*c = worker_peers[PEER_LISTENER].wp_chan;
+
+	if (worker_busy > 0)
+		return;
+	if (c != NULL && chan_queued(c) > 0) {
+		evtimer_add(worker_drain_ev, &tv);
+		return;
+	}
+	exit(0);
+}
+
+static void
+worker_stop(const char *why)
+{
+	struct timeval	tv;
+	uint64_t	ms = wrk_conf->cf_shutdown_timeout_ms;
+
+	if (worker_stopping)
+		return;
+	worker_stopping = 1;
+	log_debug("worker_stop: %s, %u requests in flight", why, worker_busy);
+	if (ms > 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(worker_stop_ev, &tv);
+	}
+	worker_maybe_exit();
+}
+
+static void
+worker_dispatch_poolmgr(struct chan *c, const struct msg_hdr *hdr,
+    const void *payload, int fd, void *arg)
+{
+	(void)c;
+	(void)payload;
+	(void)arg;
+	if (fd != -1)
+		close(fd);
+	switch (hdr->mh_type) {
+	case MSG_WRK_SHUTDOWN:
+		worker_stop("shutdown requested");
+		break;
+	default:
+		log_warnx("worker_dispatch_poolmgr: unexpected message %u",
+		    hdr->mh_type);
+		break;
+	}
+}
+
+/* Either peer gone means this worker has no purpose left. */
+static void
+worker_peer_closed(struct chan *c, void *arg)
+{
+	(void)arg;
+	log_debug("worker_peer_closed: %s closed the channel", chan_peer(c));
+	exit(0);
+}
+
+static void
+worker_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	(void)sig;
+	worker_stop("SIGTERM");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct event	*sigterm;
+	uint64_t	 ms;
+	int		 ch, verbose = 0, havepool = 0, haveid = 0;
+	size_t		 i;
+
+	while ((ch = getopt(argc, argv, "p:w:v")) != -1) {
+		switch (ch) {
+		case 'p':
+			if (worker_parse_u32(optarg, &worker_pool) == -1)
+				usage();
+			havepool = 1;
+			break;
+		case 'w':
+			if (worker_parse_u32(optarg, &worker_id) == -1)
+				usage();
+			haveid = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !havepool || !haveid)
+		usage();
+
+	wrk_conf = proc_child_start("hsd-worker", verbose);
+	if (worker_pool >= wrk_conf->cf_npools)
+		fatalx("main: pool %u is not in the config", worker_pool);
+	worker_conc = wrk_conf->cf_pools[worker_pool].pl_concurrency;
+	if (worker_conc == 0 || worker_conc > UINT16_MAX)
+		fatalx("main: pool %s: concurrency %u is out of range",
+		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
+	ms = wrk_conf->cf_limits.connection_timeout_ms;
+	if (ms > 0) {
+		worker_tv.tv_sec = ms / 1000;
+		worker_tv.tv_usec = (ms % 1000) * 1000;
+		worker_timeout = &worker_tv;
+	}
+	/*
+	 * What is read past a chunked body goes back to the listener as the
+	 * start of the next request, so it must not exceed what the
+	 * listener holds for one: reads stay within max_request_bytes.
+	 */
+	worker_read_max = WORKER_READ_MAX;
+	if (wrk_conf->cf_limits.max_request_bytes < worker_read_max)
+		worker_read_max = wrk_conf->cf_limits.max_request_bytes;
+	/* A head may be as large as a handoff can carry. */
+	http_parser_set_max_header_size(MSG_PAYLOAD_MAX);
+
+	if ((worker_base = event_base_new()) == NULL)
+		fatalx("main: event_base_new failed");
+	sigterm = evsignal_new(worker_base, SIGTERM, worker_signal, NULL);
+	worker_stop_ev = evtimer_new(worker_base, worker_exit_now, NULL);
+	worker_drain_ev = evtimer_new(worker_base, worker_drain, NULL);
+	/* SIGINT is ignored (proc_child_start): the pool manager decides. */
+	if (sigterm == NULL || worker_stop_ev == NULL ||
+	    worker_drain_ev == NULL || event_add(sigterm, NULL) == -1)
+		fatalx("main: event setup failed");
+	for (i = 0; i < PEER_COUNT; i++) {
+		worker_peers[i].wp_chan = chan_new(worker_base,
+		    worker_peers[i].wp_fd, worker_peers[i].wp_name,
+		    worker_peers[i].wp_dispatch, worker_peer_closed, NULL);
+		if (worker_peers[i].wp_chan == NULL)
+			fatalx("main: no channel to the %s on fd %d",
+			    worker_peers[i].wp_name, worker_peers[i].wp_fd);
+	}
+
+	worker_init_roots();
+	worker_init_reqs();
+	log_debug("main: worker %u of pool %s up, %u slots", worker_id,
+	    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
+
+	event_base_dispatch(worker_base);
+	fatalx("main: event loop ended");
+}

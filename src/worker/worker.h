@@ -1,0 +1,93 @@
+/*
+ * hsd-worker: what worker.c (process, channels, request life cycle) and
+ * static.c (the static-file handler) share.  A request lives in one of a
+ * fixed number of request slots, one per unit of the pool's concurrency,
+ * each with its buffers allocated once at start-up.
+ */
+#ifndef HSD_WORKER_H
+#define HSD_WORKER_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+struct event;
+struct hsd_config;
+
+/* Headers the static handler looks at; pointers into the handed data. */
+enum wrk_hdr {
+	WH_IF_NONE_MATCH,
+	WH_IF_MODIFIED_SINCE,
+	WH_RANGE,
+	WH_IF_RANGE,
+	WH_EXPECT,
+	WH_COUNT
+};
+
+struct wrk_hval {
+	const char	*hv_ptr;
+	size_t		 hv_len;
+};
+
+/* Headers and a 64 KiB body go out in one send(). */
+#define WRK_SMALL_BODY		(64 * 1024)
+#define WRK_OUT_SIZE		(WRK_SMALL_BODY + 16 * 1024)
+
+struct wrk_req {
+	int		 rq_busy;
+	uint16_t	 rq_slot;
+	uint32_t	 rq_conn;
+	int		 rq_sock;		/* client socket, -1 when idle */
+	struct event	*rq_ev;			/* read body / wait for EV_WRITE */
+
+	/* The request as handed over; rq_buf holds path, NUL, data. */
+	uint32_t	 rq_site;
+	int		 rq_app;
+	char		*rq_path;
+	size_t		 rq_path_len;
+	char		*rq_data;		/* handed data, then socket reads */
+	size_t		 rq_data_cap;
+	size_t		 rq_consumed;		/* handed bytes of this request */
+	const char	*rq_rest;		/* bytes past the request */
+	size_t		 rq_rest_len;
+	int		 rq_read_sock;		/* read from the socket itself */
+
+	/* Parsed head. */
+	http_parser	 rq_parser;
+	int		 rq_head_done;
+	int		 rq_msg_done;
+	unsigned int	 rq_method;		/* enum http_method */
+	unsigned short	 rq_major, rq_minor;
+	int		 rq_keepalive;		/* the client asked for it */
+	int		 rq_hcur;		/* header being parsed, -1: none */
+	struct wrk_hval	 rq_hdr[WH_COUNT];
+	const char	*rq_query;		/* "?..." of the target, or NULL */
+	size_t		 rq_query_len;
+
+	/* The response: rq_out[0..rq_out_len), then the file range. */
+	uint16_t	 rq_status;
+	int		 rq_close;		/* Connection: close was sent */
+	char		*rq_out;
+	size_t		 rq_out_len;
+	size_t		 rq_out_off;
+	int		 rq_file;		/* -1: no file part */
+	off_t		 rq_file_off;
+	off_t		 rq_file_end;
+	uint64_t	 rq_resp_len;		/* all bytes the response takes */
+	uint64_t	 rq_bytes;		/* written so far */
+	int		 rq_nonblock;		/* O_NONBLOCK checked for sendfile */
+};
+
+/* worker.c */
+extern struct hsd_config	*wrk_conf;
+int		 worker_rootfd(const struct wrk_req *, const char *root);
+
+/* static.c */
+void		 static_serve(struct wrk_req *);
+void		 static_error(struct wrk_req *, int status);
+void		 static_reset(struct wrk_req *);
+
+#endif
