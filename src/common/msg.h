@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		1
+#define MSG_VERSION		2
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -47,6 +47,9 @@ enum msg_type {
 
 	/* pool manager -> worker */
 	MSG_WRK_SHUTDOWN = 500,		/* finish in-flight requests and exit */
+
+	/* worker -> pool manager */
+	MSG_WRK_READY = 550,		/* initialised: a death from now on is a crash, not a failed start */
 
 	/* reserved for later processes */
 	MSG_LOG_BASE = 600,		/* listener -> hsd-logd */

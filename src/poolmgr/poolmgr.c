@@ -38,10 +38,11 @@
 #include "poolmgr.h"
 #include "proc.h"
 
-/* A worker that dies within this long of its start counts as a fast
- * failure; after POOLMGR_FAST_FAILS in a row its restarts back off. */
-#define POOLMGR_FAST_MS		1000
-#define POOLMGR_FAST_FAILS	5
+/* A worker that dies before it says it is ready failed to start; after
+ * POOLMGR_START_FAILS such failures in a row the pool's restarts back off,
+ * so a worker that cannot start is not forked in a tight loop.  A worker
+ * that dies after it was ready is replaced at once. */
+#define POOLMGR_START_FAILS	3
 #define POOLMGR_BACKOFF_MAX_MS	30000
 
 static struct poolmgr_env	*env;
@@ -52,15 +53,6 @@ static void	poolmgr_dispatch_worker(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
 static void	poolmgr_child_chan_gone(struct chan *, void *);
 static void	poolmgr_stop(int);
-
-static uint64_t
-poolmgr_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *
 poolmgr_read_file(const char *path)
@@ -198,7 +190,6 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	c->pc_kind = kind;
 	c->pc_pool = pool;
 	c->pc_pid = pid;
-	c->pc_started_ms = poolmgr_now_ms();
 	c->pc_chan = chan_new(env->pe_base, chanfd,
 	    kind == PM_LISTENER ? "listener" : "worker",
 	    kind == PM_LISTENER ? poolmgr_dispatch_listener :
@@ -358,17 +349,19 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 	if (env->pe_stopping)
 		return;
 	poolmgr_describe_exit(status, how, sizeof(how));
-	if (poolmgr_now_ms() - c->pc_started_ms < POOLMGR_FAST_MS)
-		pp->pp_fast_fails++;
+	if (!c->pc_ready)
+		pp->pp_start_fails++;
 	else
-		pp->pp_fast_fails = 0;
-	if (pp->pp_fast_fails >= POOLMGR_FAST_FAILS) {
-		delay_ms = 1000ULL << (pp->pp_fast_fails - POOLMGR_FAST_FAILS);
-		if (delay_ms > POOLMGR_BACKOFF_MAX_MS)
+		pp->pp_start_fails = 0;
+	if (pp->pp_start_fails >= POOLMGR_START_FAILS) {
+		delay_ms = 1000ULL << (pp->pp_start_fails - POOLMGR_START_FAILS);
+		if (pp->pp_start_fails - POOLMGR_START_FAILS > 5 ||
+		    delay_ms > POOLMGR_BACKOFF_MAX_MS)
 			delay_ms = POOLMGR_BACKOFF_MAX_MS;
 	}
-	log_warnx("worker %u (pid %d) of pool %s %s; %s", c->pc_id,
+	log_warnx("worker %u (pid %d) of pool %s %s%s; %s", c->pc_id,
 	    (int)c->pc_pid, cp->pl_name, how,
+	    c->pc_ready ? "" : " before it was ready",
 	    delay_ms ? "restarting after a pause" : "restarting");
 	if (delay_ms == 0) {
 		poolmgr_pool_fill(c->pc_pool);
@@ -529,8 +522,15 @@ poolmgr_dispatch_worker(struct chan *ch, const struct msg_hdr *hdr,
 	(void)data;
 	if (fd != -1)
 		close(fd);
-	log_warnx("poolmgr_dispatch_worker: worker %u: unexpected message "
-	    "type %u", c->pc_id, hdr->mh_type);
+	switch (hdr->mh_type) {
+	case MSG_WRK_READY:
+		c->pc_ready = 1;
+		break;
+	default:
+		log_warnx("poolmgr_dispatch_worker: worker %u: unexpected "
+		    "message type %u", c->pc_id, hdr->mh_type);
+		break;
+	}
 }
 
 /* The channel closing is the first sign of a dying child; the exit status

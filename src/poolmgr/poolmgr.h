@@ -24,15 +24,15 @@ struct pm_child {
 	pid_t			 pc_pid;
 	uint32_t		 pc_id;		/* worker id */
 	uint32_t		 pc_pool;
-	uint64_t		 pc_started_ms;
 	struct chan		*pc_chan;	/* NULL once the child closed it */
 	int			 pc_stop_sent;
+	int			 pc_ready;	/* a worker said MSG_WRK_READY */
 	TAILQ_ENTRY(pm_child)	 pc_entry;
 };
 
 struct pm_pool {
 	uint32_t		 pp_running;
-	uint32_t		 pp_fast_fails;	/* deaths soon after start, in a row */
+	uint32_t		 pp_start_fails;	/* deaths before ready, in a row */
 	struct event		*pp_restart;
 };
 

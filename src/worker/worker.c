@@ -909,6 +909,9 @@ main(int argc, char *argv[])
 
 	worker_init_roots();
 	worker_init_reqs();
+	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_READY,
+	    worker_id, NULL, 0, -1) == -1)
+		fatal("main: telling the pool manager it is ready");
 	log_debug("main: worker %u of pool %s up, %u slots", worker_id,
 	    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
 
