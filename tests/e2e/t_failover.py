@@ -1,0 +1,271 @@
+"""
+Failover: workers are killed under load and no client notices; a GET in
+flight at a dead worker is served again, a POST gets 502, a response cut
+half-way never looks complete, and the pool manager brings killed workers
+back while parked requests wait for them.
+"""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hsdtest as T  # noqa: E402
+
+CONF = '''limits { connection_timeout = "60s" }
+pool "default" { workers = %d  concurrency = %d  queue_length = 100 }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
+'''
+
+ONE_K = bytes((ord('a') + i % 26) for i in range(1023)) + b'\n'
+BIG = 32 << 20
+
+FILES = {'1k.txt': ONE_K, 'big.bin': T.Random(BIG, seed=3)}
+
+
+def server(workers, concurrency=64):
+    return T.Server(CONF % (workers, concurrency), files=FILES,
+                    workers=workers)
+
+
+def wait_workers(s, n, old=()):
+    """Wait until n workers run, none of them one of old."""
+    def ok():
+        w = s.children('hsd-worker')
+        return w if len(w) == n and not (set(w) & set(old)) else None
+    return T.wait_for(ok, 10, '%d new hsd-worker children' % n)
+
+
+def test_kill_under_load():
+    wrk = T.need_program('wrk')
+    with server(2) as s:
+        expected = s.path('1k.txt')
+        stop = threading.Event()
+        kills = []
+        errors = []
+
+        def killer():
+            rnd = random.Random(5)
+            try:
+                while not stop.wait(0.3):
+                    w = s.children('hsd-worker')
+                    if w:
+                        pid = rnd.choice(w)
+                        T.kill_quietly(pid)
+                        kills.append(pid)
+            except Exception as e:
+                errors.append(e)
+
+        t = threading.Thread(target=killer)
+        t.start()
+        try:
+            p = subprocess.run(
+                [wrk, '-t2', '-c50', '-d10s', '--timeout', '5s',
+                 '-s', os.path.join(T.E2EDIR, 'check_body.lua'),
+                 'http://127.0.0.1:%d/1k.txt' % s.port, '--', expected],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                timeout=40)
+        finally:
+            stop.set()
+            t.join()
+        out = p.stdout.decode('utf-8', 'replace')
+        for line in out.rstrip().split('\n'):
+            print('#   wrk: ' + line)
+        assert not errors, 'killer thread: %r' % errors
+        T.assert_eq(p.returncode, 0, 'wrk exit status')
+        m = re.search(r'(\d+) requests in', out)
+        assert m, 'no request count in wrk output'
+        requests = int(m.group(1))
+        sock = re.search(r'Socket errors: connect (\d+), read (\d+), '
+                         r'write (\d+), timeout (\d+)', out)
+        errs = tuple(int(x) for x in sock.groups()) if sock else (0, 0, 0, 0)
+        m = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+        non2xx = int(m.group(1)) if m else 0
+        m = re.search(r'bad (\d+) total (\d+)', out)
+        assert m, 'no "bad N total M" line from check_body.lua'
+        bad, total = int(m.group(1)), int(m.group(2))
+        print('# %d workers killed; %d requests, socket errors %r, '
+              'non-2xx %d, bad bodies %d of %d'
+              % (len(kills), requests, errs, non2xx, bad, total))
+        T.assert_eq(errs, (0, 0, 0, 0),
+                    'socket errors (connect, read, write, timeout)')
+        T.assert_eq(non2xx, 0, 'non-2xx responses')
+        T.assert_eq(bad, 0, 'responses without status 200 and the body')
+        assert requests > 1000, 'only %d requests' % requests
+        assert total > 1000, 'only %d responses checked' % total
+        # A worker that was ready is replaced at once, so there is a
+        # worker to kill at nearly every tick of the 300 ms loop.
+        assert len(kills) >= 25, 'only %d workers killed' % len(kills)
+        wait_workers(s, 2)
+        r = T.get(s.port, '/1k.txt')
+        T.assert_eq(r.body, ONE_K, 'body after the run')
+
+
+def stopped_then_killed(s, request):
+    """Send request to the only worker while it is stopped, then kill it.
+    Returns the client, its response not read yet."""
+    (w,) = s.children('hsd-worker')
+    os.kill(w, signal.SIGSTOP)
+    c = None
+    try:
+        c = T.Client(s.port, timeout=10)
+        c.send(request)
+        # The listener hands the request to the (stopped) worker; nothing
+        # can answer it meanwhile.
+        assert c.is_quiet(0.7), 'answered while the only worker is stopped'
+    finally:
+        T.kill_quietly(w)
+    return c, w
+
+
+def test_inflight_get_redispatched():
+    with server(1) as s:
+        c, w = stopped_then_killed(s, T.req('GET', '/1k.txt'))
+        with c:
+            r = c.response(timeout=10)
+            T.assert_eq(r.status, 200, 'status of the GET')
+            T.assert_eq(r.body, ONE_K, 'body of the GET')
+            # Still a normal keep-alive connection.
+            r = c.request('GET', '/1k.txt')
+            T.assert_eq(r.body, ONE_K, 'body of the next GET')
+        wait_workers(s, 1, [w])
+
+
+def test_inflight_head_redispatched():
+    with server(1) as s:
+        c, w = stopped_then_killed(s, T.req('HEAD', '/1k.txt'))
+        with c:
+            r = c.response('HEAD', timeout=10)
+            T.assert_eq(r.status, 200, 'status of the HEAD')
+            T.assert_eq(r.header('content-length'), str(len(ONE_K)),
+                        'Content-Length of the HEAD')
+
+
+def test_inflight_post_502():
+    with server(1) as s:
+        c, w = stopped_then_killed(s, T.req('POST', '/1k.txt',
+                                            body=b'hello'))
+        with c:
+            r = c.response(timeout=10)
+            T.assert_listener_error(c, r, 502)
+        wait_workers(s, 1, [w])
+        r = T.get(s.port, '/1k.txt')
+        T.assert_eq(r.body, ONE_K, 'body after the 502')
+
+
+def test_cut_response_not_complete():
+    with server(1) as s:
+        (w,) = s.children('hsd-worker')
+        with T.Client(s.port, timeout=20, rcvbuf=65536) as c:
+            c.send(T.req('GET', '/big.bin'))
+            r = c.read_head()
+            T.assert_eq(r.status, 200, 'status')
+            cl = int(r.header('content-length'))
+            T.assert_eq(cl, BIG, 'Content-Length')
+            # Some of the body has surely been written by now.
+            T.wait_for(lambda: c.readable(), 5, 'body bytes')
+            T.kill_quietly(w)
+            T.wait_for(lambda: not T.alive(w), 5, 'the worker to die')
+            try:
+                data, how = c.read_all(20)
+            except OSError as e:
+                raise AssertionError('connection neither closed nor reset '
+                                     'after the worker died (%s)' % e)
+            print('#   got %d of %d body bytes, then %s'
+                  % (len(data), cl, how))
+            assert len(data) < cl, \
+                'a cut response looked complete (%d bytes)' % len(data)
+        wait_workers(s, 1, [w])
+        r = T.get(s.port, '/1k.txt')
+        T.assert_eq(r.body, ONE_K, 'body after the cut response')
+
+
+def test_workers_restarted():
+    with server(2) as s:
+        for round in range(3):
+            old = s.children('hsd-worker')
+            T.assert_eq(len(old), 2, 'workers before round %d' % round)
+            for pid in old:
+                T.kill_quietly(pid)
+            new = wait_workers(s, 2, old)
+            pools = set(p for p, _ in s.workers().values())
+            T.assert_eq(pools, {'0'}, 'pool of the restarted workers')
+            r = T.get(s.port, '/1k.txt')
+            T.assert_eq(r.body, ONE_K, 'body after round %d' % round)
+            assert set(new).isdisjoint(old)
+
+
+def test_parked_requests_survive_killing_all():
+    with server(2, concurrency=1) as s:
+        clients = []
+        try:
+            slow = []
+            for _ in range(2):
+                c = T.Client(s.port, timeout=20, rcvbuf=65536)
+                clients.append(c)
+                c.send(T.req('GET', '/big.bin'))
+                T.assert_eq(c.read_head().status, 200, 'big file status')
+                slow.append(c)
+            parked = []
+            for _ in range(3):
+                c = T.Client(s.port, timeout=20)
+                clients.append(c)
+                c.send(T.req('GET', '/1k.txt'))
+                parked.append(c)
+            for c in parked:
+                assert c.is_quiet(0.5), \
+                    'answered while both workers are busy'
+            old = s.children('hsd-worker')
+            for pid in old:
+                T.kill_quietly(pid)
+            for i, c in enumerate(parked):
+                r = c.response(timeout=15)
+                T.assert_eq(r.status, 200, 'status of parked request %d' % i)
+                T.assert_eq(r.body, ONE_K, 'body of parked request %d' % i)
+            for c in slow:
+                data, how = c.read_all(20)
+                assert len(data) < BIG, 'a cut big response looked complete'
+            wait_workers(s, 2, old)
+        finally:
+            for c in clients:
+                c.close()
+
+
+def test_failed_starts_back_off():
+    """A worker that dies before it is ready (here: its root vanished, so
+    it cannot load the config) is restarted after a growing pause, not in
+    a tight loop; once it can start again the pool serves again."""
+    with server(1) as s:
+        moved = s.root + '.away'
+        os.rename(s.root, moved)
+        try:
+            T.kill_quietly(s.children('hsd-worker')[0])
+            T.wait_for(lambda: 'restarting after a pause' in s.log(), 10,
+                       'a paused restart')
+            fails = s.log().count('before it was ready')
+            assert fails >= 3, 'only %d failed starts logged' % fails
+            T.wait_for(lambda: not s.children('hsd-worker'), 5,
+                       'no worker while the restart is paused')
+            # Pauses double from 1 s: far fewer than one start per 100 ms.
+            before = s.log().count('before it was ready')
+            time.sleep(2)
+            after = s.log().count('before it was ready')
+            assert after - before <= 2, \
+                '%d failed starts in 2 s despite the back-off' % (
+                    after - before)
+        finally:
+            os.rename(moved, s.root)
+        wait_workers(s, 1)
+        r = T.get(s.port, '/1k.txt', timeout=15)
+        T.assert_eq(r.status, 200, 'status once the worker starts again')
+        T.assert_eq(r.body, ONE_K, 'body once the worker starts again')
+
+
+if __name__ == '__main__':
+    T.main()

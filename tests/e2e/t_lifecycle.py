@@ -1,0 +1,248 @@
+"""
+The process tree and its life: who the children are, the pid file, a
+graceful stop on SIGTERM/SIGINT (no new connections, in-flight requests
+finish, exit 0, nothing left), and children that go away by themselves
+when the pool manager is killed outright.
+"""
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hsdtest as T  # noqa: E402
+
+CONF = '''shutdown_timeout = "%s"
+pool "default" { workers = 2 }
+pool "other" { workers = 1 }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+	application "/o" { pool = "other" }
+}
+'''
+
+BIG = 32 << 20
+FILES = {'a.txt': 'aaa\n', 'o/b.txt': 'bbb\n',
+         'big.bin': T.Random(BIG, seed=11)}
+
+
+def server(shutdown='20s', **kw):
+    return T.Server(CONF % shutdown, files=FILES, workers=3, **kw)
+
+
+def refused(port):
+    try:
+        s = socket.create_connection(('127.0.0.1', port), timeout=1)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    s.close()
+    return False
+
+
+def test_children():
+    with server() as s:
+        kids = s.children()
+        names = sorted((T.proc_stat(p) or ('?',))[0] for p in kids)
+        T.assert_eq(names, ['hsd-listener', 'hsd-worker', 'hsd-worker',
+                            'hsd-worker'], 'comm of the direct children')
+        ws = s.workers()
+        for pid, (pool, wid) in ws.items():
+            argv = T.proc_cmdline(pid)
+            assert pool is not None and wid is not None, \
+                'worker argv without -p/-w: %r' % argv
+            assert pool.isdigit() and wid.isdigit(), 'worker argv %r' % argv
+        by_pool = {}
+        for pool, wid in ws.values():
+            by_pool.setdefault(pool, []).append(wid)
+        T.assert_eq(sorted(len(v) for v in by_pool.values()), [1, 2],
+                    'workers per pool index (%r)' % by_pool)
+        T.assert_eq(sorted(by_pool), ['0', '1'], 'pool indexes')
+        # Every process of ours is the pool manager or a direct child.
+        mine = set(T.marked_pids(s.dir))
+        T.assert_eq(mine, set(kids) | {s.pid},
+                    'processes started (no grandchildren, no strays)')
+        # They serve: both pools answer.
+        T.assert_eq(T.get(s.port, '/a.txt').body, b'aaa\n', '/a.txt')
+        T.assert_eq(T.get(s.port, '/o/b.txt').body, b'bbb\n', '/o/b.txt')
+
+
+def test_pid_file():
+    with server() as s:
+        path = s.pidfile()
+        T.wait_for(lambda: os.path.exists(path), 5, 'the pid file')
+        with open(path) as f:
+            text = f.read().strip()
+        T.assert_eq(text, str(s.pid), 'pid file contents')
+
+
+def _graceful(sig):
+    with server() as s:
+        want = hashlib.sha256(open(s.path('big.bin'), 'rb').read()).digest()
+        kids = s.children()
+        c = T.Client(s.port, timeout=30, rcvbuf=65536)
+        try:
+            c.send(T.req('GET', '/big.bin'))
+            r = c.read_head()
+            T.assert_eq(r.status, 200, 'status of the big file')
+            T.assert_eq(int(r.header('content-length')), BIG,
+                        'Content-Length')
+            # An idle keep-alive connection, open before the stop.
+            idle = T.Client(s.port, timeout=10)
+            T.assert_eq(idle.request('GET', '/a.txt').status, 200, 'idle')
+            s.send_signal(sig)
+            T.wait_for(lambda: refused(s.port), 5,
+                       'new connections to be refused after the signal')
+            assert s.running(), \
+                'hsd-poolmgr exited with a response still in flight'
+            # Read the rest, slowly at first.
+            h = hashlib.sha256()
+            body = c.buf
+            c.buf = b''
+            h.update(body)
+            got = len(body)
+            t_end = time.monotonic() + 1.0
+            while got < BIG:
+                try:
+                    data = c.sock.recv(65536 if time.monotonic() < t_end
+                                       else 1 << 20)
+                except ConnectionResetError:
+                    data = b''
+                if not data:
+                    raise AssertionError('in-flight response cut after %d '
+                                         'of %d bytes by the stop'
+                                         % (got, BIG))
+                h.update(data)
+                got += len(data)
+                if time.monotonic() < t_end:
+                    time.sleep(0.01)
+            T.assert_eq(got, BIG, 'bytes of the in-flight response')
+            assert h.digest() == want, 'in-flight response body differs'
+            idle.close()
+        finally:
+            c.close()
+        try:
+            rc = s.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError('hsd-poolmgr did not exit after the '
+                                 'in-flight request finished')
+        # Right when it exits, no child of it is still running.
+        left = [p for p in kids if T.alive(p)] + \
+            [p for p in T.marked_pids(s.dir) if p != s.pid]
+        assert not left, 'children still running when hsd-poolmgr exited: ' \
+            '%r' % left
+        T.assert_eq(rc, 0, 'exit status after signal %d' % sig)
+        T.assert_eq(s.stop(), 0, 'exit status')
+        assert refused(s.port), 'port still open after exit'
+
+
+def test_sigterm_graceful():
+    _graceful(signal.SIGTERM)
+
+
+def test_sigint_graceful():
+    _graceful(signal.SIGINT)
+
+
+def test_sigterm_idle():
+    with server() as s:
+        kids = s.children()
+        T.assert_eq(s.stop(signal.SIGTERM, timeout=10, grace=0), 0,
+                    'exit status')
+        assert not [p for p in kids if T.alive(p)], 'children left'
+
+
+def test_shutdown_timeout_bounds_the_stop():
+    # A client that never reads cannot hold the stop past shutdown_timeout.
+    with server(shutdown='2s') as s:
+        c = T.Client(s.port, timeout=30, rcvbuf=65536)
+        try:
+            c.send(T.req('GET', '/big.bin'))
+            T.assert_eq(c.read_head().status, 200, 'status')
+            s.send_signal(signal.SIGTERM)
+            try:
+                s.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                raise AssertionError('hsd-poolmgr still running 15s after '
+                                     'SIGTERM with shutdown_timeout 2s')
+            data, how = c.read_all(10)
+            assert len(data) < BIG, 'the stuck response completed?'
+        finally:
+            c.close()
+        s.stop()
+
+
+def test_sigkill_poolmgr():
+    with server() as s:
+        kids = s.children()
+        T.assert_eq(len(kids), 4, 'children')
+        os.kill(s.pid, signal.SIGKILL)
+        s.proc.wait(5)
+        T.wait_for(lambda: not [p for p in kids if T.alive(p)] and
+                   not T.marked_pids(s.dir), 5,
+                   'every child to exit after the pool manager was killed')
+        T.wait_for(lambda: refused(s.port), 5, 'the port to close')
+        s.stop()
+
+
+def test_daemon():
+    # -d: the command returns 0, the daemon's pid is in the pid file, it
+    # serves, and SIGTERM stops it.
+    d = tempfile.mkdtemp(prefix='hsd-e2e-d-')
+    port = T.free_ports(1)[0]
+    www = os.path.join(d, 'www')
+    T.make_tree(www, {'a.txt': 'daemon\n'})
+    conf = T.write_conf(d, 'pool "default" { workers = 1 }\n'
+                        'site "s" { bindings = {"127.0.0.1:%d"} root = "%s" }\n'
+                        % (port, www))
+    env = dict(os.environ)
+    env[T.MARK_VAR] = d
+    try:
+        # A file, not a pipe: the daemon may keep its stderr.
+        with open(os.path.join(d, 'out.log'), 'wb') as out:
+            p = subprocess.Popen([T.POOLMGR, '-f', conf, '-d'], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=out)
+        try:
+            rc = p.wait(10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError('hsd-poolmgr -d did not return')
+        T.assert_eq(rc, 0, 'status of hsd-poolmgr -d (%r)'
+                    % open(os.path.join(d, 'out.log')).read())
+        pidfile = os.path.join(d, 'run', 'hsd-poolmgr.pid')
+        T.wait_for(lambda: os.path.exists(pidfile) and
+                   open(pidfile).read().strip().isdigit(), 5, 'the pid file')
+        pid = int(open(pidfile).read())
+        st = T.proc_stat(pid)
+        assert st and st[0] == 'hsd-poolmgr', 'pid file names %r' % (st,)
+
+        def ok():
+            try:
+                return T.get(port, '/a.txt').body == b'daemon\n'
+            except (OSError, T.ConnectionClosed):
+                return False
+        T.wait_for(ok, 10, 'the daemon to serve')
+        mine = T.marked_pids(d)
+        assert pid in mine, 'daemon pid %d not among our processes %r' \
+            % (pid, mine)
+        T.assert_eq(len(mine), 3, 'daemon, listener and one worker')
+        os.kill(pid, signal.SIGTERM)
+        T.wait_for(lambda: not T.marked_pids(d), 15,
+                   'every process of the daemon to exit')
+    finally:
+        for x in T.marked_pids(d):
+            T.kill_quietly(x)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    T.main()
