@@ -501,6 +501,19 @@ def assert_listener_error(c, r, status):
     c.expect_closed(3.0)
 
 
+SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
+                   'runtime error:')
+
+
+def sanitizer_reports(text):
+    """Problems for every sanitizer report in a server log: in an ASan or
+    UBSan build a child's report must fail the test even when the client
+    saw nothing wrong."""
+    return ['sanitizer report in the server log: ' + line.strip()
+            for line in text.splitlines()
+            if any(m in line for m in SANITIZER_MARKS)]
+
+
 def run_poolmgr(conf_path, args=(), timeout=10.0):
     """Run hsd-poolmgr -f conf_path ARGS to completion (for configs that
     must be rejected or checked).  Returns (status, stdout+stderr, pids of
@@ -514,13 +527,19 @@ def run_poolmgr(conf_path, args=(), timeout=10.0):
                          env=env, start_new_session=True)
     spawned = set()
     deadline = time.monotonic() + timeout
+
+    def children():
+        # A clone still named hsd-poolmgr is no child process of hsd's:
+        # LeakSanitizer's tracer, in sanitizer builds, looks like that.
+        return set(x for x in marked_pids(mark) if x != p.pid and
+                   (proc_stat(x) or ('hsd-poolmgr',))[0] != 'hsd-poolmgr')
     try:
         while p.poll() is None:
-            spawned.update(x for x in marked_pids(mark) if x != p.pid)
+            spawned.update(children())
             if time.monotonic() > deadline:
                 raise AssertionError('hsd-poolmgr %s did not exit within '
                                      '%.0fs' % (' '.join(args), timeout))
-        spawned.update(x for x in marked_pids(mark) if x != p.pid)
+        spawned.update(children())
     finally:
         if p.poll() is None:
             kill_quietly(p.pid)
@@ -530,6 +549,9 @@ def run_poolmgr(conf_path, args=(), timeout=10.0):
     out.seek(0)
     text = out.read().decode('utf-8', 'replace')
     out.close()
+    reports = sanitizer_reports(text)
+    if reports:
+        raise AssertionError('; '.join(reports))
     return p.returncode, text, sorted(spawned)
 
 
@@ -726,6 +748,7 @@ class Server:
                     kill_quietly(p)
                 problems.append('processes left after hsd-poolmgr exited: '
                                 + ', '.join(desc))
+            problems.extend(sanitizer_reports(self.log()))
         finally:
             self._finish()
         if problems:
