@@ -386,8 +386,10 @@ chan_readable(evutil_socket_t sock, short ev, void *arg)
 			if (fd >= 0)
 				close(fd);
 			log_warnx("chan_readable: dropped a malformed record "
-			    "from %s (%zd bytes, flags %#x)", c->ch_peer, n,
-			    mh.msg_flags);
+			    "from %s (%zd bytes%s%s%s)", c->ch_peer, n,
+			    mh.msg_flags & MSG_TRUNC ? ", truncated" : "",
+			    mh.msg_flags & MSG_CTRUNC ? ", control truncated" : "",
+			    fd == -2 ? ", bad control data" : "");
 			continue;
 		}
 		if ((size_t)n < sizeof(hdr)) {

@@ -217,24 +217,24 @@ def port_open(port, host='127.0.0.1'):
     return True
 
 
-def conf_tail(dirpath, body):
+def conf_tail(dirpath, body, libexec=None):
     """What the harness appends to every config: the run and libexec dirs.
     Appended, not prepended, so line numbers in the test's text stay."""
     tail = '\nrun_dir = "%s"\nlibexec_dir = "%s"\n' % (
-        os.path.join(dirpath, 'run'), BUILDDIR)
+        os.path.join(dirpath, 'run'), libexec or BUILDDIR)
     if 'shutdown_timeout' not in body:
         tail += 'shutdown_timeout = "5s"\n'
     return tail
 
 
-def write_conf(dirpath, body, name='hsd.conf', tail=True):
+def write_conf(dirpath, body, name='hsd.conf', tail=True, libexec=None):
     """Write body (plus the harness tail) to dirpath/name; return its path."""
     os.makedirs(os.path.join(dirpath, 'run'), exist_ok=True)
     path = os.path.join(dirpath, name)
     with open(path, 'w') as f:
         f.write(body)
         if tail:
-            f.write(conf_tail(dirpath, body))
+            f.write(conf_tail(dirpath, body, libexec))
     return path
 
 
@@ -565,10 +565,12 @@ class Server:
     @PORT@ @PORT2@ ... free loopback ports, @ROOT@ the www root made from
     `files`, @NAME@ the root made from roots['NAME'], @DIR@ the temp dir.
     workers: wait until that many hsd-worker children run.
+    libexec: where the children are, if not the build dir.
     """
 
     def __init__(self, conf, files=None, roots=None, nports=1, args=(),
-                 workers=None, ready_host='localhost', verbose=False):
+                 workers=None, ready_host='localhost', verbose=False,
+                 libexec=None):
         self.dir = tempfile.mkdtemp(prefix='hsd-e2e-')
         self.run_dir = os.path.join(self.dir, 'run')
         os.makedirs(self.run_dir)
@@ -591,7 +593,7 @@ class Server:
             text = text.replace('@%s@' % name, path)
         text = text.replace('@DIR@', self.dir)
         self.conf_text = text
-        self.conf = write_conf(self.dir, text)
+        self.conf = write_conf(self.dir, text, libexec=libexec)
         self.errpath = os.path.join(self.dir, 'stderr.log')
         self.seen = set()
         self.rc = None
