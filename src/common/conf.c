@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -1294,4 +1295,11 @@ conf_map_path(const struct conf_site *st, int app, const char *path,
 	}
 	*root = st->st_root;
 	return path;
+}
+
+void
+conf_timeval(uint64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
 }

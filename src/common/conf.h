@@ -84,6 +84,9 @@ void	conf_free(struct hsd_config *);
 
 /* "500ms", "90s", "20m", "29h", "2d"; a bare number is seconds. */
 int	conf_parse_duration(const char *, uint64_t *ms);
+/* A duration in milliseconds as the struct timeval libevent takes. */
+struct timeval;
+void	conf_timeval(uint64_t ms, struct timeval *);
 /* "16384", "16K", "4M", "1G". */
 int	conf_parse_size(const char *, uint64_t *bytes);
 /* "ip:port[:host]", "*:port[:host]", "[v6]:port[:host]". */

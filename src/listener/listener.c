@@ -37,8 +37,7 @@ listener_common_timeout(uint64_t ms)
 {
 	struct timeval	tv;
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	conf_timeval(ms, &tv);
 	return event_base_init_common_timeout(lenv->le_base, &tv);
 }
 

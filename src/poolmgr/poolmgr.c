@@ -367,8 +367,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 		poolmgr_pool_fill(c->pc_pool);
 		return;
 	}
-	tv.tv_sec = delay_ms / 1000;
-	tv.tv_usec = (delay_ms % 1000) * 1000;
+	conf_timeval(delay_ms, &tv);
 	evtimer_add(pp->pp_restart, &tv);
 }
 
@@ -462,8 +461,7 @@ poolmgr_stop(int sig)
 		    0, -1);
 	else
 		poolmgr_stop_workers();
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	conf_timeval(ms, &tv);
 	evtimer_add(env->pe_kill_timer, &tv);
 	if (TAILQ_EMPTY(&env->pe_children))
 		event_base_loopexit(env->pe_base, NULL);

@@ -790,8 +790,7 @@ worker_stop(const char *why)
 	worker_stopping = 1;
 	log_debug("worker_stop: %s, %u requests in flight", why, worker_busy);
 	if (ms > 0) {
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
+		conf_timeval(ms, &tv);
 		evtimer_add(worker_stop_ev, &tv);
 	}
 	worker_maybe_exit();
@@ -874,8 +873,7 @@ main(int argc, char *argv[])
 		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
 	ms = wrk_conf->cf_limits.connection_timeout_ms;
 	if (ms > 0) {
-		worker_tv.tv_sec = ms / 1000;
-		worker_tv.tv_usec = (ms % 1000) * 1000;
+		conf_timeval(ms, &worker_tv);
 		worker_timeout = &worker_tv;
 	}
 	/*

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -750,6 +751,22 @@ START_TEST(test_conf_size)
 }
 END_TEST
 
+START_TEST(test_conf_timeval)
+{
+	struct timeval	tv;
+
+	conf_timeval(1500, &tv);
+	ck_assert_int_eq(tv.tv_sec, 1);
+	ck_assert_int_eq(tv.tv_usec, 500000);
+	conf_timeval(999, &tv);
+	ck_assert_int_eq(tv.tv_sec, 0);
+	ck_assert_int_eq(tv.tv_usec, 999000);
+	conf_timeval(120000, &tv);
+	ck_assert_int_eq(tv.tv_sec, 120);
+	ck_assert_int_eq(tv.tv_usec, 0);
+}
+END_TEST
+
 START_TEST(test_conf_parse_null)
 {
 	uint64_t		v;
@@ -1172,6 +1189,7 @@ suite_conf(void)
 	    sizeof(conf_durations) / sizeof(conf_durations[0]));
 	tcase_add_loop_test(tc, test_conf_size, 0,
 	    sizeof(conf_sizes) / sizeof(conf_sizes[0]));
+	tcase_add_test(tc, test_conf_timeval);
 	tcase_add_test(tc, test_conf_parse_null);
 	tcase_add_loop_test(tc, test_conf_binding_ok, 0,
 	    sizeof(conf_bindings_ok) / sizeof(conf_bindings_ok[0]));
