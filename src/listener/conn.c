@@ -42,6 +42,7 @@ static int			 conn_nbuf_free;
 static http_parser_settings	 conn_settings;
 
 static void	conn_readable(evutil_socket_t, short, void *);
+static void	conn_read(struct conn *);
 static void	conn_writable(evutil_socket_t, short, void *);
 static void	conn_timeout(evutil_socket_t, short, void *);
 static void	conn_parse(struct conn *);
@@ -390,7 +391,10 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	if (getsockname(fd, (struct sockaddr *)&c->cn_local, &len) == -1)
 		log_warn("conn_accept: getsockname");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->cn_ev = event_new(lenv->le_base, fd, EV_READ | EV_PERSIST,
+	/* One edge-triggered read event for the connection's whole life:
+	 * no epoll_ctl per request.  While a worker holds the connection the
+	 * listener only notes that bytes arrived (cn_pending). */
+	c->cn_ev = event_new(lenv->le_base, fd, EV_READ | EV_PERSIST | EV_ET,
 	    conn_readable, c);
 	c->cn_timer = evtimer_new(lenv->le_base, conn_timeout, c);
 	if (c->cn_ev == NULL || c->cn_timer == NULL) {
@@ -408,12 +412,12 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	conn_request_reset(c);
 	c->cn_state = CN_READING;
 
+	event_add(c->cn_ev, NULL);
 	max = lenv->le_conf->cf_limits.max_connections;
 	if (max > 0 && lenv->le_nconns > (uint32_t)max) {
 		conn_fail(c, 503);
 		return;
 	}
-	event_add(c->cn_ev, NULL);
 	event_add(c->cn_timer, lenv->le_tv_header);
 }
 
@@ -472,6 +476,8 @@ conn_close(struct conn *c)
 	if (c->cn_state == CN_QUEUED)
 		queue_unpark(c);
 	event_free(c->cn_ev);
+	if (c->cn_wev != NULL)
+		event_free(c->cn_wev);
 	event_free(c->cn_timer);
 	conn_buf_release(c);
 	free(c->cn_outbuf);
@@ -504,11 +510,9 @@ conn_linger(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	event_del(c->cn_ev);
-	event_assign(c->cn_ev, lenv->le_base, c->cn_fd, EV_READ | EV_PERSIST,
-	    conn_readable, c);
-	event_add(c->cn_ev, NULL);
 	event_add(c->cn_timer, lenv->le_tv_linger);
+	/* What is already there raises no new edge: discard it now. */
+	conn_read(c);
 }
 
 void
@@ -528,10 +532,13 @@ conn_flush(struct conn *c)
 		    c->cn_out_len - c->cn_out_off, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				event_del(c->cn_ev);
-				event_assign(c->cn_ev, lenv->le_base, c->cn_fd,
-				    EV_WRITE | EV_PERSIST, conn_writable, c);
-				event_add(c->cn_ev, NULL);
+				if (c->cn_wev == NULL && (c->cn_wev = event_new(
+				    lenv->le_base, c->cn_fd, EV_WRITE | EV_PERSIST,
+				    conn_writable, c)) == NULL) {
+					conn_close(c);
+					return;
+				}
+				event_add(c->cn_wev, NULL);
 				return;
 			}
 			if (errno == EINTR)
@@ -541,6 +548,8 @@ conn_flush(struct conn *c)
 		}
 		c->cn_out_off += n;
 	}
+	if (c->cn_wev != NULL)
+		event_del(c->cn_wev);
 	conn_linger(c);
 }
 
@@ -567,7 +576,6 @@ conn_fail(struct conn *c, int status)
 	if (c->cn_state == CN_QUEUED)
 		queue_unpark(c);
 	c->cn_state = CN_CLOSING;
-	event_del(c->cn_ev);
 	evtimer_del(c->cn_timer);
 	conn_buf_release(c);
 
@@ -611,25 +619,19 @@ conn_resume(struct conn *c, const char *rest, size_t restlen)
 	} else
 		conn_buf_release(c);
 	c->cn_len = restlen;
-	event_del(c->cn_ev);
-	event_assign(c->cn_ev, lenv->le_base, c->cn_fd, EV_READ | EV_PERSIST,
-	    conn_readable, c);
-	event_add(c->cn_ev, NULL);
 	/* Idle keep-alive time until the next request's first byte. */
 	event_add(c->cn_timer, lenv->le_tv_conn);
-	if (restlen > 0)
+	if (c->cn_pending)
+		conn_read(c);		/* bytes came while the worker had it */
+	else if (restlen > 0)
 		conn_parse(c);
 }
 
-/* Parked: keep watching, to notice a client that goes away. */
+/* Parked: bounded by connection_timeout; the read event still notices a
+ * client that goes away. */
 void
 conn_park_watch(struct conn *c)
 {
-	event_del(c->cn_ev);
-	event_assign(c->cn_ev, lenv->le_base, c->cn_fd, EV_READ | EV_PERSIST,
-	    conn_readable, c);
-	if (c->cn_len < lenv->le_data_cap)
-		event_add(c->cn_ev, NULL);
 	event_add(c->cn_timer, lenv->le_tv_conn);
 }
 
@@ -646,36 +648,55 @@ conn_close_idle(void)
 	}
 }
 
+/*
+ * Read what the socket holds.  The read event is edge-triggered, so this
+ * reads until a short read (the socket is drained: new bytes raise a new
+ * edge) unless the buffer fills, in which case cn_pending says more may be
+ * waiting.  Parsing may hand the connection on or free it: nothing
+ * touches c after conn_parse().
+ */
 static void
-conn_readable(evutil_socket_t fd, short ev, void *arg)
+conn_read(struct conn *c)
 {
-	struct conn	*c = arg;
-	char		 scratch[4096];
-	ssize_t		 n;
+	char	 scratch[4096];
+	size_t	 room;
+	ssize_t	 n;
 
-	(void)ev;
-	if (c->cn_state == CN_CLOSING) {
-		/* Lingering: discard until the client closes. */
-		n = recv(fd, scratch, sizeof(scratch), 0);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0 || (c->cn_drained += n) > CONN_LINGER_MAX)
-			conn_close(c);
+	c->cn_pending = 0;
+	switch (c->cn_state) {
+	case CN_WORKER:
+		c->cn_pending = 1;	/* the worker's bytes, or the next request */
 		return;
+	case CN_CLOSING:
+		/* Lingering: discard until the client closes. */
+		for (;;) {
+			n = recv(c->cn_fd, scratch, sizeof(scratch), 0);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+			if (n <= 0 || (c->cn_drained += n) > CONN_LINGER_MAX) {
+				conn_close(c);
+				return;
+			}
+		}
+	case CN_READING:
+	case CN_QUEUED:
+		break;
 	}
 	if (conn_buf_take(c) == -1) {
 		conn_close(c);
 		return;
 	}
-	if (c->cn_len >= lenv->le_data_cap) {
-		/* Parked with a full buffer: stop reading until dispatched. */
-		event_del(c->cn_ev);
+	if ((room = lenv->le_data_cap - c->cn_len) == 0) {
+		c->cn_pending = 1;	/* parked with a full buffer */
 		return;
 	}
-	n = recv(fd, c->cn_buf + c->cn_len, lenv->le_data_cap - c->cn_len, 0);
+	n = recv(c->cn_fd, c->cn_buf + c->cn_len, room, 0);
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			if (c->cn_len == 0)
+				conn_buf_release(c);
 			return;
+		}
 		conn_close(c);
 		return;
 	}
@@ -685,10 +706,18 @@ conn_readable(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	c->cn_len += n;
+	if ((size_t)n == room)
+		c->cn_pending = 1;
 	if (c->cn_state == CN_READING)
 		conn_parse(c);
-	else if (c->cn_len >= lenv->le_data_cap)
-		event_del(c->cn_ev);
+}
+
+static void
+conn_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	conn_read(arg);
 }
 
 static void

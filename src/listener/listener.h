@@ -33,7 +33,8 @@ struct conn {
 	int			 cn_fd;
 	enum conn_state		 cn_state;
 	struct sockaddr_storage	 cn_local;
-	struct event		*cn_ev;		/* read, or write while closing */
+	struct event		*cn_ev;		/* read, edge-triggered, for life */
+	struct event		*cn_wev;	/* write, while a final answer waits */
 	struct event		*cn_timer;
 	TAILQ_ENTRY(conn)	 cn_entry;	/* all connections */
 	TAILQ_ENTRY(conn)	 cn_qentry;	/* its pool's queue */
@@ -56,7 +57,7 @@ struct conn {
 	uint8_t			 cn_in_value;
 	uint8_t			 cn_has_te;
 	uint8_t			 cn_keepalive;	/* to be kept after DONE */
-	uint8_t			 cn_stopping;	/* close after this request */
+	uint8_t			 cn_pending;	/* the socket may hold unread bytes */
 
 	/* Routing result. */
 	uint32_t		 cn_site;

@@ -206,7 +206,6 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 	c->cn_worker = w;
 	c->cn_slot = slot;
 	c->cn_state = CN_WORKER;
-	event_del(c->cn_ev);
 	evtimer_del(c->cn_timer);
 	return 0;
 }
