@@ -32,6 +32,7 @@
 #define CONN_LINGER_MAX		(64 * 1024)	/* bytes discarded before close */
 #define CONN_BUF_FREE_MAX	256		/* idle buffers kept for reuse */
 #define CONN_LISTEN_MAX		64
+#define CONN_ACCEPT_PAUSE_MS	100	/* after accept() ran out of fds */
 
 enum { HDR_OTHER, HDR_HOST, HDR_TE };
 
@@ -422,12 +423,39 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 }
 
 static void
+conn_accept_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	int	i;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	for (i = 0; i < conn_nlisteners; i++)
+		evconnlistener_enable(conn_listeners[i]);
+}
+
+/*
+ * Out of fds or memory: the listening sockets stay readable, so retrying
+ * at once would spin.  Pause accepting briefly; the connections wait in
+ * the backlog, and the ones already open go on being served.
+ */
+static void
 conn_accept_error(struct evconnlistener *l, void *arg)
 {
+	static struct event	*resume;
+	struct timeval		 tv = { 0, CONN_ACCEPT_PAUSE_MS * 1000 };
+	int			 i;
+
 	(void)arg;
-	log_warn("conn_accept_error: accept on fd %d",
-	    (int)evconnlistener_get_fd(l));
-	/* Out of fds: the connection stays in the backlog; libevent retries. */
+	log_warn("conn_accept_error: accept on fd %d; pausing for %d ms",
+	    (int)evconnlistener_get_fd(l), CONN_ACCEPT_PAUSE_MS);
+	if (resume == NULL &&
+	    (resume = evtimer_new(lenv->le_base, conn_accept_resume,
+	    NULL)) == NULL)
+		return;
+	for (i = 0; i < conn_nlisteners; i++)
+		evconnlistener_disable(conn_listeners[i]);
+	evtimer_add(resume, &tv);
 }
 
 int

@@ -7,6 +7,7 @@ bytes that must not hurt the next client.
 
 import os
 import random
+import subprocess
 import sys
 import time
 
@@ -208,6 +209,42 @@ MAXCONN = '''limits { max_connections = 2 }
 pool "default" { workers = 2 }
 site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 '''
+
+
+def test_out_of_fds():
+    """When accept() fails for want of fds the listener pauses accepting
+    instead of spinning, keeps serving the connections it has, and takes
+    the waiting ones from the backlog once fds are free again."""
+    prlimit = T.need_program('prlimit')
+    with server() as s:
+        lsn = s.listener()
+        first = T.Client(s.port)
+        T.assert_eq(first.request('GET', '/a.txt').status, 200, 'first')
+        nfds = len(os.listdir('/proc/%d/fd' % lsn))
+        subprocess.check_call([prlimit, '--pid', str(lsn),
+                               '--nofile=%d:%d' % (nfds + 3, nfds + 3)])
+        held = []
+        try:
+            for _ in range(12):
+                held.append(T.Client(s.port))   # the backlog takes them
+            T.wait_for(lambda: 'conn_accept_error' in s.log(), 5,
+                       'accept to fail')
+            before = s.log().count('conn_accept_error')
+            time.sleep(1)
+            errors = s.log().count('conn_accept_error') - before
+            assert errors < 50, '%d accept errors in 1 s: spinning' % errors
+            r = first.request('GET', '/b.txt')
+            T.assert_eq(r.body, b'BBB bb\n', 'a held connection still works')
+            last = held[-1]
+            for c in held[:-1]:
+                c.close()
+            first.close()
+            last.send(T.req('GET', '/c.txt'))
+            r = last.response(timeout=10)
+            T.assert_eq(r.body, b'CCC ccc\n', 'a connection from the backlog')
+        finally:
+            for c in held:
+                c.close()
 
 
 def test_max_connections():
