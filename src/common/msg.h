@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		2
+#define MSG_VERSION		3
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -35,8 +35,7 @@ enum msg_type {
 	MSG_PM_SHUTDOWN,		/* stop accepting, finish in-flight requests, exit */
 
 	/* listener -> pool manager */
-	MSG_LSN_READY = 200,		/* listening sockets armed */
-	MSG_LSN_DRAINED,		/* graceful stop: nothing left in flight */
+	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
 
 	/* listener -> worker */
 	MSG_REQ_SLOTS = 300,		/* fd: memfd holding the worker's struct wrk_slot table */

@@ -658,7 +658,7 @@ conn_resume(struct conn *c, const char *rest, size_t restlen)
 /* Parked: bounded by connection_timeout; the read event still notices a
  * client that goes away. */
 void
-conn_park_watch(struct conn *c)
+conn_parked(struct conn *c)
 {
 	event_add(c->cn_timer, lenv->le_tv_conn);
 }

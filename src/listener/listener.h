@@ -132,7 +132,7 @@ void	conn_fail(struct conn *, int status);
 void	conn_reset(struct conn *);
 void	conn_close(struct conn *);
 void	conn_close_graceful(struct conn *);
-void	conn_park_watch(struct conn *);
+void	conn_parked(struct conn *);
 void	conn_close_idle(void);
 
 /* queue.c */
@@ -141,6 +141,5 @@ void	queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd);
 void	queue_dispatch(struct conn *);
 void	queue_unpark(struct conn *);
 void	queue_run(struct lsn_pool *);
-int	queue_busy(void);
 
 #endif

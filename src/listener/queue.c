@@ -160,7 +160,7 @@ queue_park(struct lsn_pool *pl, struct conn *c, int front)
 	else
 		TAILQ_INSERT_TAIL(&pl->pl_queue, c, cn_qentry);
 	pl->pl_queued++;
-	conn_park_watch(c);
+	conn_parked(c);
 }
 
 void

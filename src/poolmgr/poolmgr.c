@@ -497,8 +497,6 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
 	if (fd != -1)
 		close(fd);
 	switch (hdr->mh_type) {
-	case MSG_LSN_READY:
-		break;
 	case MSG_LSN_DRAINED:
 		log_debug("poolmgr_dispatch_listener: listener drained");
 		poolmgr_stop_workers();

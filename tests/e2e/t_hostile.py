@@ -8,6 +8,7 @@ and then execs it, so the server must go on serving afterwards.
 """
 
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -34,7 +35,7 @@ def hdr(version, mtype, length, ident=0):
 def done(conn, slot, status=200, nbytes=10, flags=1, rest=0):
     return struct.pack('<IHHQII', conn, slot, status, nbytes, flags, rest)
 
-V, DONE, READY = 2, 400, 550
+V, DONE, READY = int(os.environ['HSD_MSG_VERSION']), 400, 550
 devnull = os.open('/dev/null', os.O_RDONLY)
 rng = random.Random(int(sys.argv[-1]) if sys.argv[-1].isdigit() else 1)
 
@@ -79,6 +80,10 @@ def hostile_libexec():
         f.write(PRELUDE)
     os.chmod(path, stat.S_IRWXU)
     os.environ['HSD_REAL_WORKER'] = os.path.join(T.BUILDDIR, 'hsd-worker')
+    # Well-formed garbage needs the protocol version of the build.
+    with open(os.path.join(T.SRCDIR, 'src', 'common', 'msg.h')) as f:
+        os.environ['HSD_MSG_VERSION'] = re.search(
+            r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
     return d
 
 

@@ -232,9 +232,9 @@ START_TEST(test_chan_roundtrip)
 	ck_assert(memcmp(p.sb.msgs[3].data, big, MSG_PAYLOAD_MAX) == 0);
 
 	/* And the other way. */
-	ck_assert_int_eq(chan_send(p.b, MSG_LSN_READY, 9, "x", 1, -1), 0);
+	ck_assert_int_eq(chan_send(p.b, MSG_LSN_DRAINED, 9, "x", 1, -1), 0);
 	wait_msgs(p.base, &p.sa, 1);
-	ck_assert_int_eq(p.sa.msgs[0].type, MSG_LSN_READY);
+	ck_assert_int_eq(p.sa.msgs[0].type, MSG_LSN_DRAINED);
 	ck_assert_uint_eq(p.sa.msgs[0].id, 9);
 
 	ck_assert_int_eq(chan_fd(p.a), p.fds[0]);
