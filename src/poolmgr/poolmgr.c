@@ -244,7 +244,10 @@ poolmgr_start_worker(uint32_t pool)
 	pid_t			 pid;
 	uint32_t		 id = ++env->pe_next_worker;
 
-	if (env->pe_listener == NULL) {
+	/* No listener to hand the worker to: its channel closing comes
+	 * before its exit status, and a worker that died with it must not be
+	 * replaced in between. */
+	if (env->pe_listener == NULL || env->pe_listener->pc_chan == NULL) {
 		free(path);
 		return;
 	}
