@@ -714,29 +714,33 @@ conn_read(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if ((room = lenv->le_data_cap - c->cn_len) == 0) {
+	if ((room = lenv->le_data_cap - c->cn_len) == 0)
 		c->cn_pending = 1;	/* parked with a full buffer */
-		return;
-	}
-	n = recv(c->cn_fd, c->cn_buf + c->cn_len, room, 0);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			if (c->cn_len == 0)
-				conn_buf_release(c);
+	else if ((n = recv(c->cn_fd, c->cn_buf + c->cn_len, room, 0)) == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			conn_close(c);
 			return;
 		}
-		conn_close(c);
-		return;
-	}
-	if (n == 0) {
+	} else if (n == 0) {
 		/* Gone: between requests, half-way through a head, or parked. */
 		conn_close(c);
 		return;
+	} else {
+		c->cn_len += n;
+		if ((size_t)n == room)
+			c->cn_pending = 1;
 	}
-	c->cn_len += n;
-	if ((size_t)n == room)
-		c->cn_pending = 1;
-	if (c->cn_state == CN_READING)
+	if (c->cn_len == 0) {
+		conn_buf_release(c);
+		return;
+	}
+	/*
+	 * Parse whatever is unparsed, new or not: bytes a worker handed back
+	 * with DONE raise no edge, and the socket may be empty by now (the
+	 * edge that set cn_pending may have been for bytes read since, or
+	 * read by the worker).
+	 */
+	if (c->cn_state == CN_READING && c->cn_parsed < c->cn_len)
 		conn_parse(c);
 }
 
