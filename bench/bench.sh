@@ -1,8 +1,10 @@
 #!/bin/bash
 # hsd against nginx, side by side in one run: both serve the same files from
 # the same directory on loopback, wrk loads each in turn, and the table shows
-# the median requests/s and the ratio hsd/nginx.  Not a test: it asserts
-# nothing.
+# the median requests/s and the ratio hsd/nginx; then h2load does the same
+# with 8 requests pipelined per connection (HTTP/1.1), at 8 and at 100
+# connections.  Not a test: it asserts nothing (it does print any request
+# that failed).
 #
 #   HSD_BUILDDIR=/tmp/build bench/bench.sh
 #
@@ -15,7 +17,8 @@
 # Fairness: nginx gets worker_processes 2, the CPU budget of hsd's 2 workers
 # (hsd also has its listener; the machine has 2 cores and wrk shares them).
 # hsd writes no access log yet (hsd-logd does not exist), so nginx runs with
-# access_log off too.
+# access_log off too.  nginx keeps open file descriptors (open_file_cache)
+# as a performance-minded operator would.
 
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
@@ -88,6 +91,21 @@ run_wrk() {
 	awk '$1 == "Requests/sec:" { print $2 }' <<<"$out"
 }
 
+# Requests/s of one pipelined h2load run: $2 connections, 8 in flight each.
+run_h2load() {
+	local out
+	out=$(h2load --h1 -D "$DURATION" --warm-up-time=1 -c "$2" -m 8 "$1" \
+	    2>&1) || die "h2load $1 failed"
+	if ! grep -q ' 0 failed, 0 errored, 0 timeout' <<<"$out" ||
+	    ! grep -Eq 'status codes: [0-9]+ 2xx, 0 3xx, 0 4xx, 0 5xx' <<<"$out"
+	then
+		echo "bench.sh: h2load -c $2 $1:" >&2
+		grep -E '^requests:|^status codes:' <<<"$out" >&2
+	fi
+	awk '$1 == "finished" { for (i = 1; i < NF; i++)
+		if ($(i + 1) == "req/s,") print $i }' <<<"$out"
+}
+
 median() {
 	sort -n | awk '{ v[NR] = $1 } END {
 		if (NR == 0) print "-"
@@ -97,6 +115,7 @@ median() {
 
 command -v wrk >/dev/null || die "wrk not found (sh tools/deps.sh bench)"
 command -v curl >/dev/null || die "curl not found (sh tools/deps.sh bench)"
+command -v h2load >/dev/null || die "h2load not found (sh tools/deps.sh bench)"
 [ -x "$NGINX" ] || die "$NGINX not found (sh tools/deps.sh bench)"
 
 mkdir "$tmp/www" "$tmp/nginx" "$tmp/hsd" || exit 1
@@ -122,6 +141,8 @@ http {
 	access_log off;
 	sendfile on;
 	tcp_nopush on;
+	open_file_cache max=1000 inactive=60s;
+	open_file_cache_valid 60s;
 	keepalive_timeout 120s;
 	keepalive_requests 1000000;	# hsd sets no per-connection cap
 	client_body_temp_path $tmp/nginx/body;
@@ -181,6 +202,28 @@ for f in $FILES; do
 	ratio=$(awk -v h="$h" -v n="$n" \
 	    'BEGIN { if (h == "-" || n == 0) print "-"; else printf "%.2f", h / n }')
 	printf '%-10s %12s %12s %10s\n' "$f" "$n" "$h" "$ratio"
+done
+
+echo
+echo "h2load --h1 -m 8 -D ${DURATION}s (8 pipelined per connection), $RUNS runs each, median req/s"
+printf '%-16s %12s %12s %10s\n' 'file, conns' nginx hsd hsd/nginx
+for f in $FILES; do
+	for c in 8 100; do
+		: >"$tmp/nginx.p$c.$f"
+		: >"$tmp/hsd.p$c.$f"
+		for _ in $(seq "$RUNS"); do
+			run_h2load "http://127.0.0.1:$NGINX_PORT/$f" "$c" \
+			    >>"$tmp/nginx.p$c.$f"
+			[ -n "$hsd_pid" ] &&
+				run_h2load "http://127.0.0.1:$HSD_PORT/$f" "$c" \
+				    >>"$tmp/hsd.p$c.$f"
+		done
+		n=$(median <"$tmp/nginx.p$c.$f")
+		h=$(median <"$tmp/hsd.p$c.$f")
+		ratio=$(awk -v h="$h" -v n="$n" \
+		    'BEGIN { if (h == "-" || n == 0) print "-"; else printf "%.2f", h / n }')
+		printf '%-16s %12s %12s %10s\n' "$f, $c" "$n" "$h" "$ratio"
+	done
 done
 
 # Memory after the runs, summed over each server's processes: now (VmRSS)
