@@ -347,7 +347,7 @@ chan_readable(evutil_socket_t sock, short ev, void *arg)
 		unsigned char	buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cmsgbuf;
 	ssize_t		 n;
-	int		 fd, i, reset = 0;
+	int		 fd, i, lost, reset = 0;
 
 	(void)ev;
 	c->ch_dispatching++;
@@ -382,7 +382,15 @@ chan_readable(evutil_socket_t sock, short ev, void *arg)
 			break;
 		}
 		fd = chan_take_fd(&mh);
-		if (fd == -2 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		/* Control data cut short with no fd in it: the receiver had
+		 * no fd free for the one that was sent.  The record is
+		 * whole, so it is delivered, flagged, for its receiver to
+		 * answer; cut short with fds in it, the sender sent more
+		 * than one. */
+		lost = fd == -1 && (mh.msg_flags & MSG_CTRUNC) &&
+		    mh.msg_controllen == 0;
+		if (fd == -2 || (mh.msg_flags & MSG_TRUNC) ||
+		    ((mh.msg_flags & MSG_CTRUNC) && !lost)) {
 			if (fd >= 0)
 				close(fd);
 			log_warnx("chan_readable: dropped a malformed record "
@@ -412,6 +420,10 @@ chan_readable(evutil_socket_t sock, short ev, void *arg)
 			    c->ch_peer, hdr.mh_version, hdr.mh_len, n);
 			continue;
 		}
+		if (lost)
+			log_warnx("chan_readable: a message from %s lost its "
+			    "fd: out of fds", c->ch_peer);
+		hdr.mh_flags = lost ? MH_FD_LOST : 0;
 		c->ch_msg(c, &hdr, chan_rbuf + sizeof(hdr), fd, c->ch_arg);
 	}
 	if (--c->ch_dispatching == 0 && c->ch_freed)

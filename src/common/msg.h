@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		3
+#define MSG_VERSION		4
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -23,8 +23,12 @@ struct msg_hdr {
 	uint16_t	mh_type;
 	uint32_t	mh_len;		/* payload bytes after the header */
 	uint32_t	mh_id;		/* sender-defined: pool, worker or conn id */
-	uint32_t	mh_pad;
+	uint32_t	mh_flags;	/* MH_*: set by the receiving channel */
 };
+
+/* The record carried an fd the receiver could not take (it is out of fds:
+ * MSG_CTRUNC); the message arrives with fd -1 so its receiver can say so. */
+#define MH_FD_LOST		0x01
 
 enum msg_type {
 	MSG_NONE = 0,
@@ -36,6 +40,7 @@ enum msg_type {
 
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
+	MSG_LSN_WORKER_FAILED,		/* mh_id: worker id; struct msg_wfailed */
 
 	/* listener -> worker */
 	MSG_REQ_SLOTS = 300,		/* fd: memfd holding the worker's struct wrk_slot table */
@@ -43,6 +48,8 @@ enum msg_type {
 
 	/* worker -> listener */
 	MSG_REQ_DONE = 400,		/* struct msg_done + bytes read past the request */
+	MSG_REQ_READY,			/* initialised: requests may be handed to it */
+	MSG_REQ_REFUSED,		/* struct msg_refused: a handoff it could not take */
 
 	/* pool manager -> worker */
 	MSG_WRK_SHUTDOWN = 500,		/* finish in-flight requests and exit */
@@ -81,6 +88,7 @@ struct msg_handoff {
 };
 
 #define DONE_KEEPALIVE		0x01	/* connection may carry another request */
+#define DONE_INCOMPLETE		0x02	/* gave up part-way through the response */
 
 /* MSG_REQ_DONE: mh_id is the conn id; followed by dn_rest_len bytes the
  * worker read that belong to the next request (pipelining). */
@@ -91,6 +99,24 @@ struct msg_done {
 	uint64_t	dn_bytes;	/* response bytes written to the socket */
 	uint32_t	dn_flags;	/* DONE_* */
 	uint32_t	dn_rest_len;
+};
+
+/* MSG_REQ_REFUSED: mh_id is the conn id.  The worker never had the socket
+ * (or never used it): nothing was read or written, so the listener can hand
+ * the request to another worker whatever its method. */
+struct msg_refused {
+	uint32_t	rf_conn;
+	uint16_t	rf_slot;
+	uint16_t	rf_pad;
+};
+
+/* MSG_LSN_WORKER_FAILED: what the listener saw. */
+#define WFAIL_HUNG	1	/* a request made no progress: kill it now */
+#define WFAIL_BROKEN	2	/* refused a handoff or its channel failed:
+				   replace it, let it finish what it has */
+
+struct msg_wfailed {
+	uint32_t	wf_reason;	/* WFAIL_* */
 };
 
 /*

@@ -781,6 +781,7 @@ conn_timeout(evutil_socket_t fd, short ev, void *arg)
 		conn_close(c);
 		break;
 	case CN_WORKER:
+		queue_deadline(c);		/* the worker's deadline */
 		break;
 	}
 }

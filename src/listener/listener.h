@@ -70,6 +70,7 @@ struct conn {
 	struct lsn_worker	*cn_worker;
 	uint16_t		 cn_slot;
 	uint64_t		 cn_sent;	/* response bytes on this connection so far */
+	uint64_t		 cn_progress;	/* bytes written when the deadline was armed */
 	unsigned		 cn_redispatched;
 
 	/* While closing. */
@@ -88,7 +89,8 @@ struct lsn_worker {
 	int			 wk_pid;
 	uint32_t		 wk_concurrency;
 	uint32_t		 wk_inflight;
-	int			 wk_broken;	/* a handoff failed: dying */
+	int			 wk_ready;	/* said MSG_REQ_READY: may take requests */
+	int			 wk_broken;	/* reported failed: takes no more */
 	struct chan		*wk_chan;
 	struct wrk_slot		*wk_slots;	/* shared with the worker */
 	size_t			 wk_slots_size;
@@ -102,6 +104,7 @@ struct lsn_pool {
 	uint32_t			 pl_queued;
 	struct conn_list		 pl_queue;
 	TAILQ_HEAD(, lsn_worker)	 pl_workers;
+	struct event			*pl_retry;	/* handoff failed for want of fds */
 };
 
 struct listener_env {
@@ -141,5 +144,6 @@ void	queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd);
 void	queue_dispatch(struct conn *);
 void	queue_unpark(struct conn *);
 void	queue_run(struct lsn_pool *);
+void	queue_deadline(struct conn *);
 
 #endif

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,10 +33,14 @@
 
 /* A request whose handling killed this many workers is not tried again. */
 #define QUEUE_REDISPATCH_MAX	2
+/* After a handoff failed for want of fds or memory in the listener. */
+#define QUEUE_RETRY_MS		100
 
 static void	queue_worker_msg(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
 static void	queue_worker_gone(struct chan *, void *);
+static void	queue_retry(evutil_socket_t, short, void *);
+static void	queue_deadline_arm(struct conn *);
 
 void
 queue_init(void)
@@ -50,7 +55,33 @@ queue_init(void)
 		lenv->le_pools[i].pl_index = i;
 		TAILQ_INIT(&lenv->le_pools[i].pl_queue);
 		TAILQ_INIT(&lenv->le_pools[i].pl_workers);
+		if ((lenv->le_pools[i].pl_retry = evtimer_new(lenv->le_base,
+		    queue_retry, &lenv->le_pools[i])) == NULL)
+			fatalx("queue_init: evtimer_new failed");
 	}
+}
+
+/*
+ * The worker is no use any more (it refused a handoff, its channel failed,
+ * or a request at it made no progress): take no more requests to it and
+ * have the pool manager replace it.  What it holds follows the failover
+ * rules when it exits.
+ */
+static void
+queue_worker_failed(struct lsn_worker *w, uint32_t reason, const char *why)
+{
+	struct msg_wfailed	wf;
+
+	if (w->wk_broken >= (int)reason)
+		return;
+	log_warnx("queue_worker_failed: worker %u (pid %d): %s; asking for a "
+	    "replacement", w->wk_id, w->wk_pid, why);
+	w->wk_broken = reason;
+	memset(&wf, 0, sizeof(wf));
+	wf.wf_reason = reason;
+	if (chan_send(lenv->le_parent, MSG_LSN_WORKER_FAILED, w->wk_id, &wf,
+	    sizeof(wf), -1) == -1)
+		log_warn("queue_worker_failed: telling the pool manager");
 }
 
 static void
@@ -94,12 +125,21 @@ queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
 
 	/* The slot table the worker fills in before each response. */
 	w->wk_slots_size = n * sizeof(struct wrk_slot);
-	if ((mfd = memfd_create("hsd-slots", MFD_CLOEXEC)) == -1) {
+	if ((mfd = memfd_create("hsd-slots", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1) {
 		log_warn("queue_worker_up: memfd_create");
 		goto fail;
 	}
 	if (ftruncate(mfd, w->wk_slots_size) == -1) {
 		log_warn("queue_worker_up: ftruncate");
+		goto fail;
+	}
+	/* The worker writes the table but must not resize it: a worker that
+	 * shrank it and died would make the listener read past its mapping
+	 * (SIGBUS) and take every connection down with it. */
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) == -1) {
+		log_warn("queue_worker_up: F_ADD_SEALS");
 		goto fail;
 	}
 	w->wk_slots = mmap(NULL, w->wk_slots_size, PROT_READ, MAP_SHARED, mfd,
@@ -140,7 +180,7 @@ queue_pick(struct lsn_pool *pl)
 	uint32_t		 spare, best_spare = 0;
 
 	TAILQ_FOREACH(w, &pl->pl_workers, wk_entry) {
-		if (w->wk_broken)
+		if (!w->wk_ready || w->wk_broken)
 			continue;
 		spare = w->wk_concurrency - w->wk_inflight;
 		if (spare > best_spare) {
@@ -198,7 +238,19 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 	iov[2].iov_len = c->cn_len;
 	if (chan_sendv(w->wk_chan, MSG_REQ_HANDOFF, c->cn_id, iov, 3,
 	    c->cn_fd) == -1) {
-		log_warn("queue_handoff: to worker %u", w->wk_id);
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+			/* The listener's own want, not the worker's fault:
+			 * try again shortly. */
+			log_warn("queue_handoff: to worker %u; retrying",
+			    w->wk_id);
+			struct timeval tv = { 0, QUEUE_RETRY_MS * 1000 };
+
+			evtimer_add(lenv->le_pools[w->wk_pool].pl_retry, &tv);
+		} else {
+			log_warn("queue_handoff: to worker %u", w->wk_id);
+			queue_worker_failed(w, WFAIL_BROKEN,
+			    "its channel failed");
+		}
 		return -1;
 	}
 	w->wk_inflight++;
@@ -206,7 +258,7 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 	c->cn_worker = w;
 	c->cn_slot = slot;
 	c->cn_state = CN_WORKER;
-	evtimer_del(c->cn_timer);
+	queue_deadline_arm(c);
 	return 0;
 }
 
@@ -221,11 +273,10 @@ queue_run(struct lsn_pool *pl)
 	    (w = queue_pick(pl)) != NULL) {
 		queue_unpark(c);
 		if (queue_handoff(w, c) == -1) {
-			/* The worker is going away; its channel close
-			 * will follow.  Keep the request first in line. */
+			/* Keep the request first in line. */
 			queue_park(pl, c, 1);
-			w->wk_broken = 1;
-			continue;
+			if (!w->wk_broken)
+				break;	/* pl_retry brings it back */
 		}
 	}
 }
@@ -241,11 +292,9 @@ queue_dispatch(struct conn *c)
 
 	evtimer_del(c->cn_timer);
 	/* The common case: nobody waiting and a worker with room. */
-	if (TAILQ_EMPTY(&pl->pl_queue) && (w = queue_pick(pl)) != NULL) {
-		if (queue_handoff(w, c) == 0)
-			return;
-		w->wk_broken = 1;
-	}
+	if (TAILQ_EMPTY(&pl->pl_queue) && (w = queue_pick(pl)) != NULL &&
+	    queue_handoff(w, c) == 0)
+		return;
 	if (pl->pl_queued >= cp->pl_queue_length) {
 		log_debug("queue_dispatch: pool %s: queue full", cp->pl_name);
 		conn_fail(c, 503);
@@ -284,6 +333,52 @@ queue_bytes_written(int fd, uint64_t *out)
 	return -1;
 }
 
+/*
+ * A request at a worker has a deadline, so that a worker that hangs or
+ * drops it (a DONE it could not send) cannot hold the client forever: each
+ * connection_timeout the response must have moved on.  A request whose
+ * response makes no progress for that long counts against the worker,
+ * which is killed; the request then follows the failover rules.
+ */
+static void
+queue_deadline_arm(struct conn *c)
+{
+	/* cn_sent is what the socket had written at the handoff: no system
+	 * call on the request path. */
+	c->cn_progress = c->cn_sent;
+	event_add(c->cn_timer, lenv->le_tv_conn);
+}
+
+void
+queue_deadline(struct conn *c)
+{
+	struct lsn_worker	*w = c->cn_worker;
+	uint64_t		 written;
+	char			 why[128];
+
+	if (w == NULL)
+		return;
+	if (queue_bytes_written(c->cn_fd, &written) == 0 &&
+	    written != c->cn_progress) {
+		c->cn_progress = written;	/* a slow client, but moving */
+		event_add(c->cn_timer, lenv->le_tv_conn);
+		return;
+	}
+	snprintf(why, sizeof(why), "connection %u made no progress within "
+	    "connection_timeout", c->cn_id);
+	queue_worker_failed(w, WFAIL_HUNG, why);
+	/* Its death orphans the request; until then, check again. */
+	event_add(c->cn_timer, lenv->le_tv_conn);
+}
+
+static void
+queue_retry(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	queue_run(arg);
+}
+
 static int
 queue_replayable(const struct conn *c)
 {
@@ -298,16 +393,31 @@ queue_replayable(const struct conn *c)
 	return c->cn_redispatched < QUEUE_REDISPATCH_MAX;
 }
 
+/* The worker holds c no more. */
 static void
-queue_finish(struct lsn_worker *w, struct conn *c, int status, int keepalive,
-    uint64_t bytes, const char *rest, size_t restlen)
+queue_release(struct lsn_worker *w, struct conn *c)
 {
 	w->wk_slot_conn[c->cn_slot] = NULL;
 	w->wk_free[w->wk_concurrency - w->wk_inflight] = c->cn_slot;
 	w->wk_inflight--;
 	c->cn_worker = NULL;
+	evtimer_del(c->cn_timer);
+}
+
+static void
+queue_finish(struct lsn_worker *w, struct conn *c, int status, int flags,
+    uint64_t bytes, const char *rest, size_t restlen)
+{
+	queue_release(w, c);
 	c->cn_sent += bytes;
-	if (keepalive && status != 0 && c->cn_keepalive)
+	if (flags & DONE_INCOMPLETE) {
+		/* The worker gave up part-way: a cut response must not
+		 * end with a FIN that makes it look whole. */
+		log_info("queue_finish: connection %u: response incomplete "
+		    "after %llu bytes; resetting", c->cn_id,
+		    (unsigned long long)bytes);
+		conn_reset(c);
+	} else if ((flags & DONE_KEEPALIVE) && status != 0 && c->cn_keepalive)
 		conn_resume(c, rest, restlen);
 	else
 		conn_close_graceful(c);
@@ -334,8 +444,55 @@ queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data)
 		    dn.dn_slot, dn.dn_conn);
 		return;
 	}
-	queue_finish(w, c, dn.dn_status, dn.dn_flags & DONE_KEEPALIVE,
-	    dn.dn_bytes, (const char *)data + sizeof(dn), dn.dn_rest_len);
+	queue_finish(w, c, dn.dn_status, dn.dn_flags, dn.dn_bytes,
+	    (const char *)data + sizeof(dn), dn.dn_rest_len);
+}
+
+/*
+ * The worker could not take a request (out of fds, say).  It never used
+ * the socket, so the request goes back to the front of the queue whatever
+ * its method -- unless the socket says otherwise -- and the worker, no use
+ * as it is, is replaced.
+ */
+static void
+queue_refused(struct lsn_worker *w, const struct msg_hdr *hdr,
+    const void *data)
+{
+	struct lsn_pool		*pl = &lenv->le_pools[w->wk_pool];
+	struct msg_refused	 rf;
+	struct conn		*c;
+	uint64_t		 written;
+
+	if (hdr->mh_len != sizeof(rf)) {
+		log_warnx("queue_refused: worker %u: %u byte REFUSED",
+		    w->wk_id, hdr->mh_len);
+		return;
+	}
+	memcpy(&rf, data, sizeof(rf));
+	if (rf.rf_slot >= w->wk_concurrency ||
+	    (c = w->wk_slot_conn[rf.rf_slot]) == NULL ||
+	    c->cn_id != rf.rf_conn) {
+		log_warnx("queue_refused: worker %u: REFUSED for slot %u, conn "
+		    "%u does not match a request it holds", w->wk_id,
+		    rf.rf_slot, rf.rf_conn);
+		return;
+	}
+	queue_release(w, c);
+	queue_worker_failed(w, WFAIL_BROKEN, "it refused a request");
+	c->cn_state = CN_READING;
+	if (queue_bytes_written(c->cn_fd, &written) == -1 ||
+	    written != c->cn_sent) {
+		log_warnx("queue_refused: connection %u: the socket was "
+		    "written to; resetting", c->cn_id);
+		conn_reset(c);
+	} else if (c->cn_redispatched >= QUEUE_REDISPATCH_MAX) {
+		conn_fail(c, 502);
+	} else {
+		c->cn_redispatched++;
+		log_info("queue_refused: connection %u: request handed on",
+		    c->cn_id);
+		queue_park(pl, c, 1);
+	}
 }
 
 static void
@@ -350,6 +507,17 @@ queue_worker_msg(struct chan *ch, const struct msg_hdr *hdr,
 	switch (hdr->mh_type) {
 	case MSG_REQ_DONE:
 		queue_done(w, hdr, data);
+		queue_run(&lenv->le_pools[w->wk_pool]);
+		break;
+	case MSG_REQ_READY:
+		if (!w->wk_ready)
+			log_debug("queue_worker_msg: worker %u ready",
+			    w->wk_id);
+		w->wk_ready = 1;
+		queue_run(&lenv->le_pools[w->wk_pool]);
+		break;
+	case MSG_REQ_REFUSED:
+		queue_refused(w, hdr, data);
 		queue_run(&lenv->le_pools[w->wk_pool]);
 		break;
 	default:
@@ -375,6 +543,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 
 	w->wk_slot_conn[c->cn_slot] = NULL;
 	c->cn_worker = NULL;
+	evtimer_del(c->cn_timer);
 	if (queue_bytes_written(c->cn_fd, &written) == -1) {
 		log_warn("queue_orphan: connection %u: cannot tell what was "
 		    "sent", c->cn_id);

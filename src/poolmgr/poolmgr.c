@@ -52,6 +52,7 @@ static void	poolmgr_dispatch_listener(struct chan *, const struct msg_hdr *,
 static void	poolmgr_dispatch_worker(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
 static void	poolmgr_child_chan_gone(struct chan *, void *);
+static void	poolmgr_worker_failed(const struct msg_hdr *, const void *);
 static void	poolmgr_stop(int);
 
 static char *
@@ -321,6 +322,8 @@ static void
 poolmgr_child_free(struct pm_child *c)
 {
 	TAILQ_REMOVE(&env->pe_children, c, pc_entry);
+	if (c->pc_kill != NULL)
+		event_free(c->pc_kill);
 	if (c->pc_chan != NULL)
 		chan_free(c->pc_chan);
 	if (c == env->pe_listener)
@@ -348,10 +351,16 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 	uint64_t		 delay_ms = 0;
 	char			 how[64];
 
+	poolmgr_describe_exit(status, how, sizeof(how));
+	if (c->pc_retiring) {
+		/* Replaced when it was retired: nothing more to do. */
+		log_info("worker %u (pid %d) of pool %s, retired, %s", c->pc_id,
+		    (int)c->pc_pid, cp->pl_name, how);
+		return;
+	}
 	pp->pp_running--;
 	if (env->pe_stopping)
 		return;
-	poolmgr_describe_exit(status, how, sizeof(how));
 	if (!c->pc_ready)
 		pp->pp_start_fails++;
 	else
@@ -495,7 +504,6 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
     const void *data, int fd, void *arg)
 {
 	(void)ch;
-	(void)data;
 	(void)arg;
 	if (fd != -1)
 		close(fd);
@@ -504,11 +512,79 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
 		log_debug("poolmgr_dispatch_listener: listener drained");
 		poolmgr_stop_workers();
 		break;
+	case MSG_LSN_WORKER_FAILED:
+		poolmgr_worker_failed(hdr, data);
+		break;
 	default:
 		log_warnx("poolmgr_dispatch_listener: unexpected message type "
 		    "%u", hdr->mh_type);
 		break;
 	}
+}
+
+static void
+poolmgr_kill_child(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pm_child	*c = arg;
+
+	(void)fd;
+	(void)ev;
+	log_warnx("worker %u (pid %d) did not stop within shutdown_timeout; "
+	    "killing it", c->pc_id, (int)c->pc_pid);
+	kill(c->pc_pid, SIGKILL);
+}
+
+/*
+ * The listener gave up on a worker.  A hung one is killed at once: what
+ * it held fails over when it is gone.  A broken one (it refused a request,
+ * or its channel failed) is replaced at once and told to finish what it
+ * has, within shutdown_timeout.  Either way the pool is back to strength.
+ */
+static void
+poolmgr_worker_failed(const struct msg_hdr *hdr, const void *data)
+{
+	const struct conf_pool	*cp;
+	struct msg_wfailed	 wf;
+	struct pm_child		*c;
+	struct timeval		 tv;
+
+	if (hdr->mh_len != sizeof(wf)) {
+		log_warnx("poolmgr_worker_failed: %u byte message",
+		    hdr->mh_len);
+		return;
+	}
+	memcpy(&wf, data, sizeof(wf));
+	TAILQ_FOREACH(c, &env->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_id == hdr->mh_id)
+			break;
+	if (c == NULL || env->pe_stopping)
+		return;		/* gone already */
+	cp = &env->pe_conf->cf_pools[c->pc_pool];
+	if (wf.wf_reason == WFAIL_HUNG) {
+		log_warnx("worker %u (pid %d) of pool %s is hung (a request "
+		    "made no progress); killing it", c->pc_id, (int)c->pc_pid,
+		    cp->pl_name);
+		kill(c->pc_pid, SIGKILL);
+		return;
+	}
+	if (c->pc_retiring)
+		return;
+	log_warnx("worker %u (pid %d) of pool %s is broken (the listener "
+	    "cannot use it); replacing it", c->pc_id, (int)c->pc_pid,
+	    cp->pl_name);
+	c->pc_retiring = 1;
+	env->pe_pools[c->pc_pool].pp_running--;
+	c->pc_stop_sent = 1;
+	if (c->pc_chan == NULL ||
+	    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
+		kill(c->pc_pid, SIGTERM);
+	if ((c->pc_kill = evtimer_new(env->pe_base, poolmgr_kill_child,
+	    c)) != NULL) {
+		conf_timeval(env->pe_conf->cf_shutdown_timeout_ms, &tv);
+		evtimer_add(c->pc_kill, &tv);
+	} else
+		kill(c->pc_pid, SIGKILL);
+	poolmgr_pool_fill(c->pc_pool);
 }
 
 static void

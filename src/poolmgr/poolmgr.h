@@ -27,6 +27,8 @@ struct pm_child {
 	struct chan		*pc_chan;	/* NULL once the child closed it */
 	int			 pc_stop_sent;
 	int			 pc_ready;	/* a worker said MSG_WRK_READY */
+	int			 pc_retiring;	/* replaced already; no longer counted */
+	struct event		*pc_kill;	/* SIGKILL if not gone by then */
 	TAILQ_ENTRY(pm_child)	 pc_entry;
 };
 

@@ -351,20 +351,28 @@ worker_send_done(uint32_t conn, uint16_t slot, uint16_t status,
 	iov[0].iov_len = sizeof(dn);
 	iov[1].iov_base = (void *)rest;
 	iov[1].iov_len = restlen;
+	/* A DONE that cannot go leaves the client waiting on a channel that
+	 * no longer works: exit, so the listener fails every request held
+	 * here over by its rules. */
 	if (c == NULL || chan_sendv(c, MSG_REQ_DONE, conn, iov,
 	    restlen > 0 ? 2 : 1, -1) == -1)
-		log_warn("worker_send_done: conn %u", conn);
+		fatal("worker_send_done: conn %u: exiting", conn);
 }
 
 /* The request is over: report it, release the slot and the socket. */
 static void
 worker_finish(struct wrk_req *rq, int keepalive)
 {
+	uint32_t	flags = keepalive ? DONE_KEEPALIVE : 0;
+
 	event_del(rq->rq_ev);
+	/* A response begun and not finished must not be passed off as
+	 * whole: the listener resets the connection. */
+	if (rq->rq_bytes > 0 && rq->rq_bytes < rq->rq_resp_len)
+		flags = DONE_INCOMPLETE;
 	/* Leftovers only matter to a connection that goes on. */
 	worker_send_done(rq->rq_conn, rq->rq_slot, rq->rq_status, rq->rq_bytes,
-	    keepalive ? DONE_KEEPALIVE : 0, rq->rq_rest,
-	    keepalive ? rq->rq_rest_len : 0);
+	    flags, rq->rq_rest, (flags & DONE_KEEPALIVE) ? rq->rq_rest_len : 0);
 	/* The slot keeps saying RESPONDING: the DONE may still be in the
 	 * channel's output queue, and if this process dies before it leaves,
 	 * the slot is what lets the listener keep the connection.  The next
@@ -563,13 +571,22 @@ worker_body_readable(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
-/* Tell the listener a handoff was refused; it then drops the request. */
+/* Tell the listener a handoff could not be taken; the socket was not
+ * touched, so it hands the request to another worker. */
 static void
 worker_reject(uint32_t conn, uint16_t slot, int fd)
 {
-	worker_send_done(conn, slot, 0, 0, 0, NULL, 0);
+	struct msg_refused	 rf;
+	struct chan		*c = worker_peers[PEER_LISTENER].wp_chan;
+
 	if (fd != -1)
 		close(fd);
+	memset(&rf, 0, sizeof(rf));
+	rf.rf_conn = conn;
+	rf.rf_slot = slot;
+	if (c == NULL || chan_send(c, MSG_REQ_REFUSED, conn, &rf, sizeof(rf),
+	    -1) == -1)
+		fatal("worker_reject: conn %u: exiting", conn);
 }
 
 static void
@@ -590,6 +607,12 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 		return;
 	}
 	memcpy(&ho, payload, sizeof(ho));
+	if (fd == -1 && (hdr->mh_flags & MH_FD_LOST)) {
+		log_warnx("worker_handoff: conn %u: out of fds; refused",
+		    ho.ho_conn);
+		worker_reject(ho.ho_conn, ho.ho_slot, fd);
+		return;
+	}
 	path = (const char *)payload + sizeof(ho);
 	data = path + ho.ho_path_len;
 	site = ho.ho_site < wrk_conf->cf_nsites ?
@@ -908,8 +931,10 @@ main(int argc, char *argv[])
 	worker_init_roots();
 	worker_init_reqs();
 	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_READY,
+	    worker_id, NULL, 0, -1) == -1 ||
+	    chan_send(worker_peers[PEER_LISTENER].wp_chan, MSG_REQ_READY,
 	    worker_id, NULL, 0, -1) == -1)
-		fatal("main: telling the pool manager it is ready");
+		fatal("main: saying it is ready");
 	log_debug("main: worker %u of pool %s up, %u slots", worker_id,
 	    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
 

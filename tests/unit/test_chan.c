@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -31,6 +32,7 @@ struct recvd {
 	uint16_t	 type;
 	uint32_t	 id;
 	uint32_t	 len;
+	uint32_t	 flags;
 	int		 fd;
 	unsigned char	*data;
 };
@@ -59,6 +61,7 @@ sink_msg(struct chan *c, const struct msg_hdr *hdr, const void *payload,
 	r->type = hdr->mh_type;
 	r->id = hdr->mh_id;
 	r->len = hdr->mh_len;
+	r->flags = hdr->mh_flags;
 	r->fd = fd;
 	r->data = NULL;
 	if (s->keep_data) {
@@ -270,6 +273,55 @@ START_TEST(test_chan_fd_passing)
 	/* Every write end is closed now: EOF. */
 	ck_assert_int_eq(read(pp[0], buf, sizeof(buf)), 0);
 	close(pp[0]);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * A receiver out of fds: the kernel drops the fd (MSG_CTRUNC) but the
+ * record is whole.  It arrives with fd -1 and MH_FD_LOST, so the receiver
+ * can tell its peer instead of losing the message; whatever flags the
+ * sender put in the header are not believed.
+ */
+START_TEST(test_chan_fd_lost)
+{
+	struct pair	 p;
+	struct rlimit	 rl;
+	struct msg_hdr	 hdr;
+	int		 pp[2], fill[64], nfill = 0, i;
+
+	pair_open(&p, 3);
+	ck_assert_int_eq(pipe(pp), 0);
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.mh_version = MSG_VERSION;
+	hdr.mh_type = MSG_PM_SHUTDOWN;
+	hdr.mh_flags = MH_FD_LOST;	/* a lie */
+	ck_assert_int_eq(send(p.fds[0], &hdr, sizeof(hdr), 0), sizeof(hdr));
+	wait_msgs(p.base, &p.sb, 1);
+	ck_assert_uint_eq(p.sb.msgs[0].flags, 0);
+
+	/* Use up every fd below a low limit. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = pp[1] + 8;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (nfill < 64 && (fill[nfill] = dup(0)) != -1)
+		nfill++;
+	ck_assert_int_eq(errno, EMFILE);
+	ck_assert_int_eq(chan_send(p.a, MSG_PM_LISTEN_SOCK, 2, "l", 1, pp[1]),
+	    0);
+	ck_assert_int_eq(chan_send(p.a, MSG_PM_SHUTDOWN, 3, NULL, 0, -1), 0);
+	wait_msgs(p.base, &p.sb, 3);
+	ck_assert_int_eq(p.sb.msgs[1].type, MSG_PM_LISTEN_SOCK);
+	ck_assert_uint_eq(p.sb.msgs[1].id, 2);
+	ck_assert_int_eq(p.sb.msgs[1].fd, -1);
+	ck_assert_uint_eq(p.sb.msgs[1].flags, MH_FD_LOST);
+	/* The channel goes on. */
+	ck_assert_int_eq(p.sb.msgs[2].type, MSG_PM_SHUTDOWN);
+	ck_assert_uint_eq(p.sb.msgs[2].flags, 0);
+	for (i = 0; i < nfill; i++)
+		close(fill[i]);
+	close(pp[0]);
+	close(pp[1]);
 	pair_close(&p);
 }
 END_TEST
@@ -600,6 +652,7 @@ suite_chan(void)
 
 	tcase_add_test(tc, test_chan_roundtrip);
 	tcase_add_test(tc, test_chan_fd_passing);
+	tcase_add_test(tc, test_chan_fd_lost);
 	tcase_add_test(tc, test_chan_queueing);
 	tcase_add_test(tc, test_chan_queue_limit);
 	tcase_add_test(tc, test_chan_hostile);

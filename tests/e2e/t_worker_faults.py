@@ -1,0 +1,246 @@
+"""
+A worker must never be able to hurt the listener or a client: a worker
+that shrinks the shared slot table, one that runs out of fds and cannot
+take a handoff, one that dies while starting, one that hangs with a
+request, and one that gives up half-way through a response.  In each case
+the listener survives, the client gets a whole answer or a reset (never a
+cut response that looks complete), and the pool is back to strength.
+"""
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hsdtest as T  # noqa: E402
+
+CONF = '''limits { connection_timeout = "@TIMEOUT@" }
+pool "default" { workers = 1 }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
+'''
+
+BODY = b'whole answer\n'
+BIG = 32 * 1024 * 1024
+
+# The first instance started while the marker file exists plays the
+# hostile part named in it; every other one is the real worker.
+PRELUDE = r'''#!@PYTHON@
+import errno, os, socket, struct, sys, time
+
+marker = os.environ['HSD_FAULT_MARKER']
+try:
+    with open(marker) as f:
+        role = f.read().strip()
+    os.unlink(marker)
+except FileNotFoundError:
+    role = None
+if role is None:
+    os.execv(os.environ['HSD_REAL_WORKER'], sys.argv)
+
+V = int(os.environ['HSD_MSG_VERSION'])
+HDR = struct.Struct('<HHIII')
+report = marker + '.report'
+
+def say(text):
+    with open(report, 'a') as f:
+        f.write(text + '\n')
+
+if role == 'die-while-starting':
+    say('started')
+    time.sleep(1.0)
+    say('exiting')
+    os._exit(3)
+
+lsn = socket.socket(fileno=os.dup(5))
+lsn.setblocking(True)
+pm = socket.socket(fileno=os.dup(3))
+
+def recv_record():
+    msg, anc, flags, _ = lsn.recvmsg(200000, socket.CMSG_SPACE(16))
+    fds = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += list(struct.unpack('%di' % (len(data) // 4), data))
+    return HDR.unpack_from(msg)[1], fds
+
+if role == 'truncate-slots':
+    pm.send(HDR.pack(V, 550, 0, 0, 0))        # MSG_WRK_READY
+    lsn.send(HDR.pack(V, 401, 0, 0, 0))       # MSG_REQ_READY
+    while True:
+        kind, fds = recv_record()
+        if kind == 300:                       # MSG_REQ_SLOTS
+            try:
+                os.ftruncate(fds[0], 0)
+                say('truncated')
+            except OSError as e:
+                say('ftruncate: ' + errno.errorcode[e.errno])
+        elif kind == 301:                     # MSG_REQ_HANDOFF
+            say('handoff')
+            os._exit(4)                       # die holding it
+'''
+
+
+def fault_libexec(role):
+    """A libexec dir whose worker plays `role` once.  Returns
+    (dir, report path)."""
+    d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
+    os.symlink(os.path.join(T.BUILDDIR, 'hsd-listener'),
+               os.path.join(d, 'hsd-listener'))
+    path = os.path.join(d, 'hsd-worker')
+    with open(path, 'w') as f:
+        # The interpreter itself, not a wrapper that would rename the
+        # process: the harness finds workers by their name.
+        f.write(PRELUDE.replace('@PYTHON@', sys.executable))
+    os.chmod(path, stat.S_IRWXU)
+    marker = os.path.join(d, 'marker')
+    os.environ['HSD_FAULT_MARKER'] = marker
+    os.environ['HSD_REAL_WORKER'] = os.path.join(T.BUILDDIR, 'hsd-worker')
+    with open(os.path.join(T.SRCDIR, 'src', 'common', 'msg.h')) as f:
+        os.environ['HSD_MSG_VERSION'] = re.search(
+            r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
+    return d, marker
+
+
+def arm(marker, role):
+    with open(marker, 'w') as f:
+        f.write(role)
+
+
+def report(marker):
+    try:
+        with open(marker + '.report') as f:
+            return f.read().split('\n')
+    except FileNotFoundError:
+        return []
+
+
+def server(timeout='10s', libexec=None, files=None):
+    return T.Server(CONF.replace('@TIMEOUT@', timeout),
+                    files=files or {'a.txt': BODY}, workers=1,
+                    libexec=libexec)
+
+
+def replace_worker(s):
+    """Kill the worker; return once its replacement runs."""
+    (old,) = s.children('hsd-worker')
+    T.kill_quietly(old)
+    T.wait_for(lambda: [p for p in s.children('hsd-worker') if p != old],
+               10, 'a new worker')
+    return old
+
+
+def test_slot_table_sealed():
+    # A worker that shrinks the slot table and dies with a request must
+    # not make the listener read past the mapping (SIGBUS): the listener
+    # sealed the memfd before passing it.
+    libexec, marker = fault_libexec('truncate-slots')
+    with server(libexec=libexec) as s:
+        listener = s.listener()
+        arm(marker, 'truncate-slots')
+        replace_worker(s)
+        r = T.get(s.port, '/a.txt', timeout=15)
+        T.assert_eq((r.status, r.body), (200, BODY),
+                    'the request the hostile worker died with')
+        rep = report(marker)
+        assert 'handoff' in rep, rep
+        assert 'ftruncate: EPERM' in rep, 'the table could be shrunk: %r' % rep
+        T.assert_eq(s.listener(), listener, 'listener pid')
+        assert s.running(), 'the pool manager died'
+
+
+def lowest_free_fd(pid):
+    used = set(int(x) for x in os.listdir('/proc/%d/fd' % pid))
+    n = 0
+    while n in used:
+        n += 1
+    return n
+
+
+def test_handoff_without_fd_is_handed_on():
+    # A worker out of fds receives the handoff without its socket
+    # (MSG_CTRUNC).  It says so; the listener gives the request, even a
+    # POST, to a new worker, and the pool manager replaces the old one.
+    prlimit = T.need_program('prlimit')
+    with server() as s:
+        (w,) = s.children('hsd-worker')
+        n = lowest_free_fd(w)
+        subprocess.check_call([prlimit, '--pid', str(w),
+                               '--nofile=%d:%d' % (n, n)])
+        with T.Client(s.port) as c:
+            r = c.request('POST', '/a.txt', body=b'hello')
+            T.assert_eq(r.status, 405, 'POST answered by the new worker')
+            r = c.request('GET', '/a.txt')
+            T.assert_eq((r.status, r.body), (200, BODY), 'GET after it')
+        T.wait_for(lambda: not T.alive(w), 10, 'the broken worker to exit')
+        T.assert_eq(len(s.children('hsd-worker')), 1, 'workers')
+        log = s.log()
+        assert 'out of fds; refused' in log, log
+        assert 'is broken' in log, log
+
+
+def test_no_dispatch_before_ready():
+    # A worker that dies while it starts must not take requests with it:
+    # they wait in the queue for a worker that said it is ready.  A POST
+    # handed to the dying one would have come back as a 502.
+    libexec, marker = fault_libexec('die-while-starting')
+    with server(libexec=libexec) as s:
+        arm(marker, 'die-while-starting')
+        replace_worker(s)
+        T.wait_for(lambda: 'started' in report(marker), 5,
+                   'the slow worker to start')
+        with T.Client(s.port) as c:
+            c.send(T.req('POST', '/a.txt', body=b'hello'))
+            r = c.response(timeout=15)
+            T.assert_eq(r.status, 405, 'POST after a failed start')
+            assert 'exiting' in report(marker), report(marker)
+            r = c.request('GET', '/a.txt')
+            T.assert_eq(r.body, BODY, 'GET after it')
+
+
+def test_hung_worker_request_deadline():
+    # A worker that hangs with a request (here: stopped) cannot hold the
+    # client: after connection_timeout without progress the listener has
+    # it killed and the request goes to its replacement.
+    with server(timeout='1s') as s:
+        (w,) = s.children('hsd-worker')
+        os.kill(w, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = T.get(s.port, '/a.txt', timeout=15)
+            T.assert_eq((r.status, r.body), (200, BODY),
+                        'request the hung worker held')
+            print('#   answered after %.1fs' % (time.monotonic() - t0))
+        finally:
+            T.kill_quietly(w)
+        assert 'is hung' in s.log(), s.log()
+
+
+def test_incomplete_response_is_reset():
+    # The file shrinks while it is sent: the worker cannot finish the
+    # response it announced, and the client must see a reset, not a FIN
+    # that would make the short body look complete.
+    with server(files={'big.bin': T.Sparse(BIG), 'a.txt': BODY}) as s:
+        with T.Client(s.port, timeout=20, rcvbuf=65536) as c:
+            c.send(T.req('GET', '/big.bin'))
+            r = c.read_head()
+            T.assert_eq(int(r.header('content-length')), BIG, 'length')
+            T.wait_for(lambda: c.readable(), 5, 'body bytes')
+            time.sleep(0.3)		# let the sender fill the socket
+            os.truncate(s.path('big.bin'), 1024 * 1024)
+            data, how = c.read_all(20)
+            print('#   got %d of %d body bytes, then %s'
+                  % (len(data), BIG, how))
+            assert len(data) < BIG
+            T.assert_eq(how, 'reset', 'how the cut response ended')
+        r = T.get(s.port, '/a.txt')
+        T.assert_eq(r.body, BODY, 'the pool still serves')
+
+
+if __name__ == '__main__':
+    T.main()
