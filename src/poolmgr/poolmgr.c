@@ -41,8 +41,12 @@
 /* A worker that dies before it says it is ready failed to start; after
  * POOLMGR_START_FAILS such failures in a row the pool's restarts back off,
  * so a worker that cannot start is not forked in a tight loop.  A worker
- * that dies after it was ready is replaced at once. */
+ * that dies after it was ready is replaced at once.  A worker that could
+ * not even be spawned (no fds, no memory for fork) always waits for the
+ * timer: retrying at once cannot succeed and would never return to the
+ * event loop. */
 #define POOLMGR_START_FAILS	3
+#define POOLMGR_BACKOFF_MIN_MS	1000
 #define POOLMGR_BACKOFF_MAX_MS	30000
 
 static struct poolmgr_env	*env;
@@ -230,27 +234,61 @@ poolmgr_start_listener(void)
 	free(path);
 }
 
+/* How long a pool waits before its next start, after pp_start_fails
+ * failed starts in a row: 0 for the first few, then 1 s doubling to 30 s. */
+static uint64_t
+poolmgr_backoff_ms(const struct pm_pool *pp)
+{
+	uint32_t	n;
+
+	if (pp->pp_start_fails < POOLMGR_START_FAILS)
+		return 0;
+	n = pp->pp_start_fails - POOLMGR_START_FAILS;
+	/* 1000 << 5 is past the cap already; larger shifts would overflow. */
+	if (n >= 5)
+		return POOLMGR_BACKOFF_MAX_MS;
+	return POOLMGR_BACKOFF_MIN_MS << n;
+}
+
 static void
+poolmgr_restart_later(uint32_t pool, uint64_t ms)
+{
+	struct timeval	tv;
+
+	conf_timeval(ms, &tv);
+	if (evtimer_add(env->pe_pools[pool].pp_restart, &tv) == -1)
+		log_warnx("poolmgr_restart_later: evtimer_add failed; pool "
+		    "%s stays short of workers",
+		    env->pe_conf->cf_pools[pool].pl_name);
+}
+
+/* 0 if a worker was spawned; -1 if not, with a retry scheduled when one
+ * can help. */
+static int
 poolmgr_start_worker(uint32_t pool)
 {
 	const struct conf_pool	*cp = &env->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &env->pe_pools[pool];
 	struct msg_worker	 mw;
 	struct pm_child		*c;
-	char			*path = poolmgr_binary("hsd-worker");
+	char			*path;
 	char			 poolarg[16], idarg[16];
 	char			*argv[] = { "hsd-worker", "-p", poolarg, "-w",
 				    idarg, NULL, NULL };
 	int			 pm[2], lw[2], fds[3];
 	pid_t			 pid;
-	uint32_t		 id = ++env->pe_next_worker;
+	uint32_t		 id;
+	uint64_t		 delay_ms;
 
 	/* No listener to hand the worker to: its channel closing comes
 	 * before its exit status, and a worker that died with it must not be
-	 * replaced in between. */
-	if (env->pe_listener == NULL || env->pe_listener->pc_chan == NULL) {
-		free(path);
-		return;
-	}
+	 * replaced in between.  The listener's exit stops the server, so
+	 * there is nothing to retry. */
+	if (env->pe_listener == NULL || env->pe_listener->pc_chan == NULL)
+		return -1;
+	path = poolmgr_binary("hsd-worker");
+	/* Taken only by a worker that runs: ids in the log stay dense. */
+	id = env->pe_next_worker + 1;
 	snprintf(poolarg, sizeof(poolarg), "%u", pool);
 	snprintf(idarg, sizeof(idarg), "%u", id);
 	if (log_getverbose())
@@ -274,8 +312,8 @@ poolmgr_start_worker(uint32_t pool)
 		goto fail;
 	}
 	c = poolmgr_child_new(PM_WORKER, pool, pid, pm[0]);
-	c->pc_id = id;
-	env->pe_pools[pool].pp_running++;
+	c->pc_id = env->pe_next_worker = id;
+	pp->pp_running++;
 
 	/* The listener gets the other end of the worker's channel. */
 	memset(&mw, 0, sizeof(mw));
@@ -289,14 +327,23 @@ poolmgr_start_worker(uint32_t pool)
 	log_debug("poolmgr_start_worker: worker %u (pid %d) of pool %s",
 	    id, (int)pid, cp->pl_name);
 	free(path);
-	return;
+	return 0;
 fail:
-	log_warnx("poolmgr_start_worker: cannot start a worker for pool %s",
-	    cp->pl_name);
+	/* A spawn that fails is a failed start like a worker that dies
+	 * before it is ready: it counts towards the back-off. */
+	pp->pp_start_fails++;
+	delay_ms = poolmgr_backoff_ms(pp);
+	if (delay_ms < POOLMGR_BACKOFF_MIN_MS)
+		delay_ms = POOLMGR_BACKOFF_MIN_MS;
+	log_warnx("poolmgr_start_worker: cannot start a worker for pool %s; "
+	    "retrying in %llu ms", cp->pl_name, (unsigned long long)delay_ms);
+	poolmgr_restart_later(pool, delay_ms);
 	free(path);
+	return -1;
 }
 
-/* Bring a pool back to its configured number of workers. */
+/* Bring a pool back to its configured number of workers, or as close as
+ * starts succeed; a failed start has scheduled its own retry. */
 static void
 poolmgr_pool_fill(uint32_t pool)
 {
@@ -304,7 +351,8 @@ poolmgr_pool_fill(uint32_t pool)
 
 	while (!env->pe_stopping &&
 	    pp->pp_running < env->pe_conf->cf_pools[pool].pl_workers)
-		poolmgr_start_worker(pool);
+		if (poolmgr_start_worker(pool) == -1)
+			break;
 }
 
 static void
@@ -344,8 +392,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 {
 	const struct conf_pool	*cp = &env->pe_conf->cf_pools[c->pc_pool];
 	struct pm_pool		*pp = &env->pe_pools[c->pc_pool];
-	struct timeval		 tv;
-	uint64_t		 delay_ms = 0;
+	uint64_t		 delay_ms;
 	char			 how[64];
 
 	pp->pp_running--;
@@ -356,12 +403,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 		pp->pp_start_fails++;
 	else
 		pp->pp_start_fails = 0;
-	if (pp->pp_start_fails >= POOLMGR_START_FAILS) {
-		delay_ms = 1000ULL << (pp->pp_start_fails - POOLMGR_START_FAILS);
-		if (pp->pp_start_fails - POOLMGR_START_FAILS > 5 ||
-		    delay_ms > POOLMGR_BACKOFF_MAX_MS)
-			delay_ms = POOLMGR_BACKOFF_MAX_MS;
-	}
+	delay_ms = poolmgr_backoff_ms(pp);
 	log_warnx("worker %u (pid %d) of pool %s %s%s; %s", c->pc_id,
 	    (int)c->pc_pid, cp->pl_name, how,
 	    c->pc_ready ? "" : " before it was ready",
@@ -370,8 +412,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 		poolmgr_pool_fill(c->pc_pool);
 		return;
 	}
-	conf_timeval(delay_ms, &tv);
-	evtimer_add(pp->pp_restart, &tv);
+	poolmgr_restart_later(c->pc_pool, delay_ms);
 }
 
 static void
