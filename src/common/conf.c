@@ -34,6 +34,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "msg.h"
 #include "uri.h"
 
 /* Index of the mark that records where a section starts. */
@@ -1000,6 +1001,34 @@ conf_build_listens(struct hsd_config *cf)
 	return 0;
 }
 
+/*
+ * Limits that pass their own ranges can still fail together: the listener
+ * hands a request over in one message.  Checked here, where -t and every
+ * process load the file, rather than when the listener starts.
+ */
+static int
+conf_check_limits(cfg_t *lim, const struct conf_limits *lm)
+{
+	uint64_t	room;
+	int		line, l2;
+
+	if (conf_request_buf(lm) + lm->max_field_length +
+	    sizeof(struct msg_handoff) <= MSG_PAYLOAD_MAX)
+		return 0;
+	/* The key written last is the one that tipped it. */
+	line = conf_key_line(lim, "max_request_bytes", 0);
+	if ((l2 = conf_key_line(lim, "max_field_length", 0)) > line)
+		line = l2;
+	room = MSG_PAYLOAD_MAX - CONF_BODY_SLACK - sizeof(struct msg_handoff);
+	conf_err(line, lim, NULL, "max_request_bytes (%llu) and "
+	    "max_field_length (%llu) together must not exceed %llu bytes, "
+	    "what one handoff to a worker can carry",
+	    (unsigned long long)lm->max_request_bytes,
+	    (unsigned long long)lm->max_field_length,
+	    (unsigned long long)room);
+	return -1;
+}
+
 static int
 conf_build(cfg_t *root, struct hsd_config *cf)
 {
@@ -1024,6 +1053,8 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 	    &lm->max_request_bytes) == -1 ||
 	    conf_parse_size(cfg_getstr(lim, "max_field_length"),
 	    &lm->max_field_length) == -1)
+		return -1;
+	if (conf_check_limits(lim, lm) == -1)
 		return -1;
 	if (conf_build_pools(root, cf) == -1 ||
 	    conf_build_sites(root, cf) == -1 ||

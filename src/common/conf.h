@@ -21,6 +21,16 @@ struct conf_limits {
 	uint64_t	 max_field_length;	/* one header line */
 };
 
+/*
+ * The request bytes the listener holds for one connection: a head of up
+ * to max_request_bytes plus CONF_BODY_SLACK bytes of body that arrive
+ * with it.  All of it, with the path (at most max_field_length), must fit
+ * in one handoff message; conf_load_*() refuses limits that do not, so
+ * every process can rely on it.
+ */
+#define CONF_BODY_SLACK		16384
+#define conf_request_buf(lm)	((lm)->max_request_bytes + CONF_BODY_SLACK)
+
 struct conf_pool {
 	char		*pl_name;
 	uint32_t	 pl_workers;

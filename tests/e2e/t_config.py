@@ -116,6 +116,18 @@ def test_bad_size():
              '}\n' + GOOD, 2, 'max_request_bytes')
 
 
+def test_limits_too_big_for_a_handoff():
+    # Each within its range, too big together: -t says so, naming both
+    # keys, instead of a listener that refuses to start later.
+    body = ('limits {\n'
+            '\tmax_request_bytes = "64K"\n'
+            '\tmax_field_length = "64K"\n'
+            '}\n' + GOOD)
+    rejected(body, 3, 'max_field_length', also=('max_request_bytes',),
+             args=('-t',))
+    rejected(body, 3, 'max_field_length', also=('max_request_bytes',))
+
+
 def test_unknown_pool():
     # The site is written on one line: whether the message points at the
     # option or at its section, it is this line.

@@ -23,6 +23,7 @@
 
 #include "conf.h"
 #include "fixtures.h"
+#include "msg.h"
 
 #define CONF_NAME	"t.conf"
 #define ONE_SITE \
@@ -375,6 +376,18 @@ static const struct conf_reject conf_rejects[] = {
 	{ "limits { max_field_length = 32 }\n" ONE_SITE,
 	  "t.conf:1: limits: max_field_length: 32 is out of range (64..65536)",
 	  NULL },
+	{ "limits {\n"
+	  "  max_request_bytes = 64K\n"
+	  "  max_field_length = 64K\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:3: limits: max_request_bytes (65536) and max_field_length "
+	  "(65536) together must not exceed", NULL },
+	{ "limits {\n"
+	  "  max_field_length = 64K\n"
+	  "  connection_timeout = 5\n"
+	  "  max_request_bytes = 65536\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:4: limits: max_request_bytes", "max_field_length" },
 	{ "limits { max_connections = -1 }\n" ONE_SITE,
 	  "t.conf:1: limits: max_connections: -1 is out of range", NULL },
 	{ "pool \"p\" { workers = 0 }\n" ONE_SITE,
@@ -551,6 +564,50 @@ START_TEST(test_conf_reject)
 	assert_logged(log, r->want);
 	assert_logged(log, r->want2);
 	free(log);
+}
+END_TEST
+
+/*
+ * The request buffer and the path must fit in one handoff: the largest
+ * max_field_length that does with max_request_bytes = 64K is accepted, one
+ * byte more is not.  Computed from msg.h so the test follows the protocol.
+ */
+START_TEST(test_conf_limits_handoff)
+{
+	struct hsd_config	*cf;
+	uint64_t		 room, field;
+	char			 text[512], *log;
+
+	room = MSG_PAYLOAD_MAX - CONF_BODY_SLACK - sizeof(struct msg_handoff);
+	field = room - 65536;
+	snprintf(text, sizeof(text), "limits {\n  max_request_bytes = 64K\n"
+	    "  max_field_length = %llu\n}\n" ONE_SITE,
+	    (unsigned long long)field);
+	cf = load_ok(text);
+	ck_assert_uint_eq(cf->cf_limits.max_field_length, field);
+	ck_assert_uint_eq(conf_request_buf(&cf->cf_limits),
+	    65536 + CONF_BODY_SLACK);
+	ck_assert_uint_le(conf_request_buf(&cf->cf_limits) +
+	    cf->cf_limits.max_field_length + sizeof(struct msg_handoff),
+	    MSG_PAYLOAD_MAX);
+	conf_free(cf);
+
+	snprintf(text, sizeof(text), "limits {\n  max_request_bytes = 64K\n"
+	    "  max_field_length = %llu\n}\n" ONE_SITE,
+	    (unsigned long long)field + 1);
+	log = load_err(text);
+	snprintf(text, sizeof(text), "t.conf:3: limits: max_request_bytes "
+	    "(65536) and max_field_length (%llu) together must not exceed "
+	    "%llu bytes", (unsigned long long)field + 1,
+	    (unsigned long long)room);
+	assert_logged(log, text);
+	free(log);
+
+	/* The defaults leave room. */
+	cf = load_ok(ONE_SITE);
+	ck_assert_uint_eq(conf_request_buf(&cf->cf_limits),
+	    16384 + CONF_BODY_SLACK);
+	conf_free(cf);
 }
 END_TEST
 
@@ -1179,6 +1236,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_default_pool);
 	tcase_add_loop_test(tc, test_conf_reject, 0,
 	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
+	tcase_add_test(tc, test_conf_limits_handoff);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
