@@ -109,7 +109,8 @@ static cfg_opt_t conf_site_opts[] = {
 };
 
 static cfg_opt_t conf_opts[] = {
-	CFG_STR("run_dir", "/tmp/hsd", CFGF_NONE),
+	/* NULL: depends on who runs it, see conf_default_run_dir(). */
+	CFG_STR("run_dir", NULL, CFGF_NONE),
 	CFG_STR("libexec_dir", LIBEXECDIR, CFGF_NONE),
 	CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
 	CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
@@ -520,6 +521,21 @@ conf_parse_binding(const char *s, struct conf_binding *bd)
 		return -1;
 	}
 	return 0;
+}
+
+char *
+conf_default_run_dir(uid_t euid, const char *xdg)
+{
+	char	*dir;
+
+	if (euid == 0)
+		return strdup("/run/hsd");
+	if (xdg != NULL && xdg[0] == '/') {
+		if (asprintf(&dir, "%s/hsd", xdg) == -1)
+			return NULL;
+	} else if (asprintf(&dir, "/tmp/hsd-%u", (unsigned int)euid) == -1)
+		return NULL;
+	return dir;
 }
 
 /* Validation callbacks: run by libconfuse as each value is read. */
@@ -1034,8 +1050,20 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 {
 	struct conf_limits	*lm = &cf->cf_limits;
 	cfg_t			*lim;
+	const char		*s;
+	size_t			 len;
 
-	cf->cf_run_dir = conf_strdup(cfg_getstr(root, "run_dir"));
+	if ((s = cfg_getstr(root, "run_dir")) != NULL)
+		cf->cf_run_dir = conf_strdup(s);
+	else if ((cf->cf_run_dir = conf_default_run_dir(geteuid(),
+	    getenv("XDG_RUNTIME_DIR"))) == NULL)
+		log_warn("conf_build: run_dir");
+	/* "/run/hsd/" would let open() follow a symlink despite O_NOFOLLOW. */
+	if (cf->cf_run_dir != NULL) {
+		len = strlen(cf->cf_run_dir);
+		while (len > 1 && cf->cf_run_dir[len - 1] == '/')
+			cf->cf_run_dir[--len] = '\0';
+	}
 	cf->cf_libexec_dir = conf_strdup(cfg_getstr(root, "libexec_dir"));
 	if (cf->cf_run_dir == NULL || cf->cf_libexec_dir == NULL)
 		return -1;

@@ -10,6 +10,7 @@
 #define HSD_CONF_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,14 @@ struct hsd_config {
 int	conf_load_file(const char *path, struct hsd_config **);
 int	conf_load_buf(const char *text, const char *name, struct hsd_config **);
 void	conf_free(struct hsd_config *);
+
+/*
+ * run_dir when the file does not set it: /run/hsd for root, else
+ * $XDG_RUNTIME_DIR/hsd (xdg as getenv() gives it; used if absolute) or
+ * /tmp/hsd-UID.  A private directory per user, never one shared one in a
+ * world-writable place.  NULL if out of memory; free() it.
+ */
+char	*conf_default_run_dir(uid_t euid, const char *xdg);
 
 /* "500ms", "90s", "20m", "29h", "2d"; a bare number is seconds. */
 int	conf_parse_duration(const char *, uint64_t *ms);

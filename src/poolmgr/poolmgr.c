@@ -586,20 +586,101 @@ poolmgr_child_chan_gone(struct chan *ch, void *arg)
 		poolmgr_stop_workers();
 }
 
-static void
-poolmgr_write_pidfile(void)
+/*
+ * run_dir holds the pid file: whoever may write in it can put a link
+ * there and have the pool manager, root perhaps, write through it.  So
+ * it must be a directory of ours that nobody else may write to; it is
+ * created so when missing, and refused, not repaired, otherwise.  The
+ * checks are made on the open directory, and the pid file is opened
+ * relative to it, so the directory cannot be swapped in between.
+ */
+static int
+poolmgr_open_run_dir(const char *dir)
 {
-	FILE	*fp;
+	struct stat	st;
+	int		fd;
 
-	if (mkdir(env->pe_conf->cf_run_dir, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", env->pe_conf->cf_run_dir);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("run_dir: mkdir %s", dir);
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		/* O_DIRECTORY with O_NOFOLLOW says ENOTDIR for a link. */
+		if ((errno == ELOOP || errno == ENOTDIR) &&
+		    lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			log_warnx("run_dir %s is a symbolic link; refusing to "
+			    "use it", dir);
+		else if (errno == ENOTDIR)
+			log_warnx("run_dir %s is not a directory", dir);
+		else
+			log_warn("run_dir: open %s", dir);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("run_dir: fstat %s", dir);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		log_warnx("run_dir %s is owned by uid %u, not by uid %u that "
+		    "runs hsd-poolmgr; refusing to use it", dir,
+		    (unsigned int)st.st_uid, (unsigned int)geteuid());
+		goto fail;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_warnx("run_dir %s is writable by its group or by others "
+		    "(mode %03o); refusing to use it", dir,
+		    (unsigned int)(st.st_mode & 0777));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Opened before daemon(), so a refusal is seen by whoever started us;
+ * written after it, with the daemon's pid. */
+static int
+poolmgr_open_pidfile(int dirfd)
+{
+	struct stat	st;
+	int		fd;
+
 	if (asprintf(&env->pe_pidfile, "%s/hsd-poolmgr.pid",
 	    env->pe_conf->cf_run_dir) == -1)
-		fatal("poolmgr_write_pidfile: asprintf");
-	if ((fp = fopen(env->pe_pidfile, "w")) == NULL)
-		fatal("%s", env->pe_pidfile);
-	fprintf(fp, "%d\n", (int)getpid());
-	fclose(fp);
+		fatal("poolmgr_open_pidfile: asprintf");
+	/* O_NONBLOCK: a FIFO put there must not hang the start. */
+	if ((fd = openat(dirfd, "hsd-poolmgr.pid", O_WRONLY | O_CREAT |
+	    O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644)) == -1) {
+		if (errno == ELOOP)
+			log_warnx("%s is a symbolic link; refusing to write "
+			    "through it", env->pe_pidfile);
+		else
+			log_warn("%s", env->pe_pidfile);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s: fstat", env->pe_pidfile);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s is not a regular file; refusing to use it",
+		    env->pe_pidfile);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static void
+poolmgr_write_pidfile(int fd)
+{
+	if (dprintf(fd, "%d\n", (int)getpid()) < 0)
+		log_warn("%s: write", env->pe_pidfile);
+	close(fd);
 }
 
 static void
@@ -616,6 +697,7 @@ main(int argc, char *argv[])
 	struct event	*ev;
 	char		*text, *path;
 	int		 ch, daemonize = 0, testonly = 0, verbose = 0;
+	int		 rundir, pidfd;
 	int		 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 	uint32_t	 i;
 
@@ -661,13 +743,19 @@ main(int argc, char *argv[])
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	if (poolmgr_bind() == -1)
+	if ((rundir = poolmgr_open_run_dir(env->pe_conf->cf_run_dir)) == -1)
 		exit(1);
+	/* After bind(): a second instance on the same ports stops there,
+	 * without truncating the first one's pid file. */
+	if (poolmgr_bind() == -1 || (pidfd = poolmgr_open_pidfile(rundir)) ==
+	    -1)
+		exit(1);
+	close(rundir);
 	/* Stay in the start directory: children re-read the config and
 	 * resolve relative roots the same way. */
 	if (daemonize && daemon(1, 1) == -1)
 		fatal("daemon");
-	poolmgr_write_pidfile();
+	poolmgr_write_pidfile(pidfd);
 	if ((env->pe_conf_fd = proc_memfd("hsd.conf", text, strlen(text))) ==
 	    -1)
 		exit(1);
@@ -701,7 +789,8 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(env->pe_base);
 
-	unlink(env->pe_pidfile);
+	if (env->pe_pidfile != NULL)
+		unlink(env->pe_pidfile);
 	log_info("stopped");
 	return env->pe_exit_status;
 }

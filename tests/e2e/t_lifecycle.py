@@ -308,6 +308,136 @@ def test_exec_failure_backs_off():
     finally:
         shutil.rmtree(lib, ignore_errors=True)
 
+# run_dir and the pid file: a directory others can write to, or a link
+# where the pid file goes, would let the pool manager (root, perhaps)
+# write wherever someone else chose.
+
+def _rundir_conf(d, run_dir=None):
+    """A config in d; run_dir None: the harness's d/run (made 0700)."""
+    port = T.free_ports(1)[0]
+    www = os.path.join(d, 'www')
+    T.make_tree(www, {'a.txt': 'a'})
+    body = ('pool "default" { workers = 1 }\n'
+            'site "s" { bindings = {"127.0.0.1:%d"} root = "%s" }\n'
+            % (port, www))
+    if run_dir is None:
+        return T.write_conf(d, body), port
+    body += 'run_dir = "%s"\nlibexec_dir = "%s"\nshutdown_timeout = "5s"\n' \
+        % (run_dir, T.BUILDDIR)
+    return T.write_conf(d, body, tail=False), port
+
+
+def _refused(conf, *words):
+    rc, out, spawned = T.run_poolmgr(conf)
+    print('#   -> %d: %s' % (rc, out.strip().replace('\n', ' | ')))
+    T.assert_eq(rc, 1, 'exit status')
+    for w in words:
+        assert w in out, 'message does not mention %r: %r' % (w, out)
+    assert not spawned, 'processes were started: %r' % spawned
+    return out
+
+
+def test_pid_file_symlink_not_followed():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        conf, _ = _rundir_conf(d)
+        target = os.path.join(d, 'target')
+        with open(target, 'w') as f:
+            f.write('untouched\n')
+        pidfile = os.path.join(d, 'run', 'hsd-poolmgr.pid')
+        os.symlink(target, pidfile)
+        _refused(conf, pidfile, 'symbolic link')
+        T.assert_eq(open(target).read(), 'untouched\n', 'the link target')
+        assert os.path.islink(pidfile), 'the link was replaced or removed'
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_group_writable_refused():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        conf, _ = _rundir_conf(d)
+        run = os.path.join(d, 'run')
+        os.chmod(run, 0o770)
+        _refused(conf, run, 'writable')
+        os.chmod(run, 0o703)
+        _refused(conf, run, 'writable')
+        assert not os.listdir(run), 'files written in the refused run_dir'
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_symlink_refused():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        real = os.path.join(d, 'real')
+        os.mkdir(real, 0o700)
+        link = os.path.join(d, 'link')
+        os.symlink(real, link)
+        conf, _ = _rundir_conf(d, link)
+        _refused(conf, link, 'symbolic link')
+        # A trailing slash does not make open() follow it either.
+        conf, _ = _rundir_conf(d, link + '/')
+        _refused(conf, link, 'symbolic link')
+        assert not os.listdir(real), 'files written through the link'
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_of_another_user_refused():
+    if os.geteuid() != 0:
+        raise T.Skip('needs root to give the directory away')
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        conf, _ = _rundir_conf(d)
+        run = os.path.join(d, 'run')
+        os.chown(run, 65534, 65534)
+        _refused(conf, run, 'owned by uid 65534')
+        assert not os.listdir(run), 'files written in the refused run_dir'
+        # Not a directory at all.
+        conf, _ = _rundir_conf(d, os.path.join(d, 'www', 'a.txt'))
+        _refused(conf, 'a.txt', 'not a directory')
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_created_private():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    run = os.path.join(d, 'fresh')
+    env = dict(os.environ)
+    env[T.MARK_VAR] = d
+    try:
+        conf, port = _rundir_conf(d, run)
+        with open(os.path.join(d, 'out.log'), 'wb') as out:
+            p = subprocess.Popen([T.POOLMGR, '-f', conf], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=out, start_new_session=True)
+        pidfile = os.path.join(run, 'hsd-poolmgr.pid')
+        try:
+            T.wait_for(lambda: p.poll() is not None or
+                       (os.path.exists(pidfile) and
+                        open(pidfile).read().strip() == str(p.pid)), 10,
+                       'the pid file')
+            assert p.poll() is None, 'hsd-poolmgr exited: %r' \
+                % open(os.path.join(d, 'out.log')).read()
+            st = os.lstat(run)
+            T.assert_eq(oct(st.st_mode & 0o7777), oct(0o700),
+                        'mode of the run_dir it created')
+            st = os.lstat(pidfile)
+            assert not st.st_mode & 0o022, \
+                'pid file writable by others: %o' % st.st_mode
+            os.kill(p.pid, signal.SIGTERM)
+            T.assert_eq(p.wait(15), 0, 'exit status')
+            assert not os.path.exists(pidfile), 'pid file left behind'
+        finally:
+            if p.poll() is None:
+                T.kill_quietly(p.pid)
+                p.wait()
+    finally:
+        for x in T.marked_pids(d):
+            T.kill_quietly(x)
+        shutil.rmtree(d, ignore_errors=True)
+
 
 def test_daemon():
     # -d: the command returns 0, the daemon's pid is in the pid file, it

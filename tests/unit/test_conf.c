@@ -238,7 +238,10 @@ START_TEST(test_conf_defaults)
 	struct hsd_config	*cf = load_ok(ONE_SITE);
 	char			*www = real("@/www");
 
-	ck_assert_str_eq(cf->cf_run_dir, "/tmp/hsd");
+	if (geteuid() == 0)
+		ck_assert_str_eq(cf->cf_run_dir, "/run/hsd");
+	else
+		ck_assert_str_ne(cf->cf_run_dir, "/tmp/hsd");
 	ck_assert_str_eq(cf->cf_libexec_dir, LIBEXECDIR);
 	ck_assert_uint_eq(cf->cf_shutdown_timeout_ms, 10000);
 	ck_assert_uint_eq(cf->cf_limits.max_connections, 10000);
@@ -268,6 +271,56 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
 	ck_assert_uint_eq(cf->cf_npools, 2);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 1);
+	conf_free(cf);
+}
+END_TEST
+
+/* Never one directory shared by every user in a world-writable place. */
+START_TEST(test_conf_default_run_dir)
+{
+	static const struct {
+		uid_t		 uid;
+		const char	*xdg;
+		const char	*want;
+	} cases[] = {
+		{ 0, NULL, "/run/hsd" },
+		{ 0, "/run/user/0", "/run/hsd" },
+		{ 1000, "/run/user/1000", "/run/user/1000/hsd" },
+		{ 1000, NULL, "/tmp/hsd-1000" },
+		{ 1000, "", "/tmp/hsd-1000" },
+		{ 1000, "run/user/1000", "/tmp/hsd-1000" },
+		{ 4294967294U, NULL, "/tmp/hsd-4294967294" },
+	};
+	struct hsd_config	*cf;
+	char			*dir;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		dir = conf_default_run_dir(cases[i].uid, cases[i].xdg);
+		ck_assert_ptr_nonnull(dir);
+		ck_assert_str_eq(dir, cases[i].want);
+		free(dir);
+	}
+
+	/* Computed when the file is loaded, from who loads it. */
+	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+	cf = load_ok(ONE_SITE);
+	dir = conf_default_run_dir(geteuid(), "/run/user/4242");
+	ck_assert_str_eq(cf->cf_run_dir, dir);
+	if (geteuid() == 0)
+		ck_assert_str_eq(cf->cf_run_dir, "/run/hsd");
+	else
+		ck_assert_str_eq(cf->cf_run_dir, "/run/user/4242/hsd");
+	free(dir);
+	conf_free(cf);
+	unsetenv("XDG_RUNTIME_DIR");
+
+	/* The key overrides it; trailing slashes go. */
+	cf = load_ok("run_dir = \"/var/run/x//\"\n" ONE_SITE);
+	ck_assert_str_eq(cf->cf_run_dir, "/var/run/x");
+	conf_free(cf);
+	cf = load_ok("run_dir = \"/\"\n" ONE_SITE);
+	ck_assert_str_eq(cf->cf_run_dir, "/");
 	conf_free(cf);
 }
 END_TEST
@@ -1233,6 +1286,7 @@ suite_conf(void)
 	tcase_add_unchecked_fixture(tc, fx_tree_setup, fx_tree_teardown);
 	tcase_add_test(tc, test_conf_full);
 	tcase_add_test(tc, test_conf_defaults);
+	tcase_add_test(tc, test_conf_default_run_dir);
 	tcase_add_test(tc, test_conf_default_pool);
 	tcase_add_loop_test(tc, test_conf_reject, 0,
 	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
