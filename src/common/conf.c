@@ -74,6 +74,10 @@ static const struct conf_range conf_ranges[] = {
 	/* A zero timeout would close every connection at once. */
 	{ "connection_timeout",	1,	LONG_MAX },
 	{ "header_wait_timeout", 1,	LONG_MAX },
+	{ "entity_body_timeout", 1,	LONG_MAX },
+	{ "min_body_rate",	0,	UINT32_MAX },
+	{ "min_send_rate",	0,	UINT32_MAX },
+	{ "max_body_size",	0,	LONG_MAX },
 	{ "shutdown_timeout",	0,	LONG_MAX },
 };
 
@@ -83,6 +87,10 @@ static cfg_opt_t conf_limits_opts[] = {
 	CFG_STR("header_wait_timeout", "30s", CFGF_NONE),
 	CFG_STR("max_request_bytes", "16384", CFGF_NONE),
 	CFG_STR("max_field_length", "16384", CFGF_NONE),
+	/* IIS's Timer_EntityBody and MinBytesPerSecond defaults. */
+	CFG_STR("entity_body_timeout", "120s", CFGF_NONE),
+	CFG_INT("min_body_rate", 240, CFGF_NONE),
+	CFG_INT("min_send_rate", 240, CFGF_NONE),
 	CFG_END()
 };
 
@@ -96,6 +104,8 @@ static cfg_opt_t conf_pool_opts[] = {
 static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("pool", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
+	/* NULL: the site's. */
+	CFG_STR("max_body_size", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -103,6 +113,8 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_STR_LIST("bindings", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
 	CFG_STR("pool", "default", CFGF_NONE),
+	/* IIS's maxAllowedContentLength. */
+	CFG_STR("max_body_size", "30M", CFGF_NONE),
 	CFG_SEC("application", conf_app_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -141,6 +153,9 @@ static const struct {
 	{ "limits|header_wait_timeout",		conf_v_duration },
 	{ "limits|max_request_bytes",		conf_v_size },
 	{ "limits|max_field_length",		conf_v_size },
+	{ "limits|entity_body_timeout",		conf_v_duration },
+	{ "limits|min_body_rate",		conf_v_int },
+	{ "limits|min_send_rate",		conf_v_int },
 	{ "pool",				conf_v_section },
 	{ "pool|workers",			conf_v_int },
 	{ "pool|queue_length",			conf_v_int },
@@ -149,9 +164,11 @@ static const struct {
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
 	{ "site|pool",				conf_v_key },
+	{ "site|max_body_size",			conf_v_size },
 	{ "site|application",			conf_v_section },
 	{ "site|application|pool",		conf_v_key },
 	{ "site|application|root",		conf_v_key },
+	{ "site|application|max_body_size",	conf_v_size },
 };
 
 /* Where a key was written. */
@@ -902,6 +919,11 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		    (ap->ap_root = conf_dir(s, conf_key_line(sec, "root", 0),
 		    sec, site)) == NULL)
 			return -1;
+		/* Validated as it was read. */
+		ap->ap_max_body = st->st_max_body;
+		if ((s = cfg_getstr(sec, "max_body_size")) != NULL &&
+		    conf_parse_size(s, &ap->ap_max_body) == -1)
+			return -1;
 	}
 	return 0;
 fail:
@@ -950,6 +972,9 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 			    "pool \"%s\" is not defined", s);
 			goto fail;
 		}
+		if (conf_parse_size(cfg_getstr(site, "max_body_size"),
+		    &st->st_max_body) == -1)
+			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1)
 			goto fail;
@@ -1080,8 +1105,12 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 	    conf_parse_size(cfg_getstr(lim, "max_request_bytes"),
 	    &lm->max_request_bytes) == -1 ||
 	    conf_parse_size(cfg_getstr(lim, "max_field_length"),
-	    &lm->max_field_length) == -1)
+	    &lm->max_field_length) == -1 ||
+	    conf_parse_duration(cfg_getstr(lim, "entity_body_timeout"),
+	    &lm->entity_body_timeout_ms) == -1)
 		return -1;
+	lm->min_body_rate = cfg_getint(lim, "min_body_rate");
+	lm->min_send_rate = cfg_getint(lim, "min_send_rate");
 	if (conf_check_limits(lim, lm) == -1)
 		return -1;
 	if (conf_build_pools(root, cf) == -1 ||
@@ -1337,6 +1366,14 @@ conf_route_pool(const struct conf_site *st, int app)
 	if (app >= 0 && (uint32_t)app < st->st_napps)
 		return st->st_apps[app].ap_pool;
 	return st->st_pool;
+}
+
+uint64_t
+conf_max_body(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps)
+		return st->st_apps[app].ap_max_body;
+	return st->st_max_body;
 }
 
 const char *

@@ -20,6 +20,10 @@ struct conf_limits {
 	uint64_t	 header_wait_timeout_ms;
 	uint64_t	 max_request_bytes;	/* request line + headers */
 	uint64_t	 max_field_length;	/* one header line */
+	/* The whole body, counted from the end of the head; not re-armed. */
+	uint64_t	 entity_body_timeout_ms;
+	uint64_t	 min_body_rate;		/* bytes/s on average; 0: off */
+	uint64_t	 min_send_rate;		/* bytes/s on average; 0: off */
 };
 
 /*
@@ -63,6 +67,7 @@ struct conf_app {
 	size_t		 ap_prefix_len;
 	uint32_t	 ap_pool;	/* pool index */
 	char		*ap_root;	/* NULL: the site's root + full path */
+	uint64_t	 ap_max_body;	/* 0: no limit; unset: the site's */
 };
 
 struct conf_site {
@@ -71,6 +76,7 @@ struct conf_site {
 	uint32_t	 st_pool;
 	struct conf_app	*st_apps;
 	uint32_t	 st_napps;
+	uint64_t	 st_max_body;	/* bytes, 0: no limit */
 };
 
 struct hsd_config {
@@ -123,6 +129,11 @@ int	conf_route_site(const struct hsd_config *, const struct sockaddr *local,
 	    const char *host, size_t hostlen);
 int	conf_route_app(const struct conf_site *, const char *path, size_t len);
 uint32_t conf_route_pool(const struct conf_site *, int app);
+/*
+ * max_body_size for a request routed to site/app (app -1: none): the
+ * largest request body accepted, in bytes; 0 means no limit.
+ */
+uint64_t conf_max_body(const struct conf_site *, int app);
 
 /*
  * The filesystem root and the part of path below it for a request routed

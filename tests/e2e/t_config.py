@@ -209,6 +209,9 @@ limits {
 	header_wait_timeout = "500ms"
 	max_request_bytes = "16K"
 	max_field_length = 16384
+	entity_body_timeout = "2m"
+	min_body_rate = 240
+	min_send_rate = 0
 }
 pool "default" { workers = 2  queue_length = 1000  concurrency = 64 }
 pool "other" { workers = 1 }
@@ -216,7 +219,8 @@ site "default" {
 	bindings = {"*:@PORT@", "127.0.0.1:@PORT@:www.example.org"}
 	root = "@ROOT@"
 	pool = "default"
-	application "/api" { pool = "other"  root = "%s/api" }
+	max_body_size = "30M"
+	application "/api" { pool = "other"  root = "%s/api"  max_body_size = 0 }
 	application "/app" { pool = "other" }
 }
 ''' % h.dir)

@@ -249,6 +249,11 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_limits.header_wait_timeout_ms, 30000);
 	ck_assert_uint_eq(cf->cf_limits.max_request_bytes, 16384);
 	ck_assert_uint_eq(cf->cf_limits.max_field_length, 16384);
+	ck_assert_uint_eq(cf->cf_limits.entity_body_timeout_ms, 120000);
+	ck_assert_uint_eq(cf->cf_limits.min_body_rate, 240);
+	ck_assert_uint_eq(cf->cf_limits.min_send_rate, 240);
+	ck_assert_uint_eq(cf->cf_sites[0].st_max_body, 30 << 20);
+	ck_assert_uint_eq(conf_max_body(&cf->cf_sites[0], -1), 30 << 20);
 	ck_assert_uint_eq(cf->cf_npools, 1);
 	ck_assert_str_eq(cf->cf_pools[0].pl_name, "default");
 	ck_assert_uint_eq(cf->cf_pools[0].pl_workers, 1);
@@ -441,6 +446,36 @@ static const struct conf_reject conf_rejects[] = {
 	  "  max_request_bytes = 65536\n"
 	  "}\n" ONE_SITE,
 	  "t.conf:4: limits: max_request_bytes", "max_field_length" },
+	{ "limits {\n  entity_body_timeout = 0\n}\n" ONE_SITE,
+	  "t.conf:2: limits: entity_body_timeout: must be more than 0", NULL },
+	{ "limits { entity_body_timeout = 2x }\n" ONE_SITE,
+	  "t.conf:1: limits: entity_body_timeout: bad duration \"2x\"", NULL },
+	{ "limits { min_body_rate = -1 }\n" ONE_SITE,
+	  "t.conf:1: limits: min_body_rate: -1 is out of range (0..4294967295)",
+	  NULL },
+	{ "limits {\n\n  min_send_rate = 4294967296\n}\n" ONE_SITE,
+	  "t.conf:3: limits: min_send_rate: 4294967296 is out of range", NULL },
+	{ "limits { min_send_rate = \"1K\" }\n" ONE_SITE,
+	  "t.conf:1: limits:", "'min_send_rate'" },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  max_body_size = \"1T\"\n"
+	  "  root = \"@/www\"\n"
+	  "}\n",
+	  "t.conf:3: site \"s\": max_body_size: bad size \"1T\"", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"/up\" {\n"
+	  "    max_body_size = -1\n"
+	  "  }\n"
+	  "}\n",
+	  "t.conf:5: site \"s\": application \"/up\": max_body_size: bad size "
+	  "\"-1\"", NULL },
+	{ "site \"s\" { bindings = {\"*:1\"} root = \"@/www\"\n"
+	  "  max_body_size = 9223372036854775808 }\n",
+	  "t.conf:2: site \"s\": max_body_size: 9223372036854775808 is out of "
+	  "range", NULL },
 	{ "limits { max_connections = -1 }\n" ONE_SITE,
 	  "t.conf:1: limits: max_connections: -1 is out of range", NULL },
 	{ "pool \"p\" { workers = 0 }\n" ONE_SITE,
@@ -617,6 +652,71 @@ START_TEST(test_conf_reject)
 	assert_logged(log, r->want);
 	assert_logged(log, r->want2);
 	free(log);
+}
+END_TEST
+
+/* Request body limits: units, inheritance, the effective value. */
+START_TEST(test_conf_body_limits)
+{
+	struct hsd_config	*cf;
+	const struct conf_site	*st;
+
+	cf = load_ok("limits {\n"
+	    "  entity_body_timeout = 500ms\n"
+	    "  min_body_rate = 0\n"
+	    "  min_send_rate = 4294967295\n"
+	    "}\n"
+	    "site \"s\" {\n"
+	    "  bindings = {\"*:8080\"}\n"
+	    "  root = \"@/www\"\n"
+	    "  max_body_size = 1G\n"
+	    "  application \"/nolimit\" { max_body_size = 0 }\n"
+	    "  application \"/inherit\" { }\n"
+	    "  application \"/small\" { max_body_size = \"64k\" }\n"
+	    "}\n"
+	    "site \"t\" {\n"
+	    "  bindings = {\"*:8081\"}\n"
+	    "  root = \"@/www\"\n"
+	    "  max_body_size = 0\n"
+	    "  application \"/a\" { }\n"
+	    "  application \"/b\" { max_body_size = 1000 }\n"
+	    "}\n"
+	    "site \"u\" {\n"
+	    "  bindings = {\"*:8082\"}\n"
+	    "  root = \"@/www\"\n"
+	    "  application \"/a\" { }\n"
+	    "}\n");
+	ck_assert_uint_eq(cf->cf_limits.entity_body_timeout_ms, 500);
+	ck_assert_uint_eq(cf->cf_limits.min_body_rate, 0);
+	ck_assert_uint_eq(cf->cf_limits.min_send_rate, 4294967295ULL);
+
+	st = &cf->cf_sites[0];
+	ck_assert_uint_eq(st->st_max_body, 1ULL << 30);
+	ck_assert_uint_eq(st->st_apps[0].ap_max_body, 0);
+	ck_assert_uint_eq(st->st_apps[1].ap_max_body, 1ULL << 30);
+	ck_assert_uint_eq(st->st_apps[2].ap_max_body, 65536);
+	ck_assert_uint_eq(conf_max_body(st, -1), 1ULL << 30);
+	ck_assert_uint_eq(conf_max_body(st, 0), 0);
+	ck_assert_uint_eq(conf_max_body(st, 1), 1ULL << 30);
+	ck_assert_uint_eq(conf_max_body(st, 2), 65536);
+	/* An index past the applications is the site. */
+	ck_assert_uint_eq(conf_max_body(st, 3), 1ULL << 30);
+	/* As routing gives it. */
+	ck_assert_uint_eq(conf_max_body(st, conf_route_app(st, "/small/x",
+	    8)), 65536);
+	ck_assert_uint_eq(conf_max_body(st, conf_route_app(st, "/other",
+	    6)), 1ULL << 30);
+
+	st = &cf->cf_sites[1];
+	ck_assert_uint_eq(conf_max_body(st, -1), 0);
+	ck_assert_uint_eq(conf_max_body(st, 0), 0);
+	ck_assert_uint_eq(conf_max_body(st, 1), 1000);
+
+	/* The default, inherited. */
+	st = &cf->cf_sites[2];
+	ck_assert_uint_eq(conf_max_body(st, -1), 30 << 20);
+	ck_assert_uint_eq(conf_max_body(st, 0), 30 << 20);
+	conf_free(cf);
 }
 END_TEST
 
@@ -1291,6 +1391,7 @@ suite_conf(void)
 	tcase_add_loop_test(tc, test_conf_reject, 0,
 	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
 	tcase_add_test(tc, test_conf_limits_handoff);
+	tcase_add_test(tc, test_conf_body_limits);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
