@@ -118,7 +118,8 @@ command -v curl >/dev/null || die "curl not found (sh tools/deps.sh bench)"
 command -v h2load >/dev/null || die "h2load not found (sh tools/deps.sh bench)"
 [ -x "$NGINX" ] || die "$NGINX not found (sh tools/deps.sh bench)"
 
-mkdir "$tmp/www" "$tmp/nginx" "$tmp/hsd" || exit 1
+# hsd-poolmgr refuses a run_dir others may write to, whatever the umask.
+mkdir "$tmp/www" "$tmp/nginx" "$tmp/hsd" && chmod 700 "$tmp/hsd" || exit 1
 head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/1k.txt"
 head -c 102400 /dev/urandom | base64 -w 64 | head -c 102400 \
     >"$tmp/www/100k.txt"

@@ -34,6 +34,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "msg.h"
 #include "uri.h"
 
 /* Index of the mark that records where a section starts. */
@@ -73,6 +74,10 @@ static const struct conf_range conf_ranges[] = {
 	/* A zero timeout would close every connection at once. */
 	{ "connection_timeout",	1,	LONG_MAX },
 	{ "header_wait_timeout", 1,	LONG_MAX },
+	{ "entity_body_timeout", 1,	LONG_MAX },
+	{ "min_body_rate",	0,	UINT32_MAX },
+	{ "min_send_rate",	0,	UINT32_MAX },
+	{ "max_body_size",	0,	LONG_MAX },
 	{ "shutdown_timeout",	0,	LONG_MAX },
 };
 
@@ -82,6 +87,10 @@ static cfg_opt_t conf_limits_opts[] = {
 	CFG_STR("header_wait_timeout", "30s", CFGF_NONE),
 	CFG_STR("max_request_bytes", "16384", CFGF_NONE),
 	CFG_STR("max_field_length", "16384", CFGF_NONE),
+	/* IIS's Timer_EntityBody and MinBytesPerSecond defaults. */
+	CFG_STR("entity_body_timeout", "120s", CFGF_NONE),
+	CFG_INT("min_body_rate", 240, CFGF_NONE),
+	CFG_INT("min_send_rate", 240, CFGF_NONE),
 	CFG_END()
 };
 
@@ -95,6 +104,8 @@ static cfg_opt_t conf_pool_opts[] = {
 static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("pool", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
+	/* NULL: the site's. */
+	CFG_STR("max_body_size", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -102,13 +113,16 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_STR_LIST("bindings", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
 	CFG_STR("pool", "default", CFGF_NONE),
+	/* IIS's maxAllowedContentLength. */
+	CFG_STR("max_body_size", "30M", CFGF_NONE),
 	CFG_SEC("application", conf_app_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };
 
 static cfg_opt_t conf_opts[] = {
-	CFG_STR("run_dir", "/tmp/hsd", CFGF_NONE),
+	/* NULL: depends on who runs it, see conf_default_run_dir(). */
+	CFG_STR("run_dir", NULL, CFGF_NONE),
 	CFG_STR("libexec_dir", LIBEXECDIR, CFGF_NONE),
 	CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
 	CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
@@ -139,6 +153,9 @@ static const struct {
 	{ "limits|header_wait_timeout",		conf_v_duration },
 	{ "limits|max_request_bytes",		conf_v_size },
 	{ "limits|max_field_length",		conf_v_size },
+	{ "limits|entity_body_timeout",		conf_v_duration },
+	{ "limits|min_body_rate",		conf_v_int },
+	{ "limits|min_send_rate",		conf_v_int },
 	{ "pool",				conf_v_section },
 	{ "pool|workers",			conf_v_int },
 	{ "pool|queue_length",			conf_v_int },
@@ -147,9 +164,11 @@ static const struct {
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
 	{ "site|pool",				conf_v_key },
+	{ "site|max_body_size",			conf_v_size },
 	{ "site|application",			conf_v_section },
 	{ "site|application|pool",		conf_v_key },
 	{ "site|application|root",		conf_v_key },
+	{ "site|application|max_body_size",	conf_v_size },
 };
 
 /* Where a key was written. */
@@ -521,6 +540,21 @@ conf_parse_binding(const char *s, struct conf_binding *bd)
 	return 0;
 }
 
+char *
+conf_default_run_dir(uid_t euid, const char *xdg)
+{
+	char	*dir;
+
+	if (euid == 0)
+		return strdup("/run/hsd");
+	if (xdg != NULL && xdg[0] == '/') {
+		if (asprintf(&dir, "%s/hsd", xdg) == -1)
+			return NULL;
+	} else if (asprintf(&dir, "/tmp/hsd-%u", (unsigned int)euid) == -1)
+		return NULL;
+	return dir;
+}
+
 /* Validation callbacks: run by libconfuse as each value is read. */
 
 static void
@@ -885,6 +919,11 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		    (ap->ap_root = conf_dir(s, conf_key_line(sec, "root", 0),
 		    sec, site)) == NULL)
 			return -1;
+		/* Validated as it was read. */
+		ap->ap_max_body = st->st_max_body;
+		if ((s = cfg_getstr(sec, "max_body_size")) != NULL &&
+		    conf_parse_size(s, &ap->ap_max_body) == -1)
+			return -1;
 	}
 	return 0;
 fail:
@@ -933,6 +972,9 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 			    "pool \"%s\" is not defined", s);
 			goto fail;
 		}
+		if (conf_parse_size(cfg_getstr(site, "max_body_size"),
+		    &st->st_max_body) == -1)
+			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1)
 			goto fail;
@@ -1000,13 +1042,53 @@ conf_build_listens(struct hsd_config *cf)
 	return 0;
 }
 
+/*
+ * Limits that pass their own ranges can still fail together: the listener
+ * hands a request over in one message.  Checked here, where -t and every
+ * process load the file, rather than when the listener starts.
+ */
+static int
+conf_check_limits(cfg_t *lim, const struct conf_limits *lm)
+{
+	uint64_t	room;
+	int		line, l2;
+
+	if (conf_request_buf(lm) + lm->max_field_length +
+	    sizeof(struct msg_handoff) <= MSG_PAYLOAD_MAX)
+		return 0;
+	/* The key written last is the one that tipped it. */
+	line = conf_key_line(lim, "max_request_bytes", 0);
+	if ((l2 = conf_key_line(lim, "max_field_length", 0)) > line)
+		line = l2;
+	room = MSG_PAYLOAD_MAX - CONF_BODY_SLACK - sizeof(struct msg_handoff);
+	conf_err(line, lim, NULL, "max_request_bytes (%llu) and "
+	    "max_field_length (%llu) together must not exceed %llu bytes, "
+	    "what one handoff to a worker can carry",
+	    (unsigned long long)lm->max_request_bytes,
+	    (unsigned long long)lm->max_field_length,
+	    (unsigned long long)room);
+	return -1;
+}
+
 static int
 conf_build(cfg_t *root, struct hsd_config *cf)
 {
 	struct conf_limits	*lm = &cf->cf_limits;
 	cfg_t			*lim;
+	const char		*s;
+	size_t			 len;
 
-	cf->cf_run_dir = conf_strdup(cfg_getstr(root, "run_dir"));
+	if ((s = cfg_getstr(root, "run_dir")) != NULL)
+		cf->cf_run_dir = conf_strdup(s);
+	else if ((cf->cf_run_dir = conf_default_run_dir(geteuid(),
+	    getenv("XDG_RUNTIME_DIR"))) == NULL)
+		log_warn("conf_build: run_dir");
+	/* "/run/hsd/" would let open() follow a symlink despite O_NOFOLLOW. */
+	if (cf->cf_run_dir != NULL) {
+		len = strlen(cf->cf_run_dir);
+		while (len > 1 && cf->cf_run_dir[len - 1] == '/')
+			cf->cf_run_dir[--len] = '\0';
+	}
 	cf->cf_libexec_dir = conf_strdup(cfg_getstr(root, "libexec_dir"));
 	if (cf->cf_run_dir == NULL || cf->cf_libexec_dir == NULL)
 		return -1;
@@ -1023,7 +1105,13 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 	    conf_parse_size(cfg_getstr(lim, "max_request_bytes"),
 	    &lm->max_request_bytes) == -1 ||
 	    conf_parse_size(cfg_getstr(lim, "max_field_length"),
-	    &lm->max_field_length) == -1)
+	    &lm->max_field_length) == -1 ||
+	    conf_parse_duration(cfg_getstr(lim, "entity_body_timeout"),
+	    &lm->entity_body_timeout_ms) == -1)
+		return -1;
+	lm->min_body_rate = cfg_getint(lim, "min_body_rate");
+	lm->min_send_rate = cfg_getint(lim, "min_send_rate");
+	if (conf_check_limits(lim, lm) == -1)
 		return -1;
 	if (conf_build_pools(root, cf) == -1 ||
 	    conf_build_sites(root, cf) == -1 ||
@@ -1278,6 +1366,14 @@ conf_route_pool(const struct conf_site *st, int app)
 	if (app >= 0 && (uint32_t)app < st->st_napps)
 		return st->st_apps[app].ap_pool;
 	return st->st_pool;
+}
+
+uint64_t
+conf_max_body(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps)
+		return st->st_apps[app].ap_max_body;
+	return st->st_max_body;
 }
 
 const char *

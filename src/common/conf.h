@@ -10,6 +10,7 @@
 #define HSD_CONF_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,7 +20,21 @@ struct conf_limits {
 	uint64_t	 header_wait_timeout_ms;
 	uint64_t	 max_request_bytes;	/* request line + headers */
 	uint64_t	 max_field_length;	/* one header line */
+	/* The whole body, counted from the end of the head; not re-armed. */
+	uint64_t	 entity_body_timeout_ms;
+	uint64_t	 min_body_rate;		/* bytes/s on average; 0: off */
+	uint64_t	 min_send_rate;		/* bytes/s on average; 0: off */
 };
+
+/*
+ * The request bytes the listener holds for one connection: a head of up
+ * to max_request_bytes plus CONF_BODY_SLACK bytes of body that arrive
+ * with it.  All of it, with the path (at most max_field_length), must fit
+ * in one handoff message; conf_load_*() refuses limits that do not, so
+ * every process can rely on it.
+ */
+#define CONF_BODY_SLACK		16384
+#define conf_request_buf(lm)	((lm)->max_request_bytes + CONF_BODY_SLACK)
 
 struct conf_pool {
 	char		*pl_name;
@@ -52,6 +67,7 @@ struct conf_app {
 	size_t		 ap_prefix_len;
 	uint32_t	 ap_pool;	/* pool index */
 	char		*ap_root;	/* NULL: the site's root + full path */
+	uint64_t	 ap_max_body;	/* 0: no limit; unset: the site's */
 };
 
 struct conf_site {
@@ -60,6 +76,7 @@ struct conf_site {
 	uint32_t	 st_pool;
 	struct conf_app	*st_apps;
 	uint32_t	 st_napps;
+	uint64_t	 st_max_body;	/* bytes, 0: no limit */
 };
 
 struct hsd_config {
@@ -81,6 +98,14 @@ struct hsd_config {
 int	conf_load_file(const char *path, struct hsd_config **);
 int	conf_load_buf(const char *text, const char *name, struct hsd_config **);
 void	conf_free(struct hsd_config *);
+
+/*
+ * run_dir when the file does not set it: /run/hsd for root, else
+ * $XDG_RUNTIME_DIR/hsd (xdg as getenv() gives it; used if absolute) or
+ * /tmp/hsd-UID.  A private directory per user, never one shared one in a
+ * world-writable place.  NULL if out of memory; free() it.
+ */
+char	*conf_default_run_dir(uid_t euid, const char *xdg);
 
 /* "500ms", "90s", "20m", "29h", "2d"; a bare number is seconds. */
 int	conf_parse_duration(const char *, uint64_t *ms);
@@ -104,6 +129,11 @@ int	conf_route_site(const struct hsd_config *, const struct sockaddr *local,
 	    const char *host, size_t hostlen);
 int	conf_route_app(const struct conf_site *, const char *path, size_t len);
 uint32_t conf_route_pool(const struct conf_site *, int app);
+/*
+ * max_body_size for a request routed to site/app (app -1: none): the
+ * largest request body accepted, in bytes; 0 means no limit.
+ */
+uint64_t conf_max_body(const struct conf_site *, int app);
 
 /*
  * The filesystem root and the part of path below it for a request routed

@@ -152,11 +152,8 @@ main(int argc, char *argv[])
 		fatal("main: calloc");
 	lenv->le_conf = conf;
 	TAILQ_INIT(&lenv->le_conns);
-	lenv->le_data_cap = conf->cf_limits.max_request_bytes + 16384;
-	if (lenv->le_data_cap + conf->cf_limits.max_field_length +
-	    sizeof(struct msg_handoff) > MSG_PAYLOAD_MAX)
-		fatalx("main: max_request_bytes and max_field_length together "
-		    "exceed what one handoff can carry");
+	/* conf_load_buf() checked that this and a path fit in a handoff. */
+	lenv->le_data_cap = conf_request_buf(&conf->cf_limits);
 	if ((lenv->le_base = event_base_new()) == NULL)
 		fatalx("main: event_base_new failed");
 	lenv->le_tv_header = listener_common_timeout(

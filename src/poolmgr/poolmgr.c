@@ -41,8 +41,12 @@
 /* A worker that dies before it says it is ready failed to start; after
  * POOLMGR_START_FAILS such failures in a row the pool's restarts back off,
  * so a worker that cannot start is not forked in a tight loop.  A worker
- * that dies after it was ready is replaced at once. */
+ * that dies after it was ready is replaced at once.  A worker that could
+ * not even be spawned (no fds, no memory for fork) always waits for the
+ * timer: retrying at once cannot succeed and would never return to the
+ * event loop. */
 #define POOLMGR_START_FAILS	3
+#define POOLMGR_BACKOFF_MIN_MS	1000
 #define POOLMGR_BACKOFF_MAX_MS	30000
 
 static struct poolmgr_env	*env;
@@ -231,27 +235,61 @@ poolmgr_start_listener(void)
 	free(path);
 }
 
+/* How long a pool waits before its next start, after pp_start_fails
+ * failed starts in a row: 0 for the first few, then 1 s doubling to 30 s. */
+static uint64_t
+poolmgr_backoff_ms(const struct pm_pool *pp)
+{
+	uint32_t	n;
+
+	if (pp->pp_start_fails < POOLMGR_START_FAILS)
+		return 0;
+	n = pp->pp_start_fails - POOLMGR_START_FAILS;
+	/* 1000 << 5 is past the cap already; larger shifts would overflow. */
+	if (n >= 5)
+		return POOLMGR_BACKOFF_MAX_MS;
+	return POOLMGR_BACKOFF_MIN_MS << n;
+}
+
 static void
+poolmgr_restart_later(uint32_t pool, uint64_t ms)
+{
+	struct timeval	tv;
+
+	conf_timeval(ms, &tv);
+	if (evtimer_add(env->pe_pools[pool].pp_restart, &tv) == -1)
+		log_warnx("poolmgr_restart_later: evtimer_add failed; pool "
+		    "%s stays short of workers",
+		    env->pe_conf->cf_pools[pool].pl_name);
+}
+
+/* 0 if a worker was spawned; -1 if not, with a retry scheduled when one
+ * can help. */
+static int
 poolmgr_start_worker(uint32_t pool)
 {
 	const struct conf_pool	*cp = &env->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &env->pe_pools[pool];
 	struct msg_worker	 mw;
 	struct pm_child		*c;
-	char			*path = poolmgr_binary("hsd-worker");
+	char			*path;
 	char			 poolarg[16], idarg[16];
 	char			*argv[] = { "hsd-worker", "-p", poolarg, "-w",
 				    idarg, NULL, NULL };
 	int			 pm[2], lw[2], fds[3];
 	pid_t			 pid;
-	uint32_t		 id = ++env->pe_next_worker;
+	uint32_t		 id;
+	uint64_t		 delay_ms;
 
 	/* No listener to hand the worker to: its channel closing comes
 	 * before its exit status, and a worker that died with it must not be
-	 * replaced in between. */
-	if (env->pe_listener == NULL || env->pe_listener->pc_chan == NULL) {
-		free(path);
-		return;
-	}
+	 * replaced in between.  The listener's exit stops the server, so
+	 * there is nothing to retry. */
+	if (env->pe_listener == NULL || env->pe_listener->pc_chan == NULL)
+		return -1;
+	path = poolmgr_binary("hsd-worker");
+	/* Taken only by a worker that runs: ids in the log stay dense. */
+	id = env->pe_next_worker + 1;
 	snprintf(poolarg, sizeof(poolarg), "%u", pool);
 	snprintf(idarg, sizeof(idarg), "%u", id);
 	if (log_getverbose())
@@ -275,8 +313,8 @@ poolmgr_start_worker(uint32_t pool)
 		goto fail;
 	}
 	c = poolmgr_child_new(PM_WORKER, pool, pid, pm[0]);
-	c->pc_id = id;
-	env->pe_pools[pool].pp_running++;
+	c->pc_id = env->pe_next_worker = id;
+	pp->pp_running++;
 
 	/* The listener gets the other end of the worker's channel. */
 	memset(&mw, 0, sizeof(mw));
@@ -290,14 +328,23 @@ poolmgr_start_worker(uint32_t pool)
 	log_debug("poolmgr_start_worker: worker %u (pid %d) of pool %s",
 	    id, (int)pid, cp->pl_name);
 	free(path);
-	return;
+	return 0;
 fail:
-	log_warnx("poolmgr_start_worker: cannot start a worker for pool %s",
-	    cp->pl_name);
+	/* A spawn that fails is a failed start like a worker that dies
+	 * before it is ready: it counts towards the back-off. */
+	pp->pp_start_fails++;
+	delay_ms = poolmgr_backoff_ms(pp);
+	if (delay_ms < POOLMGR_BACKOFF_MIN_MS)
+		delay_ms = POOLMGR_BACKOFF_MIN_MS;
+	log_warnx("poolmgr_start_worker: cannot start a worker for pool %s; "
+	    "retrying in %llu ms", cp->pl_name, (unsigned long long)delay_ms);
+	poolmgr_restart_later(pool, delay_ms);
 	free(path);
+	return -1;
 }
 
-/* Bring a pool back to its configured number of workers. */
+/* Bring a pool back to its configured number of workers, or as close as
+ * starts succeed; a failed start has scheduled its own retry. */
 static void
 poolmgr_pool_fill(uint32_t pool)
 {
@@ -305,7 +352,8 @@ poolmgr_pool_fill(uint32_t pool)
 
 	while (!env->pe_stopping &&
 	    pp->pp_running < env->pe_conf->cf_pools[pool].pl_workers)
-		poolmgr_start_worker(pool);
+		if (poolmgr_start_worker(pool) == -1)
+			break;
 }
 
 static void
@@ -347,8 +395,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 {
 	const struct conf_pool	*cp = &env->pe_conf->cf_pools[c->pc_pool];
 	struct pm_pool		*pp = &env->pe_pools[c->pc_pool];
-	struct timeval		 tv;
-	uint64_t		 delay_ms = 0;
+	uint64_t		 delay_ms;
 	char			 how[64];
 
 	poolmgr_describe_exit(status, how, sizeof(how));
@@ -365,12 +412,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 		pp->pp_start_fails++;
 	else
 		pp->pp_start_fails = 0;
-	if (pp->pp_start_fails >= POOLMGR_START_FAILS) {
-		delay_ms = 1000ULL << (pp->pp_start_fails - POOLMGR_START_FAILS);
-		if (pp->pp_start_fails - POOLMGR_START_FAILS > 5 ||
-		    delay_ms > POOLMGR_BACKOFF_MAX_MS)
-			delay_ms = POOLMGR_BACKOFF_MAX_MS;
-	}
+	delay_ms = poolmgr_backoff_ms(pp);
 	log_warnx("worker %u (pid %d) of pool %s %s%s; %s", c->pc_id,
 	    (int)c->pc_pid, cp->pl_name, how,
 	    c->pc_ready ? "" : " before it was ready",
@@ -379,8 +421,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 		poolmgr_pool_fill(c->pc_pool);
 		return;
 	}
-	conf_timeval(delay_ms, &tv);
-	evtimer_add(pp->pp_restart, &tv);
+	poolmgr_restart_later(c->pc_pool, delay_ms);
 }
 
 static void
@@ -621,20 +662,101 @@ poolmgr_child_chan_gone(struct chan *ch, void *arg)
 		poolmgr_stop_workers();
 }
 
-static void
-poolmgr_write_pidfile(void)
+/*
+ * run_dir holds the pid file: whoever may write in it can put a link
+ * there and have the pool manager, root perhaps, write through it.  So
+ * it must be a directory of ours that nobody else may write to; it is
+ * created so when missing, and refused, not repaired, otherwise.  The
+ * checks are made on the open directory, and the pid file is opened
+ * relative to it, so the directory cannot be swapped in between.
+ */
+static int
+poolmgr_open_run_dir(const char *dir)
 {
-	FILE	*fp;
+	struct stat	st;
+	int		fd;
 
-	if (mkdir(env->pe_conf->cf_run_dir, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", env->pe_conf->cf_run_dir);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("run_dir: mkdir %s", dir);
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		/* O_DIRECTORY with O_NOFOLLOW says ENOTDIR for a link. */
+		if ((errno == ELOOP || errno == ENOTDIR) &&
+		    lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			log_warnx("run_dir %s is a symbolic link; refusing to "
+			    "use it", dir);
+		else if (errno == ENOTDIR)
+			log_warnx("run_dir %s is not a directory", dir);
+		else
+			log_warn("run_dir: open %s", dir);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("run_dir: fstat %s", dir);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		log_warnx("run_dir %s is owned by uid %u, not by uid %u that "
+		    "runs hsd-poolmgr; refusing to use it", dir,
+		    (unsigned int)st.st_uid, (unsigned int)geteuid());
+		goto fail;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_warnx("run_dir %s is writable by its group or by others "
+		    "(mode %03o); refusing to use it", dir,
+		    (unsigned int)(st.st_mode & 0777));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Opened before daemon(), so a refusal is seen by whoever started us;
+ * written after it, with the daemon's pid. */
+static int
+poolmgr_open_pidfile(int dirfd)
+{
+	struct stat	st;
+	int		fd;
+
 	if (asprintf(&env->pe_pidfile, "%s/hsd-poolmgr.pid",
 	    env->pe_conf->cf_run_dir) == -1)
-		fatal("poolmgr_write_pidfile: asprintf");
-	if ((fp = fopen(env->pe_pidfile, "w")) == NULL)
-		fatal("%s", env->pe_pidfile);
-	fprintf(fp, "%d\n", (int)getpid());
-	fclose(fp);
+		fatal("poolmgr_open_pidfile: asprintf");
+	/* O_NONBLOCK: a FIFO put there must not hang the start. */
+	if ((fd = openat(dirfd, "hsd-poolmgr.pid", O_WRONLY | O_CREAT |
+	    O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644)) == -1) {
+		if (errno == ELOOP)
+			log_warnx("%s is a symbolic link; refusing to write "
+			    "through it", env->pe_pidfile);
+		else
+			log_warn("%s", env->pe_pidfile);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s: fstat", env->pe_pidfile);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s is not a regular file; refusing to use it",
+		    env->pe_pidfile);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static void
+poolmgr_write_pidfile(int fd)
+{
+	if (dprintf(fd, "%d\n", (int)getpid()) < 0)
+		log_warn("%s: write", env->pe_pidfile);
+	close(fd);
 }
 
 static void
@@ -651,6 +773,7 @@ main(int argc, char *argv[])
 	struct event	*ev;
 	char		*text, *path;
 	int		 ch, daemonize = 0, testonly = 0, verbose = 0;
+	int		 rundir, pidfd;
 	int		 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 	uint32_t	 i;
 
@@ -696,13 +819,19 @@ main(int argc, char *argv[])
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	if (poolmgr_bind() == -1)
+	if ((rundir = poolmgr_open_run_dir(env->pe_conf->cf_run_dir)) == -1)
 		exit(1);
+	/* After bind(): a second instance on the same ports stops there,
+	 * without truncating the first one's pid file. */
+	if (poolmgr_bind() == -1 || (pidfd = poolmgr_open_pidfile(rundir)) ==
+	    -1)
+		exit(1);
+	close(rundir);
 	/* Stay in the start directory: children re-read the config and
 	 * resolve relative roots the same way. */
 	if (daemonize && daemon(1, 1) == -1)
 		fatal("daemon");
-	poolmgr_write_pidfile();
+	poolmgr_write_pidfile(pidfd);
 	if ((env->pe_conf_fd = proc_memfd("hsd.conf", text, strlen(text))) ==
 	    -1)
 		exit(1);
@@ -736,7 +865,8 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(env->pe_base);
 
-	unlink(env->pe_pidfile);
+	if (env->pe_pidfile != NULL)
+		unlink(env->pe_pidfile);
 	log_info("stopped");
 	return env->pe_exit_status;
 }

@@ -229,7 +229,9 @@ def conf_tail(dirpath, body, libexec=None):
 
 def write_conf(dirpath, body, name='hsd.conf', tail=True, libexec=None):
     """Write body (plus the harness tail) to dirpath/name; return its path."""
-    os.makedirs(os.path.join(dirpath, 'run'), exist_ok=True)
+    # Private whatever the umask: hsd-poolmgr refuses a run_dir others
+    # may write to.
+    os.makedirs(os.path.join(dirpath, 'run'), 0o700, exist_ok=True)
     path = os.path.join(dirpath, name)
     with open(path, 'w') as f:
         f.write(body)
@@ -573,7 +575,7 @@ class Server:
                  libexec=None):
         self.dir = tempfile.mkdtemp(prefix='hsd-e2e-')
         self.run_dir = os.path.join(self.dir, 'run')
-        os.makedirs(self.run_dir)
+        os.makedirs(self.run_dir, 0o700)
         self.roots = {}
         rootspecs = dict(roots or {})
         if files is not None or 'ROOT' not in rootspecs:

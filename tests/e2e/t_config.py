@@ -116,6 +116,18 @@ def test_bad_size():
              '}\n' + GOOD, 2, 'max_request_bytes')
 
 
+def test_limits_too_big_for_a_handoff():
+    # Each within its range, too big together: -t says so, naming both
+    # keys, instead of a listener that refuses to start later.
+    body = ('limits {\n'
+            '\tmax_request_bytes = "64K"\n'
+            '\tmax_field_length = "64K"\n'
+            '}\n' + GOOD)
+    rejected(body, 3, 'max_field_length', also=('max_request_bytes',),
+             args=('-t',))
+    rejected(body, 3, 'max_field_length', also=('max_request_bytes',))
+
+
 def test_unknown_pool():
     # The site is written on one line: whether the message points at the
     # option or at its section, it is this line.
@@ -197,6 +209,9 @@ limits {
 	header_wait_timeout = "500ms"
 	max_request_bytes = "16K"
 	max_field_length = 16384
+	entity_body_timeout = "2m"
+	min_body_rate = 240
+	min_send_rate = 0
 }
 pool "default" { workers = 2  queue_length = 1000  concurrency = 64 }
 pool "other" { workers = 1 }
@@ -204,7 +219,8 @@ site "default" {
 	bindings = {"*:@PORT@", "127.0.0.1:@PORT@:www.example.org"}
 	root = "@ROOT@"
 	pool = "default"
-	application "/api" { pool = "other"  root = "%s/api" }
+	max_body_size = "30M"
+	application "/api" { pool = "other"  root = "%s/api"  max_body_size = 0 }
 	application "/app" { pool = "other" }
 }
 ''' % h.dir)

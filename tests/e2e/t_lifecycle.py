@@ -7,6 +7,7 @@ when the pool manager is killed outright.
 
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -210,6 +211,232 @@ def test_listener_death_stops_the_server():
         assert 'the listener (pid' in s.log(), s.log()
         T.wait_for(lambda: refused(s.port), 5, 'the port to close')
         s.stop()
+
+# One worker and a short connection_timeout: a request parked for a pool
+# that has no worker is answered 503 within a second.
+CONF_ONE = '''limits { connection_timeout = "1s" }
+pool "default" { workers = 1 }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+}
+'''
+
+
+def _libexec_copy():
+    """A private libexec_dir holding copies of the real children, so a
+    test can break one without touching the build."""
+    d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
+    for name in T.CHILD_NAMES:
+        shutil.copy2(os.path.join(T.BUILDDIR, name), os.path.join(d, name))
+    return d
+
+
+def _log_lines(s):
+    return s.log().count('\n')
+
+
+def _assert_calm_and_stoppable(s, before, what):
+    """After a worker can no longer be started: the pool manager logs a
+    bounded number of lines, the listener still answers (503: the parked
+    request times out, nobody can take it), and SIGTERM stops it all."""
+    time.sleep(2.0)
+    n = _log_lines(s) - before
+    # One or two lines per attempt, a handful of attempts: a spin writes
+    # hundreds of thousands.
+    assert n < 60, '%d log lines in 2s after %s:\n%s' \
+        % (n, what, '\n'.join(s.log().splitlines()[-20:]))
+    with T.Client(s.port, timeout=10) as c:
+        r = c.request('GET', '/a.txt')
+        T.assert_listener_error(c, r, 503)
+    t0 = time.monotonic()
+    T.assert_eq(s.stop(signal.SIGTERM, timeout=5), 0,
+                'exit status after SIGTERM')
+    took = time.monotonic() - t0
+    assert took < 5, 'SIGTERM took %.1fs to stop the pool manager' % took
+
+
+def test_spawn_failure_backs_off():
+    # A pool manager out of fds cannot make a worker's channels: the spawn
+    # fails in the pool manager itself.  That used to be retried in a loop
+    # that never returned to the event loop: the log filled at full speed
+    # and SIGTERM was never handled.
+    with T.Server(CONF_ONE, files={'a.txt': 'a'}, workers=1) as s:
+        worker = s.children('hsd-worker')[0]
+        soft, hard = resource.prlimit(s.pid, resource.RLIMIT_NOFILE)
+        # Below what it holds open already: every new fd fails (EMFILE).
+        resource.prlimit(s.pid, resource.RLIMIT_NOFILE, (4, hard))
+        before = _log_lines(s)
+        os.kill(worker, signal.SIGKILL)
+        T.wait_for(lambda: 'cannot start a worker' in s.log(), 5,
+                   'the failed spawn to be logged')
+        time.sleep(2.5)
+        tries = s.log().count('cannot start a worker')
+        assert tries >= 2, 'no retry after a failed spawn:\n%s' % s.log()
+        # Once fds are there again, a retry brings the pool back.
+        resource.prlimit(s.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        T.wait_for(lambda: s.children('hsd-worker'), 10,
+                   'a worker once the pool manager has fds again')
+        T.assert_eq(T.get(s.port, '/a.txt').status, 200, 'status')
+        # Make it fail again and check the rest: few lines, the listener
+        # answers, SIGTERM works.
+        resource.prlimit(s.pid, resource.RLIMIT_NOFILE, (4, hard))
+        before = _log_lines(s)
+        os.kill(s.children('hsd-worker')[0], signal.SIGKILL)
+        _assert_calm_and_stoppable(s, before, 'a failed spawn')
+
+
+def test_exec_failure_backs_off():
+    # The worker binary replaced by something that is not a program: fork
+    # works, exec fails, the child exits 127 before it is ready.  Those
+    # failed starts back off too.
+    lib = _libexec_copy()
+    try:
+        with T.Server(CONF_ONE, files={'a.txt': 'a'}, workers=1,
+                      libexec=lib) as s:
+            # Renamed over, not written into: the running worker holds it.
+            tmp = os.path.join(lib, 'hsd-worker.new')
+            with open(tmp, 'w') as f:
+                f.write('not a program\n')
+            os.chmod(tmp, 0o755)
+            os.rename(tmp, os.path.join(lib, 'hsd-worker'))
+            before = _log_lines(s)
+            os.kill(s.children('hsd-worker')[0], signal.SIGKILL)
+            T.wait_for(lambda: s.log().count('before it was ready') >= 3,
+                       5, 'three failed starts')
+            _assert_calm_and_stoppable(s, before, 'an exec failure')
+    finally:
+        shutil.rmtree(lib, ignore_errors=True)
+
+# run_dir and the pid file: a directory others can write to, or a link
+# where the pid file goes, would let the pool manager (root, perhaps)
+# write wherever someone else chose.
+
+def _rundir_conf(d, run_dir=None):
+    """A config in d; run_dir None: the harness's d/run (made 0700)."""
+    port = T.free_ports(1)[0]
+    www = os.path.join(d, 'www')
+    T.make_tree(www, {'a.txt': 'a'})
+    body = ('pool "default" { workers = 1 }\n'
+            'site "s" { bindings = {"127.0.0.1:%d"} root = "%s" }\n'
+            % (port, www))
+    if run_dir is None:
+        return T.write_conf(d, body), port
+    body += 'run_dir = "%s"\nlibexec_dir = "%s"\nshutdown_timeout = "5s"\n' \
+        % (run_dir, T.BUILDDIR)
+    return T.write_conf(d, body, tail=False), port
+
+
+def _refused(conf, *words):
+    rc, out, spawned = T.run_poolmgr(conf)
+    print('#   -> %d: %s' % (rc, out.strip().replace('\n', ' | ')))
+    T.assert_eq(rc, 1, 'exit status')
+    for w in words:
+        assert w in out, 'message does not mention %r: %r' % (w, out)
+    assert not spawned, 'processes were started: %r' % spawned
+    return out
+
+
+def test_pid_file_symlink_not_followed():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        conf, _ = _rundir_conf(d)
+        target = os.path.join(d, 'target')
+        with open(target, 'w') as f:
+            f.write('untouched\n')
+        pidfile = os.path.join(d, 'run', 'hsd-poolmgr.pid')
+        os.symlink(target, pidfile)
+        _refused(conf, pidfile, 'symbolic link')
+        T.assert_eq(open(target).read(), 'untouched\n', 'the link target')
+        assert os.path.islink(pidfile), 'the link was replaced or removed'
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_group_writable_refused():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        conf, _ = _rundir_conf(d)
+        run = os.path.join(d, 'run')
+        os.chmod(run, 0o770)
+        _refused(conf, run, 'writable')
+        os.chmod(run, 0o703)
+        _refused(conf, run, 'writable')
+        assert not os.listdir(run), 'files written in the refused run_dir'
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_symlink_refused():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        real = os.path.join(d, 'real')
+        os.mkdir(real, 0o700)
+        link = os.path.join(d, 'link')
+        os.symlink(real, link)
+        conf, _ = _rundir_conf(d, link)
+        _refused(conf, link, 'symbolic link')
+        # A trailing slash does not make open() follow it either.
+        conf, _ = _rundir_conf(d, link + '/')
+        _refused(conf, link, 'symbolic link')
+        assert not os.listdir(real), 'files written through the link'
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_of_another_user_refused():
+    if os.geteuid() != 0:
+        raise T.Skip('needs root to give the directory away')
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    try:
+        conf, _ = _rundir_conf(d)
+        run = os.path.join(d, 'run')
+        os.chown(run, 65534, 65534)
+        _refused(conf, run, 'owned by uid 65534')
+        assert not os.listdir(run), 'files written in the refused run_dir'
+        # Not a directory at all.
+        conf, _ = _rundir_conf(d, os.path.join(d, 'www', 'a.txt'))
+        _refused(conf, 'a.txt', 'not a directory')
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dir_created_private():
+    d = tempfile.mkdtemp(prefix='hsd-e2e-run-')
+    run = os.path.join(d, 'fresh')
+    env = dict(os.environ)
+    env[T.MARK_VAR] = d
+    try:
+        conf, port = _rundir_conf(d, run)
+        with open(os.path.join(d, 'out.log'), 'wb') as out:
+            p = subprocess.Popen([T.POOLMGR, '-f', conf], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=out, start_new_session=True)
+        pidfile = os.path.join(run, 'hsd-poolmgr.pid')
+        try:
+            T.wait_for(lambda: p.poll() is not None or
+                       (os.path.exists(pidfile) and
+                        open(pidfile).read().strip() == str(p.pid)), 10,
+                       'the pid file')
+            assert p.poll() is None, 'hsd-poolmgr exited: %r' \
+                % open(os.path.join(d, 'out.log')).read()
+            st = os.lstat(run)
+            T.assert_eq(oct(st.st_mode & 0o7777), oct(0o700),
+                        'mode of the run_dir it created')
+            st = os.lstat(pidfile)
+            assert not st.st_mode & 0o022, \
+                'pid file writable by others: %o' % st.st_mode
+            os.kill(p.pid, signal.SIGTERM)
+            T.assert_eq(p.wait(15), 0, 'exit status')
+            assert not os.path.exists(pidfile), 'pid file left behind'
+        finally:
+            if p.poll() is None:
+                T.kill_quietly(p.pid)
+                p.wait()
+    finally:
+        for x in T.marked_pids(d):
+            T.kill_quietly(x)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_daemon():

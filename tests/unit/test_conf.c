@@ -23,6 +23,7 @@
 
 #include "conf.h"
 #include "fixtures.h"
+#include "msg.h"
 
 #define CONF_NAME	"t.conf"
 #define ONE_SITE \
@@ -237,7 +238,10 @@ START_TEST(test_conf_defaults)
 	struct hsd_config	*cf = load_ok(ONE_SITE);
 	char			*www = real("@/www");
 
-	ck_assert_str_eq(cf->cf_run_dir, "/tmp/hsd");
+	if (geteuid() == 0)
+		ck_assert_str_eq(cf->cf_run_dir, "/run/hsd");
+	else
+		ck_assert_str_ne(cf->cf_run_dir, "/tmp/hsd");
 	ck_assert_str_eq(cf->cf_libexec_dir, LIBEXECDIR);
 	ck_assert_uint_eq(cf->cf_shutdown_timeout_ms, 10000);
 	ck_assert_uint_eq(cf->cf_limits.max_connections, 10000);
@@ -245,6 +249,11 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_limits.header_wait_timeout_ms, 30000);
 	ck_assert_uint_eq(cf->cf_limits.max_request_bytes, 16384);
 	ck_assert_uint_eq(cf->cf_limits.max_field_length, 16384);
+	ck_assert_uint_eq(cf->cf_limits.entity_body_timeout_ms, 120000);
+	ck_assert_uint_eq(cf->cf_limits.min_body_rate, 240);
+	ck_assert_uint_eq(cf->cf_limits.min_send_rate, 240);
+	ck_assert_uint_eq(cf->cf_sites[0].st_max_body, 30 << 20);
+	ck_assert_uint_eq(conf_max_body(&cf->cf_sites[0], -1), 30 << 20);
 	ck_assert_uint_eq(cf->cf_npools, 1);
 	ck_assert_str_eq(cf->cf_pools[0].pl_name, "default");
 	ck_assert_uint_eq(cf->cf_pools[0].pl_workers, 1);
@@ -267,6 +276,56 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
 	ck_assert_uint_eq(cf->cf_npools, 2);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 1);
+	conf_free(cf);
+}
+END_TEST
+
+/* Never one directory shared by every user in a world-writable place. */
+START_TEST(test_conf_default_run_dir)
+{
+	static const struct {
+		uid_t		 uid;
+		const char	*xdg;
+		const char	*want;
+	} cases[] = {
+		{ 0, NULL, "/run/hsd" },
+		{ 0, "/run/user/0", "/run/hsd" },
+		{ 1000, "/run/user/1000", "/run/user/1000/hsd" },
+		{ 1000, NULL, "/tmp/hsd-1000" },
+		{ 1000, "", "/tmp/hsd-1000" },
+		{ 1000, "run/user/1000", "/tmp/hsd-1000" },
+		{ 4294967294U, NULL, "/tmp/hsd-4294967294" },
+	};
+	struct hsd_config	*cf;
+	char			*dir;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		dir = conf_default_run_dir(cases[i].uid, cases[i].xdg);
+		ck_assert_ptr_nonnull(dir);
+		ck_assert_str_eq(dir, cases[i].want);
+		free(dir);
+	}
+
+	/* Computed when the file is loaded, from who loads it. */
+	ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+	cf = load_ok(ONE_SITE);
+	dir = conf_default_run_dir(geteuid(), "/run/user/4242");
+	ck_assert_str_eq(cf->cf_run_dir, dir);
+	if (geteuid() == 0)
+		ck_assert_str_eq(cf->cf_run_dir, "/run/hsd");
+	else
+		ck_assert_str_eq(cf->cf_run_dir, "/run/user/4242/hsd");
+	free(dir);
+	conf_free(cf);
+	unsetenv("XDG_RUNTIME_DIR");
+
+	/* The key overrides it; trailing slashes go. */
+	cf = load_ok("run_dir = \"/var/run/x//\"\n" ONE_SITE);
+	ck_assert_str_eq(cf->cf_run_dir, "/var/run/x");
+	conf_free(cf);
+	cf = load_ok("run_dir = \"/\"\n" ONE_SITE);
+	ck_assert_str_eq(cf->cf_run_dir, "/");
 	conf_free(cf);
 }
 END_TEST
@@ -375,6 +434,48 @@ static const struct conf_reject conf_rejects[] = {
 	{ "limits { max_field_length = 32 }\n" ONE_SITE,
 	  "t.conf:1: limits: max_field_length: 32 is out of range (64..65536)",
 	  NULL },
+	{ "limits {\n"
+	  "  max_request_bytes = 64K\n"
+	  "  max_field_length = 64K\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:3: limits: max_request_bytes (65536) and max_field_length "
+	  "(65536) together must not exceed", NULL },
+	{ "limits {\n"
+	  "  max_field_length = 64K\n"
+	  "  connection_timeout = 5\n"
+	  "  max_request_bytes = 65536\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:4: limits: max_request_bytes", "max_field_length" },
+	{ "limits {\n  entity_body_timeout = 0\n}\n" ONE_SITE,
+	  "t.conf:2: limits: entity_body_timeout: must be more than 0", NULL },
+	{ "limits { entity_body_timeout = 2x }\n" ONE_SITE,
+	  "t.conf:1: limits: entity_body_timeout: bad duration \"2x\"", NULL },
+	{ "limits { min_body_rate = -1 }\n" ONE_SITE,
+	  "t.conf:1: limits: min_body_rate: -1 is out of range (0..4294967295)",
+	  NULL },
+	{ "limits {\n\n  min_send_rate = 4294967296\n}\n" ONE_SITE,
+	  "t.conf:3: limits: min_send_rate: 4294967296 is out of range", NULL },
+	{ "limits { min_send_rate = \"1K\" }\n" ONE_SITE,
+	  "t.conf:1: limits:", "'min_send_rate'" },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  max_body_size = \"1T\"\n"
+	  "  root = \"@/www\"\n"
+	  "}\n",
+	  "t.conf:3: site \"s\": max_body_size: bad size \"1T\"", NULL },
+	{ "site \"s\" {\n"
+	  "  bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  application \"/up\" {\n"
+	  "    max_body_size = -1\n"
+	  "  }\n"
+	  "}\n",
+	  "t.conf:5: site \"s\": application \"/up\": max_body_size: bad size "
+	  "\"-1\"", NULL },
+	{ "site \"s\" { bindings = {\"*:1\"} root = \"@/www\"\n"
+	  "  max_body_size = 9223372036854775808 }\n",
+	  "t.conf:2: site \"s\": max_body_size: 9223372036854775808 is out of "
+	  "range", NULL },
 	{ "limits { max_connections = -1 }\n" ONE_SITE,
 	  "t.conf:1: limits: max_connections: -1 is out of range", NULL },
 	{ "pool \"p\" { workers = 0 }\n" ONE_SITE,
@@ -551,6 +652,115 @@ START_TEST(test_conf_reject)
 	assert_logged(log, r->want);
 	assert_logged(log, r->want2);
 	free(log);
+}
+END_TEST
+
+/* Request body limits: units, inheritance, the effective value. */
+START_TEST(test_conf_body_limits)
+{
+	struct hsd_config	*cf;
+	const struct conf_site	*st;
+
+	cf = load_ok("limits {\n"
+	    "  entity_body_timeout = 500ms\n"
+	    "  min_body_rate = 0\n"
+	    "  min_send_rate = 4294967295\n"
+	    "}\n"
+	    "site \"s\" {\n"
+	    "  bindings = {\"*:8080\"}\n"
+	    "  root = \"@/www\"\n"
+	    "  max_body_size = 1G\n"
+	    "  application \"/nolimit\" { max_body_size = 0 }\n"
+	    "  application \"/inherit\" { }\n"
+	    "  application \"/small\" { max_body_size = \"64k\" }\n"
+	    "}\n"
+	    "site \"t\" {\n"
+	    "  bindings = {\"*:8081\"}\n"
+	    "  root = \"@/www\"\n"
+	    "  max_body_size = 0\n"
+	    "  application \"/a\" { }\n"
+	    "  application \"/b\" { max_body_size = 1000 }\n"
+	    "}\n"
+	    "site \"u\" {\n"
+	    "  bindings = {\"*:8082\"}\n"
+	    "  root = \"@/www\"\n"
+	    "  application \"/a\" { }\n"
+	    "}\n");
+	ck_assert_uint_eq(cf->cf_limits.entity_body_timeout_ms, 500);
+	ck_assert_uint_eq(cf->cf_limits.min_body_rate, 0);
+	ck_assert_uint_eq(cf->cf_limits.min_send_rate, 4294967295ULL);
+
+	st = &cf->cf_sites[0];
+	ck_assert_uint_eq(st->st_max_body, 1ULL << 30);
+	ck_assert_uint_eq(st->st_apps[0].ap_max_body, 0);
+	ck_assert_uint_eq(st->st_apps[1].ap_max_body, 1ULL << 30);
+	ck_assert_uint_eq(st->st_apps[2].ap_max_body, 65536);
+	ck_assert_uint_eq(conf_max_body(st, -1), 1ULL << 30);
+	ck_assert_uint_eq(conf_max_body(st, 0), 0);
+	ck_assert_uint_eq(conf_max_body(st, 1), 1ULL << 30);
+	ck_assert_uint_eq(conf_max_body(st, 2), 65536);
+	/* An index past the applications is the site. */
+	ck_assert_uint_eq(conf_max_body(st, 3), 1ULL << 30);
+	/* As routing gives it. */
+	ck_assert_uint_eq(conf_max_body(st, conf_route_app(st, "/small/x",
+	    8)), 65536);
+	ck_assert_uint_eq(conf_max_body(st, conf_route_app(st, "/other",
+	    6)), 1ULL << 30);
+
+	st = &cf->cf_sites[1];
+	ck_assert_uint_eq(conf_max_body(st, -1), 0);
+	ck_assert_uint_eq(conf_max_body(st, 0), 0);
+	ck_assert_uint_eq(conf_max_body(st, 1), 1000);
+
+	/* The default, inherited. */
+	st = &cf->cf_sites[2];
+	ck_assert_uint_eq(conf_max_body(st, -1), 30 << 20);
+	ck_assert_uint_eq(conf_max_body(st, 0), 30 << 20);
+	conf_free(cf);
+}
+END_TEST
+
+/*
+ * The request buffer and the path must fit in one handoff: the largest
+ * max_field_length that does with max_request_bytes = 64K is accepted, one
+ * byte more is not.  Computed from msg.h so the test follows the protocol.
+ */
+START_TEST(test_conf_limits_handoff)
+{
+	struct hsd_config	*cf;
+	uint64_t		 room, field;
+	char			 text[512], *log;
+
+	room = MSG_PAYLOAD_MAX - CONF_BODY_SLACK - sizeof(struct msg_handoff);
+	field = room - 65536;
+	snprintf(text, sizeof(text), "limits {\n  max_request_bytes = 64K\n"
+	    "  max_field_length = %llu\n}\n" ONE_SITE,
+	    (unsigned long long)field);
+	cf = load_ok(text);
+	ck_assert_uint_eq(cf->cf_limits.max_field_length, field);
+	ck_assert_uint_eq(conf_request_buf(&cf->cf_limits),
+	    65536 + CONF_BODY_SLACK);
+	ck_assert_uint_le(conf_request_buf(&cf->cf_limits) +
+	    cf->cf_limits.max_field_length + sizeof(struct msg_handoff),
+	    MSG_PAYLOAD_MAX);
+	conf_free(cf);
+
+	snprintf(text, sizeof(text), "limits {\n  max_request_bytes = 64K\n"
+	    "  max_field_length = %llu\n}\n" ONE_SITE,
+	    (unsigned long long)field + 1);
+	log = load_err(text);
+	snprintf(text, sizeof(text), "t.conf:3: limits: max_request_bytes "
+	    "(65536) and max_field_length (%llu) together must not exceed "
+	    "%llu bytes", (unsigned long long)field + 1,
+	    (unsigned long long)room);
+	assert_logged(log, text);
+	free(log);
+
+	/* The defaults leave room. */
+	cf = load_ok(ONE_SITE);
+	ck_assert_uint_eq(conf_request_buf(&cf->cf_limits),
+	    16384 + CONF_BODY_SLACK);
+	conf_free(cf);
 }
 END_TEST
 
@@ -1176,9 +1386,12 @@ suite_conf(void)
 	tcase_add_unchecked_fixture(tc, fx_tree_setup, fx_tree_teardown);
 	tcase_add_test(tc, test_conf_full);
 	tcase_add_test(tc, test_conf_defaults);
+	tcase_add_test(tc, test_conf_default_run_dir);
 	tcase_add_test(tc, test_conf_default_pool);
 	tcase_add_loop_test(tc, test_conf_reject, 0,
 	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
+	tcase_add_test(tc, test_conf_limits_handoff);
+	tcase_add_test(tc, test_conf_body_limits);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
