@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		4
+#define MSG_VERSION		5
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -89,9 +89,21 @@ struct msg_handoff {
 
 #define DONE_KEEPALIVE		0x01	/* connection may carry another request */
 #define DONE_INCOMPLETE		0x02	/* gave up part-way through the response */
+#define DONE_HANDBACK		0x04	/* the listener sends the rest: see below */
 
-/* MSG_REQ_DONE: mh_id is the conn id; followed by dn_rest_len bytes the
- * worker read that belong to the next request (pipelining). */
+/*
+ * MSG_REQ_DONE: mh_id is the conn id; followed by dn_rest_len bytes the
+ * worker read that belong to the next request (pipelining), then
+ * dn_out_len bytes of response still to send.
+ *
+ * With DONE_HANDBACK the client's socket would block and the worker hands
+ * what is left of the response to the listener, as IIS hands a response to
+ * HTTP.sys, and takes its next request: the listener sends the dn_out_len
+ * bytes, then dn_file_len bytes from offset dn_file_off of the fd that
+ * comes with the message (a regular file; none when dn_file_len is 0),
+ * and only then acts on the rest of DONE.  This is the response's body
+ * source; a sealed memfd or a pipe can take the file's place later.
+ */
 struct msg_done {
 	uint32_t	dn_conn;
 	uint16_t	dn_slot;
@@ -99,6 +111,10 @@ struct msg_done {
 	uint64_t	dn_bytes;	/* response bytes written to the socket */
 	uint32_t	dn_flags;	/* DONE_* */
 	uint32_t	dn_rest_len;
+	uint32_t	dn_out_len;	/* DONE_HANDBACK: bytes to send first */
+	uint32_t	dn_pad;
+	uint64_t	dn_file_off;	/* DONE_HANDBACK: then this file range */
+	uint64_t	dn_file_len;
 };
 
 /* MSG_REQ_REFUSED: mh_id is the conn id.  The worker never had the socket

@@ -44,7 +44,6 @@ static http_parser_settings	 conn_settings;
 
 static void	conn_readable(evutil_socket_t, short, void *);
 static void	conn_read(struct conn *);
-static void	conn_writable(evutil_socket_t, short, void *);
 static void	conn_timeout(evutil_socket_t, short, void *);
 static void	conn_parse(struct conn *);
 
@@ -56,7 +55,7 @@ conn_buf_size(void)
 	    2;
 }
 
-static int
+int
 conn_buf_take(struct conn *c)
 {
 	if (c->cn_buf != NULL)
@@ -71,7 +70,7 @@ conn_buf_take(struct conn *c)
 	return 0;
 }
 
-static void
+void
 conn_buf_release(struct conn *c)
 {
 	if (c->cn_buf == NULL)
@@ -387,6 +386,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->cn_fd = fd;
+	c->cn_file = -1;
 	c->cn_id = ++lenv->le_next_id ? lenv->le_next_id : ++lenv->le_next_id;
 	len = sizeof(c->cn_local);
 	if (getsockname(fd, (struct sockaddr *)&c->cn_local, &len) == -1)
@@ -508,7 +508,7 @@ conn_close(struct conn *c)
 		event_free(c->cn_wev);
 	event_free(c->cn_timer);
 	conn_buf_release(c);
-	free(c->cn_outbuf);
+	send_free(c);
 	close(c->cn_fd);
 	TAILQ_REMOVE(&lenv->le_conns, c, cn_entry);
 	lenv->le_nconns--;
@@ -655,6 +655,17 @@ conn_resume(struct conn *c, const char *rest, size_t restlen)
 		conn_parse(c);
 }
 
+/* A handed-back response is out: on to the next request, whose first
+ * bytes (if any) wait in cn_buf. */
+void
+conn_resume_held(struct conn *c)
+{
+	size_t	len = c->cn_len;
+
+	c->cn_len = 0;
+	conn_resume(c, c->cn_buf, len);
+}
+
 /* Parked: bounded by connection_timeout; the read event still notices a
  * client that goes away. */
 void
@@ -693,6 +704,7 @@ conn_read(struct conn *c)
 	c->cn_pending = 0;
 	switch (c->cn_state) {
 	case CN_WORKER:
+	case CN_SENDING:
 		c->cn_pending = 1;	/* the worker's bytes, or the next request */
 		return;
 	case CN_CLOSING:
@@ -752,12 +764,17 @@ conn_readable(evutil_socket_t fd, short ev, void *arg)
 	conn_read(arg);
 }
 
-static void
+void
 conn_writable(evutil_socket_t fd, short ev, void *arg)
 {
+	struct conn	*c = arg;
+
 	(void)fd;
 	(void)ev;
-	conn_flush(arg);
+	if (c->cn_state == CN_SENDING)
+		send_flush(c);
+	else
+		conn_flush(c);
 }
 
 static void
@@ -782,6 +799,9 @@ conn_timeout(evutil_socket_t fd, short ev, void *arg)
 		break;
 	case CN_WORKER:
 		queue_deadline(c);		/* the worker's deadline */
+		break;
+	case CN_SENDING:
+		send_timeout(c);		/* is the client keeping up? */
 		break;
 	}
 }

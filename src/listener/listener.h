@@ -9,8 +9,10 @@
 
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stdint.h>
 
+#include <event2/util.h>
 #include <http_parser.h>
 
 struct chan;
@@ -23,6 +25,7 @@ enum conn_state {
 	CN_READING,	/* waiting for (the rest of) a request head */
 	CN_QUEUED,	/* parked in its pool's queue */
 	CN_WORKER,	/* handed to a worker; not watched */
+	CN_SENDING,	/* sending what a worker handed back (send.c) */
 	CN_CLOSING,	/* writing a final response, then lingering close */
 };
 
@@ -73,7 +76,16 @@ struct conn {
 	uint64_t		 cn_progress;	/* bytes written when the deadline was armed */
 	unsigned		 cn_redispatched;
 
-	/* While closing. */
+	/* While sending a handed-back response (send.c): cn_out first, then
+	 * the file range; cn_buf holds the next request's bytes meanwhile. */
+	int			 cn_file;	/* -1: none */
+	off_t			 cn_file_off;
+	off_t			 cn_file_end;
+	uint8_t			 cn_send_keep;	/* DONE said keep-alive */
+	uint64_t		 cn_send_acked;	/* client's bytes at the last check */
+	uint64_t		 cn_send_deadline; /* monotonic ms: min_send_rate */
+
+	/* While closing, or sending. */
 	const char		*cn_out;
 	size_t			 cn_out_len;
 	size_t			 cn_out_off;
@@ -128,15 +140,28 @@ extern struct listener_env *lenv;
 void	listener_check_drained(void);
 
 /* conn.c */
+int	conn_buf_take(struct conn *);
+void	conn_buf_release(struct conn *);
 int	conn_listen(int fd);
 void	conn_stop_accepting(void);
 void	conn_resume(struct conn *, const char *rest, size_t restlen);
+void	conn_resume_held(struct conn *);
+void	conn_writable(evutil_socket_t, short, void *);
 void	conn_fail(struct conn *, int status);
 void	conn_reset(struct conn *);
 void	conn_close(struct conn *);
 void	conn_close_graceful(struct conn *);
 void	conn_parked(struct conn *);
 void	conn_close_idle(void);
+
+/* send.c */
+void	send_start(struct conn *, const char *out, size_t outlen, int fd,
+	    uint64_t off, uint64_t len, int keepalive, const char *rest,
+	    size_t restlen);
+void	send_flush(struct conn *);
+void	send_timeout(struct conn *);
+void	send_free(struct conn *);
+int	send_bytes_acked(int fd, uint64_t *);
 
 /* queue.c */
 void	queue_init(void);

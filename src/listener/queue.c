@@ -410,7 +410,11 @@ queue_finish(struct lsn_worker *w, struct conn *c, int status, int flags,
 {
 	queue_release(w, c);
 	c->cn_sent += bytes;
-	if (flags & DONE_INCOMPLETE) {
+	if (flags & DONE_HANDBACK) {
+		log_warnx("queue_finish: connection %u: a handback without its "
+		    "message; resetting", c->cn_id);
+		conn_reset(c);
+	} else if (flags & DONE_INCOMPLETE) {
 		/* The worker gave up part-way: a cut response must not
 		 * end with a FIN that makes it look whole. */
 		log_info("queue_finish: connection %u: response incomplete "
@@ -424,17 +428,20 @@ queue_finish(struct lsn_worker *w, struct conn *c, int status, int flags,
 }
 
 static void
-queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data)
+queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data,
+    int fd)
 {
 	struct msg_done	 dn;
 	struct conn	*c;
+	const char	*rest = (const char *)data + sizeof(dn);
 
 	if (hdr->mh_len < sizeof(dn)) {
 		log_warnx("queue_done: worker %u: short DONE", w->wk_id);
-		return;
+		goto drop;
 	}
 	memcpy(&dn, data, sizeof(dn));
-	if (dn.dn_rest_len != hdr->mh_len - sizeof(dn) ||
+	if ((uint64_t)dn.dn_rest_len + dn.dn_out_len !=
+	    hdr->mh_len - sizeof(dn) ||
 	    dn.dn_rest_len > lenv->le_data_cap ||
 	    dn.dn_slot >= w->wk_concurrency ||
 	    (c = w->wk_slot_conn[dn.dn_slot]) == NULL ||
@@ -442,10 +449,29 @@ queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data)
 		log_warnx("queue_done: worker %u: DONE for slot %u, conn %u "
 		    "does not match a request it holds", w->wk_id,
 		    dn.dn_slot, dn.dn_conn);
+		goto drop;
+	}
+	if (!(dn.dn_flags & DONE_HANDBACK)) {
+		if (fd != -1 || dn.dn_out_len != 0)
+			log_warnx("queue_done: worker %u: a body source "
+			    "without DONE_HANDBACK; ignored", w->wk_id);
+		if (fd != -1)
+			close(fd);
+		queue_finish(w, c, dn.dn_status, dn.dn_flags, dn.dn_bytes,
+		    rest, dn.dn_rest_len);
 		return;
 	}
-	queue_finish(w, c, dn.dn_status, dn.dn_flags, dn.dn_bytes,
-	    (const char *)data + sizeof(dn), dn.dn_rest_len);
+	/* The listener sends the rest (send.c); it owns fd from here. */
+	queue_release(w, c);
+	c->cn_sent += dn.dn_bytes;
+	send_start(c, rest + dn.dn_rest_len, dn.dn_out_len, fd,
+	    dn.dn_file_off, dn.dn_file_len,
+	    (dn.dn_flags & DONE_KEEPALIVE) && c->cn_keepalive, rest,
+	    dn.dn_rest_len);
+	return;
+drop:
+	if (fd != -1)
+		close(fd);
 }
 
 /*
@@ -502,11 +528,13 @@ queue_worker_msg(struct chan *ch, const struct msg_hdr *hdr,
 	struct lsn_worker	*w = arg;
 
 	(void)ch;
-	if (fd != -1)
+	if (fd != -1 && hdr->mh_type != MSG_REQ_DONE) {
 		close(fd);
+		fd = -1;
+	}
 	switch (hdr->mh_type) {
 	case MSG_REQ_DONE:
-		queue_done(w, hdr, data);
+		queue_done(w, hdr, data, fd);
 		queue_run(&lenv->le_pools[w->wk_pool]);
 		break;
 	case MSG_REQ_READY:

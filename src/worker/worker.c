@@ -111,6 +111,7 @@ static const struct {
 };
 
 static void	worker_respond(struct wrk_req *);
+static void	worker_release(struct wrk_req *);
 static void	worker_maybe_exit(void);
 
 static __attribute__((noreturn)) void
@@ -332,31 +333,50 @@ worker_slot(const struct wrk_req *rq)
 	return &worker_slots[rq->rq_slot];
 }
 
+/*
+ * DONE for rq.  With DONE_HANDBACK it also carries what is left of the
+ * response: the unsent part of rq_out inline and the file range with its
+ * fd.  A DONE that cannot go leaves the client waiting on a channel that
+ * no longer works: exit, so the listener fails every request held here
+ * over by its rules.
+ */
 static void
-worker_send_done(uint32_t conn, uint16_t slot, uint16_t status,
-    uint64_t bytes, uint32_t flags, const void *rest, size_t restlen)
+worker_send_done(const struct wrk_req *rq, uint32_t flags)
 {
 	struct msg_done	dn;
-	struct iovec	iov[2];
+	struct iovec	iov[3];
 	struct chan	*c = worker_peers[PEER_LISTENER].wp_chan;
+	int		n = 1, fd = -1;
 
 	memset(&dn, 0, sizeof(dn));
-	dn.dn_conn = conn;
-	dn.dn_slot = slot;
-	dn.dn_status = status;
-	dn.dn_bytes = bytes;
+	dn.dn_conn = rq->rq_conn;
+	dn.dn_slot = rq->rq_slot;
+	dn.dn_status = rq->rq_status;
+	dn.dn_bytes = rq->rq_bytes;
 	dn.dn_flags = flags;
-	dn.dn_rest_len = restlen;
 	iov[0].iov_base = &dn;
 	iov[0].iov_len = sizeof(dn);
-	iov[1].iov_base = (void *)rest;
-	iov[1].iov_len = restlen;
-	/* A DONE that cannot go leaves the client waiting on a channel that
-	 * no longer works: exit, so the listener fails every request held
-	 * here over by its rules. */
-	if (c == NULL || chan_sendv(c, MSG_REQ_DONE, conn, iov,
-	    restlen > 0 ? 2 : 1, -1) == -1)
-		fatal("worker_send_done: conn %u: exiting", conn);
+	/* Leftovers only matter to a connection that goes on. */
+	if ((flags & DONE_KEEPALIVE) && rq->rq_rest_len > 0) {
+		dn.dn_rest_len = rq->rq_rest_len;
+		iov[n].iov_base = (void *)rq->rq_rest;
+		iov[n++].iov_len = rq->rq_rest_len;
+	}
+	if (flags & DONE_HANDBACK) {
+		dn.dn_out_len = rq->rq_out_len - rq->rq_out_off;
+		if (dn.dn_out_len > 0) {
+			iov[n].iov_base = rq->rq_out + rq->rq_out_off;
+			iov[n++].iov_len = dn.dn_out_len;
+		}
+		if (rq->rq_file_off < rq->rq_file_end) {
+			dn.dn_file_off = rq->rq_file_off;
+			dn.dn_file_len = rq->rq_file_end - rq->rq_file_off;
+			fd = rq->rq_file;
+		}
+	}
+	if (c == NULL || chan_sendv(c, MSG_REQ_DONE, rq->rq_conn, iov, n,
+	    fd) == -1)
+		fatal("worker_send_done: conn %u: exiting", rq->rq_conn);
 }
 
 /* The request is over: report it, release the slot and the socket. */
@@ -370,9 +390,14 @@ worker_finish(struct wrk_req *rq, int keepalive)
 	 * whole: the listener resets the connection. */
 	if (rq->rq_bytes > 0 && rq->rq_bytes < rq->rq_resp_len)
 		flags = DONE_INCOMPLETE;
-	/* Leftovers only matter to a connection that goes on. */
-	worker_send_done(rq->rq_conn, rq->rq_slot, rq->rq_status, rq->rq_bytes,
-	    flags, rq->rq_rest, (flags & DONE_KEEPALIVE) ? rq->rq_rest_len : 0);
+	worker_send_done(rq, flags);
+	worker_release(rq);
+}
+
+/* After DONE: free the slot for the next request. */
+static void
+worker_release(struct wrk_req *rq)
+{
 	/* The slot keeps saying RESPONDING: the DONE may still be in the
 	 * channel's output queue, and if this process dies before it leaves,
 	 * the slot is what lets the listener keep the connection.  The next
@@ -433,6 +458,30 @@ worker_nonblock(struct wrk_req *rq)
 }
 
 /*
+ * The client's socket would block: hand the rest of the response to the
+ * listener, which sends it, and take the next request -- a slow reader
+ * must not hold a slot of the pool.  Only when the rest and the bytes of
+ * the next request do not fit one message does the worker wait for the
+ * socket itself.
+ */
+static void
+worker_handback(struct wrk_req *rq)
+{
+	size_t	need;
+
+	need = sizeof(struct msg_done) + (rq->rq_close ? 0 : rq->rq_rest_len) +
+	    (rq->rq_out_len - rq->rq_out_off);
+	if (need > MSG_PAYLOAD_MAX) {
+		worker_wait_writable(rq);
+		return;
+	}
+	event_del(rq->rq_ev);
+	worker_send_done(rq, DONE_HANDBACK |
+	    (rq->rq_close ? 0 : DONE_KEEPALIVE));
+	worker_release(rq);
+}
+
+/*
  * Write what is left of the response: the buffer (headers, maybe the whole
  * body), then the file range.
  */
@@ -474,7 +523,7 @@ worker_respond(struct wrk_req *rq)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				worker_wait_writable(rq);
+				worker_handback(rq);
 				return;
 			}
 			if (errno == EPIPE || errno == ECONNRESET)

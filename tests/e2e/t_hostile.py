@@ -32,8 +32,12 @@ import os, random, socket, struct, sys
 def hdr(version, mtype, length, ident=0):
     return struct.pack('<HHIII', version, mtype, length, ident, 0)
 
-def done(conn, slot, status=200, nbytes=10, flags=1, rest=0):
-    return struct.pack('<IHHQII', conn, slot, status, nbytes, flags, rest)
+def done(conn, slot, status=200, nbytes=10, flags=1, rest=0, out=0,
+         foff=0, flen=0):
+    return struct.pack('<IHHQIIIIQQ', conn, slot, status, nbytes, flags,
+                       rest, out, 0, foff, flen)
+
+DL = len(done(0, 0))
 
 V, DONE, READY = int(os.environ['HSD_MSG_VERSION']), 400, 550
 devnull = os.open('/dev/null', os.O_RDONLY)
@@ -42,11 +46,11 @@ rng = random.Random(int(sys.argv[-1]) if sys.argv[-1].isdigit() else 1)
 lsn = socket.socket(fileno=os.dup(5))
 records = [
     b'abc',
-    hdr(99, DONE, 24) + done(1, 0),
+    hdr(99, DONE, DL) + done(1, 0),
     hdr(V, DONE, 100) + done(1, 0),
-    hdr(V, DONE, 24) + done(1, 9999),
-    hdr(V, DONE, 24) + done(777777, 0),
-    hdr(V, DONE, 24) + done(1, 0, rest=1000000),
+    hdr(V, DONE, DL) + done(1, 9999),
+    hdr(V, DONE, DL) + done(777777, 0),
+    hdr(V, DONE, DL) + done(1, 0, rest=1000000),
     hdr(V, DONE, 4) + b'\0\0\0\0',
     hdr(V, 12345, 0),
     hdr(V, DONE, 200000) + b'\0' * 200000,
@@ -55,7 +59,7 @@ records += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
             for _ in range(50)]
 for r in records:
     lsn.send(r)
-lsn.sendmsg([hdr(V, DONE, 24) + done(1, 0)],
+lsn.sendmsg([hdr(V, DONE, DL) + done(1, 0)],
             [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
               struct.pack('ii', devnull, devnull))])
 lsn.detach()
