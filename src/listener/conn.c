@@ -25,6 +25,7 @@
 #include <http_parser.h>
 
 #include "conf.h"
+#include "head.h"
 #include "listener.h"
 #include "log.h"
 #include "uri.h"
@@ -33,8 +34,6 @@
 #define CONN_BUF_FREE_MAX	256		/* idle buffers kept for reuse */
 #define CONN_LISTEN_MAX		64
 #define CONN_ACCEPT_PAUSE_MS	100	/* after accept() ran out of fds */
-
-enum { HDR_OTHER, HDR_HOST, HDR_TE };
 
 static struct evconnlistener	*conn_listeners[CONN_LISTEN_MAX];
 static int			 conn_nlisteners;
@@ -110,10 +109,9 @@ conn_on_message_begin(http_parser *p)
 {
 	struct conn	*c = p->data;
 
-	c->cn_url_len = c->cn_host_len = c->cn_te_len = 0;
+	c->cn_url_len = 0;
 	c->cn_name_len = c->cn_line_len = 0;
-	c->cn_has_te = c->cn_in_value = 0;
-	c->cn_hdr = HDR_OTHER;
+	c->cn_in_value = 0;
 	return 0;
 }
 
@@ -148,68 +146,34 @@ conn_on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn	*c = p->data;
 
+	(void)at;
 	if (c->cn_in_value || c->cn_name_len == 0) {
 		/* A new header line starts. */
 		c->cn_in_value = 0;
 		c->cn_line_len = 0;
-		c->cn_name_off = at - c->cn_buf;
 		c->cn_name_len = 0;
 	}
 	c->cn_name_len += len;
 	return conn_line_check(c, len);
 }
 
+/* What a field says is head_check()'s to judge, once the head is whole. */
 static int
 conn_on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct conn	*c = p->data;
-	const char	*name = c->cn_buf + c->cn_name_off;
 
-	if (!c->cn_in_value) {
-		c->cn_in_value = 1;
-		c->cn_hdr = HDR_OTHER;
-		if (c->cn_name_len == 4 && strncasecmp(name, "host", 4) == 0) {
-			if (c->cn_host_len != 0) {
-				c->cn_err = 400;	/* two Host fields */
-				return -1;
-			}
-			c->cn_hdr = HDR_HOST;
-			c->cn_host_off = at - c->cn_buf;
-		} else if (c->cn_name_len == 17 &&
-		    strncasecmp(name, "transfer-encoding", 17) == 0) {
-			c->cn_hdr = HDR_TE;
-			c->cn_has_te = 1;
-			c->cn_te_off = at - c->cn_buf;
-			c->cn_te_len = 0;
-		}
-	}
-	if (c->cn_hdr == HDR_HOST)
-		c->cn_host_len += len;
-	else if (c->cn_hdr == HDR_TE)
-		c->cn_te_len += len;
+	(void)at;
+	c->cn_in_value = 1;
 	return conn_line_check(c, len);
 }
 
 static int
 conn_on_headers_complete(http_parser *p)
 {
-	struct conn	*c = p->data;
-
 	/* The listener reads heads only; the worker reads the body. */
-	c->cn_hdr = HDR_OTHER;
 	http_parser_pause(p, 1);
 	return 0;
-}
-
-/* Is s (len bytes) exactly the coding "chunked", give or take space? */
-static int
-conn_te_chunked(const char *s, size_t len)
-{
-	while (len > 0 && (s[0] == ' ' || s[0] == '\t'))
-		s++, len--;
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	return len == 7 && strncasecmp(s, "chunked", 7) == 0;
 }
 
 /* A method token we do not know is 501, anything else 400. */
@@ -242,8 +206,6 @@ conn_parse_status(const struct conn *c)
 	switch (HTTP_PARSER_ERRNO(&c->cn_parser)) {
 	case HPE_INVALID_METHOD:
 		return conn_bad_method_status(c);
-	case HPE_INVALID_TRANSFER_ENCODING:
-		return 501;
 	case HPE_HEADER_OVERFLOW:
 		return 431;
 	default:
@@ -258,19 +220,15 @@ conn_head_complete(struct conn *c)
 	const struct hsd_config	*conf = lenv->le_conf;
 	http_parser		*p = &c->cn_parser;
 	struct http_parser_url	 u;
+	struct head_info	 hi;
 	const char		*url = c->cn_buf + c->cn_url_off;
 	const char		*host = NULL;
 	size_t			 hostlen = 0;
 	ssize_t			 n;
-	int			 site;
+	int			 site, status;
 
-	if (p->http_major != 1) {
-		conn_fail(c, 505);
-		return;
-	}
-	if (c->cn_has_te && !conn_te_chunked(c->cn_buf + c->cn_te_off,
-	    c->cn_te_len)) {
-		conn_fail(c, 501);
+	if ((status = head_check(c->cn_buf, c->cn_head_len, &hi)) != 0) {
+		conn_fail(c, status);
 		return;
 	}
 	if (p->method == HTTP_CONNECT) {
@@ -288,16 +246,9 @@ conn_head_complete(struct conn *c)
 		/* absolute-form: the target's authority wins (RFC 9112 3.2.2) */
 		host = url + u.field_data[UF_HOST].off;
 		hostlen = u.field_data[UF_HOST].len;
-	} else if (c->cn_host_len > 0) {
-		host = c->cn_buf + c->cn_host_off;
-		hostlen = c->cn_host_len;
-		while (hostlen > 0 && (host[hostlen - 1] == ' ' ||
-		    host[hostlen - 1] == '\t'))
-			hostlen--;
-	}
-	if (host == NULL && p->http_minor >= 1) {
-		conn_fail(c, 400);
-		return;
+	} else if (hi.hi_has_host) {
+		host = c->cn_buf + hi.hi_host_off;
+		hostlen = hi.hi_host_len;
 	}
 	n = uri_normalize(url + u.field_data[UF_PATH].off,
 	    u.field_data[UF_PATH].len, c->cn_path, conf->cf_limits.max_field_length + 2);
