@@ -1,10 +1,10 @@
 """
 RFC 9112 rules the listener enforces itself (head_check()): a request line
 that is not exactly three parts, obs-fold, bad field names and values, a
-bad or repeated Host, Transfer-Encoding it cannot frame.  Each is answered
-by the listener, which closes, and none reaches a worker: every target is
-a file that exists, so a worker would have answered 200, and the error
-page is the listener's own.
+bad or repeated Host, Transfer-Encoding it cannot frame, decoded CR/LF in
+a path.  Each is answered by the listener, which closes, and none reaches
+a worker: every target is a file that exists, so a worker would have
+answered 200, and the error page is the listener's own.
 """
 
 import os
@@ -26,6 +26,7 @@ site "s" {
 FILES = {
     'a.txt': 'AAA\n',
     'b.txt': 'BBB bb\n',
+    'a\r\nb.txt': 'crlf\n',
 }
 
 REASONS = {400: 'Bad Request', 501: 'Not Implemented',
@@ -153,6 +154,17 @@ def test_transfer_encoding():
             expect_ok(c.response(), '/a.txt')
             expect_ok(c.request('GET', '/b.txt'), '/b.txt')
         still_serving(s)
+
+
+def test_decoded_crlf_in_path():
+    # The file exists, so only the listener's refusal keeps it from a worker
+    # (and, later, CR/LF from the logs).
+    refuse_all([
+        ('%0d%0a', b'GET /a%0d%0ab.txt HTTP/1.1\r\nHost: x\r\n\r\n'),
+        ('%0A', b'GET /a%0Ab.txt HTTP/1.1\r\nHost: x\r\n\r\n'),
+        ('%0D', b'GET /a%0Db.txt HTTP/1.1\r\nHost: x\r\n\r\n'),
+        ('%00', b'GET /a.txt%00 HTTP/1.1\r\nHost: x\r\n\r\n'),
+    ])
 
 
 if __name__ == '__main__':
