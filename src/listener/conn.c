@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ static void	conn_read(struct conn *);
 static void	conn_writable(evutil_socket_t, short, void *);
 static void	conn_timeout(evutil_socket_t, short, void *);
 static void	conn_parse(struct conn *);
+static void	conn_options(struct conn *);
 
 /* Request buffers: data area, then room for the normalised path. */
 static size_t
@@ -233,6 +235,10 @@ conn_head_complete(struct conn *c)
 	}
 	if (p->method == HTTP_CONNECT) {
 		conn_fail(c, 501);
+		return;
+	}
+	if (hi.hi_options_any) {
+		conn_options(c);
 		return;
 	}
 	http_parser_url_init(&u);
@@ -529,6 +535,17 @@ conn_flush(struct conn *c)
 	}
 	if (c->cn_wev != NULL)
 		event_del(c->cn_wev);
+	if (c->cn_state == CN_ANSWERING) {
+		/* A keep-alive answer of our own is out: on to the next
+		 * request, with any bytes that came behind this one. */
+		c->cn_sent += c->cn_out_len;
+		free(c->cn_outbuf);
+		c->cn_outbuf = NULL;
+		c->cn_out = NULL;
+		conn_resume(c, c->cn_buf + c->cn_head_len,
+		    c->cn_len - c->cn_head_len);
+		return;
+	}
 	conn_linger(c);
 }
 
@@ -576,6 +593,78 @@ conn_fail(struct conn *c, int status)
 	c->cn_out_off = 0;
 	event_add(c->cn_timer, lenv->le_tv_conn);
 	conn_flush(c);
+}
+
+/*
+ * "OPTIONS *" asks about the server, not a resource, so no worker has
+ * anything to add: the listener answers, and reads the next request when
+ * the connection may be kept.  A body would have to be read and thrown
+ * away first; a client that sends one with OPTIONS * gets the answer and
+ * a close instead.
+ */
+static void
+conn_options(struct conn *c)
+{
+	static const char fmt[] =
+	    "HTTP/1.1 200 OK\r\n"
+	    "Server: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n"
+	    "Date: %s\r\n"
+	    "Allow: GET, HEAD, OPTIONS\r\n"
+	    "Content-Length: 0\r\n"
+	    "%s"
+	    "\r\n";
+	http_parser	*p = &c->cn_parser;
+	const char	*conn_hdr = "";
+	char		 date[64];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+	int		 n, keep;
+
+	keep = http_should_keep_alive(p) && !(p->flags & F_CHUNKED) &&
+	    (p->content_length == 0 || p->content_length == ULLONG_MAX);
+	if (!keep)
+		conn_hdr = "Connection: close\r\n";
+	else if (p->http_minor == 0)
+		conn_hdr = "Connection: keep-alive\r\n";
+	log_debug("conn_options: connection %u: OPTIONS *%s", c->cn_id,
+	    keep ? "" : ", closing");
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	n = snprintf(NULL, 0, fmt, date, conn_hdr);
+	free(c->cn_outbuf);
+	if ((c->cn_outbuf = malloc(n + 1)) == NULL) {
+		log_warn("conn_options: malloc");
+		conn_close(c);
+		return;
+	}
+	snprintf(c->cn_outbuf, n + 1, fmt, date, conn_hdr);
+	c->cn_out = c->cn_outbuf;
+	c->cn_out_len = n;
+	c->cn_out_off = 0;
+	/* connection_timeout bounds a client that never reads the answer. */
+	event_add(c->cn_timer, lenv->le_tv_conn);
+	if (!keep) {
+		c->cn_state = CN_CLOSING;
+		conn_buf_release(c);
+		conn_flush(c);
+		return;
+	}
+	/*
+	 * Written from the write event, which fires at once on a socket with
+	 * room, so the next request is parsed from the event loop and not
+	 * from in here: a pipeline of many OPTIONS * makes a loop, not a
+	 * recursion that could run out of stack.  Bytes that arrive
+	 * meanwhile wait in the socket (cn_pending).
+	 */
+	c->cn_state = CN_ANSWERING;
+	if (c->cn_wev == NULL && (c->cn_wev = event_new(lenv->le_base,
+	    c->cn_fd, EV_WRITE | EV_PERSIST, conn_writable, c)) == NULL) {
+		log_warnx("conn_options: event_new failed");
+		conn_close(c);
+		return;
+	}
+	event_add(c->cn_wev, NULL);
 }
 
 /* The worker is done and the connection may carry another request. */
@@ -644,6 +733,7 @@ conn_read(struct conn *c)
 	c->cn_pending = 0;
 	switch (c->cn_state) {
 	case CN_WORKER:
+	case CN_ANSWERING:
 		c->cn_pending = 1;	/* the worker's bytes, or the next request */
 		return;
 	case CN_CLOSING:
@@ -729,6 +819,7 @@ conn_timeout(evutil_socket_t fd, short ev, void *arg)
 		conn_fail(c, 503);		/* waited too long in the queue */
 		break;
 	case CN_CLOSING:
+	case CN_ANSWERING:		/* the client does not read our answer */
 		conn_close(c);
 		break;
 	case CN_WORKER:

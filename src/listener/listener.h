@@ -24,6 +24,7 @@ enum conn_state {
 	CN_QUEUED,	/* parked in its pool's queue */
 	CN_WORKER,	/* handed to a worker; not watched */
 	CN_CLOSING,	/* writing a final response, then lingering close */
+	CN_ANSWERING,	/* writing an answer of our own, then the next request */
 };
 
 struct lsn_worker;

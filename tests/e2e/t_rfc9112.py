@@ -4,7 +4,8 @@ that is not exactly three parts, obs-fold, bad field names and values, a
 bad or repeated Host, Transfer-Encoding it cannot frame, decoded CR/LF in
 a path.  Each is answered by the listener, which closes, and none reaches
 a worker: every target is a file that exists, so a worker would have
-answered 200, and the error page is the listener's own.
+answered 200, and the error page is the listener's own.  Then OPTIONS *,
+which the listener answers itself on a connection it keeps.
 """
 
 import os
@@ -165,6 +166,76 @@ def test_decoded_crlf_in_path():
         ('%0D', b'GET /a%0Db.txt HTTP/1.1\r\nHost: x\r\n\r\n'),
         ('%00', b'GET /a.txt%00 HTTP/1.1\r\nHost: x\r\n\r\n'),
     ])
+
+
+OPTIONS = b'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n'
+
+
+def expect_options(r, close=False):
+    T.assert_eq(r.status, 200, 'OPTIONS * status')
+    T.assert_eq(r.header('allow'), 'GET, HEAD, OPTIONS', 'Allow')
+    T.assert_eq(r.header('content-length'), '0', 'Content-Length')
+    T.assert_eq(r.body, b'', 'OPTIONS * body')
+    assert r.header('server', '').startswith('hsd'), 'Server: %r' % r
+    assert r.header('date') is not None, 'no Date in %r' % r
+    T.assert_eq((r.header('connection') or '').lower() == 'close', close,
+                'Connection: close')
+
+
+def test_options_asterisk():
+    with server() as s, T.Client(s.port) as c:
+        # With a GET right behind it in the same segment.
+        c.send(OPTIONS + T.req('GET', '/a.txt'))
+        expect_options(c.response())
+        expect_ok(c.response(), '/a.txt')
+        # Again, and alone, on the same connection.
+        c.send(OPTIONS)
+        expect_options(c.response())
+        assert c.is_quiet(0.3), 'OPTIONS * connection closed'
+        expect_ok(c.request('GET', '/b.txt'), '/b.txt')
+        # The path form still goes to the worker.
+        r = c.request('OPTIONS', '/a.txt')
+        T.assert_eq(r.status, 405, 'OPTIONS /a.txt')
+        assert c.is_quiet(0.3), 'connection closed after OPTIONS /a.txt'
+
+
+def test_options_asterisk_pipelined_many():
+    # Each answer is written from the event loop: a long pipeline of them
+    # is a loop in the listener, not a recursion.
+    n = 1000
+    with server() as s, T.Client(s.port) as c:
+        c.send(OPTIONS * n + T.req('GET', '/a.txt'))
+        for _ in range(n):
+            expect_options(c.response())
+        expect_ok(c.response(), '/a.txt')
+        T.assert_eq(len(s.children('hsd-listener')), 1, 'listeners')
+
+
+def test_options_asterisk_closes():
+    with server() as s:
+        for what, data in [
+                ('Connection: close', b'OPTIONS * HTTP/1.1\r\nHost: x\r\n'
+                 b'Connection: close\r\n\r\n'),
+                ('HTTP/1.0', b'OPTIONS * HTTP/1.0\r\n\r\n'),
+                ('a body', b'OPTIONS * HTTP/1.1\r\nHost: x\r\n'
+                 b'Content-Length: 3\r\n\r\nabc'),
+                ('a chunked body', b'OPTIONS * HTTP/1.1\r\nHost: x\r\n'
+                 b'Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n')]:
+            with T.Client(s.port) as c:
+                c.send(data)
+                try:
+                    expect_options(c.response(), close=True)
+                    c.expect_closed(3)
+                except AssertionError as e:
+                    raise AssertionError('%s: %s' % (what, e))
+        # HTTP/1.0 asking to keep the connection gets it kept.
+        with T.Client(s.port) as c:
+            c.send(b'OPTIONS * HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+            r = c.response()
+            expect_options(r)
+            T.assert_eq(r.header('connection'), 'keep-alive', 'Connection')
+            assert c.is_quiet(0.3), 'HTTP/1.0 keep-alive connection closed'
+        still_serving(s)
 
 
 if __name__ == '__main__':
