@@ -41,8 +41,9 @@ uri_decode(const char *in, size_t len, char *out)
 			c = hi << 4 | lo;
 			i += 2;
 		}
-		/* A NUL would cut the path short at open(2). */
-		if (c == '\0')
+		/* A NUL would cut the path short at open(2); CR and LF
+		 * would split a log line or a header we echo it in. */
+		if (c == '\0' || c == '\r' || c == '\n')
 			return -1;
 		out[n++] = (char)c;
 	}

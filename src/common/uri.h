@@ -15,7 +15,8 @@
  * len bytes, starting with '/'.  Writes a NUL-terminated path starting
  * with '/' to out (outsz must be > len) and returns its length, or -1 when
  * the path is not acceptable: not starting with '/', a bad or truncated
- * escape, an encoded or raw NUL, or ".." that would climb above "/".
+ * escape, an encoded or raw NUL, CR or LF, or ".." that would climb above
+ * "/".
  * A trailing slash is kept ("/dir/" stays "/dir/", "/a/.." gives "/").
  */
 ssize_t	uri_normalize(const char *in, size_t len, char *out, size_t outsz);

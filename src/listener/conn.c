@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <http_parser.h>
 
 #include "conf.h"
+#include "head.h"
 #include "listener.h"
 #include "log.h"
 #include "uri.h"
@@ -33,8 +35,6 @@
 #define CONN_BUF_FREE_MAX	256		/* idle buffers kept for reuse */
 #define CONN_LISTEN_MAX		64
 #define CONN_ACCEPT_PAUSE_MS	100	/* after accept() ran out of fds */
-
-enum { HDR_OTHER, HDR_HOST, HDR_TE };
 
 static struct evconnlistener	*conn_listeners[CONN_LISTEN_MAX];
 static int			 conn_nlisteners;
@@ -46,6 +46,7 @@ static void	conn_readable(evutil_socket_t, short, void *);
 static void	conn_read(struct conn *);
 static void	conn_timeout(evutil_socket_t, short, void *);
 static void	conn_parse(struct conn *);
+static void	conn_options(struct conn *);
 
 /* Request buffers: data area, then room for the normalised path. */
 static size_t
@@ -109,10 +110,9 @@ conn_on_message_begin(http_parser *p)
 {
 	struct conn	*c = p->data;
 
-	c->cn_url_len = c->cn_host_len = c->cn_te_len = 0;
+	c->cn_url_len = 0;
 	c->cn_name_len = c->cn_line_len = 0;
-	c->cn_has_te = c->cn_in_value = 0;
-	c->cn_hdr = HDR_OTHER;
+	c->cn_in_value = 0;
 	return 0;
 }
 
@@ -147,68 +147,34 @@ conn_on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn	*c = p->data;
 
+	(void)at;
 	if (c->cn_in_value || c->cn_name_len == 0) {
 		/* A new header line starts. */
 		c->cn_in_value = 0;
 		c->cn_line_len = 0;
-		c->cn_name_off = at - c->cn_buf;
 		c->cn_name_len = 0;
 	}
 	c->cn_name_len += len;
 	return conn_line_check(c, len);
 }
 
+/* What a field says is head_check()'s to judge, once the head is whole. */
 static int
 conn_on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct conn	*c = p->data;
-	const char	*name = c->cn_buf + c->cn_name_off;
 
-	if (!c->cn_in_value) {
-		c->cn_in_value = 1;
-		c->cn_hdr = HDR_OTHER;
-		if (c->cn_name_len == 4 && strncasecmp(name, "host", 4) == 0) {
-			if (c->cn_host_len != 0) {
-				c->cn_err = 400;	/* two Host fields */
-				return -1;
-			}
-			c->cn_hdr = HDR_HOST;
-			c->cn_host_off = at - c->cn_buf;
-		} else if (c->cn_name_len == 17 &&
-		    strncasecmp(name, "transfer-encoding", 17) == 0) {
-			c->cn_hdr = HDR_TE;
-			c->cn_has_te = 1;
-			c->cn_te_off = at - c->cn_buf;
-			c->cn_te_len = 0;
-		}
-	}
-	if (c->cn_hdr == HDR_HOST)
-		c->cn_host_len += len;
-	else if (c->cn_hdr == HDR_TE)
-		c->cn_te_len += len;
+	(void)at;
+	c->cn_in_value = 1;
 	return conn_line_check(c, len);
 }
 
 static int
 conn_on_headers_complete(http_parser *p)
 {
-	struct conn	*c = p->data;
-
 	/* The listener reads heads only; the worker reads the body. */
-	c->cn_hdr = HDR_OTHER;
 	http_parser_pause(p, 1);
 	return 0;
-}
-
-/* Is s (len bytes) exactly the coding "chunked", give or take space? */
-static int
-conn_te_chunked(const char *s, size_t len)
-{
-	while (len > 0 && (s[0] == ' ' || s[0] == '\t'))
-		s++, len--;
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	return len == 7 && strncasecmp(s, "chunked", 7) == 0;
 }
 
 /* A method token we do not know is 501, anything else 400. */
@@ -241,8 +207,6 @@ conn_parse_status(const struct conn *c)
 	switch (HTTP_PARSER_ERRNO(&c->cn_parser)) {
 	case HPE_INVALID_METHOD:
 		return conn_bad_method_status(c);
-	case HPE_INVALID_TRANSFER_ENCODING:
-		return 501;
 	case HPE_HEADER_OVERFLOW:
 		return 431;
 	default:
@@ -257,23 +221,23 @@ conn_head_complete(struct conn *c)
 	const struct hsd_config	*conf = lenv->le_conf;
 	http_parser		*p = &c->cn_parser;
 	struct http_parser_url	 u;
+	struct head_info	 hi;
 	const char		*url = c->cn_buf + c->cn_url_off;
 	const char		*host = NULL;
 	size_t			 hostlen = 0;
 	ssize_t			 n;
-	int			 site;
+	int			 site, status;
 
-	if (p->http_major != 1) {
-		conn_fail(c, 505);
-		return;
-	}
-	if (c->cn_has_te && !conn_te_chunked(c->cn_buf + c->cn_te_off,
-	    c->cn_te_len)) {
-		conn_fail(c, 501);
+	if ((status = head_check(c->cn_buf, c->cn_head_len, &hi)) != 0) {
+		conn_fail(c, status);
 		return;
 	}
 	if (p->method == HTTP_CONNECT) {
 		conn_fail(c, 501);
+		return;
+	}
+	if (hi.hi_options_any) {
+		conn_options(c);
 		return;
 	}
 	http_parser_url_init(&u);
@@ -287,16 +251,9 @@ conn_head_complete(struct conn *c)
 		/* absolute-form: the target's authority wins (RFC 9112 3.2.2) */
 		host = url + u.field_data[UF_HOST].off;
 		hostlen = u.field_data[UF_HOST].len;
-	} else if (c->cn_host_len > 0) {
-		host = c->cn_buf + c->cn_host_off;
-		hostlen = c->cn_host_len;
-		while (hostlen > 0 && (host[hostlen - 1] == ' ' ||
-		    host[hostlen - 1] == '\t'))
-			hostlen--;
-	}
-	if (host == NULL && p->http_minor >= 1) {
-		conn_fail(c, 400);
-		return;
+	} else if (hi.hi_has_host) {
+		host = c->cn_buf + hi.hi_host_off;
+		hostlen = hi.hi_host_len;
 	}
 	n = uri_normalize(url + u.field_data[UF_PATH].off,
 	    u.field_data[UF_PATH].len, c->cn_path, conf->cf_limits.max_field_length + 2);
@@ -578,6 +535,17 @@ conn_flush(struct conn *c)
 	}
 	if (c->cn_wev != NULL)
 		event_del(c->cn_wev);
+	if (c->cn_state == CN_ANSWERING) {
+		/* A keep-alive answer of our own is out: on to the next
+		 * request, with any bytes that came behind this one. */
+		c->cn_sent += c->cn_out_len;
+		free(c->cn_outbuf);
+		c->cn_outbuf = NULL;
+		c->cn_out = NULL;
+		conn_resume(c, c->cn_buf + c->cn_head_len,
+		    c->cn_len - c->cn_head_len);
+		return;
+	}
 	conn_linger(c);
 }
 
@@ -625,6 +593,78 @@ conn_fail(struct conn *c, int status)
 	c->cn_out_off = 0;
 	event_add(c->cn_timer, lenv->le_tv_conn);
 	conn_flush(c);
+}
+
+/*
+ * "OPTIONS *" asks about the server, not a resource, so no worker has
+ * anything to add: the listener answers, and reads the next request when
+ * the connection may be kept.  A body would have to be read and thrown
+ * away first; a client that sends one with OPTIONS * gets the answer and
+ * a close instead.
+ */
+static void
+conn_options(struct conn *c)
+{
+	static const char fmt[] =
+	    "HTTP/1.1 200 OK\r\n"
+	    "Server: " PACKAGE_NAME "/" PACKAGE_VERSION "\r\n"
+	    "Date: %s\r\n"
+	    "Allow: GET, HEAD, OPTIONS\r\n"
+	    "Content-Length: 0\r\n"
+	    "%s"
+	    "\r\n";
+	http_parser	*p = &c->cn_parser;
+	const char	*conn_hdr = "";
+	char		 date[64];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+	int		 n, keep;
+
+	keep = http_should_keep_alive(p) && !(p->flags & F_CHUNKED) &&
+	    (p->content_length == 0 || p->content_length == ULLONG_MAX);
+	if (!keep)
+		conn_hdr = "Connection: close\r\n";
+	else if (p->http_minor == 0)
+		conn_hdr = "Connection: keep-alive\r\n";
+	log_debug("conn_options: connection %u: OPTIONS *%s", c->cn_id,
+	    keep ? "" : ", closing");
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	n = snprintf(NULL, 0, fmt, date, conn_hdr);
+	free(c->cn_outbuf);
+	if ((c->cn_outbuf = malloc(n + 1)) == NULL) {
+		log_warn("conn_options: malloc");
+		conn_close(c);
+		return;
+	}
+	snprintf(c->cn_outbuf, n + 1, fmt, date, conn_hdr);
+	c->cn_out = c->cn_outbuf;
+	c->cn_out_len = n;
+	c->cn_out_off = 0;
+	/* connection_timeout bounds a client that never reads the answer. */
+	event_add(c->cn_timer, lenv->le_tv_conn);
+	if (!keep) {
+		c->cn_state = CN_CLOSING;
+		conn_buf_release(c);
+		conn_flush(c);
+		return;
+	}
+	/*
+	 * Written from the write event, which fires at once on a socket with
+	 * room, so the next request is parsed from the event loop and not
+	 * from in here: a pipeline of many OPTIONS * makes a loop, not a
+	 * recursion that could run out of stack.  Bytes that arrive
+	 * meanwhile wait in the socket (cn_pending).
+	 */
+	c->cn_state = CN_ANSWERING;
+	if (c->cn_wev == NULL && (c->cn_wev = event_new(lenv->le_base,
+	    c->cn_fd, EV_WRITE | EV_PERSIST, conn_writable, c)) == NULL) {
+		log_warnx("conn_options: event_new failed");
+		conn_close(c);
+		return;
+	}
+	event_add(c->cn_wev, NULL);
 }
 
 /* The worker is done and the connection may carry another request. */
@@ -705,6 +745,7 @@ conn_read(struct conn *c)
 	switch (c->cn_state) {
 	case CN_WORKER:
 	case CN_SENDING:
+	case CN_ANSWERING:
 		c->cn_pending = 1;	/* the worker's bytes, or the next request */
 		return;
 	case CN_CLOSING:
@@ -795,6 +836,7 @@ conn_timeout(evutil_socket_t fd, short ev, void *arg)
 		conn_fail(c, 503);		/* waited too long in the queue */
 		break;
 	case CN_CLOSING:
+	case CN_ANSWERING:		/* the client does not read our answer */
 		conn_close(c);
 		break;
 	case CN_WORKER:

@@ -27,6 +27,7 @@ enum conn_state {
 	CN_WORKER,	/* handed to a worker; not watched */
 	CN_SENDING,	/* sending what a worker handed back (send.c) */
 	CN_CLOSING,	/* writing a final response, then lingering close */
+	CN_ANSWERING,	/* writing an answer of our own, then the next request */
 };
 
 struct lsn_worker;
@@ -51,14 +52,10 @@ struct conn {
 	size_t			 cn_head_len;	/* set once the head is complete */
 	http_parser		 cn_parser;
 	uint32_t		 cn_url_off, cn_url_len;
-	uint32_t		 cn_host_off, cn_host_len;
-	uint32_t		 cn_te_off, cn_te_len;
 	uint32_t		 cn_line_len;	/* current header line so far */
-	uint32_t		 cn_name_off, cn_name_len;
+	uint32_t		 cn_name_len;
 	uint16_t		 cn_err;	/* status a callback decided */
-	uint8_t			 cn_hdr;	/* which header the value belongs to */
 	uint8_t			 cn_in_value;
-	uint8_t			 cn_has_te;
 	uint8_t			 cn_keepalive;	/* to be kept after DONE */
 	uint8_t			 cn_pending;	/* the socket may hold unread bytes */
 

@@ -38,6 +38,7 @@
 
 #include "chan.h"
 #include "conf.h"
+#include "head.h"
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
@@ -722,8 +723,11 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	http_parser_init(&rq->rq_parser, HTTP_REQUEST);
 	rq->rq_parser.data = rq;
 
-	n = worker_parse(rq, rq->rq_data, ho.ho_data_len);
-	if (n == -1 || !rq->rq_head_done) {
+	/* The listener checked the head with the same rules; a head that
+	 * fails them here came some other way and is not served. */
+	if (head_check(rq->rq_data, ho.ho_head_len, NULL) != 0 ||
+	    (n = worker_parse(rq, rq->rq_data, ho.ho_data_len)) == -1 ||
+	    !rq->rq_head_done) {
 		rq->rq_close = 1;
 		static_error(rq, 400);
 		worker_start_response(rq);

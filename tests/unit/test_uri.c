@@ -1,7 +1,7 @@
 /*
  * uri_normalize(): the listener's guard against paths that escape a
  * document root.  A table of paths with known answers, then random bytes
- * to show that nothing it accepts can still climb or hide a NUL.
+ * to show that nothing it accepts can still climb or hide a NUL, CR or LF.
  */
 #include "config.h"
 
@@ -71,7 +71,7 @@ static const struct uri_case uri_cases[] = {
 	{ "/%2e%2e%2fx", 0, NULL },
 	{ "/.%2e/x", 0, NULL },
 
-	/* Bad escapes and NULs. */
+	/* Bad escapes, NULs, CR and LF. */
 	{ "/%2", 0, NULL },
 	{ "/%", 0, NULL },
 	{ "/a%", 0, NULL },
@@ -82,6 +82,13 @@ static const struct uri_case uri_cases[] = {
 	{ "/a%00b", 0, NULL },
 	{ "/a\0b", 4, NULL },
 	{ "/\0", 2, NULL },
+	{ "/a%0d%0ab", 0, NULL },
+	{ "/a%0Db", 0, NULL },
+	{ "/a%0Ab", 0, NULL },
+	{ "/%0a", 0, NULL },
+	{ "/a\rb", 0, NULL },
+	{ "/a\nb", 0, NULL },
+	{ "/a%09b", 0, "/a\tb" },
 
 	/* Not a path. */
 	{ "", 0, NULL },
@@ -182,6 +189,7 @@ uri_check_safe(const char *in, size_t len, const char *out, ssize_t n)
 	ck_assert_msg(n >= 1 && (size_t)n <= len, "length %zd for %zu", n, len);
 	ck_assert(out[0] == '/');
 	ck_assert_msg(strlen(out) == (size_t)n, "a NUL inside the output");
+	ck_assert_msg(strpbrk(out, "\r\n") == NULL, "CR or LF in the output");
 	ck_assert(strstr(out, "//") == NULL);
 	ck_assert(strstr(out, "/./") == NULL);
 	ck_assert(strstr(out, "/../") == NULL);
@@ -199,7 +207,7 @@ uri_check_safe(const char *in, size_t len, const char *out, ssize_t n)
 START_TEST(test_uri_random)
 {
 	/* Bytes that matter, weighted over the rest. */
-	static const char	 alpha[] = "/./..%2e2E%fF0aA/\0\xff ";
+	static const char	 alpha[] = "/./..%2e2E%fF0aAdD/\0\xff \r\n";
 	char			 in[512], out[513];
 	unsigned int		 seed = 12345 + _i;
 	size_t			 len, i;

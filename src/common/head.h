@@ -1,0 +1,30 @@
+/*
+ * The RFC 9112 rules for a request head that http-parser leaves to us.
+ * The listener checks every head before it routes one, and the worker
+ * checks the head it is handed again, with this same function, so the
+ * two can never disagree on what a request is.
+ */
+#ifndef HSD_HEAD_H
+#define HSD_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the callers need to know besides the verdict. */
+struct head_info {
+	uint32_t	hi_host_off;	/* the Host value, OWS trimmed, */
+	uint32_t	hi_host_len;	/* as an offset into the head */
+	uint8_t		hi_has_host;	/* a Host field, maybe empty */
+	uint8_t		hi_options_any;	/* "OPTIONS * HTTP/1.x" */
+};
+
+/*
+ * head is a complete request head of exactly len bytes: any empty lines
+ * before the request line, the request line, the header lines and the
+ * empty line that ends them.  Returns 0 if it is acceptable, else the
+ * status to answer (400, 501, 505).  info may be NULL; it is filled in
+ * only when 0 is returned.
+ */
+int	head_check(const char *head, size_t len, struct head_info *info);
+
+#endif
