@@ -540,9 +540,9 @@ worker_respond(struct wrk_req *rq)
 			rq->rq_out_off += n;
 		rq->rq_bytes += n;
 		if ((size_t)n >= budget) {
-			/* Let other requests run; the socket is still
-			 * writable, so this comes back at once. */
-			worker_wait_writable(rq);
+			/* Enough for one turn: the listener sends the rest,
+			 * and this slot takes the next request. */
+			worker_handback(rq);
 			return;
 		}
 		budget -= n;

@@ -1,8 +1,9 @@
 """
 Failover: workers are killed under load and no client notices; a GET in
-flight at a dead worker is served again, a POST gets 502, a response cut
-half-way never looks complete, and the pool manager brings killed workers
-back while parked requests wait for them.
+flight at a dead worker is served again, a POST gets 502, and the pool
+manager brings killed workers back while parked requests wait for them.
+(A response cut half-way is in t_worker_faults.py: a worker that hands
+slow readers' responses back to the listener is hard to catch mid-write.)
 """
 
 import os
@@ -24,9 +25,7 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 '''
 
 ONE_K = bytes((ord('a') + i % 26) for i in range(1023)) + b'\n'
-BIG = 32 << 20
-
-FILES = {'1k.txt': ONE_K, 'big.bin': T.Random(BIG, seed=3)}
+FILES = {'1k.txt': ONE_K}
 
 
 def server(workers, concurrency=64):
@@ -159,33 +158,6 @@ def test_inflight_post_502():
         T.assert_eq(r.body, ONE_K, 'body after the 502')
 
 
-def test_cut_response_not_complete():
-    with server(1) as s:
-        (w,) = s.children('hsd-worker')
-        with T.Client(s.port, timeout=20, rcvbuf=65536) as c:
-            c.send(T.req('GET', '/big.bin'))
-            r = c.read_head()
-            T.assert_eq(r.status, 200, 'status')
-            cl = int(r.header('content-length'))
-            T.assert_eq(cl, BIG, 'Content-Length')
-            # Some of the body has surely been written by now.
-            T.wait_for(lambda: c.readable(), 5, 'body bytes')
-            T.kill_quietly(w)
-            T.wait_for(lambda: not T.alive(w), 5, 'the worker to die')
-            try:
-                data, how = c.read_all(20)
-            except OSError as e:
-                raise AssertionError('connection neither closed nor reset '
-                                     'after the worker died (%s)' % e)
-            print('#   got %d of %d body bytes, then %s'
-                  % (len(data), cl, how))
-            assert len(data) < cl, \
-                'a cut response looked complete (%d bytes)' % len(data)
-        wait_workers(s, 1, [w])
-        r = T.get(s.port, '/1k.txt')
-        T.assert_eq(r.body, ONE_K, 'body after the cut response')
-
-
 def test_workers_restarted():
     with server(2) as s:
         for round in range(3):
@@ -202,35 +174,28 @@ def test_workers_restarted():
 
 
 def test_parked_requests_survive_killing_all():
+    # Both workers stopped, each holding one request (concurrency 1),
+    # three more parked; every worker is killed: the held requests are
+    # handed on, the parked ones wait, and all five get their answers.
     with server(2, concurrency=1) as s:
         clients = []
+        old = s.children('hsd-worker')
         try:
-            slow = []
-            for _ in range(2):
-                c = T.Client(s.port, timeout=20, rcvbuf=65536)
-                clients.append(c)
-                c.send(T.req('GET', '/big.bin'))
-                T.assert_eq(c.read_head().status, 200, 'big file status')
-                slow.append(c)
-            parked = []
-            for _ in range(3):
+            for pid in old:
+                os.kill(pid, signal.SIGSTOP)
+            for _ in range(5):
                 c = T.Client(s.port, timeout=20)
                 clients.append(c)
                 c.send(T.req('GET', '/1k.txt'))
-                parked.append(c)
-            for c in parked:
-                assert c.is_quiet(0.5), \
-                    'answered while both workers are busy'
-            old = s.children('hsd-worker')
+            for c in clients:
+                assert c.is_quiet(0.3), \
+                    'answered while both workers are stopped'
             for pid in old:
                 T.kill_quietly(pid)
-            for i, c in enumerate(parked):
+            for i, c in enumerate(clients):
                 r = c.response(timeout=15)
-                T.assert_eq(r.status, 200, 'status of parked request %d' % i)
-                T.assert_eq(r.body, ONE_K, 'body of parked request %d' % i)
-            for c in slow:
-                data, how = c.read_all(20)
-                assert len(data) < BIG, 'a cut big response looked complete'
+                T.assert_eq(r.status, 200, 'status of request %d' % i)
+                T.assert_eq(r.body, ONE_K, 'body of request %d' % i)
             wait_workers(s, 2, old)
         finally:
             for c in clients:

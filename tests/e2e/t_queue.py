@@ -7,6 +7,7 @@ connection_timeout gets 503.
 """
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -25,15 +26,26 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 FILES = {'big.bin': T.Sparse(BIG), 'small.txt': 'small\n'}
 
 
-def occupy(s):
-    """A client that asked for the big file and reads nothing more than
-    the response head: the only worker stays busy writing to it."""
-    c = T.Client(s.port, timeout=10, rcvbuf=65536)
-    c.send(T.req('GET', '/big.bin'))
-    r = c.read_head()
-    T.assert_eq(r.status, 200, 'status of the big file')
-    T.assert_eq(r.header('content-length'), str(BIG), 'its Content-Length')
+def occupy(s, method='GET'):
+    """The only worker, stopped, holding one request (concurrency 1):
+    nothing else can be handed to it.  A worker writes no response
+    slowly any more -- it hands a slow reader's response back to the
+    listener -- so a stopped worker is what keeps it busy."""
+    (w,) = s.children('hsd-worker')
+    os.kill(w, signal.SIGSTOP)
+    c = T.Client(s.port, timeout=10)
+    c.send(T.req(method, '/small.txt', body=b'x' if method == 'POST'
+                 else b''))
+    assert c.is_quiet(0.3), 'answered by a stopped worker'
+    c.worker = w
     return c
+
+
+def release(c, status=200):
+    """Let the worker go on; the occupying request is answered."""
+    os.kill(c.worker, signal.SIGCONT)
+    r = c.response(timeout=10)
+    T.assert_eq(r.status, status, 'status of the occupying request')
 
 
 def drain_big(c):
@@ -81,22 +93,21 @@ def test_queue():
                 'answered (503?) while the worker is busy: %r' \
                 % (p4.buf or p4.sock.recv(200))
             assert p2.is_quiet(0.1), 'p2 answered while the worker is busy'
-            # Free the worker: p2 (first in the queue) is served, and
-            # holds the worker again, so p4 still waits.
-            drain_big(slow)
+            # Free the worker: both parked requests are served.
+            release(slow)
             r = p2.read_head(timeout=10)
             T.assert_eq(r.status, 200, 'status of the first parked request')
-            assert p4.is_quiet(1.0), \
-                'the later parked request was served before the earlier one'
             drain_big(p2)
             r = p4.response(timeout=10)
             T.assert_eq(r.status, 200, 'status of the last parked request')
             T.assert_eq(r.body, b'small\n', 'its body')
-            # The slow client's connection is usable again.
+            # The occupying client's connection is usable again.
             r = slow.request('GET', '/small.txt')
-            T.assert_eq(r.body, b'small\n', 'next request after the big one')
+            T.assert_eq(r.body, b'small\n', 'next request after it')
         finally:
             for c in clients:
+                if getattr(c, 'worker', None):
+                    T.kill_quietly(c.worker, signal.SIGCONT)
                 c.close()
 
 
@@ -108,56 +119,50 @@ def test_queue_many_leave():
         try:
             slow = occupy(s)
             clients.append(slow)
+            lsn = s.listener()
+            base = len(os.listdir('/proc/%d/fd' % lsn))
             for _ in range(3):
                 a, b = park(s), park(s)
-                assert a.is_quiet(0.5) and b.is_quiet(0.1), \
-                    'parked requests answered while the worker is busy'
+                for c in (a, b):
+                    assert c.is_quiet(0.3), 'parked request answered ' \
+                        'while the worker is busy: %r' % c.sock.recv(200)
                 a.reset()
                 b.close()
-                time.sleep(0.3)
+                # Their sockets close in the listener once it saw them go.
+                T.wait_for(lambda: len(os.listdir('/proc/%d/fd' % lsn)) ==
+                           base, 5, 'the listener to drop both')
             p = park(s)
             clients.append(p)
             assert p.is_quiet(1.0), 'refused after clients left the queue'
-            drain_big(slow)
+            release(slow)
             r = p.response(timeout=10)
             T.assert_eq(r.status, 200, 'status of the parked request')
         finally:
             for c in clients:
+                if getattr(c, 'worker', None):
+                    T.kill_quietly(c.worker, signal.SIGCONT)
                 c.close()
 
 
 def test_parked_too_long():
+    # The worker holds a POST (whose body gives it entity_body_timeout
+    # before the listener may take it for hung), so the parked request
+    # is the one that times out.
     with T.Server(CONF % '2s', files=FILES, workers=1) as s:
         clients = []
-        stop = threading.Event()
-        t = None
         try:
-            slow = occupy(s)
+            slow = occupy(s, 'POST')
             clients.append(slow)
-
-            # The slow client keeps reading a little: the worker makes
-            # progress, so it keeps the request (a client that reads
-            # nothing for connection_timeout may be given up on).
-            def trickle():
-                while not stop.wait(0.2):
-                    try:
-                        if not slow.sock.recv(32768):
-                            return
-                    except OSError:
-                        return
-            t = threading.Thread(target=trickle)
-            t.start()
             p = park(s)
             clients.append(p)
             assert p.is_quiet(1.0), 'answered at once, not parked'
             r = p.response(timeout=8)
             T.assert_listener_error(p, r, 503)
-            assert t.is_alive(), 'the slow response ended early'
+            release(slow, 405)
         finally:
-            stop.set()
-            if t is not None:
-                t.join()
             for c in clients:
+                if getattr(c, 'worker', None):
+                    T.kill_quietly(c.worker, signal.SIGCONT)
                 c.close()
 
 

@@ -83,6 +83,19 @@ if role == 'truncate-slots':
         elif kind == 301:                     # MSG_REQ_HANDOFF
             say('handoff')
             os._exit(4)                       # die holding it
+
+if role == 'write-half-and-die':
+    pm.send(HDR.pack(V, 550, 0, 0, 0))
+    lsn.send(HDR.pack(V, 401, 0, 0, 0))
+    while True:
+        kind, fds = recv_record()
+        if kind == 301:
+            os.write(fds[0], b'HTTP/1.1 200 OK\r\nContent-Length: 1000'
+                     b'\r\n\r\n' + b'z' * 300)
+            say('wrote half')
+            os._exit(5)
+        for fd in fds:
+            os.close(fd)
 '''
 
 
@@ -219,6 +232,23 @@ def test_hung_worker_request_deadline():
         finally:
             T.kill_quietly(w)
         assert 'is hung' in s.log(), s.log()
+
+
+def test_cut_response_not_complete():
+    # A worker that dies half-way through a response: the client must see
+    # a reset, never a FIN that would make the 300 bytes look complete.
+    libexec, marker = fault_libexec('write-half-and-die')
+    with server(libexec=libexec) as s:
+        arm(marker, 'write-half-and-die')
+        replace_worker(s)
+        with T.Client(s.port) as c:
+            c.send(T.req('GET', '/a.txt'))
+            data, how = c.read_all(10)
+            T.assert_eq(how, 'reset', 'end of the cut response')
+            assert data.endswith(b'z' * 300), data[-50:]
+        assert 'wrote half' in report(marker)
+        r = T.get(s.port, '/a.txt')
+        T.assert_eq(r.body, BODY, 'the next worker serves')
 
 
 def test_incomplete_response_is_reset():
