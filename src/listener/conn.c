@@ -91,6 +91,7 @@ conn_reason(int status)
 	switch (status) {
 	case 400: return "Bad Request";
 	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -226,6 +227,7 @@ conn_head_complete(struct conn *c)
 	const char		*host = NULL;
 	size_t			 hostlen = 0;
 	ssize_t			 n;
+	uint64_t		 max;
 	int			 site, status;
 
 	if ((status = head_check(c->cn_buf, c->cn_head_len, &hi)) != 0) {
@@ -273,6 +275,14 @@ conn_head_complete(struct conn *c)
 	c->cn_app = conf_route_app(&conf->cf_sites[site], c->cn_path,
 	    c->cn_path_len);
 	c->cn_pool = conf_route_pool(&conf->cf_sites[site], c->cn_app);
+	/* A body announced too large is refused before any of it is read
+	 * or any worker sees it (HTTP.sys's maxAllowedContentLength). */
+	max = conf_max_body(&conf->cf_sites[site], c->cn_app);
+	if (max != 0 && (p->flags & F_CONTENTLENGTH) &&
+	    p->content_length > max) {
+		conn_fail(c, 413);
+		return;
+	}
 	c->cn_keepalive = http_should_keep_alive(p) ? 1 : 0;
 	c->cn_redispatched = 0;
 	queue_dispatch(c);
