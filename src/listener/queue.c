@@ -343,10 +343,22 @@ queue_bytes_written(int fd, uint64_t *out)
 static void
 queue_deadline_arm(struct conn *c)
 {
+	const struct conf_limits *lim = &lenv->le_conf->cf_limits;
+	const http_parser	*p = &c->cn_parser;
+	struct timeval		 tv;
+
 	/* cn_sent is what the socket had written at the handoff: no system
 	 * call on the request path. */
 	c->cn_progress = c->cn_sent;
-	event_add(c->cn_timer, lenv->le_tv_conn);
+	/* A worker may read a body for up to entity_body_timeout before it
+	 * writes a byte: that is not a hang. */
+	if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
+	    p->content_length > 0)) {
+		conf_timeval(lim->entity_body_timeout_ms +
+		    lim->connection_timeout_ms, &tv);
+		event_add(c->cn_timer, &tv);
+	} else
+		event_add(c->cn_timer, lenv->le_tv_conn);
 }
 
 void

@@ -1,10 +1,12 @@
 """
 Request bodies: max_body_size, answered 413 by the listener for a
-Content-Length over it.
+Content-Length over it; a worker reading a body for longer than
+connection_timeout is not taken for hung.
 """
 
 import os
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +40,14 @@ def post_head(path, length, extra=''):
             % (path, length, extra)).encode()
 
 
+CHUNKED_HEAD = (b'POST /a.txt HTTP/1.1\r\nHost: x\r\n'
+                b'Transfer-Encoding: chunked\r\n')
+
+
+def chunk(data):
+    return b'%x\r\n%s\r\n' % (len(data), data)
+
+
 # ---------------------------------------------------------------- 413
 
 def test_413_content_length_from_the_listener():
@@ -65,6 +75,28 @@ def test_413_content_length_from_the_listener():
             r = c.request('POST', '/small/x', body=b'y' * 100)
             T.assert_eq(r.status, 405, 'POST of the application\'s limit')
             expect_ok(c, '/b.txt')
+
+
+# ---------------------------------------------------------------- timers
+
+def test_worker_reading_a_body_is_not_hung():
+    # The listener's deadline for a request with a body allows for
+    # entity_body_timeout: a worker reading one for longer than
+    # connection_timeout is not killed as hung.
+    limits = ('connection_timeout = "1s"  entity_body_timeout = "4s"  '
+              'min_body_rate = 0')
+    with server(limits, workers=1) as s, T.Client(s.port) as c:
+        worker = s.children('hsd-worker')
+        c.send(CHUNKED_HEAD + b'Expect: 100-continue\r\n\r\n')
+        T.assert_eq(c.response().status, 100, 'interim response')
+        for _ in range(9):
+            c.send(chunk(b'x'))
+            time.sleep(0.3)
+        c.send(b'0\r\n\r\n')
+        r = c.response(timeout=5)
+        T.assert_eq(r.status, 405, 'status after a slow body')
+        expect_ok(c, '/a.txt')
+        T.assert_eq(s.children('hsd-worker'), worker, 'worker pids')
 
 
 if __name__ == '__main__':
