@@ -1376,6 +1376,40 @@ conf_max_body(const struct conf_site *st, int app)
 	return st->st_max_body;
 }
 
+/*
+ * One rule for every process that reads (or throws away) a body, so the
+ * listener and the workers cut clients off alike.  The rate is an average
+ * over the whole body so far, so a burst cannot buy time for a trickle;
+ * it is only judged once CONF_BODY_GRACE_MS have passed, so a client is
+ * not cut off for a slow start (IIS and nginx judge rates the same way).
+ */
+int
+conf_body_check(const struct conf_limits *lm, uint64_t start_ms,
+    uint64_t now_ms, uint64_t got, uint64_t *wait_ms)
+{
+	uint64_t	el, next, check, secs, need;
+
+	el = now_ms > start_ms ? now_ms - start_ms : 0;
+	if (el >= lm->entity_body_timeout_ms)
+		return -1;
+	next = lm->entity_body_timeout_ms;
+	if (lm->min_body_rate > 0) {
+		if (el >= CONF_BODY_GRACE_MS) {
+			secs = el / 1000;
+			need = secs > UINT64_MAX / lm->min_body_rate ?
+			    UINT64_MAX : secs * lm->min_body_rate;
+			if (got < need)
+				return -1;
+			check = (secs + 1) * 1000;
+		} else
+			check = CONF_BODY_GRACE_MS;
+		if (check < next)
+			next = check;
+	}
+	*wait_ms = next - el;
+	return 0;
+}
+
 const char *
 conf_map_path(const struct conf_site *st, int app, const char *path,
     const char **root)

@@ -136,6 +136,18 @@ uint32_t conf_route_pool(const struct conf_site *, int app);
 uint64_t conf_max_body(const struct conf_site *, int app);
 
 /*
+ * The entity-body rules: a body whose reading started at start_ms, of
+ * which got bytes arrived by now_ms (monotonic milliseconds), breaks them
+ * when entity_body_timeout has passed, or when min_body_rate is set,
+ * CONF_BODY_GRACE_MS have passed and the average is below it (judged on
+ * whole seconds).  Returns -1 if broken, else 0 with *wait_ms set to when
+ * they must be checked again.
+ */
+#define CONF_BODY_GRACE_MS	5000
+int	conf_body_check(const struct conf_limits *, uint64_t start_ms,
+	    uint64_t now_ms, uint64_t got, uint64_t *wait_ms);
+
+/*
  * The filesystem root and the part of path below it for a request routed
  * to site/app: an application with its own root strips its prefix.
  */

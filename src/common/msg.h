@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		5
+#define MSG_VERSION		6
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -115,7 +115,15 @@ struct msg_done {
 	uint32_t	dn_pad;
 	uint64_t	dn_file_off;	/* DONE_HANDBACK: then this file range */
 	uint64_t	dn_file_len;
+	uint64_t	dn_discard;	/* DONE_KEEPALIVE: see below */
 };
+
+/*
+ * dn_discard: bytes of a Content-Length body still to come on the socket
+ * that nobody wants (the answer was decided on the head).  The listener
+ * throws them away as they arrive, under the entity-body rules, before it
+ * reads the next request, so no worker slot waits on a slow body.
+ */
 
 /* MSG_REQ_REFUSED: mh_id is the conn id.  The worker never had the socket
  * (or never used it): nothing was read or written, so the listener can hand
@@ -154,6 +162,7 @@ struct wrk_slot {
 	uint32_t	ws_consumed;	/* handed-over bytes that belonged to the request */
 	uint16_t	ws_status;
 	uint16_t	ws_flags;	/* DONE_KEEPALIVE */
+	uint64_t	ws_discard;	/* what DONE's dn_discard would say */
 };
 
 #endif

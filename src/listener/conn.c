@@ -35,6 +35,7 @@
 #define CONN_BUF_FREE_MAX	256		/* idle buffers kept for reuse */
 #define CONN_LISTEN_MAX		64
 #define CONN_ACCEPT_PAUSE_MS	100	/* after accept() ran out of fds */
+#define CONN_DISCARD_BUDGET	(1024 * 1024)	/* per readiness, then others */
 
 static struct evconnlistener	*conn_listeners[CONN_LISTEN_MAX];
 static int			 conn_nlisteners;
@@ -47,6 +48,8 @@ static void	conn_read(struct conn *);
 static void	conn_timeout(evutil_socket_t, short, void *);
 static void	conn_parse(struct conn *);
 static void	conn_options(struct conn *);
+static int	conn_discard_check(struct conn *);
+static uint64_t	conn_now_ms(void);
 
 /* Request buffers: data area, then room for the normalised path. */
 static size_t
@@ -91,6 +94,7 @@ conn_reason(int status)
 	switch (status) {
 	case 400: return "Bad Request";
 	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -226,6 +230,7 @@ conn_head_complete(struct conn *c)
 	const char		*host = NULL;
 	size_t			 hostlen = 0;
 	ssize_t			 n;
+	uint64_t		 max;
 	int			 site, status;
 
 	if ((status = head_check(c->cn_buf, c->cn_head_len, &hi)) != 0) {
@@ -273,6 +278,14 @@ conn_head_complete(struct conn *c)
 	c->cn_app = conf_route_app(&conf->cf_sites[site], c->cn_path,
 	    c->cn_path_len);
 	c->cn_pool = conf_route_pool(&conf->cf_sites[site], c->cn_app);
+	/* A body announced too large is refused before any of it is read
+	 * or any worker sees it (HTTP.sys's maxAllowedContentLength). */
+	max = conf_max_body(&conf->cf_sites[site], c->cn_app);
+	if (max != 0 && (p->flags & F_CONTENTLENGTH) &&
+	    p->content_length > max) {
+		conn_fail(c, 413);
+		return;
+	}
 	c->cn_keepalive = http_should_keep_alive(p) ? 1 : 0;
 	c->cn_redispatched = 0;
 	queue_dispatch(c);
@@ -503,6 +516,7 @@ conn_linger(struct conn *c)
 void
 conn_close_graceful(struct conn *c)
 {
+	c->cn_discard = 0;	/* lingering reads whatever comes */
 	conn_buf_release(c);
 	conn_linger(c);
 }
@@ -687,8 +701,17 @@ conn_resume(struct conn *c, const char *rest, size_t restlen)
 	} else
 		conn_buf_release(c);
 	c->cn_len = restlen;
-	/* Idle keep-alive time until the next request's first byte. */
-	event_add(c->cn_timer, lenv->le_tv_conn);
+	if (c->cn_discard > 0) {
+		/* The body's bytes come first; the worker handed none of
+		 * the next request's, since none can precede them. */
+		c->cn_discard_start = conn_now_ms();
+		c->cn_discard_got = 0;
+		if (conn_discard_check(c) == -1)
+			return;
+	} else {
+		/* Idle keep-alive time until the next request's first byte. */
+		event_add(c->cn_timer, lenv->le_tv_conn);
+	}
 	if (c->cn_pending)
 		conn_read(c);		/* bytes came while the worker had it */
 	else if (restlen > 0)
@@ -714,7 +737,11 @@ conn_parked(struct conn *c)
 	event_add(c->cn_timer, lenv->le_tv_conn);
 }
 
-/* Graceful stop: connections between requests are closed now. */
+/*
+ * Graceful stop: connections between requests are closed now.  One still
+ * throwing a body away has its answer but maybe not yet acknowledged:
+ * closing on unread bytes would reset it, so it gets a lingering close.
+ */
 void
 conn_close_idle(void)
 {
@@ -722,9 +749,98 @@ conn_close_idle(void)
 
 	for (c = TAILQ_FIRST(&lenv->le_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, cn_entry);
-		if (c->cn_state == CN_READING && c->cn_len == 0)
+		if (c->cn_state != CN_READING || c->cn_len != 0)
+			continue;
+		if (c->cn_discard > 0) {
+			c->cn_discard = 0;
+			conn_close_graceful(c);
+		} else
 			conn_close(c);
 	}
+}
+
+static uint64_t
+conn_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The entity-body rules for a body being thrown away: a deadline from the
+ * start of the discard that bytes do not push back, and min_body_rate.
+ * The client already has its answer, so one that breaks them is just
+ * closed.  0: go on (the timer is armed), -1: closed.
+ */
+static int
+conn_discard_check(struct conn *c)
+{
+	struct timeval	tv;
+	uint64_t	wait;
+
+	if (conf_body_check(&lenv->le_conf->cf_limits, c->cn_discard_start,
+	    conn_now_ms(), c->cn_discard_got, &wait) == -1) {
+		log_debug("conn_discard_check: connection %u: body too slow "
+		    "(%llu bytes in %llu ms, %llu to go); closing", c->cn_id,
+		    (unsigned long long)c->cn_discard_got,
+		    (unsigned long long)(conn_now_ms() - c->cn_discard_start),
+		    (unsigned long long)c->cn_discard);
+		conn_close(c);
+		return -1;
+	}
+	conf_timeval(wait, &tv);
+	event_add(c->cn_timer, &tv);
+	return 0;
+}
+
+/*
+ * Throw away body bytes as they arrive, never reading past the body: the
+ * next request stays in the socket for conn_read().  1: wait for more
+ * (the socket is drained, or others get a turn first), 0: the body is
+ * gone, read on, -1: closed.
+ */
+static int
+conn_discard(struct conn *c)
+{
+	static char	 sink[64 * 1024];
+	size_t		 want, budget = CONN_DISCARD_BUDGET;
+	ssize_t		 n;
+
+	while (c->cn_discard > 0) {
+		want = c->cn_discard < sizeof(sink) ? c->cn_discard :
+		    sizeof(sink);
+		if ((n = recv(c->cn_fd, sink, want, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 1;	/* drained: a new edge comes */
+			conn_close(c);
+			return -1;
+		}
+		if (n == 0) {
+			conn_close(c);
+			return -1;
+		}
+		c->cn_discard -= n;
+		c->cn_discard_got += n;
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		if (c->cn_discard > 0 && budget == 0) {
+			/* Bytes left in the socket raise no new edge: come
+			 * back from the loop once others had their turn. */
+			event_active(c->cn_ev, EV_READ, 1);
+			return 1;
+		}
+	}
+	log_debug("conn_discard: connection %u: body discarded", c->cn_id);
+	if (lenv->le_stopping) {
+		conn_close_graceful(c);
+		return -1;
+	}
+	/* Idle keep-alive time until the next request's first byte. */
+	event_add(c->cn_timer, lenv->le_tv_conn);
+	return 0;
 }
 
 /*
@@ -763,6 +879,8 @@ conn_read(struct conn *c)
 	case CN_QUEUED:
 		break;
 	}
+	if (c->cn_discard > 0 && conn_discard(c) != 0)
+		return;
 	if (conn_buf_take(c) == -1) {
 		conn_close(c);
 		return;
@@ -827,7 +945,9 @@ conn_timeout(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	switch (c->cn_state) {
 	case CN_READING:
-		if (c->cn_len == 0)
+		if (c->cn_discard > 0)
+			conn_discard_check(c);	/* a body thrown away */
+		else if (c->cn_len == 0)
 			conn_close(c);		/* idle keep-alive */
 		else
 			conn_fail(c, 408);	/* head never completed */

@@ -59,6 +59,12 @@ struct conn {
 	uint8_t			 cn_keepalive;	/* to be kept after DONE */
 	uint8_t			 cn_pending;	/* the socket may hold unread bytes */
 
+	/* Body bytes still to come that nobody wants (DONE's dn_discard):
+	 * thrown away as they arrive, before the next request is read. */
+	uint64_t		 cn_discard;
+	uint64_t		 cn_discard_got;
+	uint64_t		 cn_discard_start;	/* monotonic ms */
+
 	/* Routing result. */
 	uint32_t		 cn_site;
 	int32_t			 cn_app;

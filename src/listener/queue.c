@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -350,8 +351,8 @@ queue_deadline_arm(struct conn *c)
 	/* cn_sent is what the socket had written at the handoff: no system
 	 * call on the request path. */
 	c->cn_progress = c->cn_sent;
-	/* A worker reading a body writes nothing until it has it, for as
-	 * long as entity_body_timeout allows. */
+	/* A worker may read a body for up to entity_body_timeout before it
+	 * writes a byte: that is not a hang. */
 	if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > 0)) {
 		conf_timeval(lim->entity_body_timeout_ms +
@@ -416,12 +417,36 @@ queue_release(struct lsn_worker *w, struct conn *c)
 	evtimer_del(c->cn_timer);
 }
 
+/*
+ * How much of the body a worker says is still to come (and unwanted) is
+ * checked against what the head announced and the listener handed over:
+ * only a Content-Length body, with nothing of the next request before it.
+ * A claim that does not fit gets the connection closed, not kept.
+ */
+static int
+queue_discard_ok(const struct conn *c, uint64_t discard, size_t restlen)
+{
+	const http_parser	*p = &c->cn_parser;
+	uint64_t		 handed;
+
+	if (discard == 0)
+		return 1;
+	if (!(p->flags & F_CONTENTLENGTH) || (p->flags & F_CHUNKED) ||
+	    p->content_length == ULLONG_MAX || restlen != 0)
+		return 0;
+	handed = c->cn_len - c->cn_head_len;
+	if (handed > p->content_length)
+		return 0;
+	return discard <= p->content_length - handed;
+}
+
 static void
 queue_finish(struct lsn_worker *w, struct conn *c, int status, int flags,
-    uint64_t bytes, const char *rest, size_t restlen)
+    uint64_t bytes, const char *rest, size_t restlen, uint64_t discard)
 {
 	queue_release(w, c);
 	c->cn_sent += bytes;
+	c->cn_discard = 0;
 	if (flags & DONE_HANDBACK) {
 		log_warnx("queue_finish: connection %u: a handback without its "
 		    "message; resetting", c->cn_id);
@@ -433,9 +458,10 @@ queue_finish(struct lsn_worker *w, struct conn *c, int status, int flags,
 		    "after %llu bytes; resetting", c->cn_id,
 		    (unsigned long long)bytes);
 		conn_reset(c);
-	} else if ((flags & DONE_KEEPALIVE) && status != 0 && c->cn_keepalive)
+	} else if ((flags & DONE_KEEPALIVE) && status != 0 && c->cn_keepalive) {
+		c->cn_discard = discard;
 		conn_resume(c, rest, restlen);
-	else
+	} else
 		conn_close_graceful(c);
 }
 
@@ -463,6 +489,15 @@ queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data,
 		    dn.dn_slot, dn.dn_conn);
 		goto drop;
 	}
+	if (!(dn.dn_flags & DONE_KEEPALIVE))
+		dn.dn_discard = 0;	/* lingering close reads what comes */
+	else if (!queue_discard_ok(c, dn.dn_discard, dn.dn_rest_len)) {
+		log_warnx("queue_done: worker %u: connection %u: %llu body "
+		    "bytes to discard do not fit the request; closing",
+		    w->wk_id, c->cn_id, (unsigned long long)dn.dn_discard);
+		dn.dn_flags &= ~DONE_KEEPALIVE;
+		dn.dn_discard = 0;
+	}
 	if (!(dn.dn_flags & DONE_HANDBACK)) {
 		if (fd != -1 || dn.dn_out_len != 0)
 			log_warnx("queue_done: worker %u: a body source "
@@ -470,12 +505,14 @@ queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data,
 		if (fd != -1)
 			close(fd);
 		queue_finish(w, c, dn.dn_status, dn.dn_flags, dn.dn_bytes,
-		    rest, dn.dn_rest_len);
+		    rest, dn.dn_rest_len, dn.dn_discard);
 		return;
 	}
-	/* The listener sends the rest (send.c); it owns fd from here. */
+	/* The listener sends the rest (send.c); it owns fd from here.  The
+	 * discard, if any, starts once the response is out. */
 	queue_release(w, c);
 	c->cn_sent += dn.dn_bytes;
+	c->cn_discard = dn.dn_discard;
 	send_start(c, rest + dn.dn_rest_len, dn.dn_out_len, fd,
 	    dn.dn_file_off, dn.dn_file_len,
 	    (dn.dn_flags & DONE_KEEPALIVE) && c->cn_keepalive, rest,
@@ -577,7 +614,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 {
 	struct lsn_pool		*pl = &lenv->le_pools[c->cn_pool];
 	const struct wrk_slot	*s = &w->wk_slots[c->cn_slot];
-	uint64_t		 written, resp_len;
+	uint64_t		 written, resp_len, discard;
 	uint32_t		 state, conn, consumed;
 	uint16_t		 status, flags;
 
@@ -598,6 +635,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 	consumed = s->ws_consumed;
 	status = s->ws_status;
 	flags = s->ws_flags;
+	discard = s->ws_discard;
 	if (written > 0 && state == WS_RESPONDING && conn == c->cn_id &&
 	    resp_len == written && consumed <= c->cn_len &&
 	    consumed >= c->cn_head_len) {
@@ -606,9 +644,12 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 		    "a complete response", c->cn_id, w->wk_id);
 		c->cn_sent += written;
 		c->cn_state = CN_READING;
-		if ((flags & DONE_KEEPALIVE) && status != 0 && c->cn_keepalive)
+		if ((flags & DONE_KEEPALIVE) && status != 0 &&
+		    c->cn_keepalive && queue_discard_ok(c, discard,
+		    c->cn_len - consumed)) {
+			c->cn_discard = discard;
 			conn_resume(c, c->cn_buf + consumed, c->cn_len - consumed);
-		else
+		} else
 			conn_close_graceful(c);
 		return;
 	}

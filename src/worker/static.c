@@ -110,6 +110,7 @@ static_reason(int status)
 	case 404:	return "Not Found";
 	case 405:	return "Method Not Allowed";
 	case 408:	return "Request Timeout";
+	case 413:	return "Content Too Large";
 	case 416:	return "Range Not Satisfiable";
 	default:	return "Internal Server Error";
 	}
@@ -252,6 +253,10 @@ static_put_head(struct wrk_req *rq, struct static_buf *b, int status)
 {
 	int	keepalive = rq->rq_keepalive && !rq->rq_close;
 
+	/* The client waits for it before it sends the body that the
+	 * listener is to read and throw away. */
+	if (rq->rq_continue && keepalive)
+		static_puts(b, "HTTP/1.1 100 Continue\r\n\r\n");
 	static_puts(b, "HTTP/1.1 ");
 	static_putu(b, status);
 	static_put(b, " ", 1);
@@ -295,7 +300,8 @@ static_error_extra(struct wrk_req *rq, int status, const char *extra,
 	size_t			 titlelen, bodylen;
 
 	static_reset(rq);
-	if (status == 400 || status == 500)
+	/* After these the request's end is unknown or unwanted. */
+	if (status == 400 || status == 408 || status == 413 || status == 500)
 		rq->rq_close = 1;
 	rq->rq_status = status;
 	reason = static_reason(status);

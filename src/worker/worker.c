@@ -1,9 +1,19 @@
 /*
  * hsd-worker: runs one application pool's requests.  The listener hands it
- * a client socket plus the bytes it already read; the worker finishes
- * reading the request (discarding any body), lets the handler (static.c)
- * build the response, writes it to the socket itself and tells the
- * listener DONE, handing back any bytes that belong to the next request.
+ * a client socket plus the bytes it already read; the handler (static.c)
+ * builds the response, the worker writes it to the socket itself and
+ * tells the listener DONE, handing back any bytes that belong to the next
+ * request.
+ *
+ * The static handler decides on the head alone, so a body is never waited
+ * for with a slot held: what is left of a Content-Length body is the
+ * listener's to throw away (DONE's dn_discard); of a chunked body the
+ * worker takes what has already arrived, up to WORKER_BODY_BOUND, and
+ * closes the connection if the body does not end there.  Only a client
+ * that asked for 100 Continue before sending a chunked body is waited for,
+ * as a handler that wants a body would be: under the entity-body rules
+ * (a deadline from the handoff, min_body_rate), answered 408 if it breaks
+ * them and 413 past max_body_size.
  *
  * Peers: the pool manager (fd 3), which only ever tells it to stop, and the
  * listener (fd 5), which sends work.  Requests live in a fixed table of
@@ -31,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -48,6 +59,8 @@
 #define WORKER_WRITE_BUDGET	(1024 * 1024)
 /* Body bytes read per readiness; leftovers must fit a DONE message. */
 #define WORKER_READ_MAX		(MSG_PAYLOAD_MAX - sizeof(struct msg_done))
+/* A chunked body nobody wants is read this far, and no further. */
+#define WORKER_BODY_BOUND	(64 * 1024)
 
 static void	worker_dispatch_poolmgr(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
@@ -90,6 +103,7 @@ static int	worker_on_url(http_parser *, const char *, size_t);
 static int	worker_on_header_field(http_parser *, const char *, size_t);
 static int	worker_on_header_value(http_parser *, const char *, size_t);
 static int	worker_on_headers_complete(http_parser *);
+static int	worker_on_body(http_parser *, const char *, size_t);
 static int	worker_on_message_complete(http_parser *);
 
 static const http_parser_settings worker_parser_settings = {
@@ -97,6 +111,7 @@ static const http_parser_settings worker_parser_settings = {
 	.on_header_field = worker_on_header_field,
 	.on_header_value = worker_on_header_value,
 	.on_headers_complete = worker_on_headers_complete,
+	.on_body = worker_on_body,
 	.on_message_complete = worker_on_message_complete,
 };
 
@@ -199,6 +214,22 @@ worker_on_headers_complete(http_parser *p)
 	rq->rq_major = p->http_major;
 	rq->rq_minor = p->http_minor;
 	rq->rq_keepalive = http_should_keep_alive(p);
+	return 0;
+}
+
+/* Count the body against max_body_size: only a chunked one can pass it
+ * here, the listener refuses a Content-Length that would. */
+static int
+worker_on_body(http_parser *p, const char *at, size_t len)
+{
+	struct wrk_req	*rq = p->data;
+
+	(void)at;
+	rq->rq_body_len += len;
+	if (rq->rq_body_max != 0 && rq->rq_body_len > rq->rq_body_max) {
+		rq->rq_too_large = 1;
+		return -1;
+	}
 	return 0;
 }
 
@@ -358,6 +389,8 @@ worker_send_done(const struct wrk_req *rq, uint32_t flags)
 	iov[0].iov_base = &dn;
 	iov[0].iov_len = sizeof(dn);
 	/* Leftovers only matter to a connection that goes on. */
+	if (flags & DONE_KEEPALIVE)
+		dn.dn_discard = rq->rq_discard;
 	if ((flags & DONE_KEEPALIVE) && rq->rq_rest_len > 0) {
 		dn.dn_rest_len = rq->rq_rest_len;
 		iov[n].iov_base = (void *)rq->rq_rest;
@@ -560,65 +593,145 @@ worker_start_response(struct wrk_req *rq)
 {
 	struct wrk_slot	*s;
 
+	/* A 100 Continue sent while the body was awaited is part of it. */
+	rq->rq_resp_len += rq->rq_pre;
 	if ((s = worker_slot(rq)) != NULL) {
 		s->ws_conn = rq->rq_conn;
 		s->ws_resp_len = rq->rq_resp_len;
 		s->ws_consumed = rq->rq_consumed;
 		s->ws_status = rq->rq_status;
 		s->ws_flags = rq->rq_close ? 0 : DONE_KEEPALIVE;
+		s->ws_discard = rq->rq_close ? 0 : rq->rq_discard;
 		__atomic_store_n(&s->ws_state, WS_RESPONDING, __ATOMIC_RELEASE);
 	}
 	worker_respond(rq);
 }
 
-/* More of the request body from the socket: read, parse, discard. */
+static uint64_t
+worker_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The body will not be read to its end: a complete answer, then close. */
+static void
+worker_body_refuse(struct wrk_req *rq, int status)
+{
+	event_del(rq->rq_ev);
+	rq->rq_close = 1;
+	static_error(rq, status);
+	worker_start_response(rq);
+}
+
+/*
+ * The entity-body rules while the worker waits for a body: a deadline
+ * from the handoff that arriving bytes do not push back (the event's
+ * timeout is set anew each time, never simply re-armed), and
+ * min_body_rate.  A client that breaks them gets a real 408.
+ */
+static void
+worker_body_arm(struct wrk_req *rq)
+{
+	struct timeval	tv;
+	uint64_t	wait;
+
+	if (conf_body_check(&wrk_conf->cf_limits, rq->rq_body_start,
+	    worker_now_ms(), rq->rq_body_got, &wait) == -1) {
+		log_debug("worker_body_arm: conn %u: body too slow (%llu bytes)",
+		    rq->rq_conn, (unsigned long long)rq->rq_body_got);
+		worker_body_refuse(rq, 408);
+		return;
+	}
+	conf_timeval(wait, &tv);
+	if (event_add(rq->rq_ev, &tv) == -1) {
+		log_warnx("worker_body_arm: event_add failed");
+		rq->rq_status = 500;
+		worker_finish(rq, 0);
+	}
+}
+
+/*
+ * Read a chunked body from the socket behind the head (so the header
+ * values the handler looks at stay where they are), never past
+ * WORKER_BODY_BOUND.  The body's end answers the request on a connection
+ * that goes on, with what follows it handed back.  Waiting (rq_ev set up)
+ * is for a body the client was told to send; otherwise what has not
+ * arrived yet is not waited for: the answer says Connection: close and
+ * the listener's lingering close takes the rest.
+ */
+static void
+worker_body_read(struct wrk_req *rq, int wait)
+{
+	char	*buf = rq->rq_data + rq->rq_head_len;
+	size_t	 cap = rq->rq_data_cap - rq->rq_head_len;
+	ssize_t	 n, m;
+
+	if (cap > worker_read_max)
+		cap = worker_read_max;
+	while (rq->rq_body_got < WORKER_BODY_BOUND) {
+		n = recv(rq->rq_sock, buf, cap, MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait) {
+				worker_body_arm(rq);
+				return;
+			}
+			break;
+		}
+		if (n <= 0) {
+			/* Gone, or done sending: nobody to answer. */
+			if (n == -1 && errno != ECONNRESET)
+				log_warn("worker_body_read: conn %u: recv",
+				    rq->rq_conn);
+			rq->rq_status = 400;
+			worker_finish(rq, 0);
+			return;
+		}
+		rq->rq_read_sock = 1;
+		rq->rq_body_got += n;
+		if ((m = worker_parse(rq, buf, n)) == -1) {
+			worker_body_refuse(rq, rq->rq_too_large ? 413 : 400);
+			return;
+		}
+		if (rq->rq_msg_done) {
+			event_del(rq->rq_ev);
+			rq->rq_rest = buf + m;
+			rq->rq_rest_len = n - m;
+			static_serve(rq);
+			worker_start_response(rq);
+			return;
+		}
+	}
+	event_del(rq->rq_ev);
+	rq->rq_close = 1;
+	static_serve(rq);
+	worker_start_response(rq);
+}
+
 static void
 worker_body_readable(evutil_socket_t fd, short ev, void *arg)
 {
 	struct wrk_req	*rq = arg;
-	size_t		 cap;
-	ssize_t		 n, m;
 
-	if (ev & EV_TIMEOUT) {
-		log_debug("worker_body_readable: conn %u: body timed out",
-		    rq->rq_conn);
-		rq->rq_status = 408;
-		worker_finish(rq, 0);
-		return;
-	}
-	cap = rq->rq_data_cap < worker_read_max ? rq->rq_data_cap :
-	    worker_read_max;
-	/* With a known length, read no further than the body. */
-	if ((rq->rq_parser.flags & F_CHUNKED) == 0 &&
-	    rq->rq_parser.content_length > 0 &&
-	    rq->rq_parser.content_length != UINT64_MAX &&
-	    rq->rq_parser.content_length < cap)
-		cap = rq->rq_parser.content_length;
-	n = recv(fd, rq->rq_data, cap, MSG_DONTWAIT);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
-		return;
-	if (n <= 0) {
-		if (n == -1 && errno != ECONNRESET)
-			log_warn("worker_body_readable: conn %u: recv",
-			    rq->rq_conn);
-		rq->rq_status = 400;
-		worker_finish(rq, 0);
-		return;
-	}
-	if ((m = worker_parse(rq, rq->rq_data, n)) == -1) {
-		event_del(rq->rq_ev);
-		rq->rq_close = 1;
-		static_error(rq, 400);
-		worker_start_response(rq);
-		return;
-	}
-	if (rq->rq_msg_done) {
-		event_del(rq->rq_ev);
-		rq->rq_rest = rq->rq_data + m;
-		rq->rq_rest_len = n - m;
-		worker_start_response(rq);
-	}
+	(void)fd;
+	if (ev & EV_TIMEOUT)
+		worker_body_arm(rq);
+	else
+		worker_body_read(rq, 1);
+}
+
+/* Expect: 100-continue on an HTTP/1.1 request. */
+static int
+worker_expects_continue(const struct wrk_req *rq)
+{
+	const struct wrk_hval	*h = &rq->rq_hdr[WH_EXPECT];
+
+	return h->hv_ptr != NULL && rq->rq_major == 1 && rq->rq_minor >= 1 &&
+	    h->hv_len >= 12 && strncasecmp(h->hv_ptr, "100-continue", 12) == 0;
 }
 
 /* Tell the listener a handoff could not be taken; the socket was not
@@ -705,6 +818,15 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	rq->rq_rest = NULL;
 	rq->rq_rest_len = 0;
 	rq->rq_read_sock = 0;
+	rq->rq_head_len = ho.ho_head_len;
+	rq->rq_body_max = conf_max_body(site, ho.ho_app);
+	rq->rq_body_len = 0;
+	rq->rq_body_got = ho.ho_data_len - ho.ho_head_len;
+	rq->rq_body_start = worker_now_ms();
+	rq->rq_too_large = 0;
+	rq->rq_discard = 0;
+	rq->rq_continue = 0;
+	rq->rq_pre = 0;
 	rq->rq_head_done = 0;
 	rq->rq_msg_done = 0;
 	rq->rq_method = HTTP_GET;
@@ -729,14 +851,12 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	    (n = worker_parse(rq, rq->rq_data, ho.ho_data_len)) == -1 ||
 	    !rq->rq_head_done) {
 		rq->rq_close = 1;
-		static_error(rq, 400);
+		static_error(rq, rq->rq_too_large ? 413 : 400);
 		worker_start_response(rq);
 		return;
 	}
-	/* The response is decided on the head alone, while the header
-	 * values still sit in the buffer the body is read into. */
-	static_serve(rq);
 	if (rq->rq_msg_done) {
+		static_serve(rq);
 		rq->rq_consumed = n;
 		rq->rq_rest = rq->rq_data + n;
 		rq->rq_rest_len = ho.ho_data_len - n;
@@ -745,22 +865,37 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	}
 
 	/* The rest of the body is still on its way. */
-	rq->rq_read_sock = 1;
-	if (rq->rq_hdr[WH_EXPECT].hv_ptr != NULL &&
-	    ho.ho_head_len == ho.ho_data_len && rq->rq_major == 1 &&
-	    rq->rq_minor >= 1 && rq->rq_hdr[WH_EXPECT].hv_len >= 12 &&
-	    strncasecmp(rq->rq_hdr[WH_EXPECT].hv_ptr, "100-continue", 12) == 0) {
-		if (send(fd, cont, sizeof(cont) - 1,
-		    MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
-			rq->rq_bytes += sizeof(cont) - 1;
+	if (!(rq->rq_parser.flags & F_CHUNKED)) {
+		/*
+		 * The answer does not need it: answer now, and leave what is
+		 * left (the parser counted it down) for the listener to throw
+		 * away.  A client waiting for 100 Continue gets it first, so
+		 * that the body the listener expects does come.
+		 */
+		rq->rq_discard = rq->rq_parser.content_length;
+		rq->rq_continue = worker_expects_continue(rq) &&
+		    ho.ho_head_len == ho.ho_data_len;
+		static_serve(rq);
+		worker_start_response(rq);
+		return;
 	}
-	event_assign(rq->rq_ev, worker_base, fd, EV_READ | EV_PERSIST,
-	    worker_body_readable, rq);
-	if (event_add(rq->rq_ev, worker_timeout) == -1) {
-		log_warnx("worker_handoff: event_add failed");
-		rq->rq_status = 500;
-		worker_finish(rq, 0);
+	if (worker_expects_continue(rq) && ho.ho_head_len == ho.ho_data_len) {
+		/* Told to go ahead, the client sends the body: wait for it. */
+		n = send(fd, cont, sizeof(cont) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			rq->rq_bytes += n;
+		if (n != sizeof(cont) - 1) {
+			rq->rq_resp_len = sizeof(cont) - 1;
+			worker_finish(rq, 0);
+			return;
+		}
+		rq->rq_pre = n;
+		event_assign(rq->rq_ev, worker_base, fd, EV_READ | EV_PERSIST,
+		    worker_body_readable, rq);
+		worker_body_read(rq, 1);
+		return;
 	}
+	worker_body_read(rq, 0);
 }
 
 static void

@@ -54,6 +54,15 @@ struct wrk_req {
 	const char	*rq_rest;		/* bytes past the request */
 	size_t		 rq_rest_len;
 	int		 rq_read_sock;		/* read from the socket itself */
+	size_t		 rq_head_len;		/* body reads go behind it */
+
+	/* The body (see worker.c). */
+	uint64_t	 rq_body_max;		/* max_body_size, 0: none */
+	uint64_t	 rq_body_len;		/* body bytes parsed */
+	uint64_t	 rq_body_got;		/* bytes received after the head */
+	uint64_t	 rq_body_start;		/* monotonic ms, at the handoff */
+	int		 rq_too_large;		/* passed rq_body_max */
+	uint64_t	 rq_discard;		/* left for the listener to drop */
 
 	/* Parsed head. */
 	http_parser	 rq_parser;
@@ -70,6 +79,8 @@ struct wrk_req {
 	/* The response: rq_out[0..rq_out_len), then the file range. */
 	uint16_t	 rq_status;
 	int		 rq_close;		/* Connection: close was sent */
+	int		 rq_continue;		/* 100 Continue goes first */
+	size_t		 rq_pre;		/* interim bytes sent before it */
 	char		*rq_out;
 	size_t		 rq_out_len;
 	size_t		 rq_out_off;

@@ -33,9 +33,9 @@ def hdr(version, mtype, length, ident=0):
     return struct.pack('<HHIII', version, mtype, length, ident, 0)
 
 def done(conn, slot, status=200, nbytes=10, flags=1, rest=0, out=0,
-         foff=0, flen=0):
-    return struct.pack('<IHHQIIIIQQ', conn, slot, status, nbytes, flags,
-                       rest, out, 0, foff, flen)
+         foff=0, flen=0, discard=0):
+    return struct.pack('<IHHQIIIIQQQ', conn, slot, status, nbytes, flags,
+                       rest, out, 0, foff, flen, discard)
 
 DL = len(done(0, 0))
 
@@ -51,6 +51,7 @@ records = [
     hdr(V, DONE, DL) + done(1, 9999),
     hdr(V, DONE, DL) + done(777777, 0),
     hdr(V, DONE, DL) + done(1, 0, rest=1000000),
+    hdr(V, DONE, DL) + done(1, 0, discard=1 << 62),
     hdr(V, DONE, 4) + b'\0\0\0\0',
     hdr(V, 12345, 0),
     hdr(V, DONE, 200000) + b'\0' * 200000,

@@ -279,7 +279,7 @@ if role is None:
 V = int(os.environ['HSD_MSG_VERSION'])
 HDR = struct.Struct('<HHIII')
 HO = struct.Struct('<IHHIiII')
-DONE = struct.Struct('<IHHQIIIIQQ')
+DONE = struct.Struct('<IHHQIIIIQQQ')
 lsn = socket.socket(fileno=os.dup(5))
 lsn.setblocking(True)
 pm = socket.socket(fileno=os.dup(3))
@@ -310,7 +310,8 @@ while True:
             f.write(b'y' * 50)
         src = os.open(path, os.O_RDONLY)
         off = 10
-    done = DONE.pack(conn, slot, 200, len(head), 1 | 4, 0, 0, 0, off, 100)
+    done = DONE.pack(conn, slot, 200, len(head), 1 | 4, 0, 0, 0, off, 100,
+                     0)
     lsn.sendmsg([HDR.pack(V, 400, len(done), conn, 0) + done],
                [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                  struct.pack('i', src))])

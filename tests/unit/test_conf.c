@@ -720,6 +720,52 @@ START_TEST(test_conf_body_limits)
 }
 END_TEST
 
+/* The entity-body rules: a deadline, and an average rate after 5 s. */
+START_TEST(test_conf_body_check)
+{
+	struct conf_limits	lm;
+	uint64_t		w;
+
+	memset(&lm, 0, sizeof(lm));
+	lm.entity_body_timeout_ms = 120000;
+	lm.min_body_rate = 240;
+	/* Before the grace period: next look at 5 s, whatever arrived. */
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 1000, 0, &w), 0);
+	ck_assert_uint_eq(w, 5000);
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 5999, 0, &w), 0);
+	ck_assert_uint_eq(w, 1);
+	/* At 5 s: 1200 bytes are needed; then every second. */
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 6000, 1199, &w), -1);
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 6000, 1200, &w), 0);
+	ck_assert_uint_eq(w, 1000);
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 6500, 1200, &w), 0);
+	ck_assert_uint_eq(w, 500);
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 7000, 1200, &w), -1);
+	/* The deadline holds however fast the body comes. */
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 120999, 1 << 30, &w), 0);
+	ck_assert_uint_eq(w, 1);
+	ck_assert_int_eq(conf_body_check(&lm, 1000, 121000, 1 << 30, &w), -1);
+	/* Rate off: only the deadline. */
+	lm.min_body_rate = 0;
+	lm.entity_body_timeout_ms = 2000;
+	ck_assert_int_eq(conf_body_check(&lm, 0, 500, 0, &w), 0);
+	ck_assert_uint_eq(w, 1500);
+	ck_assert_int_eq(conf_body_check(&lm, 0, 2000, 0, &w), -1);
+	/* A deadline before the grace period ends comes first. */
+	lm.min_body_rate = 100;
+	ck_assert_int_eq(conf_body_check(&lm, 0, 0, 0, &w), 0);
+	ck_assert_uint_eq(w, 2000);
+	/* A clock that went backwards counts as no time. */
+	ck_assert_int_eq(conf_body_check(&lm, 5000, 4000, 0, &w), 0);
+	ck_assert_uint_eq(w, 2000);
+	/* No overflow with the largest rate and a long body. */
+	lm.min_body_rate = UINT32_MAX;
+	lm.entity_body_timeout_ms = INT64_MAX;
+	ck_assert_int_eq(conf_body_check(&lm, 0, (uint64_t)1 << 62,
+	    UINT64_MAX - 1, &w), -1);
+}
+END_TEST
+
 /*
  * The request buffer and the path must fit in one handoff: the largest
  * max_field_length that does with max_request_bytes = 64K is accepted, one
@@ -1404,6 +1450,7 @@ suite_conf(void)
 	    sizeof(conf_sizes) / sizeof(conf_sizes[0]));
 	tcase_add_test(tc, test_conf_timeval);
 	tcase_add_test(tc, test_conf_parse_null);
+	tcase_add_test(tc, test_conf_body_check);
 	tcase_add_loop_test(tc, test_conf_binding_ok, 0,
 	    sizeof(conf_bindings_ok) / sizeof(conf_bindings_ok[0]));
 	tcase_add_loop_test(tc, test_conf_binding_bad, 0,
