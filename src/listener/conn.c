@@ -25,6 +25,7 @@
 #include <event2/listener.h>
 #include <http_parser.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "head.h"
 #include "listener.h"
@@ -49,7 +50,6 @@ static void	conn_timeout(evutil_socket_t, short, void *);
 static void	conn_parse(struct conn *);
 static void	conn_options(struct conn *);
 static int	conn_discard_check(struct conn *);
-static uint64_t	conn_now_ms(void);
 
 /* Request buffers: data area, then room for the normalised path. */
 static size_t
@@ -704,7 +704,7 @@ conn_resume(struct conn *c, const char *rest, size_t restlen)
 	if (c->cn_discard > 0) {
 		/* The body's bytes come first; the worker handed none of
 		 * the next request's, since none can precede them. */
-		c->cn_discard_start = conn_now_ms();
+		c->cn_discard_start = clock_ms();
 		c->cn_discard_got = 0;
 		if (conn_discard_check(c) == -1)
 			return;
@@ -759,15 +759,6 @@ conn_close_idle(void)
 	}
 }
 
-static uint64_t
-conn_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The entity-body rules for a body being thrown away: a deadline from the
  * start of the discard that bytes do not push back, and min_body_rate.
@@ -781,11 +772,11 @@ conn_discard_check(struct conn *c)
 	uint64_t	wait;
 
 	if (conf_body_check(&lenv->le_conf->cf_limits, c->cn_discard_start,
-	    conn_now_ms(), c->cn_discard_got, &wait) == -1) {
+	    clock_ms(), c->cn_discard_got, &wait) == -1) {
 		log_debug("conn_discard_check: connection %u: body too slow "
 		    "(%llu bytes in %llu ms, %llu to go); closing", c->cn_id,
 		    (unsigned long long)c->cn_discard_got,
-		    (unsigned long long)(conn_now_ms() - c->cn_discard_start),
+		    (unsigned long long)(clock_ms() - c->cn_discard_start),
 		    (unsigned long long)c->cn_discard);
 		conn_close(c);
 		return -1;

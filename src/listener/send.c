@@ -20,26 +20,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
 
 /* Bytes one connection may send per readiness before others get a turn. */
 #define SEND_BUDGET	(1024 * 1024)
-
-static uint64_t
-send_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Bytes of this connection the client has acknowledged: what it read. */
 int
@@ -134,7 +125,7 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
 	if (send_bytes_acked(c->cn_fd, &c->cn_send_acked) == -1)
 		c->cn_send_acked = 0;
 	left += c->cn_sent - c->cn_send_acked;
-	c->cn_send_deadline = send_now_ms() + lim->connection_timeout_ms;
+	c->cn_send_deadline = clock_ms() + lim->connection_timeout_ms;
 	if (lim->min_send_rate > 0)
 		c->cn_send_deadline += left * 1000 / lim->min_send_rate;
 	else
@@ -221,7 +212,7 @@ send_timeout(struct conn *c)
 		conn_reset(c);
 		return;
 	}
-	if (send_now_ms() > c->cn_send_deadline) {
+	if (clock_ms() > c->cn_send_deadline) {
 		log_info("send_timeout: connection %u: the client reads "
 		    "slower than min_send_rate; resetting", c->cn_id);
 		conn_reset(c);

@@ -41,13 +41,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <http_parser.h>
 
 #include "chan.h"
+#include "clock.h"
 #include "conf.h"
 #include "head.h"
 #include "log.h"
@@ -607,15 +607,6 @@ worker_start_response(struct wrk_req *rq)
 	worker_respond(rq);
 }
 
-static uint64_t
-worker_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The body will not be read to its end: a complete answer, then close. */
 static void
 worker_body_refuse(struct wrk_req *rq, int status)
@@ -639,7 +630,7 @@ worker_body_arm(struct wrk_req *rq)
 	uint64_t	wait;
 
 	if (conf_body_check(&wrk_conf->cf_limits, rq->rq_body_start,
-	    worker_now_ms(), rq->rq_body_got, &wait) == -1) {
+	    clock_ms(), rq->rq_body_got, &wait) == -1) {
 		log_debug("worker_body_arm: conn %u: body too slow (%llu bytes)",
 		    rq->rq_conn, (unsigned long long)rq->rq_body_got);
 		worker_body_refuse(rq, 408);
@@ -822,7 +813,7 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	rq->rq_body_max = conf_max_body(site, ho.ho_app);
 	rq->rq_body_len = 0;
 	rq->rq_body_got = ho.ho_data_len - ho.ho_head_len;
-	rq->rq_body_start = worker_now_ms();
+	rq->rq_body_start = clock_ms();
 	rq->rq_too_large = 0;
 	rq->rq_discard = 0;
 	rq->rq_continue = 0;

@@ -16,6 +16,7 @@ Only the Python standard library is used.  Exit status: 0 all passed,
 import atexit
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -555,6 +556,95 @@ def run_poolmgr(conf_path, args=(), timeout=10.0):
     if reports:
         raise AssertionError('; '.join(reports))
     return p.returncode, text, sorted(spawned)
+
+
+# ---------------------------------------------------------------- faults
+
+# The start of a hostile worker (fault_libexec): the first instance started
+# while the marker file exists plays the role written in it -- the code
+# that follows, given `role`, the channels `lsn` (fd 5, the listener) and
+# `pm` (fd 3), `recv_record()`, `ready()` and `say()` -- and every other
+# instance is the real worker.
+FAULT_PRELUDE = r"""#!@PYTHON@
+import errno, os, socket, struct, sys, time
+
+marker = os.environ['HSD_FAULT_MARKER']
+try:
+    with open(marker) as f:
+        role = f.read().strip()
+    os.unlink(marker)
+except FileNotFoundError:
+    role = None
+if role is None:
+    os.execv(os.environ['HSD_REAL_WORKER'], sys.argv)
+
+V = int(os.environ['HSD_MSG_VERSION'])
+HDR = struct.Struct('<HHIII')
+
+def say(text):
+    with open(marker + '.report', 'a') as f:
+        f.write(text + '\n')
+
+lsn = socket.socket(fileno=os.dup(5))
+lsn.setblocking(True)
+pm = socket.socket(fileno=os.dup(3))
+
+def ready():
+    pm.send(HDR.pack(V, 550, 0, 0, 0))      # MSG_WRK_READY
+    lsn.send(HDR.pack(V, 401, 0, 0, 0))     # MSG_REQ_READY
+
+def recv_record():
+    # (type, fds, record) of the next message from the listener
+    msg, anc, flags, _ = lsn.recvmsg(200000, socket.CMSG_SPACE(16))
+    if not msg:
+        os._exit(0)
+    fds = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += list(struct.unpack('%di' % (len(data) // 4), data))
+    return HDR.unpack_from(msg)[1], fds, msg
+
+"""
+
+
+def fault_libexec(role_code):
+    """A libexec dir whose hsd-worker is FAULT_PRELUDE + role_code and
+    the real listener.  Returns (dir, marker): write a role to marker
+    (fault_arm) and the next worker started plays it."""
+    d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
+    if not os.environ.get('HSD_E2E_KEEP'):
+        atexit.register(shutil.rmtree, d, True)
+    os.symlink(os.path.join(BUILDDIR, 'hsd-listener'),
+               os.path.join(d, 'hsd-listener'))
+    path = os.path.join(d, 'hsd-worker')
+    with open(path, 'w') as f:
+        # The interpreter itself, not a wrapper that would rename the
+        # process: the harness finds workers by their name.
+        f.write(FAULT_PRELUDE.replace('@PYTHON@', sys.executable) +
+                role_code)
+    os.chmod(path, 0o700)
+    marker = os.path.join(d, 'marker')
+    os.environ['HSD_FAULT_MARKER'] = marker
+    os.environ['HSD_REAL_WORKER'] = os.path.join(BUILDDIR, 'hsd-worker')
+    # Well-formed records need the protocol version of the build.
+    with open(os.path.join(SRCDIR, 'src', 'common', 'msg.h')) as f:
+        os.environ['HSD_MSG_VERSION'] = re.search(
+            r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
+    return d, marker
+
+
+def fault_arm(marker, role):
+    with open(marker, 'w') as f:
+        f.write(role)
+
+
+def fault_report(marker):
+    """What the hostile worker said (say()), a line each."""
+    try:
+        with open(marker + '.report') as f:
+            return f.read().split('\n')
+    except FileNotFoundError:
+        return []
 
 
 # ---------------------------------------------------------------- server

@@ -7,8 +7,10 @@ here is the real hsd-worker behind a prelude that sends the garbage first
 and then execs it, so the server must go on serving afterwards.
 """
 
+import atexit
 import os
 import re
+import shutil
 import stat
 import sys
 import tempfile
@@ -78,6 +80,8 @@ os.execv(os.environ['HSD_REAL_WORKER'], sys.argv)
 
 def hostile_libexec():
     d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
+    if not os.environ.get('HSD_E2E_KEEP'):
+        atexit.register(shutil.rmtree, d, True)
     os.symlink(os.path.join(T.BUILDDIR, 'hsd-listener'),
                os.path.join(d, 'hsd-listener'))
     path = os.path.join(d, 'hsd-worker')

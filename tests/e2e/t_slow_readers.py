@@ -9,13 +9,8 @@ worker cannot hand back something the listener cannot send.
 """
 
 import os
-import random
-import re
-import signal
 import socket
-import stat
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
@@ -262,37 +257,14 @@ def test_reader_slower_than_min_send_rate_is_reset():
 
 
 # A worker that writes a head itself and hands back a "file" the
-# listener must refuse: a pipe, or a range past the end of a real file.
-PRELUDE = r'''#!@PYTHON@
-import os, socket, struct, sys
-
-marker = os.environ['HSD_FAULT_MARKER']
-try:
-    with open(marker) as f:
-        role = f.read().strip()
-    os.unlink(marker)
-except FileNotFoundError:
-    role = None
-if role is None:
-    os.execv(os.environ['HSD_REAL_WORKER'], sys.argv)
-
-V = int(os.environ['HSD_MSG_VERSION'])
-HDR = struct.Struct('<HHIII')
+# listener must refuse: a pipe, or a range past the end of a real file
+# (hsdtest.FAULT_PRELUDE comes first).
+ROLES = r'''
 HO = struct.Struct('<IHHIiII')
 DONE = struct.Struct('<IHHQIIIIQQQ')
-lsn = socket.socket(fileno=os.dup(5))
-lsn.setblocking(True)
-pm = socket.socket(fileno=os.dup(3))
-pm.send(HDR.pack(V, 550, 0, 0, 0))
-lsn.send(HDR.pack(V, 401, 0, 0, 0))
+ready()
 while True:
-    msg, anc, flags, _ = lsn.recvmsg(200000, socket.CMSG_SPACE(16))
-    if not msg:
-        os._exit(0)
-    kind = HDR.unpack_from(msg)[1]
-    fds = []
-    for level, t, data in anc:
-        fds += list(struct.unpack('%di' % (len(data) // 4), data))
+    kind, fds, msg = recv_record()
     if kind != 301:
         for fd in fds:
             os.close(fd)
@@ -316,34 +288,15 @@ while True:
                [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                  struct.pack('i', src))])
     os.close(fds[0])
-    with open(marker + '.report', 'a') as f:
-        f.write('handed back\n')
+    say('handed back')
 '''
 
 
-def fault_libexec():
-    d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
-    os.symlink(os.path.join(T.BUILDDIR, 'hsd-listener'),
-               os.path.join(d, 'hsd-listener'))
-    path = os.path.join(d, 'hsd-worker')
-    with open(path, 'w') as f:
-        f.write(PRELUDE.replace('@PYTHON@', sys.executable))
-    os.chmod(path, stat.S_IRWXU)
-    marker = os.path.join(d, 'marker')
-    os.environ['HSD_FAULT_MARKER'] = marker
-    os.environ['HSD_REAL_WORKER'] = os.path.join(T.BUILDDIR, 'hsd-worker')
-    with open(os.path.join(T.SRCDIR, 'src', 'common', 'msg.h')) as f:
-        os.environ['HSD_MSG_VERSION'] = re.search(
-            r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
-    return d, marker
-
-
 def hostile_handback(role):
-    libexec, marker = fault_libexec()
+    libexec, marker = T.fault_libexec(ROLES)
     with server(libexec=libexec) as s:
         listener = s.listener()
-        with open(marker, 'w') as f:
-            f.write(role)
+        T.fault_arm(marker, role)
         (old,) = s.children('hsd-worker')
         T.kill_quietly(old)
         T.wait_for(lambda: [p for p in s.children('hsd-worker')

@@ -8,12 +8,9 @@ cut response that looks complete), and the pool is back to strength.
 """
 
 import os
-import re
 import signal
-import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
@@ -28,109 +25,38 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 BODY = b'whole answer\n'
 BIG = 32 * 1024 * 1024
 
-# The first instance started while the marker file exists plays the
-# hostile part named in it; every other one is the real worker.
-PRELUDE = r'''#!@PYTHON@
-import errno, os, socket, struct, sys, time
-
-marker = os.environ['HSD_FAULT_MARKER']
-try:
-    with open(marker) as f:
-        role = f.read().strip()
-    os.unlink(marker)
-except FileNotFoundError:
-    role = None
-if role is None:
-    os.execv(os.environ['HSD_REAL_WORKER'], sys.argv)
-
-V = int(os.environ['HSD_MSG_VERSION'])
-HDR = struct.Struct('<HHIII')
-report = marker + '.report'
-
-def say(text):
-    with open(report, 'a') as f:
-        f.write(text + '\n')
-
+# What the hostile workers do (hsdtest.FAULT_PRELUDE comes first).
+ROLES = r'''
 if role == 'die-while-starting':
     say('started')
     time.sleep(1.0)
     say('exiting')
     os._exit(3)
 
-lsn = socket.socket(fileno=os.dup(5))
-lsn.setblocking(True)
-pm = socket.socket(fileno=os.dup(3))
-
-def recv_record():
-    msg, anc, flags, _ = lsn.recvmsg(200000, socket.CMSG_SPACE(16))
-    fds = []
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds += list(struct.unpack('%di' % (len(data) // 4), data))
-    return HDR.unpack_from(msg)[1], fds
-
-if role == 'truncate-slots':
-    pm.send(HDR.pack(V, 550, 0, 0, 0))        # MSG_WRK_READY
-    lsn.send(HDR.pack(V, 401, 0, 0, 0))       # MSG_REQ_READY
-    while True:
-        kind, fds = recv_record()
-        if kind == 300:                       # MSG_REQ_SLOTS
-            try:
-                os.ftruncate(fds[0], 0)
-                say('truncated')
-            except OSError as e:
-                say('ftruncate: ' + errno.errorcode[e.errno])
-        elif kind == 301:                     # MSG_REQ_HANDOFF
-            say('handoff')
-            os._exit(4)                       # die holding it
-
-if role == 'write-half-and-die':
-    pm.send(HDR.pack(V, 550, 0, 0, 0))
-    lsn.send(HDR.pack(V, 401, 0, 0, 0))
-    while True:
-        kind, fds = recv_record()
-        if kind == 301:
-            os.write(fds[0], b'HTTP/1.1 200 OK\r\nContent-Length: 1000'
-                     b'\r\n\r\n' + b'z' * 300)
-            say('wrote half')
-            os._exit(5)
-        for fd in fds:
-            os.close(fd)
+ready()
+while True:
+    kind, fds, msg = recv_record()
+    if role == 'truncate-slots' and kind == 300:     # MSG_REQ_SLOTS
+        try:
+            os.ftruncate(fds[0], 0)
+            say('truncated')
+        except OSError as e:
+            say('ftruncate: ' + errno.errorcode[e.errno])
+    elif role == 'truncate-slots' and kind == 301:   # MSG_REQ_HANDOFF
+        say('handoff')
+        os._exit(4)                                   # die holding it
+    elif role == 'write-half-and-die' and kind == 301:
+        os.write(fds[0], b'HTTP/1.1 200 OK\r\nContent-Length: 1000'
+                 b'\r\n\r\n' + b'z' * 300)
+        say('wrote half')
+        os._exit(5)
+    for fd in fds:
+        os.close(fd)
 '''
 
 
-def fault_libexec(role):
-    """A libexec dir whose worker plays `role` once.  Returns
-    (dir, report path)."""
-    d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
-    os.symlink(os.path.join(T.BUILDDIR, 'hsd-listener'),
-               os.path.join(d, 'hsd-listener'))
-    path = os.path.join(d, 'hsd-worker')
-    with open(path, 'w') as f:
-        # The interpreter itself, not a wrapper that would rename the
-        # process: the harness finds workers by their name.
-        f.write(PRELUDE.replace('@PYTHON@', sys.executable))
-    os.chmod(path, stat.S_IRWXU)
-    marker = os.path.join(d, 'marker')
-    os.environ['HSD_FAULT_MARKER'] = marker
-    os.environ['HSD_REAL_WORKER'] = os.path.join(T.BUILDDIR, 'hsd-worker')
-    with open(os.path.join(T.SRCDIR, 'src', 'common', 'msg.h')) as f:
-        os.environ['HSD_MSG_VERSION'] = re.search(
-            r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
-    return d, marker
-
-
-def arm(marker, role):
-    with open(marker, 'w') as f:
-        f.write(role)
-
-
-def report(marker):
-    try:
-        with open(marker + '.report') as f:
-            return f.read().split('\n')
-    except FileNotFoundError:
-        return []
+arm = T.fault_arm
+report = T.fault_report
 
 
 def server(timeout='10s', libexec=None, files=None):
@@ -152,7 +78,7 @@ def test_slot_table_sealed():
     # A worker that shrinks the slot table and dies with a request must
     # not make the listener read past the mapping (SIGBUS): the listener
     # sealed the memfd before passing it.
-    libexec, marker = fault_libexec('truncate-slots')
+    libexec, marker = T.fault_libexec(ROLES)
     with server(libexec=libexec) as s:
         listener = s.listener()
         arm(marker, 'truncate-slots')
@@ -201,7 +127,7 @@ def test_no_dispatch_before_ready():
     # A worker that dies while it starts must not take requests with it:
     # they wait in the queue for a worker that said it is ready.  A POST
     # handed to the dying one would have come back as a 502.
-    libexec, marker = fault_libexec('die-while-starting')
+    libexec, marker = T.fault_libexec(ROLES)
     with server(libexec=libexec) as s:
         arm(marker, 'die-while-starting')
         replace_worker(s)
@@ -237,7 +163,7 @@ def test_hung_worker_request_deadline():
 def test_cut_response_not_complete():
     # A worker that dies half-way through a response: the client must see
     # a reset, never a FIN that would make the 300 bytes look complete.
-    libexec, marker = fault_libexec('write-half-and-die')
+    libexec, marker = T.fault_libexec(ROLES)
     with server(libexec=libexec) as s:
         arm(marker, 'write-half-and-die')
         replace_worker(s)
