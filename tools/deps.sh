@@ -10,7 +10,7 @@
 build="build-essential autoconf automake pkg-config libevent-dev
 	libhttp-parser-dev libconfuse-dev check"
 test="curl wrk python3"
-bench="nginx-light nghttp2-client"
+bench="nginx-light nghttp2-client slowhttptest"
 
 case "${1:-}" in
 "")	want="$build" ;;
