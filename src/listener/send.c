@@ -124,7 +124,8 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
 	left = outlen + len;
 	if (send_bytes_acked(c->cn_fd, &c->cn_send_acked) == -1)
 		c->cn_send_acked = 0;
-	left += c->cn_sent - c->cn_send_acked;
+	if (c->cn_sent > c->cn_send_acked)
+		left += c->cn_sent - c->cn_send_acked;
 	c->cn_send_deadline = clock_ms() + lim->connection_timeout_ms;
 	if (lim->min_send_rate > 0)
 		c->cn_send_deadline += left * 1000 / lim->min_send_rate;

@@ -276,6 +276,12 @@ while True:
         src, w = os.pipe()
         os.write(w, b'x' * 100)
         off = 0
+    elif role == 'handback-and-die':
+        path = marker + '.body'
+        with open(path, 'wb') as f:
+            f.write(b'0123456789' * 11)
+        src = os.open(path, os.O_RDONLY)
+        off = 10
     else:
         path = marker + '.small'
         with open(path, 'wb') as f:
@@ -289,6 +295,8 @@ while True:
                  struct.pack('i', src))])
     os.close(fds[0])
     say('handed back')
+    if role == 'handback-and-die':
+        os._exit(6)     # the DONE is in the channel, unread
 '''
 
 
@@ -309,6 +317,29 @@ def hostile_handback(role):
                         'be finished (got %r)' % data[:80])
         T.assert_eq(s.listener(), listener, 'listener pid')
         assert 'no usable file range' in s.log(), s.log()
+
+
+def test_worker_dies_right_after_the_handback():
+    # The worker hands a response back and exits at once: its DONE is
+    # still in the channel when the listener learns of the death, and the
+    # client gets the whole response, then goes on with its connection.
+    libexec, marker = T.fault_libexec(ROLES)
+    with server(libexec=libexec) as s:
+        T.fault_arm(marker, 'handback-and-die')
+        (old,) = s.children('hsd-worker')
+        T.kill_quietly(old)
+        T.wait_for(lambda: [p for p in s.children('hsd-worker')
+                            if p != old], 10, 'the hostile worker')
+        time.sleep(0.3)
+        with T.Client(s.port) as c:
+            r = c.request('GET', '/a.txt')
+            T.assert_eq((r.status, r.body), (200, b'0123456789' * 10),
+                        'the handed-back response')
+            T.wait_for(lambda: 'handed back' in T.fault_report(marker),
+                       5, 'the hostile worker to have handed back')
+            r = c.request('GET', '/a.txt')
+            T.assert_eq((r.status, r.body), (200, SMALL),
+                        'the next request, from the new worker')
 
 
 def test_hostile_handback_of_a_pipe():
