@@ -498,14 +498,17 @@ worker_nonblock(struct wrk_req *rq)
  * the next request do not fit one message does the worker wait for the
  * socket itself.
  */
+static int
+worker_handback_fits(const struct wrk_req *rq)
+{
+	return sizeof(struct msg_done) + (rq->rq_close ? 0 : rq->rq_rest_len) +
+	    (rq->rq_out_len - rq->rq_out_off) <= MSG_PAYLOAD_MAX;
+}
+
 static void
 worker_handback(struct wrk_req *rq)
 {
-	size_t	need;
-
-	need = sizeof(struct msg_done) + (rq->rq_close ? 0 : rq->rq_rest_len) +
-	    (rq->rq_out_len - rq->rq_out_off);
-	if (need > MSG_PAYLOAD_MAX) {
+	if (!worker_handback_fits(rq)) {
 		worker_wait_writable(rq);
 		return;
 	}
@@ -603,6 +606,16 @@ worker_start_response(struct wrk_req *rq)
 		s->ws_flags = rq->rq_close ? 0 : DONE_KEEPALIVE;
 		s->ws_discard = rq->rq_close ? 0 : rq->rq_discard;
 		__atomic_store_n(&s->ws_state, WS_RESPONDING, __ATOMIC_RELEASE);
+	}
+	/*
+	 * A body too large to go out with the head in one send() is not
+	 * started here at all: a worker killed between two writes would cut
+	 * the response.  The listener sends it whole, as HTTP.sys sends what
+	 * IIS hands it, and a worker that dies now costs the client nothing.
+	 */
+	if (rq->rq_file != -1 && worker_handback_fits(rq)) {
+		worker_handback(rq);
+		return;
 	}
 	worker_respond(rq);
 }
