@@ -71,9 +71,8 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
     uint64_t off, uint64_t len, int keepalive, const char *rest,
     size_t restlen)
 {
-	const struct conf_limits *lim = &lenv->le_conf->cf_limits;
 	struct stat		 st;
-	uint64_t		 left;
+	ssize_t			 n;
 
 	c->cn_state = CN_SENDING;
 	c->cn_file = fd;
@@ -94,6 +93,15 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
 	c->cn_file_off = off;
 	c->cn_file_end = off + len;
 	c->cn_send_keep = keepalive;
+	/* The head usually goes at once, straight from the message: only
+	 * what the socket does not take is copied.  An error shows again
+	 * in send_flush(). */
+	if (outlen > 0 && (n = send(c->cn_fd, out, outlen, MSG_DONTWAIT |
+	    MSG_NOSIGNAL | (len > 0 ? MSG_MORE : 0))) > 0) {
+		out += n;
+		outlen -= n;
+		c->cn_sent += n;
+	}
 	if (outlen > 0) {
 		if ((c->cn_outbuf = malloc(outlen)) == NULL) {
 			log_warn("send_start: malloc");
@@ -115,13 +123,26 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
 		conn_buf_release(c);
 	c->cn_len = restlen;
 
-	/*
-	 * HTTP.sys's rule: the client must take what is left -- here, and
-	 * what already waits in the socket -- at min_send_rate, with
-	 * connection_timeout to spare; and it must take something every
-	 * connection_timeout.
-	 */
-	left = outlen + len;
+	c->cn_send_deadline = 0;
+	send_flush(c);
+}
+
+/*
+ * The client cannot take it all at once: from now on it is held to
+ * HTTP.sys's rule.  It must take what is left -- here, and what already
+ * waits in the socket -- at min_send_rate, with connection_timeout to
+ * spare; and it must take something every connection_timeout.  A client
+ * that takes the whole response at once costs no timer and no system
+ * call for this.
+ */
+static void
+send_deadline_arm(struct conn *c)
+{
+	const struct conf_limits *lim = &lenv->le_conf->cf_limits;
+	uint64_t		 left;
+
+	left = (c->cn_out_len - c->cn_out_off) +
+	    (uint64_t)(c->cn_file_end - c->cn_file_off);
 	if (send_bytes_acked(c->cn_fd, &c->cn_send_acked) == -1)
 		c->cn_send_acked = 0;
 	if (c->cn_sent > c->cn_send_acked)
@@ -132,7 +153,6 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
 	else
 		c->cn_send_deadline = UINT64_MAX;
 	event_add(c->cn_timer, lenv->le_tv_conn);
-	send_flush(c);
 }
 
 static void
@@ -192,6 +212,8 @@ send_flush(struct conn *c)
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 	}
 	/* The socket is full, or others get a turn: wait for it. */
+	if (c->cn_send_deadline == 0)
+		send_deadline_arm(c);
 	if (c->cn_wev == NULL && (c->cn_wev = event_new(lenv->le_base,
 	    c->cn_fd, EV_WRITE | EV_PERSIST, conn_writable, c)) == NULL) {
 		conn_reset(c);
