@@ -22,7 +22,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,9 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_INT("workers", 1, CFGF_NONE),
 	CFG_INT("queue_length", 1000, CFGF_NONE),
 	CFG_INT("concurrency", 64, CFGF_NONE),
+	/* NULL: the server-wide identity. */
+	CFG_STR("user", NULL, CFGF_NONE),
+	CFG_STR("group", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -125,6 +130,10 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("run_dir", NULL, CFGF_NONE),
 	CFG_STR("libexec_dir", LIBEXECDIR, CFGF_NONE),
 	CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
+	/* NULL: CONF_USER; the group NULL: the user's primary group. */
+	CFG_STR("user", NULL, CFGF_NONE),
+	CFG_STR("group", NULL, CFGF_NONE),
+	CFG_STR("chroot_dir", CONF_CHROOT_DIR, CFGF_NONE),
 	CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
 	CFG_SEC("pool", conf_pool_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -139,6 +148,9 @@ static int	conf_v_duration(cfg_t *, cfg_opt_t *);
 static int	conf_v_size(cfg_t *, cfg_opt_t *);
 static int	conf_v_binding(cfg_t *, cfg_opt_t *);
 static int	conf_v_section(cfg_t *, cfg_opt_t *);
+static int	conf_v_user(cfg_t *, cfg_opt_t *);
+static int	conf_v_group(cfg_t *, cfg_opt_t *);
+static int	conf_v_abspath(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -147,6 +159,9 @@ static const struct {
 	{ "run_dir",				conf_v_key },
 	{ "libexec_dir",			conf_v_key },
 	{ "shutdown_timeout",			conf_v_duration },
+	{ "user",				conf_v_user },
+	{ "group",				conf_v_group },
+	{ "chroot_dir",				conf_v_abspath },
 	{ "limits",				conf_v_section },
 	{ "limits|max_connections",		conf_v_int },
 	{ "limits|connection_timeout",		conf_v_duration },
@@ -160,6 +175,8 @@ static const struct {
 	{ "pool|workers",			conf_v_int },
 	{ "pool|queue_length",			conf_v_int },
 	{ "pool|concurrency",			conf_v_int },
+	{ "pool|user",				conf_v_user },
+	{ "pool|group",				conf_v_group },
 	{ "site",				conf_v_section },
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
@@ -696,6 +713,55 @@ conf_v_section(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * Names are resolved as they are read, so "hsd-poolmgr -t" refuses a user
+ * or group that does not exist, with the line that names it.
+ */
+static int
+conf_v_user(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (conf_v_key(cfg, opt) == -1)
+		return -1;
+	if (getpwnam(s) == NULL) {
+		cfg_error(cfg, "%s: no such user \"%s\"", cfg_opt_name(opt), s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_v_group(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (conf_v_key(cfg, opt) == -1)
+		return -1;
+	if (getgrnam(s) == NULL) {
+		cfg_error(cfg, "%s: no such group \"%s\"", cfg_opt_name(opt),
+		    s);
+		return -1;
+	}
+	return 0;
+}
+
+/* chroot(2) of a relative path would depend on the start directory. */
+static int
+conf_v_abspath(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (conf_v_key(cfg, opt) == -1)
+		return -1;
+	if (s[0] != '/') {
+		cfg_error(cfg, "%s: \"%s\" is not an absolute path",
+		    cfg_opt_name(opt), s);
+		return -1;
+	}
+	return 0;
+}
+
 /* Building the result. */
 
 static char *
@@ -748,6 +814,68 @@ conf_dir(const char *path, int line, cfg_t *sec, cfg_t *site)
 	return rp;
 }
 
+/*
+ * The identity a section names.  A user written without a group brings
+ * its primary group; what is not written comes from def (NULL: the
+ * server-wide default user).  Lines are kept so a check made at start can
+ * point at what was written.
+ */
+static int
+conf_build_ident(cfg_t *sec, const struct conf_ident *def,
+    struct conf_ident *id)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	const char	*user, *group;
+	char		 num[32];
+
+	/* sec NULL: the implicit pool "default", which writes nothing. */
+	user = sec ? cfg_getstr(sec, "user") : NULL;
+	group = sec ? cfg_getstr(sec, "group") : NULL;
+	if (user == NULL && def != NULL) {
+		if ((id->id_user = conf_strdup(def->id_user)) == NULL)
+			return -1;
+		id->id_uid = def->id_uid;
+		id->id_gid = def->id_gid;
+		if (group == NULL)
+			return (id->id_group = conf_strdup(def->id_group)) ==
+			    NULL ? -1 : 0;
+	} else {
+		if (user != NULL)
+			id->id_user_line = conf_key_line(sec, "user", 0);
+		else
+			user = CONF_USER;
+		/* Checked as it was read; it may have gone since. */
+		if ((pw = getpwnam(user)) == NULL) {
+			conf_err(id->id_user_line, sec, NULL, "user: no such "
+			    "user \"%s\"%s", user, id->id_user_line ? "" :
+			    " (the default; set user)");
+			return -1;
+		}
+		if ((id->id_user = conf_strdup(user)) == NULL)
+			return -1;
+		id->id_uid = pw->pw_uid;
+		id->id_gid = pw->pw_gid;
+	}
+	if (group != NULL) {
+		id->id_group_line = conf_key_line(sec, "group", 0);
+		if ((gr = getgrnam(group)) == NULL) {
+			conf_err(id->id_group_line, sec, NULL, "group: no such "
+			    "group \"%s\"", group);
+			return -1;
+		}
+		id->id_gid = gr->gr_gid;
+	} else if ((gr = getgrgid(id->id_gid)) != NULL)
+		group = gr->gr_name;
+	else {
+		snprintf(num, sizeof(num), "%u", (unsigned int)id->id_gid);
+		group = num;
+	}
+	if ((id->id_group = conf_strdup(group)) == NULL)
+		return -1;
+	return 0;
+}
+
 static int
 conf_build_pools(cfg_t *root, struct hsd_config *cf)
 {
@@ -770,6 +898,8 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = conf_pool_opts[0].def.number;
 		pl->pl_queue_length = conf_pool_opts[1].def.number;
 		pl->pl_concurrency = conf_pool_opts[2].def.number;
+		if (conf_build_ident(NULL, &cf->cf_ident, &pl->pl_ident) == -1)
+			return -1;
 	}
 	for (i = 0; i < n; i++) {
 		sec = cfg_getnsec(root, "pool", i);
@@ -779,6 +909,8 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = cfg_getint(sec, "workers");
 		pl->pl_queue_length = cfg_getint(sec, "queue_length");
 		pl->pl_concurrency = cfg_getint(sec, "concurrency");
+		if (conf_build_ident(sec, &cf->cf_ident, &pl->pl_ident) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -1090,7 +1222,11 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 			cf->cf_run_dir[--len] = '\0';
 	}
 	cf->cf_libexec_dir = conf_strdup(cfg_getstr(root, "libexec_dir"));
-	if (cf->cf_run_dir == NULL || cf->cf_libexec_dir == NULL)
+	cf->cf_chroot_dir = conf_strdup(cfg_getstr(root, "chroot_dir"));
+	if (cf->cf_run_dir == NULL || cf->cf_libexec_dir == NULL ||
+	    cf->cf_chroot_dir == NULL)
+		return -1;
+	if (conf_build_ident(root, NULL, &cf->cf_ident) == -1)
 		return -1;
 	/* Every value below passed its validation callback or is a default. */
 	if (conf_parse_duration(cfg_getstr(root, "shutdown_timeout"),
@@ -1246,8 +1382,14 @@ conf_free(struct hsd_config *cf)
 		return;
 	free(cf->cf_run_dir);
 	free(cf->cf_libexec_dir);
-	for (i = 0; i < cf->cf_npools; i++)
+	free(cf->cf_chroot_dir);
+	free(cf->cf_ident.id_user);
+	free(cf->cf_ident.id_group);
+	for (i = 0; i < cf->cf_npools; i++) {
 		free(cf->cf_pools[i].pl_name);
+		free(cf->cf_pools[i].pl_ident.id_user);
+		free(cf->cf_pools[i].pl_ident.id_group);
+	}
 	free(cf->cf_pools);
 	for (i = 0; i < cf->cf_nsites; i++) {
 		free(cf->cf_sites[i].st_name);

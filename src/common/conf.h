@@ -36,11 +36,26 @@ struct conf_limits {
 #define CONF_BODY_SLACK		16384
 #define conf_request_buf(lm)	((lm)->max_request_bytes + CONF_BODY_SLACK)
 
+/* Who a process runs as when started as root. */
+#define CONF_USER	"www-data"
+#define CONF_CHROOT_DIR	"/var/empty/hsd"
+
+struct conf_ident {
+	char		*id_user;
+	char		*id_group;
+	uid_t		 id_uid;
+	gid_t		 id_gid;
+	/* Where user and group were written; 0: not written (a default). */
+	int		 id_user_line;
+	int		 id_group_line;
+};
+
 struct conf_pool {
 	char		*pl_name;
 	uint32_t	 pl_workers;
 	uint32_t	 pl_queue_length;
 	uint32_t	 pl_concurrency;	/* requests one worker holds at once */
+	struct conf_ident pl_ident;		/* its workers run as */
 };
 
 /* One distinct listening address; bindings share it when ip:port match. */
@@ -82,6 +97,8 @@ struct conf_site {
 struct hsd_config {
 	char			*cf_run_dir;
 	char			*cf_libexec_dir;
+	char			*cf_chroot_dir;		/* the listener's */
+	struct conf_ident	 cf_ident;		/* server-wide user/group */
 	uint64_t		 cf_shutdown_timeout_ms;
 	struct conf_limits	 cf_limits;
 	struct conf_pool	*cf_pools;

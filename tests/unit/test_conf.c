@@ -14,7 +14,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +270,7 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_nlistens, 1);
 	free(www);
 	conf_free(cf);
+	/* The identities are asserted in test_conf_identity. */
 
 	/* Empty sections and quoted or bare values mean the same. */
 	cf = load_ok("limits {}\n"
@@ -276,6 +279,82 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
 	ck_assert_uint_eq(cf->cf_npools, 2);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 1);
+	conf_free(cf);
+}
+END_TEST
+
+/*
+ * Who each process runs as: the server-wide user (www-data, its primary
+ * group) unless written, pools inherit it, a user written without a group
+ * brings its primary group, and what was written is told from defaults.
+ * www-data, nobody and nogroup exist on Debian.
+ */
+START_TEST(test_conf_identity)
+{
+	struct hsd_config	*cf;
+	struct passwd		 www, nobody, *pw;
+	struct group		 nogroup, *gr;
+
+	/* Copies: getpwnam() returns the same static buffer each time. */
+	ck_assert_ptr_nonnull(pw = getpwnam("www-data"));
+	www = *pw;
+	ck_assert_ptr_nonnull(pw = getpwnam("nobody"));
+	nobody = *pw;
+	ck_assert_ptr_nonnull(gr = getgrnam("nogroup"));
+	nogroup = *gr;
+
+	cf = load_ok(ONE_SITE);
+	ck_assert_str_eq(cf->cf_chroot_dir, "/var/empty/hsd");
+	ck_assert_str_eq(cf->cf_ident.id_user, "www-data");
+	ck_assert_uint_eq(cf->cf_ident.id_uid, www.pw_uid);
+	ck_assert_uint_eq(cf->cf_ident.id_gid, www.pw_gid);
+	ck_assert_int_eq(cf->cf_ident.id_user_line, 0);
+	ck_assert_int_eq(cf->cf_ident.id_group_line, 0);
+	ck_assert_str_eq(cf->cf_pools[0].pl_ident.id_user, "www-data");
+	ck_assert_uint_eq(cf->cf_pools[0].pl_ident.id_uid, www.pw_uid);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_ident.id_gid, www.pw_gid);
+	ck_assert_int_eq(cf->cf_pools[0].pl_ident.id_user_line, 0);
+	conf_free(cf);
+
+	cf = load_ok("chroot_dir = \"/srv/empty\"\n"
+	    "user = \"nobody\"\n"
+	    "pool \"a\" {}\n"
+	    "pool \"b\" {\n"
+	    "  user = \"www-data\"\n"
+	    "}\n"
+	    "pool \"c\" {\n"
+	    "  group = \"www-data\"\n"
+	    "}\n" ONE_SITE);
+	ck_assert_str_eq(cf->cf_chroot_dir, "/srv/empty");
+	ck_assert_uint_eq(cf->cf_ident.id_uid, nobody.pw_uid);
+	ck_assert_uint_eq(cf->cf_ident.id_gid, nobody.pw_gid);
+	ck_assert_str_eq(cf->cf_ident.id_group, "nogroup");
+	ck_assert_int_eq(cf->cf_ident.id_user_line, 2);
+	ck_assert_int_eq(cf->cf_ident.id_group_line, 0);
+	/* The implicit pool "default" comes first and inherits. */
+	ck_assert_str_eq(cf->cf_pools[0].pl_name, "default");
+	ck_assert_uint_eq(cf->cf_pools[0].pl_ident.id_uid, nobody.pw_uid);
+	ck_assert_str_eq(cf->cf_pools[1].pl_name, "a");
+	ck_assert_uint_eq(cf->cf_pools[1].pl_ident.id_uid, nobody.pw_uid);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_ident.id_gid, nogroup.gr_gid);
+	ck_assert_int_eq(cf->cf_pools[1].pl_ident.id_user_line, 0);
+	ck_assert_uint_eq(cf->cf_pools[2].pl_ident.id_uid, www.pw_uid);
+	ck_assert_uint_eq(cf->cf_pools[2].pl_ident.id_gid, www.pw_gid);
+	ck_assert_str_eq(cf->cf_pools[2].pl_ident.id_group, "www-data");
+	ck_assert_int_eq(cf->cf_pools[2].pl_ident.id_user_line, 5);
+	ck_assert_int_eq(cf->cf_pools[2].pl_ident.id_group_line, 0);
+	ck_assert_uint_eq(cf->cf_pools[3].pl_ident.id_uid, nobody.pw_uid);
+	ck_assert_uint_eq(cf->cf_pools[3].pl_ident.id_gid, www.pw_gid);
+	ck_assert_int_eq(cf->cf_pools[3].pl_ident.id_user_line, 0);
+	ck_assert_int_eq(cf->cf_pools[3].pl_ident.id_group_line, 8);
+	conf_free(cf);
+
+	/* A group alone keeps the default user. */
+	cf = load_ok("group = \"nogroup\"\n" ONE_SITE);
+	ck_assert_uint_eq(cf->cf_ident.id_uid, www.pw_uid);
+	ck_assert_uint_eq(cf->cf_ident.id_gid, nogroup.gr_gid);
+	ck_assert_int_eq(cf->cf_ident.id_group_line, 1);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_ident.id_gid, nogroup.gr_gid);
 	conf_free(cf);
 }
 END_TEST
@@ -492,6 +571,23 @@ static const struct conf_reject conf_rejects[] = {
 	  "t.conf:1: pool \"p\":", "'workers'" },
 	{ "run_dir = \"\"\n" ONE_SITE,
 	  "t.conf:1: run_dir: must not be empty", NULL },
+
+	/* Identities: resolved as read, so -t refuses them. */
+	{ "\nuser = \"hsd-no-such-user\"\n" ONE_SITE,
+	  "t.conf:2: user: no such user \"hsd-no-such-user\"", NULL },
+	{ "group = \"hsd-no-such-group\"\n" ONE_SITE,
+	  "t.conf:1: group: no such group \"hsd-no-such-group\"", NULL },
+	{ "pool \"p\" {\n  workers = 1\n  user = \"hsd-no-such-user\"\n}\n"
+	  ONE_SITE,
+	  "t.conf:3: pool \"p\": user: no such user \"hsd-no-such-user\"",
+	  NULL },
+	{ "pool \"p\" {\n  group = \"hsd-no-such-group\"\n}\n" ONE_SITE,
+	  "t.conf:2: pool \"p\": group: no such group \"hsd-no-such-group\"",
+	  NULL },
+	{ "user = \"\"\n" ONE_SITE,
+	  "t.conf:1: user: must not be empty", NULL },
+	{ "chroot_dir = \"var/empty\"\n" ONE_SITE,
+	  "t.conf:1: chroot_dir: \"var/empty\" is not an absolute path", NULL },
 
 	/* References. */
 	{ "pool \"a\" { }\n"
@@ -1432,6 +1528,7 @@ suite_conf(void)
 	tcase_add_unchecked_fixture(tc, fx_tree_setup, fx_tree_teardown);
 	tcase_add_test(tc, test_conf_full);
 	tcase_add_test(tc, test_conf_defaults);
+	tcase_add_test(tc, test_conf_identity);
 	tcase_add_test(tc, test_conf_default_run_dir);
 	tcase_add_test(tc, test_conf_default_pool);
 	tcase_add_loop_test(tc, test_conf_reject, 0,
