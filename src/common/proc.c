@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,4 +182,55 @@ proc_child_start(const char *procname, int verbose)
 		fatalx("proc_child_start: the config handed over does not parse");
 	free(text);
 	return conf;
+}
+
+/*
+ * httpd's proc_run() order: chroot, then groups, gid, uid, each checked
+ * and any failure fatal, since a child that runs on with more than it
+ * should is worse than one that does not run.  no_new_privs keeps an
+ * exec (CGI, later) from gaining anything back; setuid(0) must fail
+ * afterwards or the drop did not happen.  Not started as root there is
+ * nothing to drop, and the pool manager has said so.
+ */
+void
+proc_privdrop(const char *dir, const struct conf_ident *id)
+{
+	gid_t	gid = id->id_gid;
+	uid_t	uid = id->id_uid;
+
+	if (geteuid() != 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+			fatal("proc_privdrop: prctl PR_SET_NO_NEW_PRIVS");
+		return;
+	}
+	if (dir != NULL) {
+#ifdef __SANITIZE_ADDRESS__
+		/* LeakSanitizer's check at exit reads /proc/self. */
+		log_info("proc_privdrop: not chrooted to %s: built with "
+		    "AddressSanitizer, whose leak check needs /proc", dir);
+#else
+		if (chroot(dir) == -1)
+			fatal("proc_privdrop: chroot %s", dir);
+		if (chdir("/") == -1)
+			fatal("proc_privdrop: chdir /");
+#endif
+	}
+	if (setgroups(1, &gid) == -1)
+		fatal("proc_privdrop: setgroups");
+	if (setresgid(gid, gid, gid) == -1)
+		fatal("proc_privdrop: setresgid %u", (unsigned int)gid);
+	if (setresuid(uid, uid, uid) == -1)
+		fatal("proc_privdrop: setresuid %u", (unsigned int)uid);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("proc_privdrop: prctl PR_SET_NO_NEW_PRIVS");
+	if (setuid(0) != -1)
+		fatalx("proc_privdrop: still able to become root as %s",
+		    id->id_user);
+#ifdef __SANITIZE_ADDRESS__
+	/* The uid change made us undumpable, and LeakSanitizer ptraces. */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1)
+		fatal("proc_privdrop: prctl PR_SET_DUMPABLE");
+#endif
+	log_debug("proc_privdrop: running as %s:%s%s%s", id->id_user,
+	    id->id_group, dir ? ", chrooted to " : "", dir ? dir : "");
 }

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 struct hsd_config;
+struct conf_ident;
 
 /* Fixed fds in every child. */
 #define PROC_FD_PARENT	3	/* channel to the pool manager */
@@ -35,5 +36,12 @@ int	proc_memfd(const char *name, const void *data, size_t len);
  * config from PROC_FD_CONFIG.  Exits if the pool manager is already gone.
  */
 struct hsd_config *proc_child_start(const char *procname, int verbose);
+
+/*
+ * In a child, after proc_child_start() and before anything else: chroot
+ * to dir (NULL: stay), become id and set no_new_privs.  Exits on any
+ * failure.  Not started as root, only no_new_privs is set.
+ */
+void	proc_privdrop(const char *dir, const struct conf_ident *id);
 
 #endif

@@ -147,6 +147,8 @@ main(int argc, char *argv[])
 		}
 	}
 	conf = proc_child_start("hsd-listener", verbose);
+	/* Everything the listener uses from here on is an fd it was given. */
+	proc_privdrop(conf->cf_chroot_dir, &conf->cf_ident);
 
 	if ((lenv = calloc(1, sizeof(*lenv))) == NULL)
 		fatal("main: calloc");

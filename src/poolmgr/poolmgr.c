@@ -22,6 +22,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -715,6 +718,110 @@ fail:
 	return -1;
 }
 
+/*
+ * Not started as root, every process runs as whoever started us; a user
+ * or group the file names that is not that one cannot be honoured, and
+ * running anyway would silently serve files with other permissions than
+ * the operator chose.
+ */
+static int
+poolmgr_check_ident(const char *file, const char *where,
+    const struct conf_ident *id)
+{
+	int	rv = 0;
+
+	if (id->id_user_line > 0 && id->id_uid != geteuid()) {
+		log_warnx("%s:%d: %suser \"%s\": not started as root, every "
+		    "process runs as uid %u", file, id->id_user_line, where,
+		    id->id_user, (unsigned int)geteuid());
+		rv = -1;
+	}
+	if (id->id_group_line > 0 && id->id_gid != getegid()) {
+		log_warnx("%s:%d: %sgroup \"%s\": not started as root, every "
+		    "process runs as gid %u", file, id->id_group_line, where,
+		    id->id_group, (unsigned int)getegid());
+		rv = -1;
+	}
+	return rv;
+}
+
+static int
+poolmgr_check_privsep(const char *file)
+{
+	struct hsd_config	*cf = env->pe_conf;
+	struct passwd		*pw;
+	char			 where[256];
+	uint32_t		 i;
+	int			 rv = 0;
+
+	if (geteuid() == 0)
+		return 0;
+	pw = getpwuid(geteuid());
+	log_info("privilege separation is off: running as %s",
+	    pw ? pw->pw_name : "(unknown)");
+	rv = poolmgr_check_ident(file, "", &cf->cf_ident);
+	for (i = 0; i < cf->cf_npools; i++) {
+		snprintf(where, sizeof(where), "pool \"%s\": ",
+		    cf->cf_pools[i].pl_name);
+		if (poolmgr_check_ident(file, where,
+		    &cf->cf_pools[i].pl_ident) == -1)
+			rv = -1;
+	}
+	return rv;
+}
+
+/*
+ * The listener's chroot must be a directory nobody but root can change:
+ * whoever could write to it could give the listener files to find.
+ * Created when missing, refused, not repaired, otherwise, as run_dir is.
+ */
+static int
+poolmgr_check_chroot(const char *dir)
+{
+	struct stat	st;
+	char		path[PATH_MAX], *p, c;
+
+	if (geteuid() != 0)
+		return 0;
+	/* Debian has no /var/empty: make the parents as mkdir -p would. */
+	if ((size_t)snprintf(path, sizeof(path), "%s", dir) >= sizeof(path)) {
+		log_warnx("chroot_dir %s: too long", dir);
+		return -1;
+	}
+	for (p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			log_warn("chroot_dir: mkdir %s", path);
+			return -1;
+		}
+		if ((*p = c) == '\0')
+			break;
+	}
+	if (lstat(dir, &st) == -1) {
+		log_warn("chroot_dir: lstat %s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("chroot_dir %s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		log_warnx("chroot_dir %s is owned by uid %u, not root; "
+		    "refusing to use it", dir, (unsigned int)st.st_uid);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_warnx("chroot_dir %s is writable by its group or by others "
+		    "(mode %03o); refusing to use it", dir,
+		    (unsigned int)(st.st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
 /* Opened before daemon(), so a refusal is seen by whoever started us;
  * written after it, with the daemon's pid. */
 static int
@@ -817,6 +924,10 @@ main(int argc, char *argv[])
 			fatal("%s (libexec_dir in %s)", path, file);
 		free(path);
 	}
+
+	if (poolmgr_check_privsep(file) == -1 ||
+	    poolmgr_check_chroot(env->pe_conf->cf_chroot_dir) == -1)
+		exit(1);
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((rundir = poolmgr_open_run_dir(env->pe_conf->cf_run_dir)) == -1)

@@ -1086,6 +1086,9 @@ main(int argc, char *argv[])
 	if (worker_conc == 0 || worker_conc > UINT16_MAX)
 		fatalx("main: pool %s: concurrency %u is out of range",
 		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
+	/* Before the roots are opened: files are served with the pool's
+	 * own permissions. */
+	proc_privdrop(NULL, &wrk_conf->cf_pools[worker_pool].pl_ident);
 	ms = wrk_conf->cf_limits.connection_timeout_ms;
 	if (ms > 0) {
 		conf_timeval(ms, &worker_tv);

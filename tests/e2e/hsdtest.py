@@ -54,6 +54,30 @@ def need_program(name):
     return path
 
 
+def set_nofile(pid, n):
+    """prlimit(1) pid's RLIMIT_NOFILE to n:n.  A child that dropped to
+    another user is changed as that user: without CAP_SYS_RESOURCE (as in
+    many containers) only a process with its uids and gids may."""
+    argv = [need_program('prlimit'), '--pid', str(pid),
+            '--nofile=%d:%d' % (n, n)]
+    st = proc_status(pid)
+    uid, gid = int(st['Uid'].split()[0]), int(st['Gid'].split()[0])
+    if (uid, gid) != (os.geteuid(), os.getegid()):
+        argv = [need_program('setpriv'), '--reuid=%d' % uid,
+                '--regid=%d' % gid, '--clear-groups'] + argv
+    subprocess.check_call(argv)
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of its fields (values as written)."""
+    out = {}
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            k, _, v = line.partition(':')
+            out[k] = v.strip()
+    return out
+
+
 # ---------------------------------------------------------------- waiting
 
 def wait_for(cond, timeout=10.0, what='condition', interval=0.02):
@@ -219,10 +243,15 @@ def port_open(port, host='127.0.0.1'):
 
 
 def conf_tail(dirpath, body, libexec=None):
-    """What the harness appends to every config: the run and libexec dirs.
+    """What the harness appends to every config: the run, libexec and
+    chroot dirs.
     Appended, not prepended, so line numbers in the test's text stay."""
     tail = '\nrun_dir = "%s"\nlibexec_dir = "%s"\n' % (
         os.path.join(dirpath, 'run'), libexec or BUILDDIR)
+    # The listener's chroot, made by hsd-poolmgr: the test's own, so no
+    # test depends on /var/empty.
+    if 'chroot_dir' not in body:
+        tail += 'chroot_dir = "%s"\n' % os.path.join(dirpath, 'empty')
     if 'shutdown_timeout' not in body:
         tail += 'shutdown_timeout = "5s"\n'
     return tail
@@ -233,6 +262,9 @@ def write_conf(dirpath, body, name='hsd.conf', tail=True, libexec=None):
     # Private whatever the umask: hsd-poolmgr refuses a run_dir others
     # may write to.
     os.makedirs(os.path.join(dirpath, 'run'), 0o700, exist_ok=True)
+    # mkdtemp() makes it 0700; started as root, the workers run as
+    # www-data and must reach the roots below it.
+    os.chmod(dirpath, 0o755)
     path = os.path.join(dirpath, name)
     with open(path, 'w') as f:
         f.write(body)

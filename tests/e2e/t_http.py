@@ -7,7 +7,6 @@ bytes that must not hurt the next client.
 
 import os
 import random
-import subprocess
 import sys
 import time
 
@@ -215,14 +214,12 @@ def test_out_of_fds():
     """When accept() fails for want of fds the listener pauses accepting
     instead of spinning, keeps serving the connections it has, and takes
     the waiting ones from the backlog once fds are free again."""
-    prlimit = T.need_program('prlimit')
     with server() as s:
         lsn = s.listener()
         first = T.Client(s.port)
         T.assert_eq(first.request('GET', '/a.txt').status, 200, 'first')
         nfds = len(os.listdir('/proc/%d/fd' % lsn))
-        subprocess.check_call([prlimit, '--pid', str(lsn),
-                               '--nofile=%d:%d' % (nfds + 3, nfds + 3)])
+        T.set_nofile(lsn, nfds + 3)
         held = []
         try:
             for _ in range(12):

@@ -9,7 +9,6 @@ cut response that looks complete), and the pool is back to strength.
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -105,12 +104,10 @@ def test_handoff_without_fd_is_handed_on():
     # A worker out of fds receives the handoff without its socket
     # (MSG_CTRUNC).  It says so; the listener gives the request, even a
     # POST, to a new worker, and the pool manager replaces the old one.
-    prlimit = T.need_program('prlimit')
     with server() as s:
         (w,) = s.children('hsd-worker')
         n = lowest_free_fd(w)
-        subprocess.check_call([prlimit, '--pid', str(w),
-                               '--nofile=%d:%d' % (n, n)])
+        T.set_nofile(w, n)
         with T.Client(s.port) as c:
             r = c.request('POST', '/a.txt', body=b'hello')
             T.assert_eq(r.status, 405, 'POST answered by the new worker')
