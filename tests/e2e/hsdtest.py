@@ -549,15 +549,17 @@ def sanitizer_reports(text):
             if any(m in line for m in SANITIZER_MARKS)]
 
 
-def run_poolmgr(conf_path, args=(), timeout=10.0):
+def run_poolmgr(conf_path, args=(), timeout=10.0, wrap=()):
     """Run hsd-poolmgr -f conf_path ARGS to completion (for configs that
-    must be rejected or checked).  Returns (status, stdout+stderr, pids of
-    any other process it started that were seen while it ran or after)."""
+    must be rejected or checked), through the command wrap if given (e.g.
+    setpriv).  Returns (status, stdout+stderr, pids of any other process
+    it started that were seen while it ran or after)."""
     mark = 'run-%d-%f' % (os.getpid(), time.time())
     env = dict(os.environ)
     env[MARK_VAR] = mark
     out = tempfile.TemporaryFile()
-    p = subprocess.Popen([POOLMGR, '-f', conf_path] + list(args),
+    p = subprocess.Popen(list(wrap) + [POOLMGR, '-f', conf_path] +
+                         list(args),
                          stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                          env=env, start_new_session=True)
     spawned = set()
@@ -690,14 +692,18 @@ class Server:
     `files`, @NAME@ the root made from roots['NAME'], @DIR@ the temp dir.
     workers: wait until that many hsd-worker children run.
     libexec: where the children are, if not the build dir.
+    wrap: a command that execs hsd-poolmgr in its own pid (setpriv);
+    run_owner: (uid, gid) to own the run dir, for a wrap that changes user.
     """
 
     def __init__(self, conf, files=None, roots=None, nports=1, args=(),
                  workers=None, ready_host='localhost', verbose=False,
-                 libexec=None):
+                 libexec=None, wrap=(), run_owner=None):
         self.dir = tempfile.mkdtemp(prefix='hsd-e2e-')
         self.run_dir = os.path.join(self.dir, 'run')
         os.makedirs(self.run_dir, 0o700)
+        if run_owner is not None:
+            os.chown(self.run_dir, *run_owner)
         self.roots = {}
         rootspecs = dict(roots or {})
         if files is not None or 'ROOT' not in rootspecs:
@@ -725,7 +731,7 @@ class Server:
         self.ready_host = ready_host
         env = dict(os.environ)
         env[MARK_VAR] = self.dir
-        argv = [POOLMGR, '-f', self.conf] + list(args)
+        argv = list(wrap) + [POOLMGR, '-f', self.conf] + list(args)
         if verbose or os.environ.get('HSD_E2E_VERBOSE'):
             argv.append('-v')
         self.errf = open(self.errpath, 'wb')
