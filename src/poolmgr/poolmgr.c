@@ -910,7 +910,7 @@ main(int argc, char *argv[])
 	if ((env = calloc(1, sizeof(*env))) == NULL)
 		fatal("main: calloc");
 	TAILQ_INIT(&env->pe_children);
-	if ((text = poolmgr_read_file(file)) == NULL)
+	if ((text = env->pe_conf_text = poolmgr_read_file(file)) == NULL)
 		exit(1);
 	if (conf_load_buf(text, file, &env->pe_conf) == -1)
 		exit(1);
@@ -947,6 +947,7 @@ main(int argc, char *argv[])
 	    -1)
 		exit(1);
 	free(text);
+	env->pe_conf_text = NULL;
 
 	if ((env->pe_base = event_base_new()) == NULL)
 		fatalx("main: event_base_new failed");

@@ -42,6 +42,9 @@ struct poolmgr_env {
 	struct event_base	*pe_base;
 	struct hsd_config	*pe_conf;
 	int			 pe_conf_fd;	/* memfd with the config text */
+	/* The text until it is in the memfd; held here so a refusal that
+	 * exit()s before then leaves nothing for LeakSanitizer to report. */
+	char			*pe_conf_text;
 	int			*pe_listen_fds;
 	struct pm_pool		*pe_pools;
 	TAILQ_HEAD(, pm_child)	 pe_children;
