@@ -208,6 +208,7 @@ proc_privdrop(const char *dir, const struct conf_ident *id)
 		/* LeakSanitizer's check at exit reads /proc/self. */
 		log_info("proc_privdrop: not chrooted to %s: built with "
 		    "AddressSanitizer, whose leak check needs /proc", dir);
+		dir = NULL;
 #else
 		if (chroot(dir) == -1)
 			fatal("proc_privdrop: chroot %s", dir);
