@@ -329,6 +329,8 @@ def _rundir_conf(d, run_dir=None):
         return T.write_conf(d, body), port
     body += 'run_dir = "%s"\nlibexec_dir = "%s"\nshutdown_timeout = "5s"\n' \
         % (run_dir, T.BUILDDIR)
+    # The test's own chroot, not /var/empty/hsd.
+    body += 'chroot_dir = "%s"\n' % os.path.join(d, 'empty')
     return T.write_conf(d, body, tail=False), port
 
 
