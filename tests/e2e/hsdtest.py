@@ -68,6 +68,29 @@ def set_nofile(pid, n):
     subprocess.check_call(argv)
 
 
+def tcp_sockets(pid):
+    """How many TCP sockets pid holds (a worker's channels are AF_UNIX,
+    so for a worker: how many clients it has)."""
+    inodes = set()
+    try:
+        for fd in os.listdir('/proc/%d/fd' % pid):
+            link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            if link.startswith('socket:['):
+                inodes.add(link[8:-1])
+    except OSError:
+        return 0
+    n = 0
+    for table in ('tcp', 'tcp6'):
+        try:
+            with open('/proc/%d/net/%s' % (pid, table)) as f:
+                for line in f.readlines()[1:]:
+                    if line.split()[9] in inodes:
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
 def proc_status(pid):
     """/proc/PID/status as a dict of its fields (values as written)."""
     out = {}
