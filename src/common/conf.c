@@ -721,11 +721,19 @@ static int
 conf_v_user(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*s = cfg_opt_getnstr(opt, 0);
+	struct passwd	*pw;
 
 	if (conf_v_key(cfg, opt) == -1)
 		return -1;
-	if (getpwnam(s) == NULL) {
+	if ((pw = getpwnam(s)) == NULL) {
 		cfg_error(cfg, "%s: no such user \"%s\"", cfg_opt_name(opt), s);
+		return -1;
+	}
+	/* Its children would keep every privilege, and their start-up
+	 * check that root cannot be regained would stop each of them. */
+	if (pw->pw_uid == 0) {
+		cfg_error(cfg, "%s: \"%s\" is the superuser; name an "
+		    "unprivileged user", cfg_opt_name(opt), s);
 		return -1;
 	}
 	return 0;

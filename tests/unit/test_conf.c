@@ -586,6 +586,12 @@ static const struct conf_reject conf_rejects[] = {
 	  NULL },
 	{ "user = \"\"\n" ONE_SITE,
 	  "t.conf:1: user: must not be empty", NULL },
+	{ "user = \"root\"\n" ONE_SITE,
+	  "t.conf:1: user: \"root\" is the superuser; name an unprivileged "
+	  "user", NULL },
+	{ "pool \"p\" {\n  user = \"root\"\n}\n" ONE_SITE,
+	  "t.conf:2: pool \"p\": user: \"root\" is the superuser; name an "
+	  "unprivileged user", NULL },
 	{ "chroot_dir = \"var/empty\"\n" ONE_SITE,
 	  "t.conf:1: chroot_dir: \"var/empty\" is not an absolute path", NULL },
 
