@@ -111,6 +111,7 @@ def test_handoff_without_fd_is_handed_on():
         T.wait_for(lambda: T.tcp_sockets(w) == 0, 5, 'an idle worker')
         n = lowest_free_fd(w)
         T.set_nofile(w, n)
+        s.expect_leak_check_failure(w)
         with T.Client(s.port) as c:
             r = c.request('POST', '/a.txt', body=b'hello')
             T.assert_eq(r.status, 405, 'POST answered by the new worker')
