@@ -278,16 +278,21 @@ while True:
 '''
 
 
+def play(s, marker, role):
+    """Replace the worker with one that plays role.  No need to wait for
+    it to be ready: requests park until it says so."""
+    T.fault_arm(marker, role)
+    (old,) = s.children('hsd-worker')
+    T.kill_quietly(old)
+    T.wait_for(lambda: [p for p in s.children('hsd-worker') if p != old],
+               10, 'the hostile worker')
+
+
 def hostile_handback(role):
     libexec, marker = T.fault_libexec(ROLES)
     with server(libexec=libexec) as s:
         listener = s.listener()
-        T.fault_arm(marker, role)
-        (old,) = s.children('hsd-worker')
-        T.kill_quietly(old)
-        T.wait_for(lambda: [p for p in s.children('hsd-worker')
-                            if p != old], 10, 'the hostile worker')
-        time.sleep(0.3)
+        play(s, marker, role)
         with T.Client(s.port) as c:
             c.send(T.req('GET', '/a.txt'))
             data, how = c.read_all(10)
@@ -303,12 +308,7 @@ def test_worker_dies_right_after_the_handback():
     # client gets the whole response, then goes on with its connection.
     libexec, marker = T.fault_libexec(ROLES)
     with server(libexec=libexec) as s:
-        T.fault_arm(marker, 'handback-and-die')
-        (old,) = s.children('hsd-worker')
-        T.kill_quietly(old)
-        T.wait_for(lambda: [p for p in s.children('hsd-worker')
-                            if p != old], 10, 'the hostile worker')
-        time.sleep(0.3)
+        play(s, marker, 'handback-and-die')
         with T.Client(s.port) as c:
             r = c.request('GET', '/a.txt')
             T.assert_eq((r.status, r.body), (200, b'0123456789' * 10),
