@@ -9,7 +9,7 @@
 
 build="build-essential autoconf automake pkg-config libevent-dev
 	libhttp-parser-dev libconfuse-dev check"
-test="curl wrk python3"
+test="curl wrk python3 util-linux"
 bench="nginx-light nghttp2-client slowhttptest"
 
 case "${1:-}" in
