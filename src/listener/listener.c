@@ -2,10 +2,11 @@
  * hsd-listener: the process that owns every client connection and never
  * runs application code (HTTP.sys's role).  It takes its listening sockets
  * and its workers' channels from the pool manager; conn.c does the clients,
- * queue.c the pools.
+ * queue.c the pools, send.c what workers hand back.
  *
  * Peers:
- *	poolmgr		fd 3: listening sockets, workers, shutdown
+ *	poolmgr		fd 3: listening sockets, workers, shutdown; we report
+ *			workers we give up on
  *	worker		one channel each, passed by the pool manager
  */
 #include "config.h"

@@ -2,7 +2,8 @@
  * hsd-listener: owns every client connection.  listener.c is the process
  * (peers, dispatch of their messages), conn.c the client side (accept,
  * read and parse the head, timers, error responses, closing), queue.c the
- * pool side (workers, the per-pool FIFO, handoff, DONE, failover).
+ * pool side (workers, the per-pool FIFO, handoff, DONE, failover), send.c
+ * the rest of responses workers hand back.
  */
 #ifndef HSD_LISTENER_H
 #define HSD_LISTENER_H

@@ -3,7 +3,10 @@
  * a client socket plus the bytes it already read; the handler (static.c)
  * builds the response, the worker writes it to the socket itself and
  * tells the listener DONE, handing back any bytes that belong to the next
- * request.
+ * request.  What it cannot write in one go -- a body over WRK_SMALL_BODY,
+ * which a kill between two writes would cut, or whatever the client's
+ * socket will not take -- it hands to the listener with DONE
+ * (DONE_HANDBACK) and takes its next request.
  *
  * The static handler decides on the head alone, so a body is never waited
  * for with a slot held: what is left of a Content-Length body is the
