@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -198,6 +199,9 @@ proc_privdrop(const char *dir, const struct conf_ident *id)
 	gid_t	gid = id->id_gid;
 	uid_t	uid = id->id_uid;
 
+	/* strftime() loads the zone on first use, which a chroot (or the
+	 * listener's seccomp filter) would refuse later. */
+	tzset();
 	if (geteuid() != 0) {
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 			fatal("proc_privdrop: prctl PR_SET_NO_NEW_PRIVS");
