@@ -8,8 +8,8 @@
 # Quiet when everything is there, so CI can run it every time.
 
 build="build-essential autoconf automake pkg-config libevent-dev
-	libhttp-parser-dev libconfuse-dev check"
-test="curl wrk python3 util-linux"
+	libhttp-parser-dev libconfuse-dev libseccomp-dev check"
+test="curl wrk python3 util-linux gdb"
 bench="nginx-light nghttp2-client slowhttptest"
 
 case "${1:-}" in

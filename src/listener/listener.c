@@ -26,6 +26,7 @@
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
+#include "sandbox.h"
 
 struct listener_env	*lenv;
 
@@ -176,6 +177,8 @@ main(int argc, char *argv[])
 	    NULL)) == NULL)
 		fatalx("main: no channel to the pool manager");
 
+	/* Last: from here on only the calls the loop needs. */
+	sandbox_listener();
 	log_debug("main: ready");
 	event_base_dispatch(lenv->le_base);
 	log_debug("main: drained; exiting");

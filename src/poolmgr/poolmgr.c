@@ -385,7 +385,10 @@ poolmgr_child_free(struct pm_child *c)
 static void
 poolmgr_describe_exit(int status, char *buf, size_t len)
 {
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len, "killed by signal %d (SIGSYS: a system "
+		    "call its seccomp filter refuses)", SIGSYS);
+	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by signal %d%s", WTERMSIG(status),
 		    WCOREDUMP(status) ? " (core dumped)" : "");
 	else
@@ -399,7 +402,7 @@ poolmgr_worker_exited(struct pm_child *c, int status)
 	const struct conf_pool	*cp = &env->pe_conf->cf_pools[c->pc_pool];
 	struct pm_pool		*pp = &env->pe_pools[c->pc_pool];
 	uint64_t		 delay_ms;
-	char			 how[64];
+	char			 how[128];
 
 	poolmgr_describe_exit(status, how, sizeof(how));
 	if (c->pc_retiring) {
@@ -433,7 +436,7 @@ poolmgr_reap(void)
 	struct pm_child	*c;
 	pid_t		 pid;
 	int		 status;
-	char		 how[64];
+	char		 how[128];
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		TAILQ_FOREACH(c, &env->pe_children, pc_entry)

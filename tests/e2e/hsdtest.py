@@ -28,6 +28,8 @@ import time
 import traceback
 
 BUILDDIR = os.path.abspath(os.environ.get('HSD_BUILDDIR') or os.getcwd())
+# configure's verdict on the listener's seccomp filter (make check sets it).
+SECCOMP = os.environ.get('HSD_SECCOMP', 'yes') == 'yes'
 SRCDIR = os.path.abspath(os.environ.get('HSD_SRCDIR') or
                          os.path.join(os.path.dirname(__file__), '..', '..'))
 POOLMGR = os.path.join(BUILDDIR, 'hsd-poolmgr')
@@ -561,15 +563,18 @@ def assert_listener_error(c, r, status):
 
 # A leak check that could not run ("LeakSanitizer has encountered a fatal
 # error", e.g. no /proc in a chroot) is a report too: it hides leaks.
+# The listener's seccomp filter trapping a call is one too: every test
+# runs the listener under the filter, so any path it does not allow shows.
 SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
-                   'LeakSanitizer has encountered', 'runtime error:')
+                   'LeakSanitizer has encountered', 'runtime error:',
+                   'is not allowed in the listener')
 
 
 def sanitizer_reports(text):
-    """Problems for every sanitizer report in a server log: in an ASan or
-    UBSan build a child's report must fail the test even when the client
-    saw nothing wrong."""
-    return ['sanitizer report in the server log: ' + line.strip()
+    """Problems for every sanitizer or seccomp report in a server log: a
+    child's report must fail the test even when the client saw nothing
+    wrong."""
+    return ['sanitizer or seccomp report in the server log: ' + line.strip()
             for line in text.splitlines()
             if any(m in line for m in SANITIZER_MARKS)]
 
@@ -853,6 +858,10 @@ class Server:
         ASan build, its leak check cannot run when it exits."""
         self.expected_reports.append(
             '==%d==LeakSanitizer has encountered a fatal error' % pid)
+
+    def expect_seccomp_kill(self, pid):
+        """A test that makes listener pid break its filter on purpose."""
+        self.expected_reports.append('hsd-listener[%d]: seccomp: ' % pid)
 
     def listener(self):
         l = self.children('hsd-listener')

@@ -65,6 +65,7 @@ def ids(pid):
         'nnp': st.get('NoNewPrivs'),
         'capeff': int(st['CapEff'], 16),
         'capprm': int(st['CapPrm'], 16),
+        'seccomp': st.get('Seccomp'),
     }
 
 
@@ -85,6 +86,11 @@ def test_who_runs_as_what():
         T.assert_eq(ids(s.pid)['uid'][1], 0, 'the pool manager stays root')
         lsn = s.listener()
         assert_dropped(lsn, WWW.pw_uid, WWW.pw_gid, 'hsd-listener')
+        # 2: a filter; 0: none.  Only the listener has one.
+        T.assert_eq(ids(lsn)['seccomp'], '2' if T.SECCOMP else '0',
+                    'the listener\'s seccomp mode (configure said %s)'
+                    % ('on' if T.SECCOMP else 'off'))
+        T.assert_eq(ids(s.pid)['seccomp'], '0', 'the pool manager: no filter')
         chroot = os.path.join(s.dir, 'empty')
         st = os.stat(chroot)
         T.assert_eq((st.st_uid, st.st_mode & 0o7777), (0, 0o755),
@@ -101,6 +107,8 @@ def test_who_runs_as_what():
         assert_dropped(pools['0'], WWW.pw_uid, WWW.pw_gid, 'default worker')
         assert_dropped(pools['1'], NOBODY.pw_uid, NOGROUP.gr_gid,
                        'worker of pool "nob"')
+        for pid in pools.values():
+            T.assert_eq(ids(pid)['seccomp'], '0', 'a worker: no filter')
         for pid in pools.values():
             T.assert_eq(os.readlink('/proc/%d/root' % pid), '/',
                         'a worker is not chrooted')
@@ -211,6 +219,8 @@ def test_unprivileged_runs_as_itself():
             T.assert_eq(ids(pid)['nnp'], '1', 'NoNewPrivs of %d' % pid)
             T.assert_eq(os.readlink('/proc/%d/root' % pid), '/',
                         'no chroot for %d' % pid)
+        T.assert_eq(ids(s.listener())['seccomp'], '2' if T.SECCOMP else '0',
+                    'the listener\'s filter does not depend on root')
         T.assert_eq(T.get(s.port, '/a.txt').status, 200, 'served')
 
 

@@ -20,6 +20,7 @@ main(void)
 	sr = srunner_create(suite_chan());
 	srunner_add_suite(sr, suite_conf());
 	srunner_add_suite(sr, suite_head());
+	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_uri());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
