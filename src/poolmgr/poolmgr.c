@@ -804,12 +804,19 @@ poolmgr_check_root_dir(const char *what, const char *dir)
 
 /*
  * The listener's chroot_dir is an empty directory of hsd's own, created
- * when missing as run_dir is.  Not started as root, nobody is chrooted.
+ * when missing as run_dir is.  A pool's chroot holds its sites' files,
+ * so it is the operator's to make and is only checked.  Not started as
+ * root, nobody is chrooted.
  */
 static int
-poolmgr_check_chroot(const char *dir)
+poolmgr_check_chroot(const char *file)
 {
-	char	path[PATH_MAX], *p, c;
+	struct hsd_config	*cf = env->pe_conf;
+	struct conf_pool	*pl;
+	const char		*dir = cf->cf_chroot_dir;
+	char			 path[PATH_MAX], what[512], *p, c;
+	uint32_t		 i;
+	int			 rv = 0;
 
 	if (geteuid() != 0)
 		return 0;
@@ -830,7 +837,18 @@ poolmgr_check_chroot(const char *dir)
 		if ((*p = c) == '\0')
 			break;
 	}
-	return poolmgr_check_root_dir("chroot_dir", dir);
+	if (poolmgr_check_root_dir("chroot_dir", dir) == -1)
+		rv = -1;
+	for (i = 0; i < cf->cf_npools; i++) {
+		pl = &cf->cf_pools[i];
+		if (pl->pl_chroot == NULL)
+			continue;
+		snprintf(what, sizeof(what), "%s:%d: pool \"%s\": chroot",
+		    file, pl->pl_chroot_line, pl->pl_name);
+		if (poolmgr_check_root_dir(what, pl->pl_chroot) == -1)
+			rv = -1;
+	}
+	return rv;
 }
 
 /* Opened before daemon(), so a refusal is seen by whoever started us;
@@ -937,7 +955,7 @@ main(int argc, char *argv[])
 	}
 
 	if (poolmgr_check_privsep(file) == -1 ||
-	    poolmgr_check_chroot(env->pe_conf->cf_chroot_dir) == -1)
+	    poolmgr_check_chroot(file) == -1)
 		exit(1);
 
 	signal(SIGPIPE, SIG_IGN);
