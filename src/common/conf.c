@@ -103,6 +103,8 @@ static cfg_opt_t conf_pool_opts[] = {
 	/* NULL: the server-wide identity. */
 	CFG_STR("user", NULL, CFGF_NONE),
 	CFG_STR("group", NULL, CFGF_NONE),
+	/* NULL: no chroot. */
+	CFG_STR("chroot", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -177,6 +179,7 @@ static const struct {
 	{ "pool|concurrency",			conf_v_int },
 	{ "pool|user",				conf_v_user },
 	{ "pool|group",				conf_v_group },
+	{ "pool|chroot",			conf_v_abspath },
 	{ "site",				conf_v_section },
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
@@ -884,11 +887,67 @@ conf_build_ident(cfg_t *sec, const struct conf_ident *def,
 	return 0;
 }
 
+/*
+ * A pool's chroot as written, normalised so that roots are compared with
+ * it by components: "//" and "." go, and so does a trailing '/'.  ".." is
+ * refused, since where it leads depends on the symlinks before it, and so
+ * is a path through a symlink, since roots are compared as realpath()
+ * gives them.  One that does not exist is the pool manager's to refuse.
+ */
+static char *
+conf_chroot_dir(const char *s, int line, cfg_t *sec)
+{
+	const char	*p, *e;
+	char		*d, *o, *rp;
+	size_t		 n;
+
+	if ((d = malloc(strlen(s) + 2)) == NULL) {
+		log_warn("conf_chroot_dir: malloc");
+		return NULL;
+	}
+	o = d;
+	for (p = s; *p != '\0'; p = e) {
+		while (*p == '/')
+			p++;
+		for (e = p; *e != '\0' && *e != '/'; e++)
+			;
+		n = e - p;
+		if (n == 0 || (n == 1 && p[0] == '.'))
+			continue;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			conf_err(line, sec, NULL, "chroot: \"%s\" must not "
+			    "contain \"..\"", s);
+			goto fail;
+		}
+		*o++ = '/';
+		memcpy(o, p, n);
+		o += n;
+	}
+	if (o == d)
+		*o++ = '/';
+	*o = '\0';
+	if ((rp = realpath(d, NULL)) != NULL) {
+		if (strcmp(rp, d) != 0) {
+			conf_err(line, sec, NULL, "chroot: \"%s\" leads "
+			    "through a symbolic link; write its real path "
+			    "\"%s\"", s, rp);
+			free(rp);
+			goto fail;
+		}
+		free(rp);
+	}
+	return d;
+fail:
+	free(d);
+	return NULL;
+}
+
 static int
 conf_build_pools(cfg_t *root, struct hsd_config *cf)
 {
 	struct conf_pool	*pl;
 	cfg_t			*sec;
+	const char		*s;
 	unsigned int		 n, i;
 	int			 implicit;
 
@@ -919,8 +978,35 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_concurrency = cfg_getint(sec, "concurrency");
 		if (conf_build_ident(sec, &cf->cf_ident, &pl->pl_ident) == -1)
 			return -1;
+		if ((s = cfg_getstr(sec, "chroot")) != NULL) {
+			pl->pl_chroot_line = conf_key_line(sec, "chroot", 0);
+			if ((pl->pl_chroot = conf_chroot_dir(s,
+			    pl->pl_chroot_line, sec)) == NULL)
+				return -1;
+		}
 	}
 	return 0;
+}
+
+/*
+ * A chrooted worker sees nothing outside its chroot, so a root it serves
+ * must lie below it.  Roots stay written as host paths, as every path in
+ * the file is; the worker finds each one inside through
+ * conf_chroot_path().  whose: what the message calls the root.
+ */
+static int
+conf_check_chroot(const struct hsd_config *cf, uint32_t pool,
+    const char *root, const char *whose, int line, cfg_t *sec, cfg_t *site)
+{
+	const struct conf_pool	*pl = &cf->cf_pools[pool];
+
+	if (pl->pl_chroot == NULL ||
+	    conf_chroot_path(pl->pl_chroot, root) != NULL)
+		return 0;
+	conf_err(line, sec, site, "%s \"%s\" is not below chroot \"%s\" of "
+	    "pool \"%s\" (line %d), so its workers could not reach it", whose,
+	    root, pl->pl_chroot, pl->pl_name, pl->pl_chroot_line);
+	return -1;
 }
 
 static int
@@ -1059,6 +1145,17 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		    (ap->ap_root = conf_dir(s, conf_key_line(sec, "root", 0),
 		    sec, site)) == NULL)
 			return -1;
+		/* Without a root of its own it serves the site's. */
+		if (ap->ap_root != NULL) {
+			if (conf_check_chroot(cf, ap->ap_pool, ap->ap_root,
+			    "root", conf_key_line(sec, "root", 0), sec,
+			    site) == -1)
+				return -1;
+		} else if (ap->ap_pool != st->st_pool &&
+		    conf_check_chroot(cf, ap->ap_pool, st->st_root,
+		    "the site's root", conf_key_line(sec, "pool", 0), sec,
+		    site) == -1)
+			return -1;
 		/* Validated as it was read. */
 		ap->ap_max_body = st->st_max_body;
 		if ((s = cfg_getstr(sec, "max_body_size")) != NULL &&
@@ -1112,6 +1209,9 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 			    "pool \"%s\" is not defined", s);
 			goto fail;
 		}
+		if (conf_check_chroot(cf, st->st_pool, st->st_root, "root",
+		    conf_key_line(site, "root", 0), site, NULL) == -1)
+			goto fail;
 		if (conf_parse_size(cfg_getstr(site, "max_body_size"),
 		    &st->st_max_body) == -1)
 			goto fail;
@@ -1397,6 +1497,7 @@ conf_free(struct hsd_config *cf)
 		free(cf->cf_pools[i].pl_name);
 		free(cf->cf_pools[i].pl_ident.id_user);
 		free(cf->cf_pools[i].pl_ident.id_group);
+		free(cf->cf_pools[i].pl_chroot);
 	}
 	free(cf->cf_pools);
 	for (i = 0; i < cf->cf_nsites; i++) {
@@ -1558,6 +1659,20 @@ conf_body_check(const struct conf_limits *lm, uint64_t start_ms,
 	}
 	*wait_ms = next - el;
 	return 0;
+}
+
+const char *
+conf_chroot_path(const char *dir, const char *path)
+{
+	size_t	len = strlen(dir);
+
+	if (len == 1 && dir[0] == '/')
+		return path;
+	if (strncmp(path, dir, len) != 0)
+		return NULL;
+	if (path[len] == '\0')
+		return "/";
+	return path[len] == '/' ? path + len : NULL;
 }
 
 const char *

@@ -56,6 +56,12 @@ struct conf_pool {
 	uint32_t	 pl_queue_length;
 	uint32_t	 pl_concurrency;	/* requests one worker holds at once */
 	struct conf_ident pl_ident;		/* its workers run as */
+	/*
+	 * Its workers' chroot: absolute, normalised, NULL: none.  Every root
+	 * its workers serve lies below it, as conf_load_*() checked.
+	 */
+	char		*pl_chroot;
+	int		 pl_chroot_line;	/* where it was written */
 };
 
 /* One distinct listening address; bindings share it when ip:port match. */
@@ -163,6 +169,14 @@ uint64_t conf_max_body(const struct conf_site *, int app);
 #define CONF_BODY_GRACE_MS	5000
 int	conf_body_check(const struct conf_limits *, uint64_t start_ms,
 	    uint64_t now_ms, uint64_t got, uint64_t *wait_ms);
+
+/*
+ * Where host path (absolute, normalised) is seen from inside chroot dir
+ * (absolute, normalised): "/srv/www/a" in "/srv/www" is "/a", "/srv/www"
+ * itself "/".  NULL if path is not below dir; "/srv/www2" is not below
+ * "/srv/www".
+ */
+const char *conf_chroot_path(const char *dir, const char *path);
 
 /*
  * The filesystem root and the part of path below it for a request routed

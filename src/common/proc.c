@@ -193,7 +193,7 @@ proc_child_start(const char *procname, int verbose)
  * afterwards or the drop did not happen.  Not started as root there is
  * nothing to drop, and the pool manager has said so.
  */
-void
+const char *
 proc_privdrop(const char *dir, const struct conf_ident *id)
 {
 	gid_t	gid = id->id_gid;
@@ -205,7 +205,7 @@ proc_privdrop(const char *dir, const struct conf_ident *id)
 	if (geteuid() != 0) {
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 			fatal("proc_privdrop: prctl PR_SET_NO_NEW_PRIVS");
-		return;
+		return NULL;
 	}
 	if (dir != NULL) {
 #ifdef __SANITIZE_ADDRESS__
@@ -238,4 +238,5 @@ proc_privdrop(const char *dir, const struct conf_ident *id)
 #endif
 	log_debug("proc_privdrop: running as %s:%s%s%s", id->id_user,
 	    id->id_group, dir ? ", chrooted to " : "", dir ? dir : "");
+	return dir;
 }

@@ -40,8 +40,10 @@ struct hsd_config *proc_child_start(const char *procname, int verbose);
 /*
  * In a child, after proc_child_start() and before anything else: chroot
  * to dir (NULL: stay), become id and set no_new_privs.  Exits on any
- * failure.  Not started as root, only no_new_privs is set.
+ * failure.  Not started as root, only no_new_privs is set.  Returns dir
+ * if the process is now chrooted there, NULL if it is not (no dir, not
+ * root, or an AddressSanitizer build), so paths are opened accordingly.
  */
-void	proc_privdrop(const char *dir, const struct conf_ident *id);
+const char *proc_privdrop(const char *dir, const struct conf_ident *id);
 
 #endif

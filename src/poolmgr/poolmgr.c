@@ -774,15 +774,52 @@ poolmgr_check_privsep(const char *file)
 }
 
 /*
- * The listener's chroot must be a directory nobody but root can change:
- * whoever could write to it could give the listener files to find.
- * Created when missing, refused, not repaired, otherwise, as run_dir is.
+ * A directory a child is chrooted to must be one nobody but root can
+ * change: whoever could write to it could give that child files to find.
+ * Refused, not repaired.  what names it in the messages.
  */
 static int
-poolmgr_check_chroot(const char *dir)
+poolmgr_check_root_dir(const char *what, const char *dir)
 {
 	struct stat	st;
-	char		path[PATH_MAX], *p, c;
+
+	if (lstat(dir, &st) == -1) {
+		log_warn("%s: lstat %s", what, dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("%s %s is not a directory", what, dir);
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		log_warnx("%s %s is owned by uid %u, not root; "
+		    "refusing to use it", what, dir, (unsigned int)st.st_uid);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_warnx("%s %s is writable by its group or by others "
+		    "(mode %03o); refusing to use it", what, dir,
+		    (unsigned int)(st.st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The listener's chroot_dir is an empty directory of hsd's own, created
+ * when missing as run_dir is.  A pool's chroot holds its sites' files,
+ * so it is the operator's to make and is only checked.  Not started as
+ * root, nobody is chrooted.
+ */
+static int
+poolmgr_check_chroot(const char *file)
+{
+	struct hsd_config	*cf = env->pe_conf;
+	struct conf_pool	*pl;
+	const char		*dir = cf->cf_chroot_dir;
+	char			 path[PATH_MAX], what[512], *p, c;
+	uint32_t		 i;
+	int			 rv = 0;
 
 	if (geteuid() != 0)
 		return 0;
@@ -803,26 +840,18 @@ poolmgr_check_chroot(const char *dir)
 		if ((*p = c) == '\0')
 			break;
 	}
-	if (lstat(dir, &st) == -1) {
-		log_warn("chroot_dir: lstat %s", dir);
-		return -1;
+	if (poolmgr_check_root_dir("chroot_dir", dir) == -1)
+		rv = -1;
+	for (i = 0; i < cf->cf_npools; i++) {
+		pl = &cf->cf_pools[i];
+		if (pl->pl_chroot == NULL)
+			continue;
+		snprintf(what, sizeof(what), "%s:%d: pool \"%s\": chroot",
+		    file, pl->pl_chroot_line, pl->pl_name);
+		if (poolmgr_check_root_dir(what, pl->pl_chroot) == -1)
+			rv = -1;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		log_warnx("chroot_dir %s is not a directory", dir);
-		return -1;
-	}
-	if (st.st_uid != 0) {
-		log_warnx("chroot_dir %s is owned by uid %u, not root; "
-		    "refusing to use it", dir, (unsigned int)st.st_uid);
-		return -1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		log_warnx("chroot_dir %s is writable by its group or by others "
-		    "(mode %03o); refusing to use it", dir,
-		    (unsigned int)(st.st_mode & 0777));
-		return -1;
-	}
-	return 0;
+	return rv;
 }
 
 /* Opened before daemon(), so a refusal is seen by whoever started us;
@@ -929,7 +958,7 @@ main(int argc, char *argv[])
 	}
 
 	if (poolmgr_check_privsep(file) == -1 ||
-	    poolmgr_check_chroot(env->pe_conf->cf_chroot_dir) == -1)
+	    poolmgr_check_chroot(file) == -1)
 		exit(1);
 
 	signal(SIGPIPE, SIG_IGN);

@@ -95,6 +95,8 @@ static struct wrk_slot	*worker_slots;
 static size_t		 worker_slots_size;
 static int		*worker_site_fd;
 static int		**worker_app_fd;
+/* Where proc_privdrop() chrooted us, NULL: nowhere, roots are host paths. */
+static const char	*worker_chroot;
 static struct timeval	 worker_tv;
 static const struct timeval *worker_timeout;	/* NULL: none */
 static size_t		 worker_read_max;
@@ -132,6 +134,7 @@ static const struct {
 static void	worker_respond(struct wrk_req *);
 static void	worker_release(struct wrk_req *);
 static void	worker_maybe_exit(void);
+static int	worker_open_root(const char *, int);
 
 static __attribute__((noreturn)) void
 usage(void)
@@ -287,18 +290,56 @@ worker_rootfd(const struct wrk_req *rq, const char *root)
 	}
 	/* A root missing at start-up may have appeared since. */
 	if (*fdp == -1)
-		*fdp = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		*fdp = worker_open_root(root, 1);
 	return *fdp;
 }
 
+/*
+ * The file names roots as host paths; a chrooted worker finds them below
+ * its chroot.  The one place that maps them, at start and on a reopen.
+ */
 static int
-worker_open_root(const char *root)
+worker_open_root(const char *root, int quiet)
 {
-	int	fd;
+	const char	*path = root;
+	int		 fd;
 
-	if ((fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		log_warn("worker_open_root: %s", root);
+	/* conf_load_*() made sure this pool's roots are below. */
+	if (worker_chroot != NULL &&
+	    (path = conf_chroot_path(worker_chroot, root)) == NULL) {
+		if (!quiet)
+			log_warnx("worker_open_root: %s is not below the "
+			    "chroot %s", root, worker_chroot);
+		return -1;
+	}
+	if ((fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1 &&
+	    !quiet)
+		log_warn("worker_open_root: %s%s%s", root,
+		    worker_chroot ? " in the chroot " : "",
+		    worker_chroot ? worker_chroot : "");
 	return fd;
+}
+
+/*
+ * Whether requests routed to this worker's pool are served from the
+ * site's root (app -1) or from application app's own.  Only those are
+ * opened: a chrooted worker could not reach the others.
+ */
+static int
+worker_serves_root(const struct conf_site *site, int app)
+{
+	uint32_t	j;
+
+	if (app >= 0)
+		return site->st_apps[app].ap_root != NULL &&
+		    site->st_apps[app].ap_pool == worker_pool;
+	if (site->st_pool == worker_pool)
+		return 1;
+	for (j = 0; j < site->st_napps; j++)
+		if (site->st_apps[j].ap_root == NULL &&
+		    site->st_apps[j].ap_pool == worker_pool)
+			return 1;
+	return 0;
 }
 
 static void
@@ -326,13 +367,14 @@ worker_init_roots(void)
 		fatal("worker_init_roots: calloc");
 	for (i = 0; i < wrk_conf->cf_nsites; i++) {
 		site = &wrk_conf->cf_sites[i];
-		worker_site_fd[i] = worker_open_root(site->st_root);
+		worker_site_fd[i] = !worker_serves_root(site, -1) ? -1 :
+		    worker_open_root(site->st_root, 0);
 		if ((worker_app_fd[i] = calloc(site->st_napps + 1,
 		    sizeof(int))) == NULL)
 			fatal("worker_init_roots: calloc");
 		for (j = 0; j < site->st_napps; j++)
-			worker_app_fd[i][j] = site->st_apps[j].ap_root == NULL ?
-			    -1 : worker_open_root(site->st_apps[j].ap_root);
+			worker_app_fd[i][j] = !worker_serves_root(site, j) ?
+			    -1 : worker_open_root(site->st_apps[j].ap_root, 0);
 	}
 }
 
@@ -1090,8 +1132,11 @@ main(int argc, char *argv[])
 		fatalx("main: pool %s: concurrency %u is out of range",
 		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
 	/* Before the roots are opened: files are served with the pool's
-	 * own permissions. */
-	proc_privdrop(NULL, &wrk_conf->cf_pools[worker_pool].pl_ident);
+	 * own permissions, from inside its chroot.  Nothing is read by
+	 * path after this but the roots: logs go to the inherited stderr
+	 * and dates are GMT (gmtime_r() reads no zone file). */
+	worker_chroot = proc_privdrop(wrk_conf->cf_pools[worker_pool].pl_chroot,
+	    &wrk_conf->cf_pools[worker_pool].pl_ident);
 	ms = wrk_conf->cf_limits.connection_timeout_ms;
 	if (ms > 0) {
 		conf_timeval(ms, &worker_tv);

@@ -5,7 +5,10 @@ chroot_dir, with no supplementary groups, no_new_privs and no
 capabilities; each worker runs as its pool's identity, so files are served
 with that identity's permissions.  Unknown users and groups are refused by
 -t.  Started as a normal user (setpriv), everything runs as that user and
-an identity the file asks for that is not its own is refused.
+an identity the file asks for that is not its own is refused.  A pool
+with a chroot has its workers chrooted there, serving roots written as
+host paths below it; -t refuses a root outside its pool's chroot and the
+pool manager a chroot others could write to.
 """
 
 import grp
@@ -192,6 +195,162 @@ def test_chroot_dir_refused():
             shutil.rmtree(d, ignore_errors=True)
 
 
+# A chrooted pool "jail" serves the site; "/o" goes to the default pool,
+# which is not chrooted; "/late" is a root the jail's worker cannot reach
+# at start, for the reopen on demand.
+JAIL_CONF = """pool "default" { workers = 1 }
+pool "jail" {
+	workers = 1
+	chroot = "@JAIL@/"
+}
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	pool = "jail"
+	root = "@JAIL@/htdocs"
+	application "/o" {
+		pool = "default"
+		root = "@ROOT@"
+	}
+	application "/late" { root = "@JAIL@/late/htdocs" }
+}
+"""
+
+
+def make_jail(files):
+    """A root-owned 0755 directory tree of its own, outside any Server's:
+    its modes must be right before the pool manager starts."""
+    old = os.umask(0o022)
+    try:
+        jail = os.path.realpath(T.tempfile.mkdtemp(prefix='hsd-e2e-jail-'))
+        os.chmod(jail, 0o755)
+        T.make_tree(jail, files)
+    finally:
+        os.umask(old)
+    return jail
+
+
+def test_pool_chroot():
+    need_root()
+    jail = make_jail({'htdocs/a.txt': 'in the jail\n',
+                      'late/htdocs/b.txt': 'late\n'})
+    try:
+        late = os.path.join(jail, 'late')
+        os.chmod(late, 0o700)
+        conf = JAIL_CONF.replace('@JAIL@', jail)
+        with T.Server(conf, files={'secret.txt': 'outside\n'},
+                      workers=2) as s:
+            pools = {}
+            for pid, (pool, _) in s.workers().items():
+                pools[pool] = pid
+            T.assert_eq(sorted(pools), ['0', '1'], 'one worker per pool')
+            assert_dropped(pools['1'], WWW.pw_uid, WWW.pw_gid,
+                           'worker of pool "jail"')
+            if asan_build():
+                assert 'not chrooted to %s' % jail in s.log(), s.log()
+            else:
+                T.assert_eq(os.readlink('/proc/%d/root' % pools['1']), jail,
+                            'the root of pool "jail"\'s worker')
+            T.assert_eq(os.readlink('/proc/%d/root' % pools['0']), '/',
+                        'the default pool\'s worker is not chrooted')
+
+            r = T.get(s.port, '/a.txt')
+            T.assert_eq((r.status, r.body), (200, b'in the jail\n'),
+                        'a file below the chroot')
+            r = T.get(s.port, '/o/secret.txt')
+            T.assert_eq((r.status, r.body), (200, b'outside\n'),
+                        'the other pool serves its own root')
+            # A symlink to the host path of a file outside the chroot.
+            os.symlink(s.path('secret.txt'),
+                       os.path.join(jail, 'htdocs', 'escape.txt'))
+            r = T.get(s.port, '/escape.txt')
+            assert r.status in (403, 404), r
+            assert b'outside' not in r.body, r
+
+            # Each worker opened only its own pool's roots, and the one
+            # it could not reach was named, as a host path.
+            log = s.log()
+            T.assert_eq(log.count('worker_open_root'), 1, log)
+            assert 'worker_open_root: %s/htdocs' % late in log, log
+            T.assert_eq(T.get(s.port, '/late/b.txt').status, 404,
+                        'a root the worker cannot reach')
+            os.chmod(late, 0o755)
+            r = T.get(s.port, '/late/b.txt')
+            T.assert_eq((r.status, r.body), (200, b'late\n'),
+                        'the root opened later, inside the chroot')
+    finally:
+        shutil.rmtree(jail, ignore_errors=True)
+
+
+def check_chroot_refused(chroot, root, key, want):
+    """-t with pool "p" chrooted to chroot (relative to a temp dir, which
+    has www and www2) serving a site with root: refused on the line of
+    key with a message holding want (both with @ for the temp dir)."""
+    d = os.path.realpath(T.tempfile.mkdtemp(prefix='hsd-e2e-privsep-'))
+    try:
+        os.makedirs(os.path.join(d, 'www', 'sub'))
+        os.makedirs(os.path.join(d, 'www2'))
+        body = ('pool "p" {\n\tchroot = "@%s"\n}\n'
+                'site "s" {\n\tbindings = {"127.0.0.1:1"}\n\tpool = "p"\n'
+                '\troot = "@%s"\n}\n' % (chroot, root)).replace('@', d)
+        path = T.write_conf(d, body)
+        rc, out, spawned = T.run_poolmgr(path, ('-t',))
+        print('#   %s, %s -> %d: %s' % (chroot, root, rc, out.strip()))
+        if want is None:
+            T.assert_eq(rc, 0, 'exit status')
+            return
+        T.assert_eq(rc, 1, 'exit status')
+        line = 2 if key == 'chroot' else 7
+        assert '%s:%d: ' % (path, line) in out, out
+        assert want.replace('@', d) in out, out
+        assert not spawned, spawned
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_check_refuses_roots_outside_the_chroot():
+    below = ('site "s": root "@/www2" is not below chroot "@/www" of pool '
+             '"p" (line 2)')
+    check_chroot_refused('/www', '/www2', 'root', below)
+    check_chroot_refused('/www/', '/www2/', 'root', below)
+    check_chroot_refused('/www/sub', '/www', 'root', 'root "@/www" is not '
+                         'below chroot "@/www/sub"')
+    check_chroot_refused('/www/../www', '/www', 'chroot',
+                         'pool "p": chroot: "@/www/../www" must not '
+                         'contain ".."')
+    # What passes: the chroot itself, or below it, however written.
+    check_chroot_refused('/www/', '/www', 'root', None)
+    check_chroot_refused('//www/.', '/www/sub/', 'root', None)
+
+
+def test_poolmgr_refuses_pool_chroot():
+    need_root()
+    for mode, owner, why in ((0o777, 0, 'is writable by its group or by '
+                              'others (mode 777)'),
+                             (0o755, NOBODY.pw_uid, 'is owned by uid %d'
+                              % NOBODY.pw_uid),
+                             (None, 0, 'No such file or directory')):
+        d = T.tempfile.mkdtemp(prefix='hsd-e2e-privsep-')
+        try:
+            www = os.path.join(d, 'www')
+            os.makedirs(www)
+            jail = os.path.join(d, 'jail')
+            if mode is not None:
+                os.mkdir(jail)
+                os.chmod(jail, mode)
+                os.chown(jail, owner, 0)
+            # No site needs the pool: only the start-up check refuses.
+            path = T.write_conf(d, 'pool "p" {\n\tchroot = "%s"\n}\n' % jail
+                                + SITE.replace('@ROOT@', www))
+            rc, out, spawned = T.run_poolmgr(path)
+            print('#   %s -> %d: %s' % (why, rc, out.strip()))
+            T.assert_eq(rc, 1, 'exit status for a chroot that %s' % why)
+            assert '%s:2: pool "p": chroot' % path in out, out
+            assert jail in out and why in out, out
+            assert not spawned, spawned
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 SETPRIV = ['--reuid=nobody', '--regid=nogroup', '--clear-groups']
 
 UNPRIV = '''site "s" {
@@ -223,6 +382,22 @@ def test_unprivileged_runs_as_itself():
                     'the listener\'s filter does not depend on root')
         T.assert_eq(T.get(s.port, '/a.txt').status, 200, 'served')
 
+
+
+def test_unprivileged_pool_chroot():
+    """Not started as root, a pool's chroot is not entered and its roots
+    are opened as the host paths they are."""
+    need_root()
+    wrap = [T.need_program('setpriv')] + SETPRIV
+    conf = 'pool "default" {\n\tchroot = "@DIR@"\n}\n' + UNPRIV
+    with T.Server(conf, files=FILES, workers=1, wrap=wrap,
+                  run_owner=(NOBODY.pw_uid, NOGROUP.gr_gid)) as s:
+        for pid in s.children('hsd-worker'):
+            T.assert_eq(os.readlink('/proc/%d/root' % pid), '/',
+                        'no chroot for %d' % pid)
+        r = T.get(s.port, '/a.txt')
+        T.assert_eq((r.status, r.body), (200, b'hello\n'), 'served')
+        assert 'worker_open_root' not in s.log(), s.log()
 
 def test_unprivileged_refuses_other_identities():
     need_root()

@@ -744,6 +744,41 @@ static const struct conf_reject conf_rejects[] = {
 	  "t.conf:3: site \"s\" is defined twice", NULL },
 	{ "site \"\" { bindings = {\"*:1\"} root = \"@/www\" }\n",
 	  "t.conf:1: site: the name must not be empty", NULL },
+
+	/* A pool's chroot, and the roots its workers serve. */
+	{ "pool \"p\" { chroot = \"www\" }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": chroot: \"www\" is not an absolute path",
+	  NULL },
+	{ "pool \"p\" { chroot = \"\" }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": chroot: must not be empty", NULL },
+	{ "pool \"p\" {\n  chroot = \"@/api/../www\"\n}\n" ONE_SITE,
+	  "t.conf:2: pool \"p\": chroot: \"@/api/../www\" must not "
+	  "contain \"..\"", NULL },
+	{ "pool \"p\" { chroot = \"@/link\" }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": chroot: \"@/link\" leads through a "
+	  "symbolic link; write its real path \"@/www\"", NULL },
+	{ "pool \"p\" { chroot = \"@/api\" }\n"
+	  "site \"s\" {\n  bindings = {\"*:1\"}\n  pool = \"p\"\n"
+	  "  root = \"@/www\"\n}\n",
+	  "t.conf:5: site \"s\": root \"@/www\" is not below chroot "
+	  "\"@/api\" of pool \"p\" (line 1)", NULL },
+	/* Components, not string prefixes. */
+	{ "pool \"p\" {\n  chroot = \"@/ww/\"\n}\n"
+	  "site \"s\" { bindings = {\"*:1\"} pool = \"p\" root = \"@/www\" }\n",
+	  "t.conf:4: site \"s\": root \"@/www\" is not below chroot "
+	  "\"@/ww\" of pool \"p\" (line 2)", NULL },
+	{ "pool \"p\" { chroot = \"@/www\" }\n"
+	  "site \"s\" {\n  bindings = {\"*:1\"}\n  root = \"@/www\"\n"
+	  "  application \"/a\" {\n    pool = \"p\"\n    root = \"@/api\"\n"
+	  "  }\n}\n",
+	  "t.conf:7: site \"s\": application \"/a\": root \"@/api\" is not "
+	  "below chroot \"@/www\" of pool \"p\"", NULL },
+	/* Without a root of its own an application serves the site's. */
+	{ "pool \"p\" { chroot = \"@/api\" }\n"
+	  "site \"s\" {\n  bindings = {\"*:1\"}\n  root = \"@/www\"\n"
+	  "  application \"/a\" {\n    pool = \"p\"\n  }\n}\n",
+	  "t.conf:6: site \"s\": application \"/a\": the site's root "
+	  "\"@/www\" is not below chroot \"@/api\" of pool \"p\"", NULL },
 };
 
 START_TEST(test_conf_reject)
@@ -1007,6 +1042,50 @@ START_TEST(test_conf_roots)
 	ck_assert_int_eq(chdir(cwd), 0);
 	free(cwd);
 	free(www);
+}
+END_TEST
+
+START_TEST(test_conf_chroot)
+{
+	struct hsd_config	*cf;
+	char			*www = real("@/www"), *top = real("@");
+
+	/* Normalised; roots below it or the chroot itself pass. */
+	cf = load_ok("pool \"p\" { chroot = \"@//./\" }\n"
+	    "pool \"q\" { chroot = \"@/www/\" }\n"
+	    "site \"s\" { bindings = {\"*:1\"} pool = \"p\" root = \"@/www\"\n"
+	    "  application \"/a\" { pool = \"q\" }\n"
+	    "  application \"/b\" { pool = \"default\" root = \"@/api\" }\n"
+	    "}\n");
+	ck_assert_str_eq(cf->cf_pools[0].pl_name, "default");
+	ck_assert_ptr_null(cf->cf_pools[0].pl_chroot);
+	ck_assert_str_eq(cf->cf_pools[1].pl_chroot, top);
+	ck_assert_int_eq(cf->cf_pools[1].pl_chroot_line, 1);
+	ck_assert_str_eq(cf->cf_pools[2].pl_chroot, www);
+	ck_assert_int_eq(cf->cf_pools[2].pl_chroot_line, 2);
+	conf_free(cf);
+	/* "/" holds everything; a chroot need not exist to be read. */
+	cf = load_ok("pool \"p\" { chroot = \"/\" }\n"
+	    "pool \"q\" { chroot = \"@/none\" }\n"
+	    "site \"s\" { bindings = {\"*:1\"} pool = \"p\" root = \"@/www\" }\n");
+	ck_assert_str_eq(cf->cf_pools[1].pl_chroot, "/");
+	conf_free(cf);
+	free(www);
+	free(top);
+}
+END_TEST
+
+START_TEST(test_conf_chroot_path)
+{
+	ck_assert_str_eq(conf_chroot_path("/srv/www", "/srv/www/a/b"), "/a/b");
+	ck_assert_str_eq(conf_chroot_path("/srv/www", "/srv/www"), "/");
+	ck_assert_ptr_null(conf_chroot_path("/srv/www", "/srv/www2"));
+	ck_assert_ptr_null(conf_chroot_path("/srv/www", "/srv/www2/a"));
+	ck_assert_ptr_null(conf_chroot_path("/srv/www", "/srv/ww"));
+	ck_assert_ptr_null(conf_chroot_path("/srv/www", "/srv"));
+	ck_assert_ptr_null(conf_chroot_path("/srv/www", "/"));
+	ck_assert_str_eq(conf_chroot_path("/", "/srv/www"), "/srv/www");
+	ck_assert_str_eq(conf_chroot_path("/", "/"), "/");
 }
 END_TEST
 
@@ -1544,6 +1623,8 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
+	tcase_add_test(tc, test_conf_chroot);
+	tcase_add_test(tc, test_conf_chroot_path);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("values");
