@@ -2,7 +2,7 @@
  * hsd-poolmgr: how the whole server starts, and the one process that
  * outlives the others (the WAS role of IIS 6).  It reads the config, binds
  * the listening sockets, creates every channel, spawns the listener and
- * each pool's workers, restarts workers that die, and stops everything in
+ * each pool's workers (pool.c does the pools), and stops everything in
  * order on SIGTERM/SIGINT.
  *
  * Peers:
@@ -41,26 +41,11 @@
 #include "poolmgr.h"
 #include "proc.h"
 
-/* A worker that dies before it says it is ready failed to start; after
- * POOLMGR_START_FAILS such failures in a row the pool's restarts back off,
- * so a worker that cannot start is not forked in a tight loop.  A worker
- * that dies after it was ready is replaced at once.  A worker that could
- * not even be spawned (no fds, no memory for fork) always waits for the
- * timer: retrying at once cannot succeed and would never return to the
- * event loop. */
-#define POOLMGR_START_FAILS	3
-#define POOLMGR_BACKOFF_MIN_MS	1000
-#define POOLMGR_BACKOFF_MAX_MS	30000
-
-static struct poolmgr_env	*env;
+struct poolmgr_env	*penv;
 
 static void	poolmgr_dispatch_listener(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
-static void	poolmgr_dispatch_worker(struct chan *, const struct msg_hdr *,
-		    const void *, int, void *);
 static void	poolmgr_child_chan_gone(struct chan *, void *);
-static void	poolmgr_worker_failed(const struct msg_hdr *, const void *);
-static void	poolmgr_stop(int);
 
 static char *
 poolmgr_read_file(const char *path)
@@ -127,13 +112,13 @@ poolmgr_addr_text(const struct conf_listen *ls, char *buf, size_t len)
 static int
 poolmgr_bind(void)
 {
-	const struct hsd_config	*conf = env->pe_conf;
+	const struct hsd_config	*conf = penv->pe_conf;
 	const struct conf_listen *ls;
 	char			 text[80];
 	uint32_t		 i;
 	int			 fd, one = 1;
 
-	if ((env->pe_listen_fds = calloc(conf->cf_nlistens, sizeof(int))) ==
+	if ((penv->pe_listen_fds = calloc(conf->cf_nlistens, sizeof(int))) ==
 	    NULL)
 		fatal("poolmgr_bind: calloc");
 	for (i = 0; i < conf->cf_nlistens; i++) {
@@ -160,7 +145,7 @@ poolmgr_bind(void)
 			close(fd);
 			return -1;
 		}
-		env->pe_listen_fds[i] = fd;
+		penv->pe_listen_fds[i] = fd;
 		log_info("listening on %s", text);
 	}
 	return 0;
@@ -171,24 +156,24 @@ poolmgr_close_listeners(void)
 {
 	uint32_t	i;
 
-	for (i = 0; env->pe_listen_fds && i < env->pe_conf->cf_nlistens; i++) {
-		if (env->pe_listen_fds[i] != -1)
-			close(env->pe_listen_fds[i]);
-		env->pe_listen_fds[i] = -1;
+	for (i = 0; penv->pe_listen_fds && i < penv->pe_conf->cf_nlistens; i++) {
+		if (penv->pe_listen_fds[i] != -1)
+			close(penv->pe_listen_fds[i]);
+		penv->pe_listen_fds[i] = -1;
 	}
 }
 
-static char *
+char *
 poolmgr_binary(const char *name)
 {
 	char	*path;
 
-	if (asprintf(&path, "%s/%s", env->pe_conf->cf_libexec_dir, name) == -1)
+	if (asprintf(&path, "%s/%s", penv->pe_conf->cf_libexec_dir, name) == -1)
 		fatal("poolmgr_binary: asprintf");
 	return path;
 }
 
-static struct pm_child *
+struct pm_child *
 poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 {
 	struct pm_child	*c;
@@ -198,13 +183,13 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	c->pc_kind = kind;
 	c->pc_pool = pool;
 	c->pc_pid = pid;
-	c->pc_chan = chan_new(env->pe_base, chanfd,
+	c->pc_chan = chan_new(penv->pe_base, chanfd,
 	    kind == PM_LISTENER ? "listener" : "worker",
 	    kind == PM_LISTENER ? poolmgr_dispatch_listener :
-	    poolmgr_dispatch_worker, poolmgr_child_chan_gone, c);
+	    pool_dispatch_worker, poolmgr_child_chan_gone, c);
 	if (c->pc_chan == NULL)
 		fatalx("poolmgr_child_new: no channel for pid %d", (int)pid);
-	TAILQ_INSERT_TAIL(&env->pe_children, c, pc_entry);
+	TAILQ_INSERT_TAIL(&penv->pe_children, c, pc_entry);
 	return c;
 }
 
@@ -223,166 +208,35 @@ poolmgr_start_listener(void)
 	if (proc_channel(ch) == -1)
 		fatalx("poolmgr_start_listener: no channel");
 	fds[0] = ch[1];
-	fds[1] = env->pe_conf_fd;
+	fds[1] = penv->pe_conf_fd;
 	if ((pid = proc_spawn(path, argv, fds, 2)) == -1)
 		fatalx("poolmgr_start_listener: cannot start %s", path);
 	close(ch[1]);
-	env->pe_listener = poolmgr_child_new(PM_LISTENER, 0, pid, ch[0]);
-	for (i = 0; i < env->pe_conf->cf_nlistens; i++) {
+	penv->pe_listener = poolmgr_child_new(PM_LISTENER, 0, pid, ch[0]);
+	for (i = 0; i < penv->pe_conf->cf_nlistens; i++) {
 		ml.ml_index = i;
-		if (chan_send(env->pe_listener->pc_chan, MSG_PM_LISTEN_SOCK, 0,
-		    &ml, sizeof(ml), env->pe_listen_fds[i]) == -1)
+		if (chan_send(penv->pe_listener->pc_chan, MSG_PM_LISTEN_SOCK, 0,
+		    &ml, sizeof(ml), penv->pe_listen_fds[i]) == -1)
 			fatal("poolmgr_start_listener: passing a listening "
 			    "socket");
 	}
 	free(path);
 }
 
-/* How long a pool waits before its next start, after pp_start_fails
- * failed starts in a row: 0 for the first few, then 1 s doubling to 30 s. */
-static uint64_t
-poolmgr_backoff_ms(const struct pm_pool *pp)
-{
-	uint32_t	n;
-
-	if (pp->pp_start_fails < POOLMGR_START_FAILS)
-		return 0;
-	n = pp->pp_start_fails - POOLMGR_START_FAILS;
-	/* 1000 << 5 is past the cap already; larger shifts would overflow. */
-	if (n >= 5)
-		return POOLMGR_BACKOFF_MAX_MS;
-	return POOLMGR_BACKOFF_MIN_MS << n;
-}
-
-static void
-poolmgr_restart_later(uint32_t pool, uint64_t ms)
-{
-	struct timeval	tv;
-
-	conf_timeval(ms, &tv);
-	if (evtimer_add(env->pe_pools[pool].pp_restart, &tv) == -1)
-		log_warnx("poolmgr_restart_later: evtimer_add failed; pool "
-		    "%s stays short of workers",
-		    env->pe_conf->cf_pools[pool].pl_name);
-}
-
-/* 0 if a worker was spawned; -1 if not, with a retry scheduled when one
- * can help. */
-static int
-poolmgr_start_worker(uint32_t pool)
-{
-	const struct conf_pool	*cp = &env->pe_conf->cf_pools[pool];
-	struct pm_pool		*pp = &env->pe_pools[pool];
-	struct msg_worker	 mw;
-	struct pm_child		*c;
-	char			*path;
-	char			 poolarg[16], idarg[16];
-	char			*argv[] = { "hsd-worker", "-p", poolarg, "-w",
-				    idarg, NULL, NULL };
-	int			 pm[2], lw[2], fds[3];
-	pid_t			 pid;
-	uint32_t		 id;
-	uint64_t		 delay_ms;
-
-	/* No listener to hand the worker to: its channel closing comes
-	 * before its exit status, and a worker that died with it must not be
-	 * replaced in between.  The listener's exit stops the server, so
-	 * there is nothing to retry. */
-	if (env->pe_listener == NULL || env->pe_listener->pc_chan == NULL)
-		return -1;
-	path = poolmgr_binary("hsd-worker");
-	/* Taken only by a worker that runs: ids in the log stay dense. */
-	id = env->pe_next_worker + 1;
-	snprintf(poolarg, sizeof(poolarg), "%u", pool);
-	snprintf(idarg, sizeof(idarg), "%u", id);
-	if (log_getverbose())
-		argv[5] = "-v";
-	if (proc_channel(pm) == -1)
-		goto fail;
-	if (proc_channel(lw) == -1) {
-		close(pm[0]);
-		close(pm[1]);
-		goto fail;
-	}
-	fds[0] = pm[1];
-	fds[1] = env->pe_conf_fd;
-	fds[2] = lw[1];
-	pid = proc_spawn(path, argv, fds, 3);
-	close(pm[1]);
-	close(lw[1]);
-	if (pid == -1) {
-		close(pm[0]);
-		close(lw[0]);
-		goto fail;
-	}
-	c = poolmgr_child_new(PM_WORKER, pool, pid, pm[0]);
-	c->pc_id = env->pe_next_worker = id;
-	pp->pp_running++;
-
-	/* The listener gets the other end of the worker's channel. */
-	memset(&mw, 0, sizeof(mw));
-	mw.mw_pool = pool;
-	mw.mw_concurrency = cp->pl_concurrency;
-	mw.mw_pid = pid;
-	if (chan_send(env->pe_listener->pc_chan, MSG_PM_WORKER_UP, id, &mw,
-	    sizeof(mw), lw[0]) == -1)
-		log_warn("poolmgr_start_worker: telling the listener");
-	close(lw[0]);
-	log_debug("poolmgr_start_worker: worker %u (pid %d) of pool %s",
-	    id, (int)pid, cp->pl_name);
-	free(path);
-	return 0;
-fail:
-	/* A spawn that fails is a failed start like a worker that dies
-	 * before it is ready: it counts towards the back-off. */
-	pp->pp_start_fails++;
-	delay_ms = poolmgr_backoff_ms(pp);
-	if (delay_ms < POOLMGR_BACKOFF_MIN_MS)
-		delay_ms = POOLMGR_BACKOFF_MIN_MS;
-	log_warnx("poolmgr_start_worker: cannot start a worker for pool %s; "
-	    "retrying in %llu ms", cp->pl_name, (unsigned long long)delay_ms);
-	poolmgr_restart_later(pool, delay_ms);
-	free(path);
-	return -1;
-}
-
-/* Bring a pool back to its configured number of workers, or as close as
- * starts succeed; a failed start has scheduled its own retry. */
-static void
-poolmgr_pool_fill(uint32_t pool)
-{
-	struct pm_pool	*pp = &env->pe_pools[pool];
-
-	while (!env->pe_stopping &&
-	    pp->pp_running < env->pe_conf->cf_pools[pool].pl_workers)
-		if (poolmgr_start_worker(pool) == -1)
-			break;
-}
-
-static void
-poolmgr_restart_timer(evutil_socket_t fd, short ev, void *arg)
-{
-	struct pm_pool	*pp = arg;
-
-	(void)fd;
-	(void)ev;
-	poolmgr_pool_fill(pp - env->pe_pools);
-}
-
-static void
+void
 poolmgr_child_free(struct pm_child *c)
 {
-	TAILQ_REMOVE(&env->pe_children, c, pc_entry);
+	TAILQ_REMOVE(&penv->pe_children, c, pc_entry);
 	if (c->pc_kill != NULL)
 		event_free(c->pc_kill);
 	if (c->pc_chan != NULL)
 		chan_free(c->pc_chan);
-	if (c == env->pe_listener)
-		env->pe_listener = NULL;
+	if (c == penv->pe_listener)
+		penv->pe_listener = NULL;
 	free(c);
 }
 
-static void
+void
 poolmgr_describe_exit(int status, char *buf, size_t len)
 {
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
@@ -397,40 +251,6 @@ poolmgr_describe_exit(int status, char *buf, size_t len)
 }
 
 static void
-poolmgr_worker_exited(struct pm_child *c, int status)
-{
-	const struct conf_pool	*cp = &env->pe_conf->cf_pools[c->pc_pool];
-	struct pm_pool		*pp = &env->pe_pools[c->pc_pool];
-	uint64_t		 delay_ms;
-	char			 how[128];
-
-	poolmgr_describe_exit(status, how, sizeof(how));
-	if (c->pc_retiring) {
-		/* Replaced when it was retired: nothing more to do. */
-		log_info("worker %u (pid %d) of pool %s, retired, %s", c->pc_id,
-		    (int)c->pc_pid, cp->pl_name, how);
-		return;
-	}
-	pp->pp_running--;
-	if (env->pe_stopping)
-		return;
-	if (!c->pc_ready)
-		pp->pp_start_fails++;
-	else
-		pp->pp_start_fails = 0;
-	delay_ms = poolmgr_backoff_ms(pp);
-	log_warnx("worker %u (pid %d) of pool %s %s%s; %s", c->pc_id,
-	    (int)c->pc_pid, cp->pl_name, how,
-	    c->pc_ready ? "" : " before it was ready",
-	    delay_ms ? "restarting after a pause" : "restarting");
-	if (delay_ms == 0) {
-		poolmgr_pool_fill(c->pc_pool);
-		return;
-	}
-	poolmgr_restart_later(c->pc_pool, delay_ms);
-}
-
-static void
 poolmgr_reap(void)
 {
 	struct pm_child	*c;
@@ -439,44 +259,29 @@ poolmgr_reap(void)
 	char		 how[128];
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		TAILQ_FOREACH(c, &env->pe_children, pc_entry)
+		TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
 			if (c->pc_pid == pid)
 				break;
 		if (c == NULL)
 			continue;
 		if (c->pc_kind == PM_WORKER)
-			poolmgr_worker_exited(c, status);
-		else if (!env->pe_stopping) {
+			pool_worker_exited(c, status);
+		else if (!penv->pe_stopping) {
 			poolmgr_describe_exit(status, how, sizeof(how));
 			log_warnx("the listener (pid %d) %s; stopping",
 			    (int)pid, how);
-			env->pe_exit_status = 1;
+			penv->pe_exit_status = 1;
 			poolmgr_child_free(c);
 			poolmgr_stop(0);
 			continue;
 		}
 		poolmgr_child_free(c);
 	}
-	if (env->pe_stopping) {
-		if (env->pe_listener == NULL)
-			poolmgr_stop_workers();
-		if (TAILQ_EMPTY(&env->pe_children))
-			event_base_loopexit(env->pe_base, NULL);
-	}
-}
-
-void
-poolmgr_stop_workers(void)
-{
-	struct pm_child	*c;
-
-	TAILQ_FOREACH(c, &env->pe_children, pc_entry) {
-		if (c->pc_kind != PM_WORKER || c->pc_stop_sent)
-			continue;
-		c->pc_stop_sent = 1;
-		if (c->pc_chan == NULL ||
-		    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
-			kill(c->pc_pid, SIGTERM);
+	if (penv->pe_stopping) {
+		if (penv->pe_listener == NULL)
+			pool_stop_workers();
+		if (TAILQ_EMPTY(&penv->pe_children))
+			event_base_loopexit(penv->pe_base, NULL);
 	}
 }
 
@@ -488,7 +293,7 @@ poolmgr_kill_all(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	TAILQ_FOREACH(c, &env->pe_children, pc_entry) {
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry) {
 		log_warnx("pid %d did not stop within shutdown_timeout; "
 		    "killing it", (int)c->pc_pid);
 		kill(c->pc_pid, SIGKILL);
@@ -497,13 +302,13 @@ poolmgr_kill_all(evutil_socket_t fd, short ev, void *arg)
 
 /* Graceful stop: the listener stops accepting and drains, then the workers
  * are told to finish; whatever is left after shutdown_timeout is killed. */
-static void
+void
 poolmgr_stop(int sig)
 {
 	struct timeval	tv;
-	uint64_t	ms = env->pe_conf->cf_shutdown_timeout_ms;
+	uint64_t	ms = penv->pe_conf->cf_shutdown_timeout_ms;
 
-	if (env->pe_stopping) {
+	if (penv->pe_stopping) {
 		if (sig != 0) {
 			log_warnx("second signal: stopping now");
 			poolmgr_kill_all(-1, 0, NULL);
@@ -513,17 +318,17 @@ poolmgr_stop(int sig)
 	if (sig != 0)
 		log_info("signal %d: stopping (at most %llu ms)", sig,
 		    (unsigned long long)ms);
-	env->pe_stopping = 1;
+	penv->pe_stopping = 1;
 	poolmgr_close_listeners();
-	if (env->pe_listener != NULL && env->pe_listener->pc_chan != NULL)
-		chan_send(env->pe_listener->pc_chan, MSG_PM_SHUTDOWN, 0, NULL,
+	if (penv->pe_listener != NULL && penv->pe_listener->pc_chan != NULL)
+		chan_send(penv->pe_listener->pc_chan, MSG_PM_SHUTDOWN, 0, NULL,
 		    0, -1);
 	else
-		poolmgr_stop_workers();
+		pool_stop_workers();
 	conf_timeval(ms, &tv);
-	evtimer_add(env->pe_kill_timer, &tv);
-	if (TAILQ_EMPTY(&env->pe_children))
-		event_base_loopexit(env->pe_base, NULL);
+	evtimer_add(penv->pe_kill_timer, &tv);
+	if (TAILQ_EMPTY(&penv->pe_children))
+		event_base_loopexit(penv->pe_base, NULL);
 }
 
 static void
@@ -557,100 +362,14 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
 	switch (hdr->mh_type) {
 	case MSG_LSN_DRAINED:
 		log_debug("poolmgr_dispatch_listener: listener drained");
-		poolmgr_stop_workers();
+		pool_stop_workers();
 		break;
 	case MSG_LSN_WORKER_FAILED:
-		poolmgr_worker_failed(hdr, data);
+		pool_worker_failed(hdr, data);
 		break;
 	default:
 		log_warnx("poolmgr_dispatch_listener: unexpected message type "
 		    "%u", hdr->mh_type);
-		break;
-	}
-}
-
-static void
-poolmgr_kill_child(evutil_socket_t fd, short ev, void *arg)
-{
-	struct pm_child	*c = arg;
-
-	(void)fd;
-	(void)ev;
-	log_warnx("worker %u (pid %d) did not stop within shutdown_timeout; "
-	    "killing it", c->pc_id, (int)c->pc_pid);
-	kill(c->pc_pid, SIGKILL);
-}
-
-/*
- * The listener gave up on a worker.  A hung one is killed at once: what
- * it held fails over when it is gone.  A broken one (it refused a request,
- * or its channel failed) is replaced at once and told to finish what it
- * has, within shutdown_timeout.  Either way the pool is back to strength.
- */
-static void
-poolmgr_worker_failed(const struct msg_hdr *hdr, const void *data)
-{
-	const struct conf_pool	*cp;
-	struct msg_wfailed	 wf;
-	struct pm_child		*c;
-	struct timeval		 tv;
-
-	if (hdr->mh_len != sizeof(wf)) {
-		log_warnx("poolmgr_worker_failed: %u byte message",
-		    hdr->mh_len);
-		return;
-	}
-	memcpy(&wf, data, sizeof(wf));
-	TAILQ_FOREACH(c, &env->pe_children, pc_entry)
-		if (c->pc_kind == PM_WORKER && c->pc_id == hdr->mh_id)
-			break;
-	if (c == NULL || env->pe_stopping)
-		return;		/* gone already */
-	cp = &env->pe_conf->cf_pools[c->pc_pool];
-	if (wf.wf_reason == WFAIL_HUNG) {
-		log_warnx("worker %u (pid %d) of pool %s is hung (a request "
-		    "made no progress); killing it", c->pc_id, (int)c->pc_pid,
-		    cp->pl_name);
-		kill(c->pc_pid, SIGKILL);
-		return;
-	}
-	if (c->pc_retiring)
-		return;
-	log_warnx("worker %u (pid %d) of pool %s is broken (the listener "
-	    "cannot use it); replacing it", c->pc_id, (int)c->pc_pid,
-	    cp->pl_name);
-	c->pc_retiring = 1;
-	env->pe_pools[c->pc_pool].pp_running--;
-	c->pc_stop_sent = 1;
-	if (c->pc_chan == NULL ||
-	    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
-		kill(c->pc_pid, SIGTERM);
-	if ((c->pc_kill = evtimer_new(env->pe_base, poolmgr_kill_child,
-	    c)) != NULL) {
-		conf_timeval(env->pe_conf->cf_shutdown_timeout_ms, &tv);
-		evtimer_add(c->pc_kill, &tv);
-	} else
-		kill(c->pc_pid, SIGKILL);
-	poolmgr_pool_fill(c->pc_pool);
-}
-
-static void
-poolmgr_dispatch_worker(struct chan *ch, const struct msg_hdr *hdr,
-    const void *data, int fd, void *arg)
-{
-	struct pm_child	*c = arg;
-
-	(void)ch;
-	(void)data;
-	if (fd != -1)
-		close(fd);
-	switch (hdr->mh_type) {
-	case MSG_WRK_READY:
-		c->pc_ready = 1;
-		break;
-	default:
-		log_warnx("poolmgr_dispatch_worker: worker %u: unexpected "
-		    "message type %u", c->pc_id, hdr->mh_type);
 		break;
 	}
 }
@@ -664,8 +383,8 @@ poolmgr_child_chan_gone(struct chan *ch, void *arg)
 
 	chan_free(ch);
 	c->pc_chan = NULL;
-	if (c == env->pe_listener && env->pe_stopping)
-		poolmgr_stop_workers();
+	if (c == penv->pe_listener && penv->pe_stopping)
+		pool_stop_workers();
 }
 
 /*
@@ -751,7 +470,7 @@ poolmgr_check_ident(const char *file, const char *where,
 static int
 poolmgr_check_privsep(const char *file)
 {
-	struct hsd_config	*cf = env->pe_conf;
+	struct hsd_config	*cf = penv->pe_conf;
 	struct passwd		*pw;
 	char			 where[256];
 	uint32_t		 i;
@@ -814,7 +533,7 @@ poolmgr_check_root_dir(const char *what, const char *dir)
 static int
 poolmgr_check_chroot(const char *file)
 {
-	struct hsd_config	*cf = env->pe_conf;
+	struct hsd_config	*cf = penv->pe_conf;
 	struct conf_pool	*pl;
 	const char		*dir = cf->cf_chroot_dir;
 	char			 path[PATH_MAX], what[512], *p, c;
@@ -862,26 +581,26 @@ poolmgr_open_pidfile(int dirfd)
 	struct stat	st;
 	int		fd;
 
-	if (asprintf(&env->pe_pidfile, "%s/hsd-poolmgr.pid",
-	    env->pe_conf->cf_run_dir) == -1)
+	if (asprintf(&penv->pe_pidfile, "%s/hsd-poolmgr.pid",
+	    penv->pe_conf->cf_run_dir) == -1)
 		fatal("poolmgr_open_pidfile: asprintf");
 	/* O_NONBLOCK: a FIFO put there must not hang the start. */
 	if ((fd = openat(dirfd, "hsd-poolmgr.pid", O_WRONLY | O_CREAT |
 	    O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644)) == -1) {
 		if (errno == ELOOP)
 			log_warnx("%s is a symbolic link; refusing to write "
-			    "through it", env->pe_pidfile);
+			    "through it", penv->pe_pidfile);
 		else
-			log_warn("%s", env->pe_pidfile);
+			log_warn("%s", penv->pe_pidfile);
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		log_warn("%s: fstat", env->pe_pidfile);
+		log_warn("%s: fstat", penv->pe_pidfile);
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		log_warnx("%s is not a regular file; refusing to use it",
-		    env->pe_pidfile);
+		    penv->pe_pidfile);
 		goto fail;
 	}
 	return fd;
@@ -894,7 +613,7 @@ static void
 poolmgr_write_pidfile(int fd)
 {
 	if (dprintf(fd, "%d\n", (int)getpid()) < 0)
-		log_warn("%s: write", env->pe_pidfile);
+		log_warn("%s: write", penv->pe_pidfile);
 	close(fd);
 }
 
@@ -939,12 +658,12 @@ main(int argc, char *argv[])
 		usage();
 	log_setverbose(verbose);
 
-	if ((env = calloc(1, sizeof(*env))) == NULL)
+	if ((penv = calloc(1, sizeof(*penv))) == NULL)
 		fatal("main: calloc");
-	TAILQ_INIT(&env->pe_children);
-	if ((text = env->pe_conf_text = poolmgr_read_file(file)) == NULL)
+	TAILQ_INIT(&penv->pe_children);
+	if ((text = penv->pe_conf_text = poolmgr_read_file(file)) == NULL)
 		exit(1);
-	if (conf_load_buf(text, file, &env->pe_conf) == -1)
+	if (conf_load_buf(text, file, &penv->pe_conf) == -1)
 		exit(1);
 	if (testonly) {
 		printf("%s: configuration ok\n", file);
@@ -962,7 +681,7 @@ main(int argc, char *argv[])
 		exit(1);
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((rundir = poolmgr_open_run_dir(env->pe_conf->cf_run_dir)) == -1)
+	if ((rundir = poolmgr_open_run_dir(penv->pe_conf->cf_run_dir)) == -1)
 		exit(1);
 	/* After bind(): a second instance on the same ports stops there,
 	 * without truncating the first one's pid file. */
@@ -975,42 +694,34 @@ main(int argc, char *argv[])
 	if (daemonize && daemon(1, 1) == -1)
 		fatal("daemon");
 	poolmgr_write_pidfile(pidfd);
-	if ((env->pe_conf_fd = proc_memfd("hsd.conf", text, strlen(text))) ==
+	if ((penv->pe_conf_fd = proc_memfd("hsd.conf", text, strlen(text))) ==
 	    -1)
 		exit(1);
 	free(text);
-	env->pe_conf_text = NULL;
+	penv->pe_conf_text = NULL;
 
-	if ((env->pe_base = event_base_new()) == NULL)
+	if ((penv->pe_base = event_base_new()) == NULL)
 		fatalx("main: event_base_new failed");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		if ((ev = evsignal_new(env->pe_base, sigs[i], poolmgr_signal,
+		if ((ev = evsignal_new(penv->pe_base, sigs[i], poolmgr_signal,
 		    NULL)) == NULL || evsignal_add(ev, NULL) == -1)
 			fatalx("main: signal setup failed");
 	}
-	if ((env->pe_kill_timer = evtimer_new(env->pe_base, poolmgr_kill_all,
+	if ((penv->pe_kill_timer = evtimer_new(penv->pe_base, poolmgr_kill_all,
 	    NULL)) == NULL)
 		fatalx("main: evtimer_new failed");
-	if ((env->pe_pools = calloc(env->pe_conf->cf_npools,
-	    sizeof(*env->pe_pools))) == NULL)
-		fatal("main: calloc");
-	for (i = 0; i < env->pe_conf->cf_npools; i++) {
-		env->pe_pools[i].pp_restart = evtimer_new(env->pe_base,
-		    poolmgr_restart_timer, &env->pe_pools[i]);
-		if (env->pe_pools[i].pp_restart == NULL)
-			fatalx("main: evtimer_new failed");
-	}
+	pool_init();
 
 	poolmgr_start_listener();
-	for (i = 0; i < env->pe_conf->cf_npools; i++)
-		poolmgr_pool_fill(i);
-	log_info("started: %u pools, %u sites", env->pe_conf->cf_npools,
-	    env->pe_conf->cf_nsites);
+	for (i = 0; i < penv->pe_conf->cf_npools; i++)
+		pool_fill(i);
+	log_info("started: %u pools, %u sites", penv->pe_conf->cf_npools,
+	    penv->pe_conf->cf_nsites);
 
-	event_base_dispatch(env->pe_base);
+	event_base_dispatch(penv->pe_base);
 
-	if (env->pe_pidfile != NULL)
-		unlink(env->pe_pidfile);
+	if (penv->pe_pidfile != NULL)
+		unlink(penv->pe_pidfile);
 	log_info("stopped");
-	return env->pe_exit_status;
+	return penv->pe_exit_status;
 }

@@ -13,6 +13,7 @@ struct chan;
 struct event;
 struct event_base;
 struct hsd_config;
+struct msg_hdr;
 
 enum pm_kind {
 	PM_LISTENER,
@@ -56,6 +57,22 @@ struct poolmgr_env {
 	char			*pe_pidfile;
 };
 
-void	poolmgr_stop_workers(void);
+extern struct poolmgr_env	*penv;
+
+/* poolmgr.c */
+char	*poolmgr_binary(const char *);
+struct pm_child *poolmgr_child_new(enum pm_kind, uint32_t, pid_t, int);
+void	 poolmgr_child_free(struct pm_child *);
+void	 poolmgr_describe_exit(int, char *, size_t);
+void	 poolmgr_stop(int);
+
+/* pool.c */
+void	 pool_init(void);
+void	 pool_fill(uint32_t);
+void	 pool_worker_exited(struct pm_child *, int);
+void	 pool_worker_failed(const struct msg_hdr *, const void *);
+void	 pool_dispatch_worker(struct chan *, const struct msg_hdr *,
+	    const void *, int, void *);
+void	 pool_stop_workers(void);
 
 #endif
