@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		6
+#define MSG_VERSION		7
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -53,6 +53,7 @@ enum msg_type {
 
 	/* pool manager -> worker */
 	MSG_WRK_SHUTDOWN = 500,		/* finish in-flight requests and exit */
+	MSG_WRK_LISTENER = 520,		/* fd: channel to a new listener; the old one is gone */
 
 	/* worker -> pool manager */
 	MSG_WRK_READY = 550,		/* initialised: a death from now on is a crash, not a failed start */

@@ -81,6 +81,62 @@ pool_restart_later(uint32_t pool, uint64_t ms)
 		    penv->pe_conf->cf_pools[pool].pl_name);
 }
 
+/* The listener gets its end of worker c's channel, fd (closed here). */
+static void
+pool_introduce(struct pm_child *c, int fd)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	struct msg_worker	 mw;
+
+	memset(&mw, 0, sizeof(mw));
+	mw.mw_pool = c->pc_pool;
+	mw.mw_concurrency = cp->pl_concurrency;
+	mw.mw_pid = c->pc_pid;
+	if (chan_send(penv->pe_listener->pc_chan, MSG_PM_WORKER_UP, c->pc_id,
+	    &mw, sizeof(mw), fd) == -1)
+		log_warn("pool_introduce: telling the listener about worker %u",
+		    c->pc_id);
+	close(fd);
+}
+
+/*
+ * A listener has started (at start-up, or after the last one died): each
+ * worker still taking requests gets a new channel to it, whose other end
+ * goes to the listener as at the worker's start, and the pools are
+ * topped up.  Workers on their way out get none; without a listener they
+ * have nothing left to finish and exit.
+ */
+void
+pool_listener_up(void)
+{
+	struct pm_child	*c;
+	uint32_t	 i;
+	int		 lw[2];
+
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry) {
+		if (c->pc_kind != PM_WORKER || c->pc_retiring ||
+		    c->pc_stop_sent || c->pc_chan == NULL)
+			continue;
+		if (proc_channel(lw) == -1) {
+			/* Without a channel it is of no use: replace it. */
+			kill(c->pc_pid, SIGKILL);
+			continue;
+		}
+		if (chan_send(c->pc_chan, MSG_WRK_LISTENER, 0, NULL, 0,
+		    lw[1]) == -1) {
+			log_warn("pool_listener_up: worker %u", c->pc_id);
+			close(lw[0]);
+			close(lw[1]);
+			kill(c->pc_pid, SIGKILL);
+			continue;
+		}
+		close(lw[1]);
+		pool_introduce(c, lw[0]);
+	}
+	for (i = 0; i < penv->pe_conf->cf_npools; i++)
+		pool_fill(i);
+}
+
 /* 0 if a worker was spawned; -1 if not, with a retry scheduled when one
  * can help. */
 static int
@@ -88,7 +144,6 @@ pool_start_worker(uint32_t pool)
 {
 	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
 	struct pm_pool		*pp = &penv->pe_pools[pool];
-	struct msg_worker	 mw;
 	struct pm_child		*c;
 	char			*path;
 	char			 poolarg[16], idarg[16];
@@ -99,10 +154,8 @@ pool_start_worker(uint32_t pool)
 	uint32_t		 id;
 	uint64_t		 delay_ms;
 
-	/* No listener to hand the worker to: its channel closing comes
-	 * before its exit status, and a worker that died with it must not be
-	 * replaced in between.  The listener's exit stops the server, so
-	 * there is nothing to retry. */
+	/* No listener to hand the worker to: pool_listener_up() fills the
+	 * pools once a new one is there. */
 	if (penv->pe_listener == NULL || penv->pe_listener->pc_chan == NULL)
 		return -1;
 	path = poolmgr_binary("hsd-worker");
@@ -133,16 +186,7 @@ pool_start_worker(uint32_t pool)
 	c = poolmgr_child_new(PM_WORKER, pool, pid, pm[0]);
 	c->pc_id = penv->pe_next_worker = id;
 	pp->pp_running++;
-
-	/* The listener gets the other end of the worker's channel. */
-	memset(&mw, 0, sizeof(mw));
-	mw.mw_pool = pool;
-	mw.mw_concurrency = cp->pl_concurrency;
-	mw.mw_pid = pid;
-	if (chan_send(penv->pe_listener->pc_chan, MSG_PM_WORKER_UP, id, &mw,
-	    sizeof(mw), lw[0]) == -1)
-		log_warn("pool_start_worker: telling the listener");
-	close(lw[0]);
+	pool_introduce(c, lw[0]);
 	log_debug("pool_start_worker: worker %u (pid %d) of pool %s",
 	    id, (int)pid, cp->pl_name);
 	free(path);

@@ -2,12 +2,13 @@
  * hsd-poolmgr: how the whole server starts, and the one process that
  * outlives the others (the WAS role of IIS 6).  It reads the config, binds
  * the listening sockets, creates every channel, spawns the listener and
- * each pool's workers (pool.c does the pools), and stops everything in
- * order on SIGTERM/SIGINT.
+ * each pool's workers (pool.c does the pools), restarts the listener
+ * when it dies (supervise.c), and stops everything in order on
+ * SIGTERM/SIGINT.
  *
  * Peers:
  *	listener	hands it the listening sockets and each worker's channel
- *	worker		one channel each: shutdown
+ *	worker		one channel each: shutdown, a new listener's channel
  */
 #include "config.h"
 
@@ -193,36 +194,6 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	return c;
 }
 
-static void
-poolmgr_start_listener(void)
-{
-	struct msg_listen	 ml;
-	char			*path = poolmgr_binary("hsd-listener");
-	char			*argv[] = { "hsd-listener", NULL, NULL };
-	int			 ch[2], fds[2];
-	pid_t			 pid;
-	uint32_t		 i;
-
-	if (log_getverbose())
-		argv[1] = "-v";
-	if (proc_channel(ch) == -1)
-		fatalx("poolmgr_start_listener: no channel");
-	fds[0] = ch[1];
-	fds[1] = penv->pe_conf_fd;
-	if ((pid = proc_spawn(path, argv, fds, 2)) == -1)
-		fatalx("poolmgr_start_listener: cannot start %s", path);
-	close(ch[1]);
-	penv->pe_listener = poolmgr_child_new(PM_LISTENER, 0, pid, ch[0]);
-	for (i = 0; i < penv->pe_conf->cf_nlistens; i++) {
-		ml.ml_index = i;
-		if (chan_send(penv->pe_listener->pc_chan, MSG_PM_LISTEN_SOCK, 0,
-		    &ml, sizeof(ml), penv->pe_listen_fds[i]) == -1)
-			fatal("poolmgr_start_listener: passing a listening "
-			    "socket");
-	}
-	free(path);
-}
-
 void
 poolmgr_child_free(struct pm_child *c)
 {
@@ -256,7 +227,6 @@ poolmgr_reap(void)
 	struct pm_child	*c;
 	pid_t		 pid;
 	int		 status;
-	char		 how[128];
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
@@ -264,18 +234,11 @@ poolmgr_reap(void)
 				break;
 		if (c == NULL)
 			continue;
-		if (c->pc_kind == PM_WORKER)
+		if (c->pc_kind == PM_WORKER) {
 			pool_worker_exited(c, status);
-		else if (!penv->pe_stopping) {
-			poolmgr_describe_exit(status, how, sizeof(how));
-			log_warnx("the listener (pid %d) %s; stopping",
-			    (int)pid, how);
-			penv->pe_exit_status = 1;
 			poolmgr_child_free(c);
-			poolmgr_stop(0);
-			continue;
-		}
-		poolmgr_child_free(c);
+		} else
+			supervise_exited(c, status);
 	}
 	if (penv->pe_stopping) {
 		if (penv->pe_listener == NULL)
@@ -319,6 +282,7 @@ poolmgr_stop(int sig)
 		log_info("signal %d: stopping (at most %llu ms)", sig,
 		    (unsigned long long)ms);
 	penv->pe_stopping = 1;
+	supervise_stop();
 	poolmgr_close_listeners();
 	if (penv->pe_listener != NULL && penv->pe_listener->pc_chan != NULL)
 		chan_send(penv->pe_listener->pc_chan, MSG_PM_SHUTDOWN, 0, NULL,
@@ -711,10 +675,10 @@ main(int argc, char *argv[])
 	    NULL)) == NULL)
 		fatalx("main: evtimer_new failed");
 	pool_init();
+	supervise_init();
 
-	poolmgr_start_listener();
-	for (i = 0; i < penv->pe_conf->cf_npools; i++)
-		pool_fill(i);
+	/* The listener, then the workers once it is there to take them. */
+	supervise_start_all();
 	log_info("started: %u pools, %u sites", penv->pe_conf->cf_npools,
 	    penv->pe_conf->cf_nsites);
 

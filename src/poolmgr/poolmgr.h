@@ -66,8 +66,15 @@ void	 poolmgr_child_free(struct pm_child *);
 void	 poolmgr_describe_exit(int, char *, size_t);
 void	 poolmgr_stop(int);
 
+/* supervise.c */
+void	 supervise_init(void);
+void	 supervise_start_all(void);
+void	 supervise_exited(struct pm_child *, int);
+void	 supervise_stop(void);
+
 /* pool.c */
 void	 pool_init(void);
+void	 pool_listener_up(void);
 void	 pool_fill(uint32_t);
 void	 pool_worker_exited(struct pm_child *, int);
 void	 pool_worker_failed(const struct msg_hdr *, const void *);

@@ -134,6 +134,9 @@ static const struct {
 static void	worker_respond(struct wrk_req *);
 static void	worker_release(struct wrk_req *);
 static void	worker_maybe_exit(void);
+static void	worker_new_listener(int);
+static void	worker_listener_lost(void);
+static void	worker_listener_gone_later(void);
 static int	worker_open_root(const char *, int);
 
 static __attribute__((noreturn)) void
@@ -423,6 +426,7 @@ worker_send_done(const struct wrk_req *rq, uint32_t flags)
 	struct msg_done	dn;
 	struct iovec	iov[3];
 	struct chan	*c = worker_peers[PEER_LISTENER].wp_chan;
+	struct linger	lg = { 1, 0 };
 	int		n = 1, fd = -1;
 
 	memset(&dn, 0, sizeof(dn));
@@ -453,9 +457,23 @@ worker_send_done(const struct wrk_req *rq, uint32_t flags)
 			fd = rq->rq_file;
 		}
 	}
-	if (c == NULL || chan_sendv(c, MSG_REQ_DONE, rq->rq_conn, iov, n,
-	    fd) == -1)
-		fatal("worker_send_done: conn %u: exiting", rq->rq_conn);
+	if (c != NULL && chan_sendv(c, MSG_REQ_DONE, rq->rq_conn, iov, n,
+	    fd) == 0)
+		return;
+	/*
+	 * The listener died and its EOF is still unread: the connection
+	 * goes with it (worker_listener_lost() does the rest).  What is not
+	 * a whole response is reset, never closed as if it were.
+	 */
+	if (c != NULL && (errno == EPIPE || errno == ECONNRESET ||
+	    errno == ENOTCONN)) {
+		if (flags & (DONE_HANDBACK | DONE_INCOMPLETE))
+			setsockopt(rq->rq_sock, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof(lg));
+		worker_listener_gone_later();
+		return;
+	}
+	fatal("worker_send_done: conn %u: exiting", rq->rq_conn);
 }
 
 /* The request is over: report it, release the slot and the socket. */
@@ -1063,25 +1081,119 @@ worker_dispatch_poolmgr(struct chan *c, const struct msg_hdr *hdr,
 	(void)c;
 	(void)payload;
 	(void)arg;
-	if (fd != -1)
-		close(fd);
 	switch (hdr->mh_type) {
 	case MSG_WRK_SHUTDOWN:
+		if (fd != -1)
+			close(fd);
 		worker_stop("shutdown requested");
+		break;
+	case MSG_WRK_LISTENER:
+		worker_new_listener(fd);
 		break;
 	default:
 		log_warnx("worker_dispatch_poolmgr: unexpected message %u",
 		    hdr->mh_type);
+		if (fd != -1)
+			close(fd);
 		break;
 	}
 }
 
-/* Either peer gone means this worker has no purpose left. */
+/*
+ * The listener is gone (it died; the pool manager starts another).  What
+ * it handed over dies with it: the connections were its, nobody can take
+ * a DONE or a handback for them, and a new listener's conn ids and slots
+ * mean other things.  A response not yet whole is reset rather than
+ * closed, so that it cannot pass for complete.
+ */
+static void
+worker_listener_lost(void)
+{
+	struct linger	 lg = { 1, 0 };
+	struct wrk_req	*rq;
+	uint32_t	 i, n = 0;
+
+	if (worker_peers[PEER_LISTENER].wp_chan == NULL)
+		return;
+	chan_free(worker_peers[PEER_LISTENER].wp_chan);
+	worker_peers[PEER_LISTENER].wp_chan = NULL;
+	if (worker_slots != NULL) {
+		munmap(worker_slots, worker_slots_size);
+		worker_slots = NULL;
+	}
+	for (i = 0; i < worker_conc; i++) {
+		rq = &worker_reqs[i];
+		if (!rq->rq_busy)
+			continue;
+		event_del(rq->rq_ev);
+		if (rq->rq_bytes < rq->rq_resp_len || rq->rq_resp_len == 0)
+			setsockopt(rq->rq_sock, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof(lg));
+		n++;
+		worker_release(rq);
+	}
+	if (n > 0)
+		log_warnx("worker_listener_lost: the listener is gone; %u "
+		    "requests in flight dropped", n);
+	else
+		log_debug("worker_listener_lost: the listener is gone");
+	if (worker_stopping)
+		worker_maybe_exit();
+}
+
+static void
+worker_listener_gone_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	worker_listener_lost();
+}
+
+/* From inside a request's own path, which must finish first. */
+static void
+worker_listener_gone_later(void)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (event_base_once(worker_base, -1, EV_TIMEOUT,
+	    worker_listener_gone_cb, NULL, &tv) == -1)
+		fatalx("worker_listener_gone_later: event_base_once failed");
+}
+
+/* The pool manager's channel to a new listener, after the last one died. */
+static void
+worker_new_listener(int fd)
+{
+	struct chan	*c;
+
+	if (fd == -1) {
+		log_warnx("worker_new_listener: no channel");
+		return;
+	}
+	/* Its end of the old channel may not have said EOF yet. */
+	worker_listener_lost();
+	if ((c = chan_new(worker_base, fd, "listener", worker_dispatch_listener,
+	    worker_peer_closed, NULL)) == NULL) {
+		close(fd);
+		fatalx("worker_new_listener: no channel to the new listener");
+	}
+	worker_peers[PEER_LISTENER].wp_chan = c;
+	if (chan_send(c, MSG_REQ_READY, worker_id, NULL, 0, -1) == -1)
+		fatal("worker_new_listener: saying it is ready");
+	log_debug("worker_new_listener: serving a new listener");
+}
+
+/* The pool manager gone means this worker has no purpose left. */
 static void
 worker_peer_closed(struct chan *c, void *arg)
 {
 	(void)arg;
 	log_debug("worker_peer_closed: %s closed the channel", chan_peer(c));
+	if (c == worker_peers[PEER_LISTENER].wp_chan) {
+		worker_listener_lost();
+		return;
+	}
 	exit(0);
 }
 
@@ -1174,10 +1286,15 @@ main(int argc, char *argv[])
 	worker_init_roots();
 	worker_init_reqs();
 	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_READY,
-	    worker_id, NULL, 0, -1) == -1 ||
-	    chan_send(worker_peers[PEER_LISTENER].wp_chan, MSG_REQ_READY,
 	    worker_id, NULL, 0, -1) == -1)
 		fatal("main: saying it is ready");
+	/* A listener that died while this worker started: the pool manager
+	 * sends the channel to the next one. */
+	if (chan_send(worker_peers[PEER_LISTENER].wp_chan, MSG_REQ_READY,
+	    worker_id, NULL, 0, -1) == -1) {
+		log_warn("main: saying it is ready to the listener");
+		worker_listener_lost();
+	}
 	log_debug("main: worker %u of pool %s up, %u slots", worker_id,
 	    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
 

@@ -195,23 +195,6 @@ def test_sigkill_poolmgr():
         s.stop()
 
 
-def test_listener_death_stops_the_server():
-    # Until the listener is supervised (it needs its listening sockets
-    # handed back and every worker's channel made anew), its death is
-    # fatal: the pool manager says so, stops the workers and exits 1
-    # rather than keep running with nobody accepting.
-    with server() as s:
-        kids = s.children()
-        os.kill(s.listener(), signal.SIGKILL)
-        T.wait_for(lambda: s.proc.poll() is not None, 10,
-                   'the pool manager to exit')
-        T.assert_eq(s.proc.returncode, 1, 'exit status')
-        T.wait_for(lambda: not [p for p in kids if T.alive(p)], 5,
-                   'every worker to exit')
-        assert 'the listener (pid' in s.log(), s.log()
-        T.wait_for(lambda: refused(s.port), 5, 'the port to close')
-        s.stop()
-
 # One worker and a short connection_timeout: a request parked for a pool
 # that has no worker is answered 503 within a second.
 CONF_ONE = '''limits { connection_timeout = "1s" }

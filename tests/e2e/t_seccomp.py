@@ -5,7 +5,7 @@ a trapped call, so each listener path is exercised with the filter on;
 t_privsep checks that only the listener has one.  Here the real listener
 is made to break it: gdb, attached as root, calls socket(2) inside it.
 The listener must log the call's number and die of SIGSYS, and the pool
-manager must say so.
+manager must say so and start another, filtered like the first.
 """
 
 import os
@@ -51,17 +51,19 @@ def test_refused_call_kills_the_listener():
         assert 'SIGSYS' in r.stdout + r.stderr, \
             'gdb did not see the listener get SIGSYS:\n%s%s' % (r.stdout,
                                                                 r.stderr)
-        T.wait_for(lambda: s.proc.poll() is not None, 10,
-                   'the pool manager to stop after the listener died')
+        new = T.wait_for(lambda: [p for p in s.children('hsd-listener')
+                                  if p != lsn], 10, 'a new listener')
         log = s.log()
         assert re.search(r'hsd-listener\[%d\]: seccomp: system call %d is '
                          r'not allowed in the listener; killed'
                          % (lsn, SYS_SOCKET_X86_64), log), log
-        assert 'the listener (pid %d) killed by signal 31 (SIGSYS' % lsn \
+        assert 'the listener (pid %d) killed by signal 31 (SIGSYS: a ' \
+            'system call its seccomp filter refuses); restarting it' % lsn \
             in log, log
-        # No supervision yet (issue 7): the server stops, and says so.
-        T.assert_eq(s.proc.returncode, 1, 'hsd-poolmgr exit status')
-
+        # The pool manager started another, which serves.
+        T.assert_eq(T.get(s.port, '/a.txt').status, 200, 'served again')
+        T.assert_eq(T.proc_status(new[0]).get('Seccomp'), '2',
+                    'the new listener is filtered too')
 
 if __name__ == '__main__':
     T.main()
