@@ -105,6 +105,8 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR("group", NULL, CFGF_NONE),
 	/* NULL: no chroot. */
 	CFG_STR("chroot", NULL, CFGF_NONE),
+	/* IIS: a pool's first worker starts with its first request. */
+	CFG_STR("start", "demand", CFGF_NONE),
 	CFG_END()
 };
 
@@ -153,6 +155,7 @@ static int	conf_v_section(cfg_t *, cfg_opt_t *);
 static int	conf_v_user(cfg_t *, cfg_opt_t *);
 static int	conf_v_group(cfg_t *, cfg_opt_t *);
 static int	conf_v_abspath(cfg_t *, cfg_opt_t *);
+static int	conf_v_start(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -180,6 +183,7 @@ static const struct {
 	{ "pool|user",				conf_v_user },
 	{ "pool|group",				conf_v_group },
 	{ "pool|chroot",			conf_v_abspath },
+	{ "pool|start",				conf_v_start },
 	{ "site",				conf_v_section },
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
@@ -617,6 +621,23 @@ conf_v_key(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* When a pool's workers start: "demand" (first request) or "always". */
+static int
+conf_v_start(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s;
+
+	conf_note_key(cfg, opt);
+	s = cfg_opt_getnstr(opt, 0);
+	if (s == NULL || (strcmp(s, "demand") != 0 && strcmp(s, "always") !=
+	    0)) {
+		cfg_error(cfg, "%s: \"%s\" is neither \"demand\" nor \"always\"",
+		    cfg_opt_name(opt), s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_v_int(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -965,6 +986,7 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = conf_pool_opts[0].def.number;
 		pl->pl_queue_length = conf_pool_opts[1].def.number;
 		pl->pl_concurrency = conf_pool_opts[2].def.number;
+		pl->pl_start_always = 0;
 		if (conf_build_ident(NULL, &cf->cf_ident, &pl->pl_ident) == -1)
 			return -1;
 	}
@@ -976,6 +998,8 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = cfg_getint(sec, "workers");
 		pl->pl_queue_length = cfg_getint(sec, "queue_length");
 		pl->pl_concurrency = cfg_getint(sec, "concurrency");
+		pl->pl_start_always = strcmp(cfg_getstr(sec, "start"),
+		    "always") == 0;
 		if (conf_build_ident(sec, &cf->cf_ident, &pl->pl_ident) == -1)
 			return -1;
 		if ((s = cfg_getstr(sec, "chroot")) != NULL) {

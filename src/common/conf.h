@@ -55,6 +55,7 @@ struct conf_pool {
 	uint32_t	 pl_workers;
 	uint32_t	 pl_queue_length;
 	uint32_t	 pl_concurrency;	/* requests one worker holds at once */
+	int		 pl_start_always;	/* start = "always"; else on demand */
 	struct conf_ident pl_ident;		/* its workers run as */
 	/*
 	 * Its workers' chroot: absolute, normalised, NULL: none.  Every root

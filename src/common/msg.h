@@ -41,6 +41,7 @@ enum msg_type {
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
 	MSG_LSN_WORKER_FAILED,		/* mh_id: worker id; struct msg_wfailed */
+	MSG_LSN_DEMAND = 240,		/* mh_id: pool; a request parked and it has no worker */
 
 	/* listener -> worker */
 	MSG_REQ_SLOTS = 300,		/* fd: memfd holding the worker's struct wrk_slot table */

@@ -121,6 +121,7 @@ struct lsn_pool {
 	struct conn_list		 pl_queue;
 	TAILQ_HEAD(, lsn_worker)	 pl_workers;
 	struct event			*pl_retry;	/* handoff failed for want of fds */
+	int				 pl_demanded;	/* MSG_LSN_DEMAND sent, no worker yet */
 };
 
 struct listener_env {

@@ -160,6 +160,7 @@ queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
 	}
 	close(mfd);
 	TAILQ_INSERT_TAIL(&lenv->le_pools[pool].pl_workers, w, wk_entry);
+	lenv->le_pools[pool].pl_demanded = 0;
 	log_debug("queue_worker_up: worker %u (pid %d) of pool %s", id, pid,
 	    conf->cf_pools[pool].pl_name);
 	queue_run(&lenv->le_pools[pool]);
@@ -192,6 +193,26 @@ queue_pick(struct lsn_pool *pl)
 	return best;
 }
 
+/*
+ * Requests wait and the pool has no worker at all: its workers start on
+ * demand (start = "demand"), or the last one just went.  Once until a
+ * worker comes up; the pool manager starts what the pool lacks, and a
+ * pool it keeps full anyway loses nothing by being asked.
+ */
+static void
+queue_demand(struct lsn_pool *pl)
+{
+	if (pl->pl_demanded || !TAILQ_EMPTY(&pl->pl_workers) ||
+	    TAILQ_EMPTY(&pl->pl_queue))
+		return;
+	pl->pl_demanded = 1;
+	log_debug("queue_demand: pool %s: a request waits and no worker runs",
+	    lenv->le_conf->cf_pools[pl->pl_index].pl_name);
+	if (chan_send(lenv->le_parent, MSG_LSN_DEMAND, pl->pl_index, NULL, 0,
+	    -1) == -1)
+		log_warn("queue_demand: telling the pool manager");
+}
+
 static void
 queue_park(struct lsn_pool *pl, struct conn *c, int front)
 {
@@ -202,6 +223,7 @@ queue_park(struct lsn_pool *pl, struct conn *c, int front)
 		TAILQ_INSERT_TAIL(&pl->pl_queue, c, cn_qentry);
 	pl->pl_queued++;
 	conn_parked(c);
+	queue_demand(pl);
 }
 
 void
@@ -690,4 +712,5 @@ queue_worker_gone(struct chan *ch, void *arg)
 	}
 	queue_worker_free(w);
 	queue_run(pl);
+	queue_demand(pl);
 }

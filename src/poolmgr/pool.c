@@ -50,7 +50,36 @@ pool_init(void)
 		    pool_restart_timer, &penv->pe_pools[i]);
 		if (penv->pe_pools[i].pp_restart == NULL)
 			fatalx("pool_init: evtimer_new failed");
+		/* start = "demand": none until the listener asks. */
+		if (penv->pe_conf->cf_pools[i].pl_start_always)
+			penv->pe_pools[i].pp_wanted =
+			    penv->pe_conf->cf_pools[i].pl_workers;
 	}
+}
+
+/*
+ * A request waits for a pool without workers (MSG_LSN_DEMAND): start
+ * them.  Said again while they start, it changes nothing.
+ */
+void
+pool_demand(const struct msg_hdr *hdr)
+{
+	const struct conf_pool	*cp;
+	struct pm_pool		*pp;
+
+	if (hdr->mh_id >= penv->pe_conf->cf_npools) {
+		log_warnx("pool_demand: no pool %u", hdr->mh_id);
+		return;
+	}
+	cp = &penv->pe_conf->cf_pools[hdr->mh_id];
+	pp = &penv->pe_pools[hdr->mh_id];
+	if (pp->pp_wanted < cp->pl_workers) {
+		log_info("pool %s: a request is waiting; starting %u worker%s",
+		    cp->pl_name, cp->pl_workers - pp->pp_running,
+		    cp->pl_workers - pp->pp_running == 1 ? "" : "s");
+		pp->pp_wanted = cp->pl_workers;
+	}
+	pool_fill(hdr->mh_id);
 }
 
 /* How long a pool waits before its next start, after pp_start_fails
@@ -212,8 +241,7 @@ pool_fill(uint32_t pool)
 {
 	struct pm_pool	*pp = &penv->pe_pools[pool];
 
-	while (!penv->pe_stopping &&
-	    pp->pp_running < penv->pe_conf->cf_pools[pool].pl_workers)
+	while (!penv->pe_stopping && pp->pp_running < pp->pp_wanted)
 		if (pool_start_worker(pool) == -1)
 			break;
 }

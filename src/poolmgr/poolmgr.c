@@ -331,6 +331,9 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
 	case MSG_LSN_WORKER_FAILED:
 		pool_worker_failed(hdr, data);
 		break;
+	case MSG_LSN_DEMAND:
+		pool_demand(hdr);
+		break;
 	default:
 		log_warnx("poolmgr_dispatch_listener: unexpected message type "
 		    "%u", hdr->mh_type);

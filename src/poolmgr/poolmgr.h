@@ -35,6 +35,7 @@ struct pm_child {
 
 struct pm_pool {
 	uint32_t		 pp_running;
+	uint32_t		 pp_wanted;	/* workers it should have now */
 	uint32_t		 pp_start_fails;	/* deaths before ready, in a row */
 	struct event		*pp_restart;
 };
@@ -75,6 +76,7 @@ void	 supervise_stop(void);
 /* pool.c */
 void	 pool_init(void);
 void	 pool_listener_up(void);
+void	 pool_demand(const struct msg_hdr *);
 void	 pool_fill(uint32_t);
 void	 pool_worker_exited(struct pm_child *, int);
 void	 pool_worker_failed(const struct msg_hdr *, const void *);

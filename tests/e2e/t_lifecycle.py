@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hsdtest as T  # noqa: E402
 
 CONF = '''shutdown_timeout = "%s"
-pool "default" { workers = 2 }
-pool "other" { workers = 1 }
+pool "default" { workers = 2  start = "always" }
+pool "other" { workers = 1  start = "always" }
 site "s" {
 	bindings = {"127.0.0.1:@PORT@"}
 	root = "@ROOT@"

@@ -26,9 +26,9 @@ NOBODY = pwd.getpwnam('nobody')
 NOGROUP = grp.getgrnam('nogroup')
 
 # Line numbers matter: the -t tests name them.
-CONF = '''pool "default" { workers = 1 }
+CONF = '''pool "default" { workers = 1  start = "always" }
 pool "nob" {
-	workers = 1
+	workers = 1  start = "always"
 	user = "nobody"
 	group = "nogroup"
 }
@@ -198,9 +198,9 @@ def test_chroot_dir_refused():
 # A chrooted pool "jail" serves the site; "/o" goes to the default pool,
 # which is not chrooted; "/late" is a root the jail's worker cannot reach
 # at start, for the reopen on demand.
-JAIL_CONF = """pool "default" { workers = 1 }
+JAIL_CONF = """pool "default" { workers = 1  start = "always" }
 pool "jail" {
-	workers = 1
+	workers = 1  start = "always"
 	chroot = "@JAIL@/"
 }
 site "s" {

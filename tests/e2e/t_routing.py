@@ -15,8 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hsdtest as T  # noqa: E402
 
 # Port 1: two named sites only.  Port 2: a named site and a fallback.
-CONF = '''pool "default" { workers = 1 }
-pool "api" { workers = 1 }
+# Tests count both pools' workers: they start with the server.
+CONF = '''pool "default" { workers = 1  start = "always" }
+pool "api" { workers = 1  start = "always" }
 site "a" {
 	bindings = {"127.0.0.1:@PORT@:a.example", "127.0.0.1:@PORT2@:a.example"}
 	root = "@ROOT@"

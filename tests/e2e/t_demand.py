@@ -1,0 +1,110 @@
+"""
+Demand start (issue 7): a pool with start = "demand" (the default) runs
+no worker until a request for it parks; then its workers start and every
+request that arrived meanwhile is served, none refused.  start = "always"
+starts them with the server.  A pool whose last worker dies is asked
+for again by the next request.
+"""
+
+import os
+import shutil
+import signal
+import sys
+import threading
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hsdtest as T  # noqa: E402
+
+# The harness's readiness request names no site (Host localhost), so the
+# listener answers it alone and no pool is asked for.
+CONF = '''pool "default" { workers = 2 }
+pool "eager" { workers = 1  start = "always" }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@:s.example"}
+	root = "@ROOT@"
+	application "/e" { pool = "eager" }
+}
+'''
+
+BODY = 'on demand\n' * 50
+FILES = {'a.txt': BODY, 'e/b.txt': 'eager\n'}
+
+
+def pool_workers(s, pool):
+    return sorted(pid for pid, (p, _) in s.workers().items() if p == pool)
+
+
+def get(s, path):
+    return T.get(s.port, path, host='s.example', timeout=30)
+
+
+def test_demand_start():
+    with T.Server(CONF, files=FILES) as s:
+        T.wait_for(lambda: pool_workers(s, '1'), 10, 'the eager worker')
+        T.assert_eq(pool_workers(s, '0'), [], 'no worker before a request')
+        r = get(s, '/a.txt')
+        T.assert_eq(r.status, 200, 'the first request')
+        T.assert_eq(r.body.decode(), BODY, 'its body')
+        T.wait_for(lambda: len(pool_workers(s, '0')) == 2, 10,
+                   'the whole web garden')
+        assert 'pool default: a request is waiting; starting 2 workers' \
+            in s.log(), s.log()
+        T.assert_eq(get(s, '/e/b.txt').body, b'eager\n', 'eager pool')
+
+
+def test_requests_while_starting_are_parked():
+    with T.Server(CONF, files=FILES) as s:
+        results = []
+        lock = threading.Lock()
+
+        def one():
+            try:
+                r = get(s, '/a.txt')
+                out = (r.status, r.body.decode() == BODY)
+            except Exception as e:  # noqa: BLE001
+                out = repr(e)
+            with lock:
+                results.append(out)
+        threads = [threading.Thread(target=one) for _ in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        T.assert_eq(results, [(200, True)] * 30, 'thirty cold requests')
+        T.assert_eq(s.log().count('a request is waiting'), 1,
+                    'one demand for the burst')
+
+
+def test_last_worker_gone_asked_again():
+    """Workers of a pool that was demanded are replaced when they die,
+    like any others."""
+    with T.Server(CONF, files=FILES) as s:
+        T.assert_eq(get(s, '/a.txt').status, 200, 'started')
+        T.wait_for(lambda: len(pool_workers(s, '0')) == 2, 10, 'two')
+        for pid in pool_workers(s, '0'):
+            os.kill(pid, signal.SIGKILL)
+        T.wait_for(lambda: len(pool_workers(s, '0')) == 2, 10,
+                   'both replaced')
+        r = get(s, '/a.txt')
+        T.assert_eq((r.status, r.body.decode()), (200, BODY), 'served')
+
+
+def test_start_key_checked():
+    d = T.tempfile.mkdtemp(prefix='hsd-e2e-demand-')
+    try:
+        os.makedirs(os.path.join(d, 'www'))
+        path = T.write_conf(d, 'pool "p" {\n\tstart = "sometimes"\n}\n'
+                            'site "s" {\n\tbindings = {"127.0.0.1:1"}\n'
+                            '\troot = "%s"\n}\n' % os.path.join(d, 'www'))
+        rc, out, spawned = T.run_poolmgr(path, ('-t',))
+        T.assert_eq(rc, 1, 'exit status')
+        assert '%s:2' % path in out and 'start' in out and \
+            'sometimes' in out, out
+        assert not spawned, spawned
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    T.main()
