@@ -77,6 +77,16 @@ struct msg_worker {
 	int32_t		mw_pid;
 };
 
+/* What identifies a file's content, as far as fstat() can tell: a file
+ * rewritten in place changes its ctime even when its mtime is put back. */
+struct msg_fileid {
+	uint64_t	fi_dev;
+	uint64_t	fi_ino;
+	uint64_t	fi_size;
+	int64_t		fi_mtime_ns;
+	int64_t		fi_ctime_ns;
+};
+
 /* MSG_REQ_HANDOFF: followed by ho_path_len bytes of path (no NUL), then
  * ho_data_len bytes read from the client (head first, ho_head_len long). */
 struct msg_handoff {
@@ -87,7 +97,27 @@ struct msg_handoff {
 	int32_t		ho_app;		/* application index in the site, -1: none */
 	uint32_t	ho_head_len;	/* request line + headers + CRLF */
 	uint32_t	ho_data_len;	/* all bytes handed over, >= ho_head_len */
+	uint32_t	ho_flags;	/* HO_* */
+	uint16_t	ho_resume_status; /* HO_RESUME: the cut response's */
+	uint16_t	ho_pad;
+	/* HO_RESUME: the file must still be this one, and only the range
+	 * [ho_resume_off, ho_resume_end) of it is sent (see below). */
+	struct msg_fileid ho_resume_id;
+	uint64_t	ho_resume_off;
+	uint64_t	ho_resume_end;
 };
+
+/*
+ * HO_RESUME: a worker died part-way through the static body of this
+ * request's response, after its whole head reached the socket.  The
+ * worker parses the request as usual but writes no head: it opens the
+ * same path by the same rules and, if fstat() of the fd it opened still
+ * gives ho_resume_id, hands the range back (DONE_HANDBACK, nothing
+ * inline) so the listener sends the rest of the same representation.
+ * Otherwise it answers DONE_INCOMPLETE and the listener resets the
+ * connection: never bytes of another file after the first part.
+ */
+#define HO_RESUME		0x01
 
 #define DONE_KEEPALIVE		0x01	/* connection may carry another request */
 #define DONE_INCOMPLETE		0x02	/* gave up part-way through the response */
@@ -153,6 +183,12 @@ struct msg_wfailed {
  * sees that exactly ws_resp_len bytes reached the socket and carries on as
  * if DONE had arrived, instead of cutting a complete response off.
  * The listener trusts none of it beyond that one comparison.
+ *
+ * A response whose body is a static file's range also says which file
+ * (ws_fid_ok): if the worker dies after at least ws_body_at bytes (the
+ * head) reached the socket but before the last, the listener asks another
+ * worker to resume from the byte the socket accepted (HO_RESUME), which
+ * sends nothing unless the file is still the same.
  */
 #define WS_IDLE		0
 #define WS_RESPONDING	1	/* fields below are valid for ws_conn */
@@ -165,6 +201,12 @@ struct wrk_slot {
 	uint16_t	ws_status;
 	uint16_t	ws_flags;	/* DONE_KEEPALIVE */
 	uint64_t	ws_discard;	/* what DONE's dn_discard would say */
+	uint32_t	ws_fid_ok;	/* 1: the body is the file range below */
+	uint32_t	ws_pad;
+	uint64_t	ws_body_at;	/* response bytes before the body */
+	uint64_t	ws_file_off;	/* the body: this range of the file */
+	uint64_t	ws_file_end;
+	struct msg_fileid ws_fid;
 };
 
 #endif

@@ -582,6 +582,14 @@ conn_fail(struct conn *c, int status)
 	struct tm	 tm;
 	int		 n, blen;
 
+	if (c->cn_resume) {
+		/* Half a response is out: an answer of our own behind it
+		 * would be mixed bytes. */
+		log_info("conn_fail: connection %u: %d with a response "
+		    "half sent; resetting", c->cn_id, status);
+		conn_reset(c);
+		return;
+	}
 	log_debug("conn_fail: connection %u: %d %s", c->cn_id, status, reason);
 	if (c->cn_state == CN_QUEUED)
 		queue_unpark(c);

@@ -16,6 +16,8 @@
 #include <event2/util.h>
 #include <http_parser.h>
 
+#include "msg.h"
+
 struct chan;
 struct event;
 struct event_base;
@@ -79,6 +81,15 @@ struct conn {
 	uint64_t		 cn_sent;	/* response bytes on this connection so far */
 	uint64_t		 cn_progress;	/* bytes written when the deadline was armed */
 	unsigned		 cn_redispatched;
+
+	/* A worker died part-way through the file body of the response:
+	 * the next handoff asks another worker for the rest (queue.c). */
+	uint8_t			 cn_resume;
+	unsigned		 cn_resumes;	/* of this request so far */
+	uint16_t		 cn_resume_status;
+	uint64_t		 cn_resume_off;
+	uint64_t		 cn_resume_end;
+	struct msg_fileid	 cn_resume_id;
 
 	/* While sending a handed-back response (send.c): cn_out first, then
 	 * the file range; cn_buf holds the next request's bytes meanwhile. */

@@ -34,6 +34,8 @@
 
 /* A request whose handling killed this many workers is not tried again. */
 #define QUEUE_REDISPATCH_MAX	2
+/* Nor is a cut response resumed more often than this. */
+#define QUEUE_RESUME_MAX	3
 /* After a handoff failed for want of fds or memory in the listener. */
 #define QUEUE_RETRY_MS		100
 
@@ -253,6 +255,13 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 	ho.ho_app = c->cn_app;
 	ho.ho_head_len = c->cn_head_len;
 	ho.ho_data_len = c->cn_len;
+	if (c->cn_resume) {
+		ho.ho_flags = HO_RESUME;
+		ho.ho_resume_status = c->cn_resume_status;
+		ho.ho_resume_id = c->cn_resume_id;
+		ho.ho_resume_off = c->cn_resume_off;
+		ho.ho_resume_end = c->cn_resume_end;
+	}
 	iov[0].iov_base = &ho;
 	iov[0].iov_len = sizeof(ho);
 	iov[1].iov_base = c->cn_path;
@@ -314,6 +323,8 @@ queue_dispatch(struct conn *c)
 	struct lsn_worker	*w;
 
 	evtimer_del(c->cn_timer);
+	c->cn_resume = 0;
+	c->cn_resumes = 0;
 	/* The common case: nobody waiting and a worker with room. */
 	if (TAILQ_EMPTY(&pl->pl_queue) && (w = queue_pick(pl)) != NULL &&
 	    queue_handoff(w, c) == 0)
@@ -511,6 +522,13 @@ queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data,
 		    dn.dn_slot, dn.dn_conn);
 		goto drop;
 	}
+	if (c->cn_resume) {
+		c->cn_resume = 0;
+		if (dn.dn_flags & DONE_INCOMPLETE)
+			log_info("queue_done: connection %u: worker %u could "
+			    "not resume the response (the file changed?)",
+			    c->cn_id, w->wk_id);
+	}
 	if (!(dn.dn_flags & DONE_KEEPALIVE))
 		dn.dn_discard = 0;	/* lingering close reads what comes */
 	else if (!queue_discard_ok(c, dn.dn_discard, dn.dn_rest_len)) {
@@ -583,7 +601,7 @@ queue_refused(struct lsn_worker *w, const struct msg_hdr *hdr,
 		    "written to; resetting", c->cn_id);
 		conn_reset(c);
 	} else if (c->cn_redispatched >= QUEUE_REDISPATCH_MAX) {
-		conn_fail(c, 502);
+		conn_fail(c, 502);	/* a reset if half a response is out */
 	} else {
 		c->cn_redispatched++;
 		log_info("queue_refused: connection %u: request handed on",
@@ -627,6 +645,59 @@ queue_worker_msg(struct chan *ch, const struct msg_hdr *hdr,
 }
 
 /*
+ * A worker died after written bytes of a response (since the handoff)
+ * reached c's socket: if the slot says its body is a file's range and
+ * the whole head is out, set c up to have another worker send the rest
+ * of that range, and return 0.  A cut inside the head cannot be resumed:
+ * the next worker would write a head of its own (another Date), and the
+ * client would get mixed bytes.  The slot is the dead worker's word: the
+ * next worker sends nothing unless the file is the one it names.
+ */
+static int
+queue_resume(struct lsn_worker *w, struct conn *c, uint64_t written)
+{
+	struct wrk_slot	s;
+	uint64_t	body;
+
+	if (__atomic_load_n(&w->wk_slots[c->cn_slot].ws_state,
+	    __ATOMIC_ACQUIRE) != WS_RESPONDING)
+		return -1;
+	memcpy(&s, &w->wk_slots[c->cn_slot], sizeof(s));
+	if (s.ws_conn != c->cn_id || !s.ws_fid_ok ||
+	    s.ws_file_off > s.ws_file_end ||
+	    s.ws_body_at > s.ws_resp_len ||
+	    s.ws_file_end - s.ws_file_off != s.ws_resp_len - s.ws_body_at ||
+	    written >= s.ws_resp_len)
+		return -1;
+	if (written < s.ws_body_at) {
+		log_info("queue_resume: connection %u: cut inside the response "
+		    "head (%llu of %llu bytes); cannot resume", c->cn_id,
+		    (unsigned long long)written,
+		    (unsigned long long)s.ws_body_at);
+		return -1;
+	}
+	if (c->cn_resumes >= QUEUE_RESUME_MAX) {
+		log_info("queue_resume: connection %u: resumed %u times "
+		    "already", c->cn_id, c->cn_resumes);
+		return -1;
+	}
+	body = written - s.ws_body_at;
+	c->cn_sent += written;
+	c->cn_resume = 1;
+	c->cn_resumes++;
+	c->cn_resume_status = s.ws_status;
+	c->cn_resume_id = s.ws_fid;
+	c->cn_resume_off = s.ws_file_off + body;
+	c->cn_resume_end = s.ws_file_end;
+	log_info("queue_orphan: connection %u: worker %u died after %llu "
+	    "response bytes; the rest resumed at body byte %llu (file "
+	    "offset %llu)", c->cn_id, w->wk_id, (unsigned long long)written,
+	    (unsigned long long)body,
+	    (unsigned long long)c->cn_resume_off);
+	return 0;
+}
+
+/*
  * What becomes of a request that was at a worker when it died.  The
  * socket tells how much was written since the handoff; the slot table
  * tells whether that was the whole response.
@@ -639,6 +710,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 	uint64_t		 written, resp_len, discard;
 	uint32_t		 state, conn, consumed;
 	uint16_t		 status, flags;
+	int			 resuming;
 
 	w->wk_slot_conn[c->cn_slot] = NULL;
 	c->cn_worker = NULL;
@@ -650,6 +722,26 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 		return;
 	}
 	written -= c->cn_sent;
+
+	resuming = c->cn_resume;
+	c->cn_resume = 0;
+	if (resuming && written == 0) {
+		/* It died before it sent a byte of the rest: ask again. */
+		c->cn_state = CN_READING;
+		c->cn_resume = 1;
+		if (c->cn_resumes >= QUEUE_RESUME_MAX) {
+			log_info("queue_orphan: connection %u: worker %u died "
+			    "resuming a response, %u times; resetting",
+			    c->cn_id, w->wk_id, c->cn_resumes);
+			conn_reset(c);
+			return;
+		}
+		c->cn_resumes++;
+		log_info("queue_orphan: connection %u: worker %u died "
+		    "resuming a response; resumed again", c->cn_id, w->wk_id);
+		queue_park(pl, c, 1);
+		return;
+	}
 
 	state = __atomic_load_n(&s->ws_state, __ATOMIC_ACQUIRE);
 	conn = s->ws_conn;
@@ -676,7 +768,9 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 		return;
 	}
 	c->cn_state = CN_READING;
-	if (written > 0) {
+	if (written > 0 && queue_resume(w, c, written) == 0) {
+		queue_park(pl, c, 1);
+	} else if (written > 0) {
 		log_info("queue_orphan: connection %u: worker %u died after "
 		    "%llu response bytes; resetting", c->cn_id, w->wk_id,
 		    (unsigned long long)written);

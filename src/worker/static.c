@@ -284,6 +284,23 @@ static_reset(struct wrk_req *rq)
 	rq->rq_file_off = 0;
 	rq->rq_file_end = 0;
 	rq->rq_resp_len = 0;
+	rq->rq_fid_ok = 0;
+	rq->rq_body_at = 0;
+	rq->rq_body_off = 0;
+	rq->rq_body_end = 0;
+}
+
+static void
+static_fileid(const struct stat *st, struct msg_fileid *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->fi_dev = st->st_dev;
+	id->fi_ino = st->st_ino;
+	id->fi_size = st->st_size;
+	id->fi_mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+	id->fi_ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 +
+	    st->st_ctim.tv_nsec;
 }
 
 /* Build an error page for status (and extra header lines, CRLF-ended). */
@@ -718,6 +735,14 @@ static_serve(struct wrk_req *rq)
 	if (rq->rq_method == HTTP_HEAD || status == 304)
 		bodylen = 0;
 	rq->rq_resp_len = rq->rq_out_len + bodylen;
+	if (bodylen > 0) {
+		/* What another worker needs to finish the body. */
+		static_fileid(&f.sf_st, &rq->rq_fid);
+		rq->rq_fid_ok = 1;
+		rq->rq_body_at = rq->rq_out_len;
+		rq->rq_body_off = start;
+		rq->rq_body_end = end + 1;
+	}
 
 	if (bodylen > 0 && bodylen <= WRK_SMALL_BODY &&
 	    bodylen <= WRK_OUT_SIZE - rq->rq_out_len) {
@@ -740,4 +765,55 @@ static_serve(struct wrk_req *rq)
 		rq->rq_file_end = end + 1;
 	} else
 		close(f.sf_fd);
+}
+
+/*
+ * The rest of a body another worker began (HO_RESUME): the same path by
+ * the same rules, and only if the fd opened is still the file that worker
+ * sent from -- checked with fstat() on that very fd, so what is sent is
+ * what was checked.  No head: the client has it.  0 with the range set up
+ * in rq_file, -1 (and nothing set up) if it cannot be resumed.
+ */
+int
+static_resume(struct wrk_req *rq, const struct msg_handoff *ho)
+{
+	struct static_file	 f;
+	struct msg_fileid	 id;
+	const char		*name;
+	int			 status;
+
+	static_reset(rq);
+	rq->rq_status = ho->ho_resume_status;
+	/* The Connection header the first worker sent said the same. */
+	rq->rq_close = !(rq->rq_keepalive && !rq->rq_close);
+	if (rq->rq_method != HTTP_GET) {
+		log_info("static_resume: conn %u: not a GET", rq->rq_conn);
+		return -1;
+	}
+	f.sf_fd = -1;
+	if ((status = static_lookup(rq, &f, &name)) != 0) {
+		log_info("static_resume: conn %u: %s: no longer a file (%d)",
+		    rq->rq_conn, rq->rq_path, status);
+		return -1;
+	}
+	static_fileid(&f.sf_st, &id);
+	if (memcmp(&id, &ho->ho_resume_id, sizeof(id)) != 0 ||
+	    ho->ho_resume_off >= ho->ho_resume_end ||
+	    ho->ho_resume_end > (uint64_t)f.sf_st.st_size) {
+		log_info("static_resume: conn %u: %s changed since the "
+		    "response began", rq->rq_conn, name);
+		close(f.sf_fd);
+		return -1;
+	}
+	rq->rq_file = f.sf_fd;
+	rq->rq_file_off = ho->ho_resume_off;
+	rq->rq_file_end = ho->ho_resume_end;
+	rq->rq_resp_len = ho->ho_resume_end - ho->ho_resume_off;
+	/* Cut again, it can be resumed again. */
+	rq->rq_fid = id;
+	rq->rq_fid_ok = 1;
+	rq->rq_body_at = 0;
+	rq->rq_body_off = rq->rq_file_off;
+	rq->rq_body_end = rq->rq_file_end;
+	return 0;
 }

@@ -668,6 +668,11 @@ worker_start_response(struct wrk_req *rq)
 		s->ws_status = rq->rq_status;
 		s->ws_flags = rq->rq_close ? 0 : DONE_KEEPALIVE;
 		s->ws_discard = rq->rq_close ? 0 : rq->rq_discard;
+		s->ws_fid_ok = rq->rq_fid_ok;
+		s->ws_body_at = rq->rq_pre + rq->rq_body_at;
+		s->ws_file_off = rq->rq_body_off;
+		s->ws_file_end = rq->rq_body_end;
+		s->ws_fid = rq->rq_fid;
 		__atomic_store_n(&s->ws_state, WS_RESPONDING, __ATOMIC_RELEASE);
 	}
 	/*
@@ -819,6 +824,41 @@ worker_reject(uint32_t conn, uint16_t slot, int fd)
 		fatal("worker_reject: conn %u: exiting", conn);
 }
 
+/*
+ * The rest of a response a dead worker cut (HO_RESUME): the request is
+ * parsed as usual, for what follows it and whether the connection goes
+ * on, but no byte of a head or an error page may go out -- the client has
+ * half a response already.  What cannot be resumed is DONE_INCOMPLETE,
+ * and the listener resets the connection.
+ */
+static void
+worker_resume(struct wrk_req *rq, const struct msg_handoff *ho, ssize_t n)
+{
+	if (n == -1 || (!rq->rq_msg_done &&
+	    (rq->rq_parser.flags & F_CHUNKED))) {
+		/* The first worker served it from these bytes alone. */
+		log_warnx("worker_resume: conn %u: not a request that was "
+		    "served from its head", rq->rq_conn);
+		goto fail;
+	}
+	if (rq->rq_msg_done) {
+		rq->rq_consumed = n;
+		rq->rq_rest = rq->rq_data + n;
+		rq->rq_rest_len = ho->ho_data_len - n;
+	} else
+		rq->rq_discard = rq->rq_parser.content_length;
+	if (static_resume(rq, ho) == -1)
+		goto fail;
+	log_debug("worker_resume: conn %u: %s from byte %llu", rq->rq_conn,
+	    rq->rq_path, (unsigned long long)rq->rq_file_off);
+	worker_start_response(rq);
+	return;
+fail:
+	static_reset(rq);
+	worker_send_done(rq, DONE_INCOMPLETE);
+	worker_release(rq);
+}
+
 static void
 worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
     int fd)
@@ -914,9 +954,14 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 
 	/* The listener checked the head with the same rules; a head that
 	 * fails them here came some other way and is not served. */
-	if (head_check(rq->rq_data, ho.ho_head_len, NULL) != 0 ||
-	    (n = worker_parse(rq, rq->rq_data, ho.ho_data_len)) == -1 ||
-	    !rq->rq_head_done) {
+	n = -1;
+	if (head_check(rq->rq_data, ho.ho_head_len, NULL) == 0)
+		n = worker_parse(rq, rq->rq_data, ho.ho_data_len);
+	if (ho.ho_flags & HO_RESUME) {
+		worker_resume(rq, &ho, rq->rq_head_done ? n : -1);
+		return;
+	}
+	if (n == -1 || !rq->rq_head_done) {
 		rq->rq_close = 1;
 		static_error(rq, rq->rq_too_large ? 413 : 400);
 		worker_start_response(rq);

@@ -14,6 +14,8 @@
 
 #include <http_parser.h>
 
+#include "msg.h"
+
 struct event;
 struct hsd_config;
 
@@ -90,6 +92,14 @@ struct wrk_req {
 	uint64_t	 rq_resp_len;		/* all bytes the response takes */
 	uint64_t	 rq_bytes;		/* written so far */
 	int		 rq_nonblock;		/* O_NONBLOCK checked for sendfile */
+
+	/* A body that is a file's range says which file, so that another
+	 * worker can finish it if this one dies (struct wrk_slot). */
+	int		 rq_fid_ok;
+	struct msg_fileid rq_fid;
+	size_t		 rq_body_at;		/* bytes of rq_out before the body */
+	off_t		 rq_body_off;		/* the body's range of the file */
+	off_t		 rq_body_end;
 };
 
 /* worker.c */
@@ -100,5 +110,6 @@ int		 worker_rootfd(const struct wrk_req *, const char *root);
 void		 static_serve(struct wrk_req *);
 void		 static_error(struct wrk_req *, int status);
 void		 static_reset(struct wrk_req *);
+int		 static_resume(struct wrk_req *, const struct msg_handoff *);
 
 #endif
