@@ -7,7 +7,8 @@
  *
  * Peers:
  *	listener	hands it the listening sockets and each worker's channel
- *	worker		one channel each: shutdown
+ *	worker		one channel each: pings and shutdown; it says ready,
+ *			answers pings and asks to be recycled (pool.c)
  */
 #include "config.h"
 
@@ -227,6 +228,8 @@ void
 poolmgr_child_free(struct pm_child *c)
 {
 	TAILQ_REMOVE(&penv->pe_children, c, pc_entry);
+	if (c->pc_kind == PM_WORKER)
+		pool_child_free(c);
 	if (c->pc_kill != NULL)
 		event_free(c->pc_kill);
 	if (c->pc_chan != NULL)

@@ -18,8 +18,9 @@
  * (a deadline from the handoff, min_body_rate), answered 408 if it breaks
  * them and 413 past max_body_size.
  *
- * Peers: the pool manager (fd 3), which only ever tells it to stop, and the
- * listener (fd 5), which sends work.  Requests live in a fixed table of
+ * Peers: the pool manager (fd 3), which pings it and tells it to stop,
+ * and which it tells when recycle_requests is reached; and the listener
+ * (fd 5), which sends work, and says when no more will come (retired).  Requests live in a fixed table of
  * slots, one per unit of the pool's concurrency, allocated at start-up so
  * the request path does not allocate.  Everything runs in one libevent
  * loop; only local file I/O blocks.
@@ -103,6 +104,8 @@ static size_t		 worker_read_max;
 static int		 worker_stopping;
 static struct event	*worker_stop_ev;	/* shutdown deadline */
 static struct event	*worker_drain_ev;	/* DONEs still queued */
+static uint64_t		 worker_requests;	/* DONEs sent */
+static uint64_t		 worker_recycle_at;	/* recycle_requests, 0: off */
 
 static int	worker_on_url(http_parser *, const char *, size_t);
 static int	worker_on_header_field(http_parser *, const char *, size_t);
@@ -134,6 +137,8 @@ static const struct {
 static void	worker_respond(struct wrk_req *);
 static void	worker_release(struct wrk_req *);
 static void	worker_maybe_exit(void);
+static void	worker_recycle_due(void);
+static void	worker_stop(const char *);
 static int	worker_open_root(const char *, int);
 
 static __attribute__((noreturn)) void
@@ -456,6 +461,8 @@ worker_send_done(const struct wrk_req *rq, uint32_t flags)
 	if (c == NULL || chan_sendv(c, MSG_REQ_DONE, rq->rq_conn, iov, n,
 	    fd) == -1)
 		fatal("worker_send_done: conn %u: exiting", rq->rq_conn);
+	if (++worker_requests == worker_recycle_at)
+		worker_recycle_due();
 }
 
 /* The request is over: report it, release the slot and the socket. */
@@ -993,6 +1000,11 @@ worker_dispatch_listener(struct chan *c, const struct msg_hdr *hdr,
 	case MSG_REQ_SLOTS:
 		worker_map_slots(fd);
 		break;
+	case MSG_REQ_RETIRE:
+		if (fd != -1)
+			close(fd);
+		worker_stop("retired");
+		break;
 	default:
 		log_warnx("worker_dispatch_listener: unexpected message %u",
 		    hdr->mh_type);
@@ -1043,7 +1055,7 @@ static void
 worker_stop(const char *why)
 {
 	struct timeval	tv;
-	uint64_t	ms = wrk_conf->cf_shutdown_timeout_ms;
+	uint64_t	ms = wrk_conf->cf_pools[worker_pool].pl_shutdown_timeout_ms;
 
 	if (worker_stopping)
 		return;
@@ -1056,18 +1068,57 @@ worker_stop(const char *why)
 	worker_maybe_exit();
 }
 
+/*
+ * The pool's recycle_requests is reached: tell the pool manager, once.
+ * It starts a replacement and retires this worker when that one is ready;
+ * until then this one serves on.
+ */
+static void
+worker_recycle_due(void)
+{
+	struct msg_recycle	rc;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.rc_requests = worker_requests;
+	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_RECYCLE,
+	    worker_id, &rc, sizeof(rc), -1) == -1)
+		log_warn("worker_recycle_due: telling the pool manager");
+}
+
+/* Answered from the loop, so a worker stuck anywhere does not answer. */
+static void
+worker_pong(const struct msg_hdr *hdr, const void *payload)
+{
+	struct msg_ping	pg;
+	struct msg_pong	po;
+
+	if (hdr->mh_len != sizeof(pg)) {
+		log_warnx("worker_pong: %u byte ping", hdr->mh_len);
+		return;
+	}
+	memcpy(&pg, payload, sizeof(pg));
+	memset(&po, 0, sizeof(po));
+	po.po_seq = pg.pp_seq;
+	po.po_requests = worker_requests;
+	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_PONG,
+	    worker_id, &po, sizeof(po), -1) == -1)
+		log_warn("worker_pong: answering a ping");
+}
+
 static void
 worker_dispatch_poolmgr(struct chan *c, const struct msg_hdr *hdr,
     const void *payload, int fd, void *arg)
 {
 	(void)c;
-	(void)payload;
 	(void)arg;
 	if (fd != -1)
 		close(fd);
 	switch (hdr->mh_type) {
 	case MSG_WRK_SHUTDOWN:
 		worker_stop("shutdown requested");
+		break;
+	case MSG_WRK_PING:
+		worker_pong(hdr, payload);
 		break;
 	default:
 		log_warnx("worker_dispatch_poolmgr: unexpected message %u",
@@ -1128,6 +1179,7 @@ main(int argc, char *argv[])
 	if (worker_pool >= wrk_conf->cf_npools)
 		fatalx("main: pool %u is not in the config", worker_pool);
 	worker_conc = wrk_conf->cf_pools[worker_pool].pl_concurrency;
+	worker_recycle_at = wrk_conf->cf_pools[worker_pool].pl_recycle_requests;
 	if (worker_conc == 0 || worker_conc > UINT16_MAX)
 		fatalx("main: pool %s: concurrency %u is out of range",
 		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
