@@ -173,6 +173,40 @@ def test_recycle_memory():
         assert 'recycling' not in s.log(), s.log()
 
 
+def test_replacement_that_cannot_start_leaves_the_old_worker():
+    # The replacement of a worker due for recycling never becomes ready:
+    # it is killed after startup_timeout, the old worker serves on all
+    # the while, and the recycle is tried again and then completes.
+    libexec, marker = T.fault_libexec('say("pid %d" % os.getpid())\n'
+                                      'time.sleep(600)\n')
+    conf = CONF.replace('workers = 2', 'workers = 1').replace(
+        '@POOL@', 'recycle_requests = 5  startup_timeout = "500ms"')
+    with T.Server(conf, files=FILES, workers=1, libexec=libexec) as s:
+        (old,) = s.children('hsd-worker')
+        T.fault_arm(marker, 'never-ready')
+        with T.Client(s.port) as c:
+            while 'recycling' not in s.log():
+                r = c.request('GET', '/small.txt')
+                T.assert_eq(r.body, SMALL, 'body before')
+            T.wait_for(lambda: 'serves on' in s.log(), 10,
+                       'the failed replacement')
+            # Still the old worker, on the same connection.
+            T.assert_eq(s.children('hsd-worker')[0], old, 'worker')
+            T.assert_eq(c.request('GET', '/small.txt').body, SMALL,
+                        'body while its replacement failed')
+        bad = [int(l[4:]) for l in T.fault_report(marker)
+               if l.startswith('pid ')]
+        assert bad, T.fault_report(marker)
+        log = s.log()
+        assert re.search(r'\(pid %d\) of pool default, started to replace '
+                         r'worker \d+, killed by signal 9 before it was '
+                         r'ready; worker \d+ serves on' % bad[0], log), log
+        T.wait_for(lambda: 'took over' in s.log(), 10, 'a second try')
+        T.wait_for(lambda: old not in s.children('hsd-worker'), 10,
+                   'the old worker retired')
+        T.assert_eq(T.get(s.port, '/small.txt').body, SMALL, 'body after')
+
+
 def check(body):
     """(status, output) of hsd-poolmgr -t on body."""
     d = tempfile.mkdtemp(prefix='hsd-e2e-recycle-')
