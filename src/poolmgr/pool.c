@@ -333,6 +333,13 @@ pool_uncount(struct pm_child *c)
 	struct pm_child	*r;
 
 	c->pc_retiring = 1;
+	if ((r = c->pc_replaces) != NULL) {
+		/* A replacement never counted: the worker it was to replace
+		 * serves on, and its recycle is tried again. */
+		r->pc_replacement = NULL;
+		c->pc_replaces = NULL;
+		return;
+	}
 	if ((r = c->pc_replacement) != NULL) {
 		r->pc_replaces = NULL;
 		c->pc_replacement = NULL;
