@@ -1225,9 +1225,16 @@ main(int argc, char *argv[])
 
 	worker_init_roots();
 	worker_init_reqs();
-	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_READY,
+	/*
+	 * The listener first: when the pool manager hears READY and retires
+	 * the worker this one replaces, the listener has this one's READY
+	 * already, so the pool is not a worker short in between; and a
+	 * worker the listener cannot take dies as a failed start, under the
+	 * back-off, not as a crash restarted at once.
+	 */
+	if (chan_send(worker_peers[PEER_LISTENER].wp_chan, MSG_REQ_READY,
 	    worker_id, NULL, 0, -1) == -1 ||
-	    chan_send(worker_peers[PEER_LISTENER].wp_chan, MSG_REQ_READY,
+	    chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_READY,
 	    worker_id, NULL, 0, -1) == -1)
 		fatal("main: saying it is ready");
 	log_debug("main: worker %u of pool %s up, %u slots", worker_id,
