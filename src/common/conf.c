@@ -81,6 +81,11 @@ static const struct conf_range conf_ranges[] = {
 	{ "min_send_rate",	0,	UINT32_MAX },
 	{ "max_body_size",	0,	LONG_MAX },
 	{ "shutdown_timeout",	0,	LONG_MAX },
+	/* Zero would ping, or give up on a worker, continuously. */
+	{ "ping_interval",	1,	LONG_MAX },
+	{ "ping_timeout",	1,	LONG_MAX },
+	{ "startup_timeout",	1,	LONG_MAX },
+	{ "recycle_requests",	0,	UINT32_MAX },
 };
 
 static cfg_opt_t conf_limits_opts[] = {
@@ -107,8 +112,21 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR("chroot", NULL, CFGF_NONE),
 	/* IIS: a pool's first worker starts with its first request. */
 	CFG_STR("start", "demand", CFGF_NONE),
+	/* Health and recycling, with IIS 6.0's defaults. */
+	CFG_STR("ping_interval", "30s", CFGF_NONE),
+	CFG_STR("ping_timeout", "90s", CFGF_NONE),
+	CFG_STR("startup_timeout", "90s", CFGF_NONE),
+	/* NULL: the server-wide shutdown_timeout if the file sets one,
+	 * else CONF_POOL_SHUTDOWN. */
+	CFG_STR("shutdown_timeout", NULL, CFGF_NONE),
+	CFG_INT("recycle_requests", 0, CFGF_NONE),
+	CFG_STR("recycle_time", "29h", CFGF_NONE),
+	CFG_STR_LIST("recycle_at", NULL, CFGF_NONE),
+	CFG_STR("recycle_memory", "0", CFGF_NONE),
 	CFG_END()
 };
+
+#define CONF_POOL_SHUTDOWN	"90s"	/* IIS's ShutdownTimeLimit */
 
 static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("pool", NULL, CFGF_NONE),
@@ -156,6 +174,7 @@ static int	conf_v_user(cfg_t *, cfg_opt_t *);
 static int	conf_v_group(cfg_t *, cfg_opt_t *);
 static int	conf_v_abspath(cfg_t *, cfg_opt_t *);
 static int	conf_v_start(cfg_t *, cfg_opt_t *);
+static int	conf_v_clock(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -184,6 +203,14 @@ static const struct {
 	{ "pool|group",				conf_v_group },
 	{ "pool|chroot",			conf_v_abspath },
 	{ "pool|start",				conf_v_start },
+	{ "pool|ping_interval",			conf_v_duration },
+	{ "pool|ping_timeout",			conf_v_duration },
+	{ "pool|startup_timeout",		conf_v_duration },
+	{ "pool|shutdown_timeout",		conf_v_duration },
+	{ "pool|recycle_requests",		conf_v_int },
+	{ "pool|recycle_time",			conf_v_duration },
+	{ "pool|recycle_at",			conf_v_clock },
+	{ "pool|recycle_memory",		conf_v_size },
 	{ "site",				conf_v_section },
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
@@ -454,6 +481,23 @@ conf_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
+int
+conf_parse_clock(const char *s, uint16_t *min)
+{
+	unsigned int	h, m;
+
+	if (s == NULL || strlen(s) != 5 || !isdigit((unsigned char)s[0]) ||
+	    !isdigit((unsigned char)s[1]) || s[2] != ':' ||
+	    !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+		return -1;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (h > 23 || m > 59)
+		return -1;
+	*min = h * 60 + m;
+	return 0;
+}
+
 /* A Host as a binding may name it: a DNS name or a bracketed IPv6 literal. */
 static int
 conf_valid_host(const char *h, size_t len)
@@ -690,6 +734,27 @@ conf_v_size(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "%s: %s is out of range (%ld..%ld)",
 		    cfg_opt_name(opt), s, r->cr_min, r->cr_max);
 		return -1;
+	}
+	return 0;
+}
+
+/* Every value of a list of local times, "HH:MM". */
+static int
+conf_v_clock(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s;
+	unsigned int	 i, n = cfg_opt_size(opt);
+	uint16_t	 min;
+
+	conf_note_key(cfg, opt);
+	for (i = 0; i < n; i++) {
+		s = cfg_opt_getnstr(opt, i);
+		if (conf_parse_clock(s, &min) == -1) {
+			cfg_error(cfg, "%s: \"%s\" is not a local time "
+			    "\"HH:MM\" (00:00 to 23:59)", cfg_opt_name(opt),
+			    s ? s : "");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -963,6 +1028,69 @@ fail:
 	return NULL;
 }
 
+/* A pool key's value in sec, or its default when sec is NULL (the pool
+ * "default" nobody declared). */
+static const char *
+conf_pool_str(cfg_t *sec, const char *key)
+{
+	size_t	i;
+
+	if (sec != NULL)
+		return cfg_getstr(sec, key);
+	for (i = 0; conf_pool_opts[i].name != NULL; i++)
+		if (strcmp(conf_pool_opts[i].name, key) == 0)
+			return conf_pool_opts[i].def.string;
+	return NULL;
+}
+
+/*
+ * The pool's health and recycling keys.  Its shutdown_timeout defaults to
+ * the server-wide one when the file sets that, so one line still sets
+ * every pool's, and to IIS's 90 s otherwise.
+ */
+static int
+conf_build_health(cfg_t *root, cfg_t *sec, struct conf_pool *pl)
+{
+	const char	*s;
+	unsigned int	 i, n;
+
+	if (conf_parse_duration(conf_pool_str(sec, "ping_interval"),
+	    &pl->pl_ping_interval_ms) == -1 ||
+	    conf_parse_duration(conf_pool_str(sec, "ping_timeout"),
+	    &pl->pl_ping_timeout_ms) == -1 ||
+	    conf_parse_duration(conf_pool_str(sec, "startup_timeout"),
+	    &pl->pl_startup_timeout_ms) == -1 ||
+	    conf_parse_duration(conf_pool_str(sec, "recycle_time"),
+	    &pl->pl_recycle_time_ms) == -1 ||
+	    conf_parse_size(conf_pool_str(sec, "recycle_memory"),
+	    &pl->pl_recycle_memory) == -1)
+		return -1;
+	if ((s = conf_pool_str(sec, "shutdown_timeout")) == NULL) {
+		if (conf_find_mark(cfg_getopt(root, "shutdown_timeout"), 0) !=
+		    NULL)
+			s = cfg_getstr(root, "shutdown_timeout");
+		else
+			s = CONF_POOL_SHUTDOWN;
+	}
+	if (conf_parse_duration(s, &pl->pl_shutdown_timeout_ms) == -1)
+		return -1;
+	if (sec == NULL)
+		return 0;
+	pl->pl_recycle_requests = cfg_getint(sec, "recycle_requests");
+	if ((n = cfg_size(sec, "recycle_at")) == 0)
+		return 0;
+	if ((pl->pl_recycle_at = calloc(n, sizeof(*pl->pl_recycle_at))) ==
+	    NULL) {
+		log_warn("conf_build_health: calloc");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (conf_parse_clock(cfg_getnstr(sec, "recycle_at", i),
+		    &pl->pl_recycle_at[pl->pl_nrecycle_at++]) == -1)
+			return -1;
+	return 0;
+}
+
 static int
 conf_build_pools(cfg_t *root, struct hsd_config *cf)
 {
@@ -987,7 +1115,8 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_queue_length = conf_pool_opts[1].def.number;
 		pl->pl_concurrency = conf_pool_opts[2].def.number;
 		pl->pl_start_always = 0;
-		if (conf_build_ident(NULL, &cf->cf_ident, &pl->pl_ident) == -1)
+		if (conf_build_ident(NULL, &cf->cf_ident, &pl->pl_ident) ==
+		    -1 || conf_build_health(root, NULL, pl) == -1)
 			return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -1000,7 +1129,8 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_concurrency = cfg_getint(sec, "concurrency");
 		pl->pl_start_always = strcmp(cfg_getstr(sec, "start"),
 		    "always") == 0;
-		if (conf_build_ident(sec, &cf->cf_ident, &pl->pl_ident) == -1)
+		if (conf_build_ident(sec, &cf->cf_ident, &pl->pl_ident) ==
+		    -1 || conf_build_health(root, sec, pl) == -1)
 			return -1;
 		if ((s = cfg_getstr(sec, "chroot")) != NULL) {
 			pl->pl_chroot_line = conf_key_line(sec, "chroot", 0);
@@ -1522,6 +1652,7 @@ conf_free(struct hsd_config *cf)
 		free(cf->cf_pools[i].pl_ident.id_user);
 		free(cf->cf_pools[i].pl_ident.id_group);
 		free(cf->cf_pools[i].pl_chroot);
+		free(cf->cf_pools[i].pl_recycle_at);
 	}
 	free(cf->cf_pools);
 	for (i = 0; i < cf->cf_nsites; i++) {

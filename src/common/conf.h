@@ -63,6 +63,18 @@ struct conf_pool {
 	 */
 	char		*pl_chroot;
 	int		 pl_chroot_line;	/* where it was written */
+
+	/* Health (IIS's pinging and time limits), milliseconds. */
+	uint64_t	 pl_ping_interval_ms;
+	uint64_t	 pl_ping_timeout_ms;
+	uint64_t	 pl_startup_timeout_ms;
+	uint64_t	 pl_shutdown_timeout_ms;
+	/* Recycling; 0: that condition is off. */
+	uint32_t	 pl_recycle_requests;
+	uint64_t	 pl_recycle_time_ms;
+	uint64_t	 pl_recycle_memory;	/* resident bytes */
+	uint16_t	*pl_recycle_at;		/* local minutes after midnight */
+	uint32_t	 pl_nrecycle_at;
 };
 
 /* One distinct listening address; bindings share it when ip:port match. */
@@ -106,6 +118,7 @@ struct hsd_config {
 	char			*cf_libexec_dir;
 	char			*cf_chroot_dir;		/* the listener's */
 	struct conf_ident	 cf_ident;		/* server-wide user/group */
+	/* The whole server's stop; a pool's own is pl_shutdown_timeout_ms. */
 	uint64_t		 cf_shutdown_timeout_ms;
 	struct conf_limits	 cf_limits;
 	struct conf_pool	*cf_pools;
@@ -136,6 +149,8 @@ int	conf_parse_duration(const char *, uint64_t *ms);
 /* A duration in milliseconds as the struct timeval libevent takes. */
 struct timeval;
 void	conf_timeval(uint64_t ms, struct timeval *);
+/* "03:00": *min = 180.  Exactly HH:MM, 00:00 to 23:59. */
+int	conf_parse_clock(const char *, uint16_t *min);
 /* "16384", "16K", "4M", "1G". */
 int	conf_parse_size(const char *, uint64_t *bytes);
 /* "ip:port[:host]", "*:port[:host]", "[v6]:port[:host]". */

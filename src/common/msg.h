@@ -37,6 +37,7 @@ enum msg_type {
 	MSG_PM_LISTEN_SOCK = 100,	/* fd: bound listening socket; struct msg_listen */
 	MSG_PM_WORKER_UP,		/* fd: listener end of a worker channel; struct msg_worker */
 	MSG_PM_SHUTDOWN,		/* stop accepting, finish in-flight requests, exit */
+	MSG_PM_WORKER_RETIRE = 110,	/* mh_id: worker id; no more requests to it */
 
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
@@ -46,6 +47,7 @@ enum msg_type {
 	/* listener -> worker */
 	MSG_REQ_SLOTS = 300,		/* fd: memfd holding the worker's struct wrk_slot table */
 	MSG_REQ_HANDOFF,		/* fd: client socket; struct msg_handoff + path + data */
+	MSG_REQ_RETIRE = 310,		/* no handoff follows: finish what you have, exit */
 
 	/* worker -> listener */
 	MSG_REQ_DONE = 400,		/* struct msg_done + bytes read past the request */
@@ -54,15 +56,47 @@ enum msg_type {
 
 	/* pool manager -> worker */
 	MSG_WRK_SHUTDOWN = 500,		/* finish in-flight requests and exit */
+	MSG_WRK_PING = 510,		/* struct msg_ping: answer with MSG_WRK_PONG */
 	MSG_WRK_LISTENER = 520,		/* fd: channel to a new listener; the old one is gone */
 
 	/* worker -> pool manager */
 	MSG_WRK_READY = 550,		/* initialised: a death from now on is a crash, not a failed start */
+	MSG_WRK_PONG = 560,		/* struct msg_pong: the loop is alive */
+	MSG_WRK_RECYCLE,		/* struct msg_recycle: recycle_requests reached */
 
 	/* reserved for later processes */
 	MSG_LOG_BASE = 600,		/* listener -> hsd-logd */
 	MSG_CACHE_BASE = 700,		/* listener <-> hsd-cached */
 	MSG_CTL_BASE = 800,		/* hsdctl <-> pool manager */
+};
+
+/*
+ * Retiring a worker (overlapped recycling, and anything else that stops
+ * one worker while its pool goes on): the pool manager tells the listener
+ * MSG_PM_WORKER_RETIRE; the listener hands the worker nothing more and
+ * sends it MSG_REQ_RETIRE on the worker's own channel, after every
+ * handoff it ever sent there, so the worker knows no request is still on
+ * its way when it sees it.  The worker finishes what it holds and exits;
+ * the pool manager kills it after the pool's shutdown_timeout.
+ */
+
+/* MSG_WRK_PING / MSG_WRK_PONG: pp_seq is echoed; a pong also carries the
+ * requests the worker has finished, for the pool manager to show. */
+struct msg_ping {
+	uint32_t	pp_seq;
+};
+
+struct msg_pong {
+	uint32_t	po_seq;
+	uint32_t	po_pad;
+	uint64_t	po_requests;
+};
+
+/* MSG_WRK_RECYCLE: sent once, by the worker whose DONE count reached its
+ * pool's recycle_requests; the count is exact with no per-request
+ * message to the pool manager. */
+struct msg_recycle {
+	uint64_t	rc_requests;
 };
 
 /* MSG_PM_LISTEN_SOCK */

@@ -5,8 +5,8 @@
  * queue.c the pools, send.c what workers hand back.
  *
  * Peers:
- *	poolmgr		fd 3: listening sockets, workers, shutdown; we report
- *			workers we give up on
+ *	poolmgr		fd 3: listening sockets, workers, workers to retire,
+ *			shutdown; we report workers we give up on
  *	worker		one channel each, passed by the pool manager
  */
 #include "config.h"
@@ -105,6 +105,11 @@ listener_dispatch_parent(struct chan *ch, const struct msg_hdr *hdr,
 		if (fd != -1)
 			close(fd);
 		listener_stop();
+		return;
+	case MSG_PM_WORKER_RETIRE:
+		if (fd != -1 || hdr->mh_len != 0)
+			goto bad;
+		queue_worker_retire(hdr->mh_id);
 		return;
 	default:
 		break;

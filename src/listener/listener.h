@@ -118,6 +118,7 @@ struct lsn_worker {
 	uint32_t		 wk_inflight;
 	int			 wk_ready;	/* said MSG_REQ_READY: may take requests */
 	int			 wk_broken;	/* reported failed: takes no more */
+	int			 wk_retiring;	/* told MSG_REQ_RETIRE: takes no more */
 	struct chan		*wk_chan;
 	struct wrk_slot		*wk_slots;	/* shared with the worker */
 	size_t			 wk_slots_size;
@@ -182,6 +183,7 @@ int	send_bytes_acked(int fd, uint64_t *);
 /* queue.c */
 void	queue_init(void);
 void	queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd);
+void	queue_worker_retire(uint32_t id);
 void	queue_dispatch(struct conn *);
 void	queue_unpark(struct conn *);
 void	queue_run(struct lsn_pool *);

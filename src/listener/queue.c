@@ -103,7 +103,8 @@ void
 queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
 {
 	const struct hsd_config	*conf = lenv->le_conf;
-	struct lsn_worker	*w;
+	struct lsn_worker	*w = NULL;
+	struct msg_wfailed	 wf;
 	uint32_t		 i, n;
 	int			 mfd = -1;
 
@@ -174,6 +175,42 @@ fail:
 		close(fd);
 	if (w != NULL)
 		queue_worker_free(w);
+	/* Its channel is gone with it: without a word the worker would wait
+	 * for a listener that is already there. */
+	memset(&wf, 0, sizeof(wf));
+	wf.wf_reason = WFAIL_BROKEN;
+	if (chan_send(lenv->le_parent, MSG_LSN_WORKER_FAILED, id, &wf,
+	    sizeof(wf), -1) == -1)
+		log_warn("queue_worker_up: telling the pool manager");
+}
+
+/*
+ * The pool manager retires worker id (a recycle, say): it gets no more
+ * requests, and is told so on its own channel, behind every handoff it
+ * was ever sent, so that it may exit once it has finished what it holds.
+ * Its DONEs are taken as before.  Requests that come meanwhile go to the
+ * pool's other workers, or wait for them.
+ */
+void
+queue_worker_retire(uint32_t id)
+{
+	struct lsn_worker	*w = NULL;
+	uint32_t		 i;
+
+	for (i = 0; i < lenv->le_conf->cf_npools && w == NULL; i++)
+		TAILQ_FOREACH(w, &lenv->le_pools[i].pl_workers, wk_entry)
+			if (w->wk_id == id)
+				break;
+	if (w == NULL || w->wk_retiring) {
+		log_debug("queue_worker_retire: worker %u is gone already", id);
+		return;
+	}
+	w->wk_retiring = 1;
+	log_debug("queue_worker_retire: worker %u (pid %d), %u requests in "
+	    "flight", w->wk_id, w->wk_pid, w->wk_inflight);
+	/* If it cannot be told, the pool manager's kill timer ends it. */
+	if (chan_send(w->wk_chan, MSG_REQ_RETIRE, id, NULL, 0, -1) == -1)
+		log_warn("queue_worker_retire: telling worker %u", id);
 }
 
 /* The worker of the pool with the most spare capacity, NULL if all full. */
@@ -184,7 +221,7 @@ queue_pick(struct lsn_pool *pl)
 	uint32_t		 spare, best_spare = 0;
 
 	TAILQ_FOREACH(w, &pl->pl_workers, wk_entry) {
-		if (!w->wk_ready || w->wk_broken)
+		if (!w->wk_ready || w->wk_broken || w->wk_retiring)
 			continue;
 		spare = w->wk_concurrency - w->wk_inflight;
 		if (spare > best_spare) {

@@ -2,6 +2,20 @@
  * The pool manager's application pools: starting each pool's workers,
  * restarting them when they die (with a back-off for workers that cannot
  * start), replacing the ones the listener gives up on, and stopping them.
+ *
+ * Health, as IIS's WAS does it: a worker must be ready within
+ * startup_timeout, answer a ping every ping_interval within ping_timeout
+ * (the answer comes from its event loop, so a worker stopped or stuck in
+ * a loop does not answer), and exit within shutdown_timeout when told to
+ * stop; otherwise it is killed, and the usual death path replaces it.
+ *
+ * Recycling is overlapped: when a worker reaches recycle_requests,
+ * recycle_time, a recycle_at time or recycle_memory, its replacement is
+ * started first, beside it, and only once that one is ready is the old
+ * one retired (pool_retire(): the listener stops handing it requests and
+ * tells it so, and it finishes what it has).  If the replacement cannot
+ * start, the old worker serves on and the recycle is tried again at its
+ * next ping tick.
  */
 #include "config.h"
 
@@ -9,15 +23,19 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "chan.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
@@ -36,6 +54,10 @@
 #define POOL_BACKOFF_MAX_MS	30000
 
 static void	pool_restart_timer(evutil_socket_t, short, void *);
+static void	pool_recycle_at_timer(evutil_socket_t, short, void *);
+static void	pool_recycle_at_arm(uint32_t);
+static void	pool_health_start(struct pm_child *);
+static int	pool_start_worker(uint32_t, struct pm_child *);
 
 void
 pool_init(void)
@@ -54,6 +76,13 @@ pool_init(void)
 		if (penv->pe_conf->cf_pools[i].pl_start_always)
 			penv->pe_pools[i].pp_wanted =
 			    penv->pe_conf->cf_pools[i].pl_workers;
+		if (penv->pe_conf->cf_pools[i].pl_nrecycle_at == 0)
+			continue;
+		penv->pe_pools[i].pp_recycle_at = evtimer_new(penv->pe_base,
+		    pool_recycle_at_timer, &penv->pe_pools[i]);
+		if (penv->pe_pools[i].pp_recycle_at == NULL)
+			fatalx("pool_init: evtimer_new failed");
+		pool_recycle_at_arm(i);
 	}
 }
 
@@ -167,9 +196,10 @@ pool_listener_up(void)
 }
 
 /* 0 if a worker was spawned; -1 if not, with a retry scheduled when one
- * can help. */
+ * can help.  With replaces, the worker is that one's overlapped
+ * replacement: not counted in the pool until it takes over. */
 static int
-pool_start_worker(uint32_t pool)
+pool_start_worker(uint32_t pool, struct pm_child *replaces)
 {
 	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
 	struct pm_pool		*pp = &penv->pe_pools[pool];
@@ -214,7 +244,12 @@ pool_start_worker(uint32_t pool)
 	}
 	c = poolmgr_child_new(PM_WORKER, pool, pid, pm[0]);
 	c->pc_id = penv->pe_next_worker = id;
-	pp->pp_running++;
+	if (replaces != NULL) {
+		c->pc_replaces = replaces;
+		replaces->pc_replacement = c;
+	} else
+		pp->pp_running++;
+	pool_health_start(c);
 	pool_introduce(c, lw[0]);
 	log_debug("pool_start_worker: worker %u (pid %d) of pool %s",
 	    id, (int)pid, cp->pl_name);
@@ -224,6 +259,7 @@ fail:
 	/* A spawn that fails is a failed start like a worker that dies
 	 * before it is ready: it counts towards the back-off. */
 	pp->pp_start_fails++;
+	pp->pp_fail_ms = clock_ms();
 	delay_ms = pool_backoff_ms(pp);
 	if (delay_ms < POOL_BACKOFF_MIN_MS)
 		delay_ms = POOL_BACKOFF_MIN_MS;
@@ -242,7 +278,7 @@ pool_fill(uint32_t pool)
 	struct pm_pool	*pp = &penv->pe_pools[pool];
 
 	while (!penv->pe_stopping && pp->pp_running < pp->pp_wanted)
-		if (pool_start_worker(pool) == -1)
+		if (pool_start_worker(pool, NULL) == -1)
 			break;
 }
 
@@ -261,10 +297,32 @@ pool_worker_exited(struct pm_child *c, int status)
 {
 	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
 	struct pm_pool		*pp = &penv->pe_pools[c->pc_pool];
+	struct pm_child		*other;
 	uint64_t		 delay_ms;
 	char			 how[128];
 
 	poolmgr_describe_exit(status, how, sizeof(how));
+	if ((other = c->pc_replaces) != NULL) {
+		/* A replacement that never became ready: the worker it was
+		 * to replace serves on, and its recycle is tried again. */
+		other->pc_replacement = NULL;
+		c->pc_replaces = NULL;
+		if (penv->pe_stopping)
+			return;
+		pp->pp_start_fails++;
+		pp->pp_fail_ms = clock_ms();
+		log_warnx("worker %u (pid %d) of pool %s, started to replace "
+		    "worker %u, %s before it was ready; worker %u serves on",
+		    c->pc_id, (int)c->pc_pid, cp->pl_name, other->pc_id, how,
+		    other->pc_id);
+		return;
+	}
+	if ((other = c->pc_replacement) != NULL) {
+		/* Its replacement, still starting, takes its place. */
+		other->pc_replaces = NULL;
+		c->pc_replacement = NULL;
+		pp->pp_running++;
+	}
 	if (c->pc_retiring) {
 		/* Replaced when it was retired: nothing more to do. */
 		log_info("worker %u (pid %d) of pool %s, retired, %s", c->pc_id,
@@ -312,9 +370,418 @@ pool_kill_child(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	log_warnx("worker %u (pid %d) did not stop within shutdown_timeout; "
-	    "killing it", c->pc_id, (int)c->pc_pid);
+	log_warnx("worker %u (pid %d) of pool %s did not stop within "
+	    "shutdown_timeout (%llu ms); killing it", c->pc_id, (int)c->pc_pid,
+	    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
+	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    pl_shutdown_timeout_ms);
 	kill(c->pc_pid, SIGKILL);
+}
+
+/* c was told to stop: kill it if it is still there after its pool's
+ * shutdown_timeout. */
+static void
+pool_arm_kill(struct pm_child *c)
+{
+	struct timeval	tv;
+
+	if (c->pc_kill == NULL && (c->pc_kill = evtimer_new(penv->pe_base,
+	    pool_kill_child, c)) == NULL) {
+		kill(c->pc_pid, SIGKILL);
+		return;
+	}
+	conf_timeval(penv->pe_conf->cf_pools[c->pc_pool].pl_shutdown_timeout_ms,
+	    &tv);
+	if (evtimer_add(c->pc_kill, &tv) == -1)
+		kill(c->pc_pid, SIGKILL);
+}
+
+/* c no longer counts towards its pool's workers; a replacement of it
+ * that is still starting counts instead. */
+static void
+pool_uncount(struct pm_child *c)
+{
+	struct pm_pool	*pp = &penv->pe_pools[c->pc_pool];
+	struct pm_child	*r;
+
+	c->pc_retiring = 1;
+	if ((r = c->pc_replaces) != NULL) {
+		/* A replacement never counted: the worker it was to replace
+		 * serves on, and its recycle is tried again. */
+		r->pc_replacement = NULL;
+		c->pc_replaces = NULL;
+		return;
+	}
+	if ((r = c->pc_replacement) != NULL) {
+		r->pc_replaces = NULL;
+		c->pc_replacement = NULL;
+		pp->pp_running++;
+	}
+	pp->pp_running--;
+}
+
+/*
+ * Stop worker c gracefully while its pool goes on: the listener hands it
+ * no more requests and tells it so on its own channel, after every
+ * handoff it sent there, so no request can be on its way to it; it
+ * finishes what it holds and exits, or is killed after shutdown_timeout.
+ * Requests that come meanwhile go to the pool's other workers, and the
+ * pool is filled up again if c was needed.  why is for the log.
+ */
+void
+pool_retire(struct pm_child *c, const char *why)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+
+	if (c->pc_kind != PM_WORKER || c->pc_retiring)
+		return;
+	log_info("worker %u (pid %d) of pool %s retired (%s) after %llu "
+	    "requests; it finishes what it has", c->pc_id, (int)c->pc_pid,
+	    cp->pl_name, why, (unsigned long long)c->pc_requests);
+	pool_uncount(c);
+	c->pc_stop_sent = 1;
+	/* Without the listener there is nobody to order the message after
+	 * handoffs, and none will come: tell the worker itself. */
+	if (penv->pe_listener == NULL || penv->pe_listener->pc_chan == NULL ||
+	    chan_send(penv->pe_listener->pc_chan, MSG_PM_WORKER_RETIRE,
+	    c->pc_id, NULL, 0, -1) == -1) {
+		if (c->pc_chan == NULL || chan_send(c->pc_chan,
+		    MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
+			kill(c->pc_pid, SIGTERM);
+	}
+	pool_arm_kill(c);
+	pool_fill(c->pc_pool);
+}
+
+/* ------------------------------------------------------------ health */
+
+static void
+pool_startup_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pm_child	*c = arg;
+
+	(void)fd;
+	(void)ev;
+	if (c->pc_ready)
+		return;
+	/* Its death is a failed start: the back-off counts it. */
+	log_warnx("worker %u (pid %d) of pool %s was not ready within "
+	    "startup_timeout (%llu ms); killing it", c->pc_id, (int)c->pc_pid,
+	    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
+	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    pl_startup_timeout_ms);
+	kill(c->pc_pid, SIGKILL);
+}
+
+static void
+pool_pong_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pm_child	*c = arg;
+
+	(void)fd;
+	(void)ev;
+	/* Killed, its requests fail over in the listener and the death
+	 * path replaces it (or, retiring, it is not replaced). */
+	log_warnx("worker %u (pid %d) of pool %s did not answer a ping within "
+	    "%llu ms (ping_timeout); killing it", c->pc_id, (int)c->pc_pid,
+	    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
+	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    pl_ping_timeout_ms);
+	kill(c->pc_pid, SIGKILL);
+}
+
+/* Resident bytes of pid from /proc, 0 if it cannot be read. */
+static uint64_t
+pool_rss(pid_t pid)
+{
+	char			 path[64], buf[128];
+	unsigned long long	 size, res;
+	ssize_t			 n;
+	long			 page;
+	int			 fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &size, &res) != 2 ||
+	    (page = sysconf(_SC_PAGESIZE)) <= 0)
+		return 0;
+	return (uint64_t)res * (uint64_t)page;
+}
+
+/*
+ * Start c's replacement, if c is due a recycle and none is starting.
+ * After failed starts the pool's back-off applies; the next ping tick
+ * tries again.
+ */
+static void
+pool_recycle_start(struct pm_child *c)
+{
+	struct pm_pool	*pp = &penv->pe_pools[c->pc_pool];
+
+	if (c->pc_recycle_why[0] == '\0' || c->pc_replacement != NULL ||
+	    c->pc_replaces != NULL || c->pc_retiring || !c->pc_ready ||
+	    penv->pe_stopping)
+		return;
+	if (pp->pp_start_fails > 0 &&
+	    clock_ms() - pp->pp_fail_ms < pool_backoff_ms(pp))
+		return;
+	pool_start_worker(c->pc_pool, c);
+}
+
+/* c reached a recycle condition: say why, once, and replace it. */
+static void
+pool_recycle(struct pm_child *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+pool_recycle(struct pm_child *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	/* A replacement still starting keeps the reason for when it is
+	 * ready; its start is not held against it. */
+	if (c->pc_retiring || penv->pe_stopping)
+		return;
+	if (c->pc_recycle_why[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(c->pc_recycle_why, sizeof(c->pc_recycle_why), fmt,
+		    ap);
+		va_end(ap);
+		log_info("worker %u (pid %d) of pool %s: recycling (%s); "
+		    "starting its replacement", c->pc_id, (int)c->pc_pid,
+		    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
+		    c->pc_recycle_why);
+	}
+	pool_recycle_start(c);
+}
+
+static void
+pool_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	const struct conf_pool	*cp;
+	struct pm_child		*c = arg;
+	struct msg_ping		 pg;
+	struct timeval		 tv;
+	uint64_t		 rss;
+
+	(void)fd;
+	(void)ev;
+	cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	if (!c->pc_ping_out && c->pc_chan != NULL) {
+		memset(&pg, 0, sizeof(pg));
+		pg.pp_seq = ++c->pc_ping_seq;
+		if (chan_send(c->pc_chan, MSG_WRK_PING, c->pc_id, &pg,
+		    sizeof(pg), -1) == 0) {
+			c->pc_ping_out = 1;
+			conf_timeval(cp->pl_ping_timeout_ms, &tv);
+			evtimer_add(c->pc_pong, &tv);
+		}
+	}
+	if (cp->pl_recycle_memory > 0 && c->pc_recycle_why[0] == '\0' &&
+	    (rss = pool_rss(c->pc_pid)) > cp->pl_recycle_memory)
+		pool_recycle(c, "resident memory %llu KiB is over "
+		    "recycle_memory %llu KiB", (unsigned long long)rss / 1024,
+		    (unsigned long long)cp->pl_recycle_memory / 1024);
+	else
+		pool_recycle_start(c);
+}
+
+static void
+pool_uptime_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pm_child	*c = arg;
+
+	(void)fd;
+	(void)ev;
+	pool_recycle(c, "recycle_time %llu ms",
+	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    pl_recycle_time_ms);
+}
+
+/* A new worker: the startup and recycle_time clocks start now. */
+static void
+pool_health_start(struct pm_child *c)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	struct timeval		 tv;
+
+	if ((c->pc_startup = evtimer_new(penv->pe_base, pool_startup_expired,
+	    c)) == NULL ||
+	    (c->pc_tick = event_new(penv->pe_base, -1, EV_PERSIST, pool_tick,
+	    c)) == NULL ||
+	    (c->pc_pong = evtimer_new(penv->pe_base, pool_pong_expired,
+	    c)) == NULL ||
+	    (c->pc_uptime = evtimer_new(penv->pe_base, pool_uptime_expired,
+	    c)) == NULL)
+		fatalx("pool_health_start: evtimer_new failed");
+	conf_timeval(cp->pl_startup_timeout_ms, &tv);
+	evtimer_add(c->pc_startup, &tv);
+	if (cp->pl_recycle_time_ms > 0) {
+		conf_timeval(cp->pl_recycle_time_ms, &tv);
+		evtimer_add(c->pc_uptime, &tv);
+	}
+}
+
+/* c said it is ready: pings start, and a replacement takes over. */
+static void
+pool_worker_ready(struct pm_child *c)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	struct pm_child		*old;
+	struct timeval		 tv;
+	char			 why[160];
+
+	if (c->pc_ready)
+		return;
+	c->pc_ready = 1;
+	evtimer_del(c->pc_startup);
+	conf_timeval(cp->pl_ping_interval_ms, &tv);
+	event_add(c->pc_tick, &tv);
+	if ((old = c->pc_replaces) == NULL)
+		return;
+	c->pc_replaces = NULL;
+	old->pc_replacement = NULL;
+	penv->pe_pools[c->pc_pool].pp_running++;
+	snprintf(why, sizeof(why), "%s; worker %u (pid %d) took over",
+	    old->pc_recycle_why, c->pc_id, (int)c->pc_pid);
+	pool_retire(old, why);
+}
+
+static void
+pool_pong(struct pm_child *c, const struct msg_hdr *hdr, const void *data)
+{
+	struct msg_pong	po;
+
+	if (hdr->mh_len != sizeof(po)) {
+		log_warnx("pool_pong: worker %u: %u byte pong", c->pc_id,
+		    hdr->mh_len);
+		return;
+	}
+	memcpy(&po, data, sizeof(po));
+	if (!c->pc_ping_out || po.po_seq != c->pc_ping_seq)
+		return;		/* not the ping we wait for */
+	c->pc_ping_out = 0;
+	evtimer_del(c->pc_pong);
+	c->pc_requests = po.po_requests;
+}
+
+/* The worker says it reached recycle_requests; a worker can only have
+ * itself recycled, and only when the pool recycles on requests. */
+static void
+pool_recycle_requested(struct pm_child *c, const struct msg_hdr *hdr,
+    const void *data)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	struct msg_recycle	 rc;
+
+	if (hdr->mh_len != sizeof(rc)) {
+		log_warnx("pool_recycle_requested: worker %u: %u byte "
+		    "message", c->pc_id, hdr->mh_len);
+		return;
+	}
+	memcpy(&rc, data, sizeof(rc));
+	if (cp->pl_recycle_requests == 0 ||
+	    rc.rc_requests < cp->pl_recycle_requests) {
+		log_warnx("pool_recycle_requested: worker %u: asks to be "
+		    "recycled after %llu requests; ignored", c->pc_id,
+		    (unsigned long long)rc.rc_requests);
+		return;
+	}
+	c->pc_requests = rc.rc_requests;
+	pool_recycle(c, "recycle_requests %u reached",
+	    cp->pl_recycle_requests);
+}
+
+/*
+ * When the pool's next recycle_at time comes, in seconds from now: the
+ * first of its local times after `from`, today or tomorrow (mktime()
+ * settles daylight saving).
+ */
+static time_t
+pool_recycle_at_next(const struct conf_pool *cp, time_t now, time_t from)
+{
+	struct tm	tm, t;
+	time_t		when, best = 0;
+	uint32_t	i;
+	int		day;
+
+	localtime_r(&from, &tm);
+	for (i = 0; i < cp->pl_nrecycle_at; i++) {
+		for (day = 0; day < 2; day++) {
+			t = tm;
+			t.tm_mday += day;
+			t.tm_hour = cp->pl_recycle_at[i] / 60;
+			t.tm_min = cp->pl_recycle_at[i] % 60;
+			t.tm_sec = 0;
+			t.tm_isdst = -1;
+			if ((when = mktime(&t)) != (time_t)-1 && when > from)
+				break;
+		}
+		if (when > from && (best == 0 || when < best))
+			best = when;
+	}
+	if (best == 0)
+		return 24 * 60 * 60;
+	return best - now;
+}
+
+static void
+pool_recycle_at_arm(uint32_t pool)
+{
+	time_t		now = time(NULL);
+	struct timeval	tv;
+
+	/* A minute on, so a timer that fires a little early cannot
+	 * recycle the pool twice for one time. */
+	tv.tv_sec = pool_recycle_at_next(&penv->pe_conf->cf_pools[pool], now,
+	    now + 60);
+	tv.tv_usec = 0;
+	evtimer_add(penv->pe_pools[pool].pp_recycle_at, &tv);
+}
+
+static void
+pool_recycle_at_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pm_pool	*pp = arg;
+	struct pm_child	*c;
+	uint32_t	 pool = pp - penv->pe_pools;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	(void)fd;
+	(void)ev;
+	localtime_r(&now, &tm);
+	/* Replacements started here are not ready, and are skipped. */
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    c->pc_ready)
+			pool_recycle(c, "recycle_at %02d:%02d", tm.tm_hour,
+			    tm.tm_min);
+	pool_recycle_at_arm(pool);
+}
+
+/* c is being freed: its timers go, and no worker points at it. */
+void
+pool_child_free(struct pm_child *c)
+{
+	if (c->pc_replacement != NULL)
+		c->pc_replacement->pc_replaces = NULL;
+	if (c->pc_replaces != NULL)
+		c->pc_replaces->pc_replacement = NULL;
+	if (c->pc_startup != NULL)
+		event_free(c->pc_startup);
+	if (c->pc_tick != NULL)
+		event_free(c->pc_tick);
+	if (c->pc_pong != NULL)
+		event_free(c->pc_pong);
+	if (c->pc_uptime != NULL)
+		event_free(c->pc_uptime);
 }
 
 /*
@@ -329,7 +796,8 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 	const struct conf_pool	*cp;
 	struct msg_wfailed	 wf;
 	struct pm_child		*c;
-	struct timeval		 tv;
+	struct pm_pool		*pp;
+	uint64_t		 delay_ms;
 
 	if (hdr->mh_len != sizeof(wf)) {
 		log_warnx("pool_worker_failed: %u byte message",
@@ -343,6 +811,7 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 	if (c == NULL || penv->pe_stopping)
 		return;		/* gone already */
 	cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	pp = &penv->pe_pools[c->pc_pool];
 	if (wf.wf_reason == WFAIL_HUNG) {
 		log_warnx("worker %u (pid %d) of pool %s is hung (a request "
 		    "made no progress); killing it", c->pc_id, (int)c->pc_pid,
@@ -355,18 +824,23 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 	log_warnx("worker %u (pid %d) of pool %s is broken (the listener "
 	    "cannot use it); replacing it", c->pc_id, (int)c->pc_pid,
 	    cp->pl_name);
-	c->pc_retiring = 1;
-	penv->pe_pools[c->pc_pool].pp_running--;
+	pool_uncount(c);
 	c->pc_stop_sent = 1;
 	if (c->pc_chan == NULL ||
 	    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
 		kill(c->pc_pid, SIGTERM);
-	if ((c->pc_kill = evtimer_new(penv->pe_base, pool_kill_child,
-	    c)) != NULL) {
-		conf_timeval(penv->pe_conf->cf_shutdown_timeout_ms, &tv);
-		evtimer_add(c->pc_kill, &tv);
-	} else
-		kill(c->pc_pid, SIGKILL);
+	pool_arm_kill(c);
+	/* One the listener could not take at its start is a failed start,
+	 * under the back-off, or a listener short of fds would make the
+	 * pool manager fork in a loop. */
+	if (!c->pc_ready) {
+		pp->pp_start_fails++;
+		pp->pp_fail_ms = clock_ms();
+		if ((delay_ms = pool_backoff_ms(pp)) > 0) {
+			pool_restart_later(c->pc_pool, delay_ms);
+			return;
+		}
+	}
 	pool_fill(c->pc_pool);
 }
 
@@ -377,12 +851,17 @@ pool_dispatch_worker(struct chan *ch, const struct msg_hdr *hdr,
 	struct pm_child	*c = arg;
 
 	(void)ch;
-	(void)data;
 	if (fd != -1)
 		close(fd);
 	switch (hdr->mh_type) {
 	case MSG_WRK_READY:
-		c->pc_ready = 1;
+		pool_worker_ready(c);
+		break;
+	case MSG_WRK_PONG:
+		pool_pong(c, hdr, data);
+		break;
+	case MSG_WRK_RECYCLE:
+		pool_recycle_requested(c, hdr, data);
 		break;
 	default:
 		log_warnx("pool_dispatch_worker: worker %u: unexpected "

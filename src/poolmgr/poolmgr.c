@@ -8,7 +8,9 @@
  *
  * Peers:
  *	listener	hands it the listening sockets and each worker's channel
- *	worker		one channel each: shutdown, a new listener's channel
+ *	worker		one channel each: pings, shutdown, a new listener's
+ *			channel; it says ready, answers pings and asks to be
+ *			recycled (pool.c)
  */
 #include "config.h"
 
@@ -198,6 +200,8 @@ void
 poolmgr_child_free(struct pm_child *c)
 {
 	TAILQ_REMOVE(&penv->pe_children, c, pc_entry);
+	if (c->pc_kind == PM_WORKER)
+		pool_child_free(c);
 	if (c->pc_kill != NULL)
 		event_free(c->pc_kill);
 	if (c->pc_chan != NULL)

@@ -31,13 +31,30 @@ struct pm_child {
 	int			 pc_retiring;	/* replaced already; no longer counted */
 	struct event		*pc_kill;	/* SIGKILL if not gone by then */
 	TAILQ_ENTRY(pm_child)	 pc_entry;
+
+	/* Health and recycling (pool.c); workers only. */
+	struct event		*pc_startup;	/* startup_timeout */
+	struct event		*pc_tick;	/* every ping_interval once ready */
+	struct event		*pc_pong;	/* ping_timeout of the ping out */
+	struct event		*pc_uptime;	/* recycle_time */
+	uint32_t		 pc_ping_seq;
+	int			 pc_ping_out;	/* a ping is unanswered */
+	uint64_t		 pc_requests;	/* as its last pong or recycle said */
+	char			 pc_recycle_why[96]; /* "": no recycle due */
+	/* Overlapped recycling: the worker starting to take this one's
+	 * place, and, on that one, the worker it is to replace once ready.
+	 * A replacement is not counted in pp_running until it takes over. */
+	struct pm_child		*pc_replacement;
+	struct pm_child		*pc_replaces;
 };
 
 struct pm_pool {
 	uint32_t		 pp_running;
 	uint32_t		 pp_wanted;	/* workers it should have now */
 	uint32_t		 pp_start_fails;	/* deaths before ready, in a row */
+	uint64_t		 pp_fail_ms;		/* monotonic, the last of them */
 	struct event		*pp_restart;
+	struct event		*pp_recycle_at;		/* the next recycle_at time */
 };
 
 struct poolmgr_env {
@@ -83,5 +100,7 @@ void	 pool_worker_failed(const struct msg_hdr *, const void *);
 void	 pool_dispatch_worker(struct chan *, const struct msg_hdr *,
 	    const void *, int, void *);
 void	 pool_stop_workers(void);
+void	 pool_retire(struct pm_child *, const char *why);
+void	 pool_child_free(struct pm_child *);
 
 #endif

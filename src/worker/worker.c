@@ -18,8 +18,9 @@
  * (a deadline from the handoff, min_body_rate), answered 408 if it breaks
  * them and 413 past max_body_size.
  *
- * Peers: the pool manager (fd 3), which only ever tells it to stop, and the
- * listener (fd 5), which sends work.  Requests live in a fixed table of
+ * Peers: the pool manager (fd 3), which pings it and tells it to stop,
+ * and which it tells when recycle_requests is reached; and the listener
+ * (fd 5), which sends work, and says when no more will come (retired).  Requests live in a fixed table of
  * slots, one per unit of the pool's concurrency, allocated at start-up so
  * the request path does not allocate.  Everything runs in one libevent
  * loop; only local file I/O blocks.
@@ -103,6 +104,8 @@ static size_t		 worker_read_max;
 static int		 worker_stopping;
 static struct event	*worker_stop_ev;	/* shutdown deadline */
 static struct event	*worker_drain_ev;	/* DONEs still queued */
+static uint64_t		 worker_requests;	/* DONEs sent */
+static uint64_t		 worker_recycle_at;	/* recycle_requests, 0: off */
 
 static int	worker_on_url(http_parser *, const char *, size_t);
 static int	worker_on_header_field(http_parser *, const char *, size_t);
@@ -137,6 +140,9 @@ static void	worker_maybe_exit(void);
 static void	worker_new_listener(int);
 static void	worker_listener_lost(void);
 static void	worker_listener_gone_later(void);
+static void	worker_say_ready(void);
+static void	worker_recycle_due(void);
+static void	worker_stop(const char *);
 static int	worker_open_root(const char *, int);
 
 static __attribute__((noreturn)) void
@@ -458,8 +464,11 @@ worker_send_done(const struct wrk_req *rq, uint32_t flags)
 		}
 	}
 	if (c != NULL && chan_sendv(c, MSG_REQ_DONE, rq->rq_conn, iov, n,
-	    fd) == 0)
+	    fd) == 0) {
+		if (++worker_requests == worker_recycle_at)
+			worker_recycle_due();
 		return;
+	}
 	/*
 	 * The listener died and its EOF is still unread: the connection
 	 * goes with it (worker_listener_lost() does the rest).  What is not
@@ -1056,6 +1065,11 @@ worker_dispatch_listener(struct chan *c, const struct msg_hdr *hdr,
 	case MSG_REQ_SLOTS:
 		worker_map_slots(fd);
 		break;
+	case MSG_REQ_RETIRE:
+		if (fd != -1)
+			close(fd);
+		worker_stop("retired");
+		break;
 	default:
 		log_warnx("worker_dispatch_listener: unexpected message %u",
 		    hdr->mh_type);
@@ -1106,7 +1120,7 @@ static void
 worker_stop(const char *why)
 {
 	struct timeval	tv;
-	uint64_t	ms = wrk_conf->cf_shutdown_timeout_ms;
+	uint64_t	ms = wrk_conf->cf_pools[worker_pool].pl_shutdown_timeout_ms;
 
 	if (worker_stopping)
 		return;
@@ -1119,12 +1133,48 @@ worker_stop(const char *why)
 	worker_maybe_exit();
 }
 
+/*
+ * The pool's recycle_requests is reached: tell the pool manager, once.
+ * It starts a replacement and retires this worker when that one is ready;
+ * until then this one serves on.
+ */
+static void
+worker_recycle_due(void)
+{
+	struct msg_recycle	rc;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.rc_requests = worker_requests;
+	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_RECYCLE,
+	    worker_id, &rc, sizeof(rc), -1) == -1)
+		log_warn("worker_recycle_due: telling the pool manager");
+}
+
+/* Answered from the loop, so a worker stuck anywhere does not answer. */
+static void
+worker_pong(const struct msg_hdr *hdr, const void *payload)
+{
+	struct msg_ping	pg;
+	struct msg_pong	po;
+
+	if (hdr->mh_len != sizeof(pg)) {
+		log_warnx("worker_pong: %u byte ping", hdr->mh_len);
+		return;
+	}
+	memcpy(&pg, payload, sizeof(pg));
+	memset(&po, 0, sizeof(po));
+	po.po_seq = pg.pp_seq;
+	po.po_requests = worker_requests;
+	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_PONG,
+	    worker_id, &po, sizeof(po), -1) == -1)
+		log_warn("worker_pong: answering a ping");
+}
+
 static void
 worker_dispatch_poolmgr(struct chan *c, const struct msg_hdr *hdr,
     const void *payload, int fd, void *arg)
 {
 	(void)c;
-	(void)payload;
 	(void)arg;
 	switch (hdr->mh_type) {
 	case MSG_WRK_SHUTDOWN:
@@ -1134,6 +1184,9 @@ worker_dispatch_poolmgr(struct chan *c, const struct msg_hdr *hdr,
 		break;
 	case MSG_WRK_LISTENER:
 		worker_new_listener(fd);
+		break;
+	case MSG_WRK_PING:
+		worker_pong(hdr, payload);
 		break;
 	default:
 		log_warnx("worker_dispatch_poolmgr: unexpected message %u",
@@ -1206,6 +1259,20 @@ worker_listener_gone_later(void)
 		fatalx("worker_listener_gone_later: event_base_once failed");
 }
 
+/* Once, when the listener has its READY: from now on a death is a crash. */
+static void
+worker_say_ready(void)
+{
+	static int	said;
+
+	if (said)
+		return;
+	said = 1;
+	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_READY,
+	    worker_id, NULL, 0, -1) == -1)
+		fatal("worker_say_ready: telling the pool manager");
+}
+
 /* The pool manager's channel to a new listener, after the last one died. */
 static void
 worker_new_listener(int fd)
@@ -1224,8 +1291,13 @@ worker_new_listener(int fd)
 		fatalx("worker_new_listener: no channel to the new listener");
 	}
 	worker_peers[PEER_LISTENER].wp_chan = c;
-	if (chan_send(c, MSG_REQ_READY, worker_id, NULL, 0, -1) == -1)
-		fatal("worker_new_listener: saying it is ready");
+	/* That one may have died already: wait for the next. */
+	if (chan_send(c, MSG_REQ_READY, worker_id, NULL, 0, -1) == -1) {
+		log_warn("worker_new_listener: saying it is ready");
+		worker_listener_lost();
+		return;
+	}
+	worker_say_ready();
 	log_debug("worker_new_listener: serving a new listener");
 }
 
@@ -1285,6 +1357,7 @@ main(int argc, char *argv[])
 	if (worker_pool >= wrk_conf->cf_npools)
 		fatalx("main: pool %u is not in the config", worker_pool);
 	worker_conc = wrk_conf->cf_pools[worker_pool].pl_concurrency;
+	worker_recycle_at = wrk_conf->cf_pools[worker_pool].pl_recycle_requests;
 	if (worker_conc == 0 || worker_conc > UINT16_MAX)
 		fatalx("main: pool %s: concurrency %u is out of range",
 		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
@@ -1330,16 +1403,20 @@ main(int argc, char *argv[])
 
 	worker_init_roots();
 	worker_init_reqs();
-	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_READY,
-	    worker_id, NULL, 0, -1) == -1)
-		fatal("main: saying it is ready");
-	/* A listener that died while this worker started: the pool manager
-	 * sends the channel to the next one. */
+	/*
+	 * The listener first: when the pool manager hears READY and retires
+	 * the worker this one replaces, the listener has this one's READY
+	 * already, so the pool is not a worker short in between.  A listener
+	 * that died while this worker started: READY waits for the channel
+	 * to the next one (worker_new_listener()), and a worker that never
+	 * gets one is killed by startup_timeout as a failed start.
+	 */
 	if (chan_send(worker_peers[PEER_LISTENER].wp_chan, MSG_REQ_READY,
 	    worker_id, NULL, 0, -1) == -1) {
 		log_warn("main: saying it is ready to the listener");
 		worker_listener_lost();
-	}
+	} else
+		worker_say_ready();
 	log_debug("main: worker %u of pool %s up, %u slots", worker_id,
 	    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
 

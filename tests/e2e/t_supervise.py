@@ -20,7 +20,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hsdtest as T  # noqa: E402
 
-CONF = '''pool "default" { workers = 2 }
+CONF = '''pool "default" { workers = 2  start = "always" }
 site "s" {
 	bindings = {"127.0.0.1:@PORT@"}
 	root = "@ROOT@"

@@ -1188,6 +1188,65 @@ START_TEST(test_conf_size)
 }
 END_TEST
 
+/* Health and recycling keys: IIS's defaults, a pool's own values, and
+ * a pool's shutdown_timeout following the global one when that is set. */
+START_TEST(test_conf_health)
+{
+	struct hsd_config	*cf = load_ok(ONE_SITE);
+	const struct conf_pool	*pl = &cf->cf_pools[0];
+	uint16_t		 min = 7;
+
+	ck_assert_uint_eq(pl->pl_ping_interval_ms, 30000);
+	ck_assert_uint_eq(pl->pl_ping_timeout_ms, 90000);
+	ck_assert_uint_eq(pl->pl_startup_timeout_ms, 90000);
+	ck_assert_uint_eq(pl->pl_shutdown_timeout_ms, 90000);
+	ck_assert_uint_eq(pl->pl_recycle_requests, 0);
+	ck_assert_uint_eq(pl->pl_recycle_time_ms, 29ULL * 3600 * 1000);
+	ck_assert_uint_eq(pl->pl_recycle_memory, 0);
+	ck_assert_uint_eq(pl->pl_nrecycle_at, 0);
+	conf_free(cf);
+
+	cf = load_ok("shutdown_timeout = \"7s\"\n"
+	    "pool \"a\" { ping_interval = \"500ms\" ping_timeout = \"2s\"\n"
+	    "  startup_timeout = \"1m\" shutdown_timeout = \"0\"\n"
+	    "  recycle_requests = 4294967295 recycle_time = \"0\"\n"
+	    "  recycle_at = {\"23:59\", \"00:00\", \"03:07\"}\n"
+	    "  recycle_memory = \"512M\" }\n"
+	    "pool \"b\" {}\n" ONE_SITE);
+	pl = &cf->cf_pools[1];		/* "default" comes first */
+	ck_assert_str_eq(pl->pl_name, "a");
+	ck_assert_uint_eq(pl->pl_ping_interval_ms, 500);
+	ck_assert_uint_eq(pl->pl_ping_timeout_ms, 2000);
+	ck_assert_uint_eq(pl->pl_startup_timeout_ms, 60000);
+	ck_assert_uint_eq(pl->pl_shutdown_timeout_ms, 0);
+	ck_assert_uint_eq(pl->pl_recycle_requests, UINT32_MAX);
+	ck_assert_uint_eq(pl->pl_recycle_time_ms, 0);
+	ck_assert_uint_eq(pl->pl_recycle_memory, 512ULL << 20);
+	ck_assert_uint_eq(pl->pl_nrecycle_at, 3);
+	ck_assert_uint_eq(pl->pl_recycle_at[0], 23 * 60 + 59);
+	ck_assert_uint_eq(pl->pl_recycle_at[1], 0);
+	ck_assert_uint_eq(pl->pl_recycle_at[2], 3 * 60 + 7);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_shutdown_timeout_ms, 7000);
+	ck_assert_uint_eq(cf->cf_pools[2].pl_shutdown_timeout_ms, 7000);
+	ck_assert_uint_eq(cf->cf_shutdown_timeout_ms, 7000);
+	conf_free(cf);
+
+	ck_assert_int_eq(conf_parse_clock("00:00", &min), 0);
+	ck_assert_uint_eq(min, 0);
+	ck_assert_int_eq(conf_parse_clock("23:59", &min), 0);
+	ck_assert_uint_eq(min, 1439);
+	min = 7;
+	ck_assert_int_eq(conf_parse_clock("24:00", &min), -1);
+	ck_assert_int_eq(conf_parse_clock("12:60", &min), -1);
+	ck_assert_int_eq(conf_parse_clock("1:00", &min), -1);
+	ck_assert_int_eq(conf_parse_clock("01:00:00", &min), -1);
+	ck_assert_int_eq(conf_parse_clock("-1:00", &min), -1);
+	ck_assert_int_eq(conf_parse_clock("", &min), -1);
+	ck_assert_int_eq(conf_parse_clock(NULL, &min), -1);
+	ck_assert_uint_eq(min, 7);
+}
+END_TEST
+
 START_TEST(test_conf_timeval)
 {
 	struct timeval	tv;
@@ -1613,6 +1672,7 @@ suite_conf(void)
 	tcase_add_unchecked_fixture(tc, fx_tree_setup, fx_tree_teardown);
 	tcase_add_test(tc, test_conf_full);
 	tcase_add_test(tc, test_conf_defaults);
+	tcase_add_test(tc, test_conf_health);
 	tcase_add_test(tc, test_conf_identity);
 	tcase_add_test(tc, test_conf_default_run_dir);
 	tcase_add_test(tc, test_conf_default_pool);
