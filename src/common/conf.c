@@ -121,6 +121,8 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR("shutdown_timeout", NULL, CFGF_NONE),
 	CFG_INT("recycle_requests", 0, CFGF_NONE),
 	CFG_STR("recycle_time", "29h", CFGF_NONE),
+	/* IIS: a worker that served nothing this long is stopped; 0: never. */
+	CFG_STR("idle_timeout", "20m", CFGF_NONE),
 	CFG_STR_LIST("recycle_at", NULL, CFGF_NONE),
 	CFG_STR("recycle_memory", "0", CFGF_NONE),
 	CFG_END()
@@ -209,6 +211,7 @@ static const struct {
 	{ "pool|shutdown_timeout",		conf_v_duration },
 	{ "pool|recycle_requests",		conf_v_int },
 	{ "pool|recycle_time",			conf_v_duration },
+	{ "pool|idle_timeout",			conf_v_duration },
 	{ "pool|recycle_at",			conf_v_clock },
 	{ "pool|recycle_memory",		conf_v_size },
 	{ "site",				conf_v_section },
@@ -1062,6 +1065,8 @@ conf_build_health(cfg_t *root, cfg_t *sec, struct conf_pool *pl)
 	    &pl->pl_startup_timeout_ms) == -1 ||
 	    conf_parse_duration(conf_pool_str(sec, "recycle_time"),
 	    &pl->pl_recycle_time_ms) == -1 ||
+	    conf_parse_duration(conf_pool_str(sec, "idle_timeout"),
+	    &pl->pl_idle_timeout_ms) == -1 ||
 	    conf_parse_size(conf_pool_str(sec, "recycle_memory"),
 	    &pl->pl_recycle_memory) == -1)
 		return -1;

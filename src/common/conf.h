@@ -75,6 +75,9 @@ struct conf_pool {
 	uint64_t	 pl_recycle_memory;	/* resident bytes */
 	uint16_t	*pl_recycle_at;		/* local minutes after midnight */
 	uint32_t	 pl_nrecycle_at;
+	/* A worker that served nothing this long is stopped and not
+	 * replaced until a request asks; 0: never. */
+	uint64_t	 pl_idle_timeout_ms;
 };
 
 /* One distinct listening address; bindings share it when ip:port match. */

@@ -88,8 +88,8 @@ struct msg_ping {
 
 struct msg_pong {
 	uint32_t	po_seq;
-	uint32_t	po_pad;
-	uint64_t	po_requests;
+	uint32_t	po_busy;	/* requests in flight now */
+	uint64_t	po_requests;	/* finished since it started */
 };
 
 /* MSG_WRK_RECYCLE: sent once, by the worker whose DONE count reached its

@@ -39,6 +39,7 @@
 /* After a handoff failed for want of fds or memory in the listener. */
 #define QUEUE_RETRY_MS		100
 
+static void	queue_demand(struct lsn_pool *);
 static void	queue_worker_msg(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
 static void	queue_worker_gone(struct chan *, void *);
@@ -211,6 +212,8 @@ queue_worker_retire(uint32_t id)
 	/* If it cannot be told, the pool manager's kill timer ends it. */
 	if (chan_send(w->wk_chan, MSG_REQ_RETIRE, id, NULL, 0, -1) == -1)
 		log_warn("queue_worker_retire: telling worker %u", id);
+	/* Retired for idleness as a request came in: ask for another. */
+	queue_demand(&lenv->le_pools[w->wk_pool]);
 }
 
 /* The worker of the pool with the most spare capacity, NULL if all full. */
@@ -241,9 +244,14 @@ queue_pick(struct lsn_pool *pl)
 static void
 queue_demand(struct lsn_pool *pl)
 {
-	if (pl->pl_demanded || !TAILQ_EMPTY(&pl->pl_workers) ||
-	    TAILQ_EMPTY(&pl->pl_queue))
+	struct lsn_worker	*w;
+
+	if (pl->pl_demanded || TAILQ_EMPTY(&pl->pl_queue))
 		return;
+	/* One on its way out (retired, broken) takes no more requests. */
+	TAILQ_FOREACH(w, &pl->pl_workers, wk_entry)
+		if (!w->wk_retiring && !w->wk_broken)
+			return;
 	pl->pl_demanded = 1;
 	log_debug("queue_demand: pool %s: a request waits and no worker runs",
 	    lenv->le_conf->cf_pools[pl->pl_index].pl_name);
@@ -307,7 +315,9 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 	iov[2].iov_len = c->cn_len;
 	if (chan_sendv(w->wk_chan, MSG_REQ_HANDOFF, c->cn_id, iov, 3,
 	    c->cn_fd) == -1) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+		/* ETOOMANYREFS: fds in flight over this user's limit. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == ETOOMANYREFS) {
 			/* The listener's own want, not the worker's fault:
 			 * try again shortly. */
 			log_warn("queue_handoff: to worker %u; retrying",

@@ -58,6 +58,7 @@ static void	pool_recycle_at_timer(evutil_socket_t, short, void *);
 static void	pool_recycle_at_arm(uint32_t);
 static void	pool_health_start(struct pm_child *);
 static int	pool_start_worker(uint32_t, struct pm_child *);
+static void	pool_idle_check(struct pm_child *);
 
 void
 pool_init(void)
@@ -640,6 +641,7 @@ pool_worker_ready(struct pm_child *c)
 	if (c->pc_ready)
 		return;
 	c->pc_ready = 1;
+	c->pc_active_ms = clock_ms();
 	evtimer_del(c->pc_startup);
 	conf_timeval(cp->pl_ping_interval_ms, &tv);
 	event_add(c->pc_tick, &tv);
@@ -668,7 +670,34 @@ pool_pong(struct pm_child *c, const struct msg_hdr *hdr, const void *data)
 		return;		/* not the ping we wait for */
 	c->pc_ping_out = 0;
 	evtimer_del(c->pc_pong);
+	if (po.po_busy > 0 || po.po_requests != c->pc_requests)
+		c->pc_active_ms = clock_ms();
 	c->pc_requests = po.po_requests;
+	pool_idle_check(c);
+}
+
+/*
+ * idle_timeout: a worker that finished no request and held none for that
+ * long (as its pongs tell, so to within ping_interval) is retired, and
+ * the pool wants one worker fewer until a request asks for it again
+ * (pool_demand()).  One recycling, or replacing another, is left alone.
+ */
+static void
+pool_idle_check(struct pm_child *c)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	struct pm_pool		*pp = &penv->pe_pools[c->pc_pool];
+	char			 why[64];
+
+	if (cp->pl_idle_timeout_ms == 0 || !c->pc_ready || c->pc_retiring ||
+	    c->pc_replaces != NULL || c->pc_replacement != NULL ||
+	    clock_ms() - c->pc_active_ms < cp->pl_idle_timeout_ms)
+		return;
+	snprintf(why, sizeof(why), "idle for idle_timeout %llu ms",
+	    (unsigned long long)cp->pl_idle_timeout_ms);
+	if (pp->pp_wanted > 0)
+		pp->pp_wanted--;
+	pool_retire(c, why);
 }
 
 /* The worker says it reached recycle_requests; a worker can only have

@@ -40,6 +40,7 @@ struct pm_child {
 	uint32_t		 pc_ping_seq;
 	int			 pc_ping_out;	/* a ping is unanswered */
 	uint64_t		 pc_requests;	/* as its last pong or recycle said */
+	uint64_t		 pc_active_ms;	/* when a pong last showed work */
 	char			 pc_recycle_why[96]; /* "": no recycle due */
 	/* Overlapped recycling: the worker starting to take this one's
 	 * place, and, on that one, the worker it is to replace once ready.

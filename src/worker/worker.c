@@ -1165,6 +1165,7 @@ worker_pong(const struct msg_hdr *hdr, const void *payload)
 	memset(&po, 0, sizeof(po));
 	po.po_seq = pg.pp_seq;
 	po.po_requests = worker_requests;
+	po.po_busy = worker_busy;
 	if (chan_send(worker_peers[PEER_POOLMGR].wp_chan, MSG_WRK_PONG,
 	    worker_id, &po, sizeof(po), -1) == -1)
 		log_warn("worker_pong: answering a ping");

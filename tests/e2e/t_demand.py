@@ -106,5 +106,53 @@ def test_start_key_checked():
         shutil.rmtree(d, ignore_errors=True)
 
 
+IDLE = '''pool "default" {
+	workers = 2
+	idle_timeout = "600ms"
+	ping_interval = "100ms"
+}
+site "s" {
+	bindings = {"127.0.0.1:@PORT@:s.example"}
+	root = "@ROOT@"
+}
+'''
+
+
+def test_idle_timeout_then_demand():
+    """Workers that served nothing for idle_timeout are stopped and not
+    replaced; the next request starts them again.  Workers kept busy are
+    left alone."""
+    with T.Server(IDLE, files=FILES) as s:
+        T.assert_eq(get(s, '/a.txt').status, 200, 'first request')
+        T.wait_for(lambda: len(pool_workers(s, '0')) == 2, 10, 'two')
+        first = pool_workers(s, '0')
+        # One request at a time for three idle periods: the listener
+        # gives them all to one worker, which is kept, while the other,
+        # serving nothing, is stopped (the web garden shrinks).
+        deadline = T.time.monotonic() + 2.0
+        while T.time.monotonic() < deadline:
+            T.assert_eq(get(s, '/a.txt').body.decode(), BODY, 'body')
+            T.time.sleep(0.05)
+        T.wait_for(lambda: len(pool_workers(s, '0')) == 1, 5,
+                   'the unused worker to stop')
+        (busy,) = pool_workers(s, '0')
+        assert busy in first, (busy, first)
+        T.assert_eq(s.log().count('idle for idle_timeout 600 ms'), 1,
+                    'idle retirements while busy')
+        # Then idle: the other stops too, and none is started instead.
+        T.wait_for(lambda: pool_workers(s, '0') == [], 10,
+                   'idle workers to stop')
+        assert s.log().count('idle for idle_timeout 600 ms') == 2, s.log()
+        T.time.sleep(1.0)
+        T.assert_eq(pool_workers(s, '0'), [], 'none restarted by itself')
+        r = get(s, '/a.txt')
+        T.assert_eq((r.status, r.body.decode()), (200, BODY),
+                    'the next request')
+        T.wait_for(lambda: len(pool_workers(s, '0')) == 2, 10,
+                   'the pool started again')
+        T.assert_eq(s.log().count('a request is waiting'), 2,
+                    'demanded twice')
+
+
 if __name__ == '__main__':
     T.main()
