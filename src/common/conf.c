@@ -158,6 +158,9 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("user", NULL, CFGF_NONE),
 	CFG_STR("group", NULL, CFGF_NONE),
 	CFG_STR("chroot_dir", CONF_CHROOT_DIR, CFGF_NONE),
+	/* "pools": IIS 6.0's worker process isolation; "shared": IIS 5.0
+	 * isolation mode, one queue and one set of workers for all. */
+	CFG_STR("isolation", "pools", CFGF_NONE),
 	CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
 	CFG_SEC("pool", conf_pool_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -176,6 +179,7 @@ static int	conf_v_user(cfg_t *, cfg_opt_t *);
 static int	conf_v_group(cfg_t *, cfg_opt_t *);
 static int	conf_v_abspath(cfg_t *, cfg_opt_t *);
 static int	conf_v_start(cfg_t *, cfg_opt_t *);
+static int	conf_v_isolation(cfg_t *, cfg_opt_t *);
 static int	conf_v_clock(cfg_t *, cfg_opt_t *);
 
 static const struct {
@@ -188,6 +192,7 @@ static const struct {
 	{ "user",				conf_v_user },
 	{ "group",				conf_v_group },
 	{ "chroot_dir",				conf_v_abspath },
+	{ "isolation",				conf_v_isolation },
 	{ "limits",				conf_v_section },
 	{ "limits|max_connections",		conf_v_int },
 	{ "limits|connection_timeout",		conf_v_duration },
@@ -686,6 +691,22 @@ conf_v_start(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+conf_v_isolation(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s;
+
+	conf_note_key(cfg, opt);
+	s = cfg_opt_getnstr(opt, 0);
+	if (s == NULL || (strcmp(s, "pools") != 0 && strcmp(s, "shared") !=
+	    0)) {
+		cfg_error(cfg, "%s: \"%s\" is neither \"pools\" nor \"shared\"",
+		    cfg_opt_name(opt), s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 conf_v_int(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const struct conf_range	*r = conf_range(cfg_opt_name(opt));
@@ -882,9 +903,41 @@ conf_find_pool(const struct hsd_config *cf, const char *name, uint32_t *idx)
 	for (i = 0; i < cf->cf_npools; i++)
 		if (strcmp(cf->cf_pools[i].pl_name, name) == 0) {
 			*idx = i;
-			return 0;
+			break;
 		}
-	return -1;
+	if (i == cf->cf_npools)
+		return -1;
+	/* IIS 5.0 isolation mode: the pool named must exist, but every
+	 * request goes to the one shared pool, "default". */
+	if (cf->cf_shared) {
+		for (i = 0; i < cf->cf_npools; i++)
+			if (strcmp(cf->cf_pools[i].pl_name, "default") == 0)
+				*idx = i;
+	}
+	return 0;
+}
+
+/*
+ * IIS 5.0 isolation mode has no health monitoring and no recycling: the
+ * shared workers run until they die.  0 turns each off.
+ */
+static void
+conf_shared_pools(struct hsd_config *cf)
+{
+	struct conf_pool	*pl;
+	uint32_t		 i;
+
+	for (i = 0; i < cf->cf_npools; i++) {
+		pl = &cf->cf_pools[i];
+		pl->pl_ping_interval_ms = 0;
+		pl->pl_ping_timeout_ms = 0;
+		pl->pl_startup_timeout_ms = 0;
+		pl->pl_recycle_requests = 0;
+		pl->pl_recycle_time_ms = 0;
+		pl->pl_recycle_memory = 0;
+		pl->pl_nrecycle_at = 0;
+		pl->pl_idle_timeout_ms = 0;
+	}
 }
 
 /* An existing directory, absolute and without symlinks or trailing '/'. */
@@ -1516,8 +1569,12 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 	lm->min_send_rate = cfg_getint(lim, "min_send_rate");
 	if (conf_check_limits(lim, lm) == -1)
 		return -1;
-	if (conf_build_pools(root, cf) == -1 ||
-	    conf_build_sites(root, cf) == -1 ||
+	cf->cf_shared = strcmp(cfg_getstr(root, "isolation"), "shared") == 0;
+	if (conf_build_pools(root, cf) == -1)
+		return -1;
+	if (cf->cf_shared)
+		conf_shared_pools(cf);
+	if (conf_build_sites(root, cf) == -1 ||
 	    conf_build_listens(cf) == -1)
 		return -1;
 	return 0;

@@ -120,6 +120,9 @@ struct hsd_config {
 	char			*cf_run_dir;
 	char			*cf_libexec_dir;
 	char			*cf_chroot_dir;		/* the listener's */
+	/* isolation = "shared": every site and application is served by
+	 * pool "default", with no health monitoring or recycling. */
+	int			 cf_shared;
 	struct conf_ident	 cf_ident;		/* server-wide user/group */
 	/* The whole server's stop; a pool's own is pl_shutdown_timeout_ms. */
 	uint64_t		 cf_shutdown_timeout_ms;

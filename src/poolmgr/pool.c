@@ -73,8 +73,12 @@ pool_init(void)
 		    pool_restart_timer, &penv->pe_pools[i]);
 		if (penv->pe_pools[i].pp_restart == NULL)
 			fatalx("pool_init: evtimer_new failed");
-		/* start = "demand": none until the listener asks. */
-		if (penv->pe_conf->cf_pools[i].pl_start_always)
+		/* start = "demand": none until the listener asks.  With
+		 * isolation = "shared" no request is routed to another pool
+		 * than "default", so none starts for them. */
+		if (penv->pe_conf->cf_pools[i].pl_start_always &&
+		    (!penv->pe_conf->cf_shared || strcmp(
+		    penv->pe_conf->cf_pools[i].pl_name, "default") == 0))
 			penv->pe_pools[i].pp_wanted =
 			    penv->pe_conf->cf_pools[i].pl_workers;
 		if (penv->pe_conf->cf_pools[i].pl_nrecycle_at == 0)
@@ -621,8 +625,11 @@ pool_health_start(struct pm_child *c)
 	    (c->pc_uptime = evtimer_new(penv->pe_base, pool_uptime_expired,
 	    c)) == NULL)
 		fatalx("pool_health_start: evtimer_new failed");
-	conf_timeval(cp->pl_startup_timeout_ms, &tv);
-	evtimer_add(c->pc_startup, &tv);
+	/* 0: isolation = "shared", no health monitoring. */
+	if (cp->pl_startup_timeout_ms > 0) {
+		conf_timeval(cp->pl_startup_timeout_ms, &tv);
+		evtimer_add(c->pc_startup, &tv);
+	}
 	if (cp->pl_recycle_time_ms > 0) {
 		conf_timeval(cp->pl_recycle_time_ms, &tv);
 		evtimer_add(c->pc_uptime, &tv);
@@ -643,8 +650,10 @@ pool_worker_ready(struct pm_child *c)
 	c->pc_ready = 1;
 	c->pc_active_ms = clock_ms();
 	evtimer_del(c->pc_startup);
-	conf_timeval(cp->pl_ping_interval_ms, &tv);
-	event_add(c->pc_tick, &tv);
+	if (cp->pl_ping_interval_ms > 0) {
+		conf_timeval(cp->pl_ping_interval_ms, &tv);
+		event_add(c->pc_tick, &tv);
+	}
 	if ((old = c->pc_replaces) == NULL)
 		return;
 	c->pc_replaces = NULL;

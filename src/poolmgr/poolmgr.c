@@ -686,8 +686,14 @@ main(int argc, char *argv[])
 
 	/* The listener, then the workers once it is there to take them. */
 	supervise_start_all();
-	log_info("started: %u pools, %u sites", penv->pe_conf->cf_npools,
-	    penv->pe_conf->cf_nsites);
+	if (penv->pe_conf->cf_shared)
+		log_info("started: isolation \"shared\" (IIS 5.0 isolation "
+		    "mode): every request goes to pool default, without "
+		    "health monitoring or recycling; %u sites",
+		    penv->pe_conf->cf_nsites);
+	else
+		log_info("started: %u pools, %u sites",
+		    penv->pe_conf->cf_npools, penv->pe_conf->cf_nsites);
 
 	event_base_dispatch(penv->pe_base);
 

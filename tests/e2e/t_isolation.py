@@ -1,0 +1,96 @@
+"""
+IIS 5.0 isolation mode (isolation = "shared", issue 7): every request,
+whatever pool its site or application names, goes to one queue served by
+pool "default"'s workers; no worker runs for the other pools, and there
+is no health monitoring and no recycling.  The default, "pools", is
+what every other test runs.
+"""
+
+import os
+import shutil
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hsdtest as T  # noqa: E402
+
+# Health and recycling keys that would act at once in "pools" mode.
+CONF = '''isolation = "shared"
+pool "default" {
+	workers = 1
+	start = "always"
+	ping_interval = "100ms"
+	ping_timeout = "200ms"
+	recycle_requests = 3
+}
+pool "api" { workers = 1  start = "always" }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+	application "/api" { pool = "api" }
+}
+'''
+
+FILES = {'a.txt': 'site\n', 'api/b.txt': 'api\n'}
+
+
+def test_one_set_of_workers_for_everything():
+    with T.Server(CONF, files=FILES, workers=1) as s:
+        assert 'isolation "shared" (IIS 5.0 isolation mode)' in s.log(), \
+            s.log()
+        (pid,) = s.children('hsd-worker')
+        T.assert_eq(s.workers()[pid][0], '0', 'the worker is pool default\'s')
+        for _ in range(10):
+            T.assert_eq(T.get(s.port, '/api/b.txt').body, b'api\n', 'api')
+            T.assert_eq(T.get(s.port, '/a.txt').body, b'site\n', 'site')
+        # Twenty requests with recycle_requests = 3: no recycling.
+        T.assert_eq(s.children('hsd-worker'), [pid], 'the same worker')
+        # Stopped far longer than ping_timeout: not killed (no pings).
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(1.0)
+        os.kill(pid, signal.SIGCONT)
+        T.assert_eq(T.get(s.port, '/api/b.txt').body, b'api\n', 'after')
+        T.assert_eq(s.children('hsd-worker'), [pid], 'still the same')
+        log = s.log()
+        for what in ('retired', 'recycling (', 'did not answer a ping',
+                     'killing'):
+            assert what not in log, log
+
+
+def test_api_requests_wait_for_the_shared_worker():
+    """A request for the "api" application waits when the one shared
+    worker is stopped: it has no workers of its own."""
+    with T.Server(CONF.replace('recycle_requests = 3', ''), files=FILES,
+                  workers=1) as s:
+        (pid,) = s.children('hsd-worker')
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            c = T.Client(s.port)
+            c.send(T.req('GET', '/api/b.txt'))
+            assert c.is_quiet(0.5), 'answered while the worker is stopped'
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        T.assert_eq(c.response(timeout=10).body, b'api\n', 'then served')
+        c.close()
+
+
+def test_isolation_key_checked():
+    d = T.tempfile.mkdtemp(prefix='hsd-e2e-isolation-')
+    try:
+        os.makedirs(os.path.join(d, 'www'))
+        path = T.write_conf(d, 'isolation = "iis5"\n'
+                            'site "s" {\n\tbindings = {"127.0.0.1:1"}\n'
+                            '\troot = "%s"\n}\n' % os.path.join(d, 'www'))
+        rc, out, spawned = T.run_poolmgr(path, ('-t',))
+        T.assert_eq(rc, 1, 'exit status')
+        assert '%s:1' % path in out and 'isolation' in out and \
+            'iis5' in out, out
+        assert not spawned, spawned
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    T.main()
