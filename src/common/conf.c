@@ -81,6 +81,8 @@ static const struct conf_range conf_ranges[] = {
 	{ "min_send_rate",	0,	UINT32_MAX },
 	{ "max_body_size",	0,	LONG_MAX },
 	{ "shutdown_timeout",	0,	LONG_MAX },
+	{ "rapid_fail_max",	0,	CONF_RAPID_FAIL_MAX_MAX },
+	{ "rapid_fail_interval", 1,	LONG_MAX },
 };
 
 static cfg_opt_t conf_limits_opts[] = {
@@ -105,6 +107,8 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR("group", NULL, CFGF_NONE),
 	/* NULL: no chroot. */
 	CFG_STR("chroot", NULL, CFGF_NONE),
+	CFG_INT("rapid_fail_max", CONF_RAPID_FAIL_MAX, CFGF_NONE),
+	CFG_STR("rapid_fail_interval", CONF_RAPID_FAIL_INTERVAL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -180,6 +184,8 @@ static const struct {
 	{ "pool|user",				conf_v_user },
 	{ "pool|group",				conf_v_group },
 	{ "pool|chroot",			conf_v_abspath },
+	{ "pool|rapid_fail_max",		conf_v_int },
+	{ "pool|rapid_fail_interval",		conf_v_duration },
 	{ "site",				conf_v_section },
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
@@ -965,6 +971,10 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = conf_pool_opts[0].def.number;
 		pl->pl_queue_length = conf_pool_opts[1].def.number;
 		pl->pl_concurrency = conf_pool_opts[2].def.number;
+		pl->pl_rapid_fail_max = CONF_RAPID_FAIL_MAX;
+		if (conf_parse_duration(CONF_RAPID_FAIL_INTERVAL,
+		    &pl->pl_rapid_fail_interval_ms) == -1)
+			return -1;
 		if (conf_build_ident(NULL, &cf->cf_ident, &pl->pl_ident) == -1)
 			return -1;
 	}
@@ -976,6 +986,11 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = cfg_getint(sec, "workers");
 		pl->pl_queue_length = cfg_getint(sec, "queue_length");
 		pl->pl_concurrency = cfg_getint(sec, "concurrency");
+		pl->pl_rapid_fail_max = cfg_getint(sec, "rapid_fail_max");
+		/* Passed conf_v_duration() or is the default. */
+		if (conf_parse_duration(cfg_getstr(sec, "rapid_fail_interval"),
+		    &pl->pl_rapid_fail_interval_ms) == -1)
+			return -1;
 		if (conf_build_ident(sec, &cf->cf_ident, &pl->pl_ident) == -1)
 			return -1;
 		if ((s = cfg_getstr(sec, "chroot")) != NULL) {

@@ -1,7 +1,9 @@
 /*
  * The pool manager's application pools: starting each pool's workers,
  * restarting them when they die (with a back-off for workers that cannot
- * start), replacing the ones the listener gives up on, and stopping them.
+ * start), replacing the ones the listener gives up on, and stopping them;
+ * rapid-fail protection, and what an operator asks through hsdctl (stop,
+ * start and recycle a pool).
  */
 #include "config.h"
 
@@ -18,6 +20,7 @@
 #include <event2/event.h>
 
 #include "chan.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
@@ -36,20 +39,28 @@
 #define POOL_BACKOFF_MAX_MS	30000
 
 static void	pool_restart_timer(evutil_socket_t, short, void *);
+static void	pool_kill_child(evutil_socket_t, short, void *);
 
 void
 pool_init(void)
 {
-	uint32_t	i;
+	const struct conf_pool	*cp;
+	uint32_t		 i;
 
 	if ((penv->pe_pools = calloc(penv->pe_conf->cf_npools,
 	    sizeof(*penv->pe_pools))) == NULL)
 		fatal("pool_init: calloc");
 	for (i = 0; i < penv->pe_conf->cf_npools; i++) {
+		cp = &penv->pe_conf->cf_pools[i];
 		penv->pe_pools[i].pp_restart = evtimer_new(penv->pe_base,
 		    pool_restart_timer, &penv->pe_pools[i]);
 		if (penv->pe_pools[i].pp_restart == NULL)
 			fatalx("pool_init: evtimer_new failed");
+		penv->pe_pools[i].pp_state = POOL_RUNNING;
+		if (cp->pl_rapid_fail_max > 0 &&
+		    (penv->pe_pools[i].pp_fail_ms = calloc(
+		    cp->pl_rapid_fail_max, sizeof(uint64_t))) == NULL)
+			fatal("pool_init: calloc");
 	}
 }
 
@@ -161,17 +172,295 @@ fail:
 	return -1;
 }
 
+/*
+ * The workers a pool should have running: its configured number, plus,
+ * while it is being recycled, the old ones still waiting for their
+ * replacement to be ready (they count in pp_running until retired).
+ */
+uint32_t
+pool_wanted(uint32_t pool)
+{
+	struct pm_child	*c;
+	uint32_t	 n = penv->pe_conf->cf_pools[pool].pl_workers;
+
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    c->pc_recycle && !c->pc_retiring)
+			n++;
+	return n;
+}
+
 /* Bring a pool back to its configured number of workers, or as close as
- * starts succeed; a failed start has scheduled its own retry. */
+ * starts succeed; a failed start has scheduled its own retry.  A pool
+ * that is offline or stopped gets none. */
 void
 pool_fill(uint32_t pool)
 {
 	struct pm_pool	*pp = &penv->pe_pools[pool];
 
-	while (!penv->pe_stopping &&
-	    pp->pp_running < penv->pe_conf->cf_pools[pool].pl_workers)
+	while (!penv->pe_stopping && pp->pp_state == POOL_RUNNING &&
+	    pp->pp_running < pool_wanted(pool))
 		if (pool_start_worker(pool) == -1)
 			break;
+}
+
+/* Tell the listener what becomes of the pool's requests. */
+static void
+pool_send_state(uint32_t pool)
+{
+	struct msg_pool_state	ps;
+
+	if (penv->pe_listener == NULL || penv->pe_listener->pc_chan == NULL)
+		return;
+	memset(&ps, 0, sizeof(ps));
+	ps.ps_state = penv->pe_pools[pool].pp_state;
+	if (chan_send(penv->pe_listener->pc_chan, MSG_PM_POOL_STATE, pool, &ps,
+	    sizeof(ps), -1) == -1)
+		log_warn("pool_send_state: telling the listener");
+}
+
+/* Every pool's state, for a listener just started: the one place a
+ * listener learns them, so a restarted one knows them too. */
+void
+pool_send_states(void)
+{
+	uint32_t	i;
+
+	for (i = 0; i < penv->pe_conf->cf_npools; i++)
+		pool_send_state(i);
+}
+
+/* "5m", "90s", "1500ms": a duration as an operator would write it. */
+void
+pool_duration_text(uint64_t ms, char *buf, size_t len)
+{
+	if (ms > 0 && ms % 3600000 == 0)
+		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms > 0 && ms % 60000 == 0)
+		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+/* Retire every worker of the pool that is not retiring already. */
+static void
+pool_retire_all(uint32_t pool, const char *why)
+{
+	struct pm_child	*c;
+
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    !c->pc_retiring)
+			pool_retire(c, why);
+}
+
+/* Failures within the pool's rapid_fail_interval up to now. */
+uint32_t
+pool_recent_failures(uint32_t pool)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	const struct pm_pool	*pp = &penv->pe_pools[pool];
+	uint64_t		 now = clock_ms();
+	uint32_t		 i, n = 0;
+
+	for (i = 0; i < pp->pp_fail_count; i++)
+		if (now - pp->pp_fail_ms[i] <= cp->pl_rapid_fail_interval_ms)
+			n++;
+	return n;
+}
+
+/*
+ * Rapid-fail protection (IIS 6's): a worker of the pool failed -- it died,
+ * failed to start, or the listener found it hung or broken.  When
+ * rapid_fail_max failures fall within rapid_fail_interval the pool goes
+ * offline: the listener answers its requests 503 at once, nothing is
+ * restarted, and the workers it still has are retired, until an operator
+ * starts it again.  Returns 1 if it went offline.
+ */
+static int
+pool_failure(uint32_t pool)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+	uint64_t		 now = clock_ms();
+	uint32_t		 max = cp->pl_rapid_fail_max;
+	char			 interval[32];
+
+	if (max == 0 || pp->pp_state != POOL_RUNNING || penv->pe_stopping)
+		return 0;
+	pp->pp_fail_ms[pp->pp_fail_next] = now;
+	pp->pp_fail_next = (pp->pp_fail_next + 1) % max;
+	if (pp->pp_fail_count < max)
+		pp->pp_fail_count++;
+	/* Full ring: pp_fail_next is the oldest of the last max. */
+	if (pp->pp_fail_count < max ||
+	    now - pp->pp_fail_ms[pp->pp_fail_next] >
+	    cp->pl_rapid_fail_interval_ms)
+		return 0;
+	pool_duration_text(cp->pl_rapid_fail_interval_ms, interval,
+	    sizeof(interval));
+	log_warnx("pool %s: %u failures within %s; taking it offline "
+	    "(rapid-fail protection); hsdctl start %s brings it back",
+	    cp->pl_name, max, interval, cp->pl_name);
+	pp->pp_state = POOL_OFFLINE;
+	evtimer_del(pp->pp_restart);
+	pool_send_state(pool);
+	pool_retire_all(pool, "its pool was taken offline");
+	return 1;
+}
+
+/* The pool index named name, -1 if none. */
+int
+pool_find(const char *name)
+{
+	uint32_t	i;
+
+	for (i = 0; i < penv->pe_conf->cf_npools; i++)
+		if (strcmp(penv->pe_conf->cf_pools[i].pl_name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* hsdctl stop POOL: its requests get 503 (Disabled), its workers finish
+ * what they hold and exit, and none is started until hsdctl start. */
+int
+pool_stop(uint32_t pool, char *err, size_t errlen)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+
+	if (pp->pp_state == POOL_STOPPED) {
+		snprintf(err, errlen, "pool %s is stopped already",
+		    cp->pl_name);
+		return -1;
+	}
+	log_info("pool %s: stopped by an operator (hsdctl)", cp->pl_name);
+	pp->pp_state = POOL_STOPPED;
+	evtimer_del(pp->pp_restart);
+	/* The listener first, so nothing more is handed to the workers. */
+	pool_send_state(pool);
+	pool_retire_all(pool, "its pool was stopped");
+	return 0;
+}
+
+/* hsdctl start POOL: running again with a clean slate, whether it was
+ * stopped or taken offline by rapid-fail protection. */
+int
+pool_start(uint32_t pool, char *err, size_t errlen)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+
+	if (pp->pp_state == POOL_RUNNING) {
+		snprintf(err, errlen, "pool %s is running already",
+		    cp->pl_name);
+		return -1;
+	}
+	log_info("pool %s: started by an operator (hsdctl), was %s",
+	    cp->pl_name, pp->pp_state == POOL_OFFLINE ?
+	    "offline (rapid-fail protection)" : "stopped");
+	pp->pp_state = POOL_RUNNING;
+	pp->pp_fail_count = 0;
+	pp->pp_fail_next = 0;
+	pp->pp_start_fails = 0;
+	pool_send_state(pool);
+	pool_fill(pool);
+	return 0;
+}
+
+/*
+ * hsdctl recycle POOL, overlapped as IIS does it: the pool's workers are
+ * marked old and as many new ones are started; each new one that says it
+ * is ready retires one old one, so the pool never runs short.
+ */
+int
+pool_recycle(uint32_t pool, char *err, size_t errlen)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+	struct pm_child		*c;
+	uint32_t		 n = 0;
+
+	if (pp->pp_state != POOL_RUNNING) {
+		snprintf(err, errlen, "pool %s is not running (%s); hsdctl "
+		    "start starts it", cp->pl_name,
+		    pp->pp_state == POOL_OFFLINE ? "offline" : "stopped");
+		return -1;
+	}
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    c->pc_recycle && !c->pc_retiring) {
+			snprintf(err, errlen, "pool %s is being recycled "
+			    "already", cp->pl_name);
+			return -1;
+		}
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    !c->pc_retiring) {
+			c->pc_recycle = 1;
+			n++;
+		}
+	log_info("pool %s: recycling %u workers (hsdctl)", cp->pl_name, n);
+	pool_fill(pool);
+	return 0;
+}
+
+/* A new worker of the pool is ready: one old one it replaces may go. */
+static void
+pool_recycle_step(uint32_t pool)
+{
+	struct pm_child	*c;
+
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    c->pc_recycle && !c->pc_retiring)
+			break;
+	if (c == NULL)
+		return;
+	pool_retire(c, "recycled; its replacement is ready");
+	if (pool_wanted(pool) == penv->pe_conf->cf_pools[pool].pl_workers)
+		log_info("pool %s: recycled",
+		    penv->pe_conf->cf_pools[pool].pl_name);
+	pool_fill(pool);
+}
+
+/*
+ * Stop a worker gracefully: it takes no more requests, finishes what it
+ * holds and exits, or is killed after shutdown_timeout.  It no longer
+ * counts as one of its pool's workers; the caller refills the pool if it
+ * wants a replacement.
+ *
+ * XXX A minimal version: the listener learns nothing and keeps handing
+ * the worker requests until it is gone (those it had not started are
+ * replayed when they can be).  The graceful retire of the health and
+ * recycling work replaces this body.
+ */
+void
+pool_retire(struct pm_child *c, const char *why)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	struct timeval		 tv;
+
+	if (c->pc_retiring)
+		return;
+	log_info("worker %u (pid %d) of pool %s: retiring: %s", c->pc_id,
+	    (int)c->pc_pid, cp->pl_name, why);
+	c->pc_retiring = 1;
+	penv->pe_pools[c->pc_pool].pp_running--;
+	c->pc_stop_sent = 1;
+	if (c->pc_chan == NULL ||
+	    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
+		kill(c->pc_pid, SIGTERM);
+	if (c->pc_kill != NULL)
+		return;
+	if ((c->pc_kill = evtimer_new(penv->pe_base, pool_kill_child,
+	    c)) != NULL) {
+		conf_timeval(penv->pe_conf->cf_shutdown_timeout_ms, &tv);
+		evtimer_add(c->pc_kill, &tv);
+	} else
+		kill(c->pc_pid, SIGKILL);
 }
 
 static void
@@ -200,8 +489,18 @@ pool_worker_exited(struct pm_child *c, int status)
 		return;
 	}
 	pp->pp_running--;
+	/* Gone: nothing is left to retire, and an old worker of a recycle
+	 * has no replacement to wait for. */
+	c->pc_retiring = 1;
+	c->pc_recycle = 0;
 	if (penv->pe_stopping)
 		return;
+	if (!c->pc_fail_counted && pool_failure(c->pc_pool)) {
+		log_warnx("worker %u (pid %d) of pool %s %s%s", c->pc_id,
+		    (int)c->pc_pid, cp->pl_name, how,
+		    c->pc_ready ? "" : " before it was ready");
+		return;
+	}
 	if (!c->pc_ready)
 		pp->pp_start_fails++;
 	else
@@ -257,7 +556,6 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 	const struct conf_pool	*cp;
 	struct msg_wfailed	 wf;
 	struct pm_child		*c;
-	struct timeval		 tv;
 
 	if (hdr->mh_len != sizeof(wf)) {
 		log_warnx("pool_worker_failed: %u byte message",
@@ -276,6 +574,11 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 		    "made no progress); killing it", c->pc_id, (int)c->pc_pid,
 		    cp->pl_name);
 		kill(c->pc_pid, SIGKILL);
+		/* Its death is this failure, not another one. */
+		if (!c->pc_retiring && !c->pc_fail_counted) {
+			c->pc_fail_counted = 1;
+			pool_failure(c->pc_pool);
+		}
 		return;
 	}
 	if (c->pc_retiring)
@@ -283,18 +586,10 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 	log_warnx("worker %u (pid %d) of pool %s is broken (the listener "
 	    "cannot use it); replacing it", c->pc_id, (int)c->pc_pid,
 	    cp->pl_name);
-	c->pc_retiring = 1;
-	penv->pe_pools[c->pc_pool].pp_running--;
-	c->pc_stop_sent = 1;
-	if (c->pc_chan == NULL ||
-	    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
-		kill(c->pc_pid, SIGTERM);
-	if ((c->pc_kill = evtimer_new(penv->pe_base, pool_kill_child,
-	    c)) != NULL) {
-		conf_timeval(penv->pe_conf->cf_shutdown_timeout_ms, &tv);
-		evtimer_add(c->pc_kill, &tv);
-	} else
-		kill(c->pc_pid, SIGKILL);
+	c->pc_fail_counted = 1;
+	if (pool_failure(c->pc_pool))
+		return;		/* retired with the rest of its pool */
+	pool_retire(c, "broken");
 	pool_fill(c->pc_pool);
 }
 
@@ -310,7 +605,11 @@ pool_dispatch_worker(struct chan *ch, const struct msg_hdr *hdr,
 		close(fd);
 	switch (hdr->mh_type) {
 	case MSG_WRK_READY:
+		if (c->pc_ready)
+			break;
 		c->pc_ready = 1;
+		if (!c->pc_recycle && !c->pc_retiring)
+			pool_recycle_step(c->pc_pool);
 		break;
 	default:
 		log_warnx("pool_dispatch_worker: worker %u: unexpected "
