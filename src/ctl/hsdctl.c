@@ -116,6 +116,10 @@ hsdctl_ask(const char *path, int fd, const char *line)
 		    -1) {
 			if (errno == EINTR)
 				continue;
+			/* Refused before it read the command: the answer
+			 * says why. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				break;
 			fprintf(stderr, "hsdctl: %s: send: %s\n", path,
 			    strerror(errno));
 			exit(1);
@@ -171,12 +175,41 @@ hsdctl_ask(const char *path, int fd, const char *line)
 	return buf;
 }
 
+/* The answer's text on stdout, or its error on stderr; the exit status. */
+static int
+hsdctl_print(const char *sock, char *answer)
+{
+	char	*nl;
+
+	if ((nl = strchr(answer, '\n')) == NULL) {
+		fprintf(stderr, "hsdctl: %s: an answer without a status "
+		    "line\n", sock);
+		return 1;
+	}
+	*nl = '\0';
+	if (strcmp(answer, "ok") == 0) {
+		fputs(nl + 1, stdout);
+		if (fflush(stdout) == EOF) {
+			fprintf(stderr, "hsdctl: stdout: %s\n",
+			    strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	if (strncmp(answer, "error: ", 7) == 0)
+		fprintf(stderr, "hsdctl: %s\n", answer + 7);
+	else
+		fprintf(stderr, "hsdctl: %s: an answer hsdctl does not "
+		    "understand\n", sock);
+	return 1;
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*file = SYSCONFDIR "/hsd/hsd.conf", *cmd;
-	char		*sock = NULL, *answer, *line, *nl;
-	int		 ch, fd, json = 0, fflag = 0, nargs;
+	char		*sock = NULL, *sockarg = NULL, *answer, *line;
+	int		 ch, fd, json = 0, fflag = 0, nargs, rv;
 
 	log_init("hsdctl", 0);
 	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
@@ -186,7 +219,7 @@ main(int argc, char *argv[])
 			fflag = 1;
 			break;
 		case 's':
-			sock = optarg;
+			sock = sockarg = optarg;
 			break;
 		default:
 			usage();
@@ -234,25 +267,9 @@ main(int argc, char *argv[])
 	answer = hsdctl_ask(sock, fd, line);
 	close(fd);
 	free(line);
-	if ((nl = strchr(answer, '\n')) == NULL) {
-		fprintf(stderr, "hsdctl: %s: an answer without a status "
-		    "line\n", sock);
-		exit(1);
-	}
-	*nl = '\0';
-	if (strcmp(answer, "ok") == 0) {
-		fputs(nl + 1, stdout);
-		if (fflush(stdout) == EOF) {
-			fprintf(stderr, "hsdctl: stdout: %s\n",
-			    strerror(errno));
-			exit(1);
-		}
-		exit(0);
-	}
-	if (strncmp(answer, "error: ", 7) == 0)
-		fprintf(stderr, "hsdctl: %s\n", answer + 7);
-	else
-		fprintf(stderr, "hsdctl: %s: an answer hsdctl does not "
-		    "understand\n", sock);
-	exit(1);
+	rv = hsdctl_print(sock, answer);
+	free(answer);
+	if (sock != sockarg)
+		free(sock);
+	return rv;
 }
