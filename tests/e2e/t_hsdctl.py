@@ -68,6 +68,13 @@ def pool_of(st, name):
     return p
 
 
+def all_ready(s):
+    """Wait until every worker says it is ready (the harness waits only
+    for the processes): one stopped before it is ready never is."""
+    T.wait_for(lambda: all(w['state'] == 'ready' for p in status(s)['pools']
+                           for w in p['workers']), 10, 'ready workers')
+
+
 def worker_pids(s, pool):
     """pids of the hsd-worker children of pool index `pool`."""
     return sorted(pid for pid, (p, _) in s.workers().items()
@@ -76,6 +83,7 @@ def worker_pids(s, pool):
 
 def test_status():
     with T.Server(CONF, files=FILES, workers=2) as s:
+        all_ready(s)
         st = status(s)
         T.assert_eq(st['listener'], {'pid': s.listener(), 'answered': True},
                     'listener')
@@ -108,6 +116,7 @@ def test_status():
         assert '%d requests' % after in text, text
 
         # A request parked behind a stopped worker shows in the queue.
+        all_ready(s)
         (w,) = worker_pids(s, 0)
         os.kill(w, signal.SIGSTOP)
         held = T.Client(s.port)
@@ -160,7 +169,10 @@ def test_status_stuck_listener():
 
 
 def test_stop_start():
-    with T.Server(CONF, files=FILES, workers=2) as s:
+    # The stopped worker must still be there when it is let go on.
+    conf = CONF + 'shutdown_timeout = "20s"\n'
+    with T.Server(conf, files=FILES, workers=2) as s:
+        all_ready(s)
         (wb,) = worker_pids(s, 1)
         # One request of pool b at its (stopped) worker, one parked.
         os.kill(wb, signal.SIGSTOP)
@@ -271,6 +283,25 @@ def test_recycle():
                     worker_pids(s, 0), 'status shows the new workers')
         T.assert_eq([w['state'] for w in st['workers']], ['ready'] * 2,
                     'states')
+
+
+def test_names_escaped():
+    """Whatever a pool's name holds, status --json is valid JSON that
+    gives the name back, and hsdctl finds the pool by it."""
+    name = 'q"uo\\te \u00e9\tx'
+    quoted = '"%s"' % name.replace('\\', '\\\\').replace('"', '\\"') \
+        .replace('\t', '\\t')
+    conf = CONF.replace('pool "b"', 'pool ' + quoted) \
+        .replace('pool = "b"', 'pool = ' + quoted)
+    with T.Server(conf, files=FILES, workers=2) as s:
+        st = status(s)
+        T.assert_eq([p['name'] for p in st['pools']], ['default', name],
+                    'names')
+        T.assert_eq(ok(s, 'stop', name),
+                    'pool q"uo\\te \u00e9?x: stopped\n',
+                    'answer (control characters shown as ?)')
+        T.assert_eq(pool_of(status(s), name)['state'], 'stopped', 'state')
+        assert 'pool q"uo\\te \u00e9?x: stopped' in ok(s, 'status')
 
 
 def test_stop_server():
