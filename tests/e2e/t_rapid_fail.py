@@ -66,6 +66,15 @@ def pool_status(s, name='default'):
     return p
 
 
+def all_ready(s):
+    """Every worker ready: past the fault prelude, so arming the marker
+    cannot make a crasher of another pool's worker still starting."""
+    T.wait_for(lambda: all(w['state'] == 'ready'
+                           for p in json.loads(ctl(s, 'status', '--json')[1])
+                           ['pools'] for w in p['workers']), 10,
+               'ready workers')
+
+
 def default_workers(s):
     return sorted(pid for pid, (p, _) in s.workers().items() if p == '0')
 
@@ -125,6 +134,7 @@ def test_crash_at_start():
     hsdctl start, which serves again once the cause is fixed."""
     libexec, marker = T.fault_libexec(ROLES)
     with T.Server(conf(3), files=FILES, workers=2, libexec=libexec) as s:
+        all_ready(s)
         (w,) = default_workers(s)
         os.kill(w, signal.SIGSTOP)
         held = T.Client(s.port)
