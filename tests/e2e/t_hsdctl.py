@@ -377,9 +377,12 @@ def raw(s, data, shut=False):
     c.settimeout(15)
     c.connect(sock_path(s))
     try:
-        c.sendall(data)
-        if shut:
-            c.shutdown(socket.SHUT_WR)
+        try:
+            c.sendall(data)
+            if shut:
+                c.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass        # answered and closed before it read everything
         out = b''
         while True:
             try:
