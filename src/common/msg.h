@@ -43,7 +43,7 @@ enum msg_type {
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
 	MSG_LSN_WORKER_FAILED,		/* mh_id: worker id; struct msg_wfailed */
-	MSG_LSN_STATUS = 230,		/* mh_id: MSG_PM_STATUS's serial; struct msg_status */
+	MSG_LSN_STATUS = 230,		/* mh_id: the request's serial; struct msg_status */
 
 	/* listener -> worker */
 	MSG_REQ_SLOTS = 300,		/* fd: memfd holding the worker's struct wrk_slot table */

@@ -55,7 +55,7 @@
 struct ctl_conn {
 	struct bufferevent	*cc_bev;
 	struct event		*cc_wait;	/* for the listener's numbers */
-	uint32_t		 cc_serial;	/* of the MSG_PM_STATUS, 0: none */
+	uint32_t		 cc_serial;	/* MSG_PM_STATUS sent, 0: none */
 	int			 cc_json;
 	TAILQ_ENTRY(ctl_conn)	 cc_entry;
 };
