@@ -86,6 +86,8 @@ static const struct conf_range conf_ranges[] = {
 	{ "ping_timeout",	1,	LONG_MAX },
 	{ "startup_timeout",	1,	LONG_MAX },
 	{ "recycle_requests",	0,	UINT32_MAX },
+	{ "rapid_fail_max",	0,	CONF_RAPID_FAIL_MAX_MAX },
+	{ "rapid_fail_interval", 1,	LONG_MAX },
 };
 
 static cfg_opt_t conf_limits_opts[] = {
@@ -125,6 +127,8 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR("idle_timeout", "20m", CFGF_NONE),
 	CFG_STR_LIST("recycle_at", NULL, CFGF_NONE),
 	CFG_STR("recycle_memory", "0", CFGF_NONE),
+	CFG_INT("rapid_fail_max", CONF_RAPID_FAIL_MAX, CFGF_NONE),
+	CFG_STR("rapid_fail_interval", CONF_RAPID_FAIL_INTERVAL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -219,6 +223,8 @@ static const struct {
 	{ "pool|idle_timeout",			conf_v_duration },
 	{ "pool|recycle_at",			conf_v_clock },
 	{ "pool|recycle_memory",		conf_v_size },
+	{ "pool|rapid_fail_max",		conf_v_int },
+	{ "pool|rapid_fail_interval",		conf_v_duration },
 	{ "site",				conf_v_section },
 	{ "site|bindings",			conf_v_binding },
 	{ "site|root",				conf_v_key },
@@ -1173,6 +1179,10 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_queue_length = conf_pool_opts[1].def.number;
 		pl->pl_concurrency = conf_pool_opts[2].def.number;
 		pl->pl_start_always = 0;
+		pl->pl_rapid_fail_max = CONF_RAPID_FAIL_MAX;
+		if (conf_parse_duration(CONF_RAPID_FAIL_INTERVAL,
+		    &pl->pl_rapid_fail_interval_ms) == -1)
+			return -1;
 		if (conf_build_ident(NULL, &cf->cf_ident, &pl->pl_ident) ==
 		    -1 || conf_build_health(root, NULL, pl) == -1)
 			return -1;
@@ -1187,6 +1197,11 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_concurrency = cfg_getint(sec, "concurrency");
 		pl->pl_start_always = strcmp(cfg_getstr(sec, "start"),
 		    "always") == 0;
+		pl->pl_rapid_fail_max = cfg_getint(sec, "rapid_fail_max");
+		/* Passed conf_v_duration() or is the default. */
+		if (conf_parse_duration(cfg_getstr(sec, "rapid_fail_interval"),
+		    &pl->pl_rapid_fail_interval_ms) == -1)
+			return -1;
 		if (conf_build_ident(sec, &cf->cf_ident, &pl->pl_ident) ==
 		    -1 || conf_build_health(root, sec, pl) == -1)
 			return -1;

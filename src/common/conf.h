@@ -78,7 +78,16 @@ struct conf_pool {
 	/* A worker that served nothing this long is stopped and not
 	 * replaced until a request asks; 0: never. */
 	uint64_t	 pl_idle_timeout_ms;
+	/* Rapid-fail protection: this many worker failures within the
+	 * interval take the pool offline; 0: off. */
+	uint32_t	 pl_rapid_fail_max;
+	uint64_t	 pl_rapid_fail_interval_ms;
 };
+
+/* IIS 6's defaults: 5 failures within 5 minutes. */
+#define CONF_RAPID_FAIL_MAX		5
+#define CONF_RAPID_FAIL_MAX_MAX		10000
+#define CONF_RAPID_FAIL_INTERVAL	"5m"
 
 /* One distinct listening address; bindings share it when ip:port match. */
 struct conf_listen {

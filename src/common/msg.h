@@ -38,10 +38,13 @@ enum msg_type {
 	MSG_PM_WORKER_UP,		/* fd: listener end of a worker channel; struct msg_worker */
 	MSG_PM_SHUTDOWN,		/* stop accepting, finish in-flight requests, exit */
 	MSG_PM_WORKER_RETIRE = 110,	/* mh_id: worker id; no more requests to it */
+	MSG_PM_POOL_STATE = 120,	/* mh_id: pool index; struct msg_pool_state */
+	MSG_PM_STATUS,			/* mh_id: serial; answer with MSG_LSN_STATUS */
 
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
 	MSG_LSN_WORKER_FAILED,		/* mh_id: worker id; struct msg_wfailed */
+	MSG_LSN_STATUS = 230,		/* mh_id: the request's serial; struct msg_status */
 	MSG_LSN_DEMAND = 240,		/* mh_id: pool; a request parked and it has no worker */
 
 	/* listener -> worker */
@@ -198,6 +201,40 @@ struct msg_refused {
 	uint32_t	rf_conn;
 	uint16_t	rf_slot;
 	uint16_t	rf_pad;
+};
+
+/*
+ * MSG_PM_POOL_STATE: whether the listener dispatches the pool's requests.
+ * Offline (rapid-fail protection) and stopped (an operator's "hsdctl stop")
+ * pools get every request, parked ones too, answered 503 at once.  The
+ * pool manager sends every pool's state to a listener it starts, so a new
+ * listener needs nothing else to know them.
+ */
+#define POOL_RUNNING	0
+#define POOL_OFFLINE	1	/* rapid-fail protection: IIS's AppOffline */
+#define POOL_STOPPED	2	/* by an operator: IIS's Disabled */
+
+struct msg_pool_state {
+	uint32_t	ps_state;	/* POOL_* */
+};
+
+/*
+ * MSG_LSN_STATUS: what only the listener knows, for "hsdctl status":
+ * st_npools queue lengths (uint32_t, in pool order), then st_nworkers
+ * struct msg_status_worker.  A listener with more workers than fit in one
+ * message sends the first ones and sets st_truncated.
+ */
+struct msg_status {
+	uint32_t	st_npools;
+	uint32_t	st_nworkers;
+	uint32_t	st_truncated;
+	uint32_t	st_pad;
+};
+
+struct msg_status_worker {
+	uint32_t	sw_id;		/* worker id */
+	uint32_t	sw_pad;
+	uint64_t	sw_requests;	/* requests handed to it */
 };
 
 /* MSG_LSN_WORKER_FAILED: what the listener saw. */

@@ -6,7 +6,8 @@
  *
  * Peers:
  *	poolmgr		fd 3: listening sockets, workers, workers to retire,
- *			shutdown; we report workers we give up on
+ *			pool states, shutdown, status requests; we report
+ *			workers we give up on and answer status requests
  *	worker		one channel each, passed by the pool manager
  */
 #include "config.h"
@@ -81,6 +82,7 @@ listener_dispatch_parent(struct chan *ch, const struct msg_hdr *hdr,
 {
 	struct msg_listen	ml;
 	struct msg_worker	mw;
+	struct msg_pool_state	ps;
 
 	(void)ch;
 	(void)arg;
@@ -110,6 +112,17 @@ listener_dispatch_parent(struct chan *ch, const struct msg_hdr *hdr,
 		if (fd != -1 || hdr->mh_len != 0)
 			goto bad;
 		queue_worker_retire(hdr->mh_id);
+		return;
+	case MSG_PM_POOL_STATE:
+		if (fd != -1 || hdr->mh_len != sizeof(ps))
+			goto bad;
+		memcpy(&ps, data, sizeof(ps));
+		queue_pool_state(hdr->mh_id, ps.ps_state);
+		return;
+	case MSG_PM_STATUS:
+		if (fd != -1 || hdr->mh_len != 0)
+			goto bad;
+		queue_status(hdr->mh_id);
 		return;
 	default:
 		break;

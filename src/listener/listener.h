@@ -119,6 +119,7 @@ struct lsn_worker {
 	int			 wk_ready;	/* said MSG_REQ_READY: may take requests */
 	int			 wk_broken;	/* reported failed: takes no more */
 	int			 wk_retiring;	/* told MSG_REQ_RETIRE: takes no more */
+	uint64_t		 wk_requests;	/* handed to it, for hsdctl status */
 	struct chan		*wk_chan;
 	struct wrk_slot		*wk_slots;	/* shared with the worker */
 	size_t			 wk_slots_size;
@@ -134,6 +135,7 @@ struct lsn_pool {
 	TAILQ_HEAD(, lsn_worker)	 pl_workers;
 	struct event			*pl_retry;	/* handoff failed for want of fds */
 	int				 pl_demanded;	/* MSG_LSN_DEMAND sent, no worker yet */
+	uint32_t			 pl_state;	/* POOL_*, from the pool manager */
 };
 
 struct listener_env {
@@ -188,5 +190,7 @@ void	queue_dispatch(struct conn *);
 void	queue_unpark(struct conn *);
 void	queue_run(struct lsn_pool *);
 void	queue_deadline(struct conn *);
+void	queue_pool_state(uint32_t pool, uint32_t state);
+void	queue_status(uint32_t serial);
 
 #endif

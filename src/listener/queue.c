@@ -283,6 +283,23 @@ queue_unpark(struct conn *c)
 	c->cn_state = CN_READING;
 }
 
+/*
+ * A pool that is offline (rapid-fail protection) or stopped (by an
+ * operator) answers at once, as HTTP.sys does, with IIS's reasons
+ * AppOffline and Disabled in the log: a client must not wait out
+ * connection_timeout for a worker that nobody will start.
+ */
+static void
+queue_refuse(struct lsn_pool *pl, struct conn *c)
+{
+	log_info("queue_refuse: connection %u: pool %s is %s; 503 (%s)",
+	    c->cn_id, lenv->le_conf->cf_pools[pl->pl_index].pl_name,
+	    pl->pl_state == POOL_OFFLINE ? "offline (rapid-fail protection)" :
+	    "stopped", pl->pl_state == POOL_OFFLINE ? "AppOffline" :
+	    "Disabled");
+	conn_fail(c, 503);
+}
+
 /* Hand c to w: the fd, the normalised path and every byte read so far. */
 static int
 queue_handoff(struct lsn_worker *w, struct conn *c)
@@ -333,6 +350,7 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 		return -1;
 	}
 	w->wk_inflight++;
+	w->wk_requests++;
 	w->wk_slot_conn[slot] = c;
 	c->cn_worker = w;
 	c->cn_slot = slot;
@@ -348,6 +366,13 @@ queue_run(struct lsn_pool *pl)
 	struct lsn_worker	*w;
 	struct conn		*c;
 
+	/* Requests that came back to the queue (a worker that died with
+	 * them, a refusal) of a pool that is not running get its 503 too. */
+	if (pl->pl_state != POOL_RUNNING) {
+		while ((c = TAILQ_FIRST(&pl->pl_queue)) != NULL)
+			queue_refuse(pl, c);
+		return;
+	}
 	while ((c = TAILQ_FIRST(&pl->pl_queue)) != NULL &&
 	    (w = queue_pick(pl)) != NULL) {
 		queue_unpark(c);
@@ -372,6 +397,10 @@ queue_dispatch(struct conn *c)
 	evtimer_del(c->cn_timer);
 	c->cn_resume = 0;
 	c->cn_resumes = 0;
+	if (pl->pl_state != POOL_RUNNING) {
+		queue_refuse(pl, c);
+		return;
+	}
 	/* The common case: nobody waiting and a worker with room. */
 	if (TAILQ_EMPTY(&pl->pl_queue) && (w = queue_pick(pl)) != NULL &&
 	    queue_handoff(w, c) == 0)
@@ -854,4 +883,78 @@ queue_worker_gone(struct chan *ch, void *arg)
 	queue_worker_free(w);
 	queue_run(pl);
 	queue_demand(pl);
+}
+
+/* The pool manager says whether the pool's requests go anywhere. */
+void
+queue_pool_state(uint32_t pool, uint32_t state)
+{
+	struct lsn_pool	*pl;
+	const char	*name;
+
+	if (pool >= lenv->le_conf->cf_npools || state > POOL_STOPPED) {
+		log_warnx("queue_pool_state: no pool %u or no state %u", pool,
+		    state);
+		return;
+	}
+	pl = &lenv->le_pools[pool];
+	name = lenv->le_conf->cf_pools[pool].pl_name;
+	if (pl->pl_state != state)
+		log_info("queue_pool_state: pool %s: %s%s", name,
+		    state == POOL_RUNNING ? "running" : state == POOL_OFFLINE ?
+		    "offline (rapid-fail protection)" : "stopped",
+		    state == POOL_RUNNING ? "" : "; its requests get 503");
+	pl->pl_state = state;
+	queue_run(pl);
+}
+
+/* Queue lengths and requests handed to each worker, for hsdctl status. */
+void
+queue_status(uint32_t serial)
+{
+	const struct hsd_config	*conf = lenv->le_conf;
+	struct msg_status	 st;
+	struct msg_status_worker sw;
+	struct lsn_worker	*w;
+	unsigned char		*buf;
+	size_t			 off, max;
+	uint32_t		 i, q;
+
+	/* As many workers as fit in one message; st_truncated says so. */
+	max = sizeof(st) + conf->cf_npools * sizeof(q);
+	for (i = 0; i < conf->cf_npools; i++)
+		TAILQ_FOREACH(w, &lenv->le_pools[i].pl_workers, wk_entry)
+			if (max + sizeof(sw) <= MSG_PAYLOAD_MAX)
+				max += sizeof(sw);
+	if ((buf = malloc(max)) == NULL) {
+		log_warn("queue_status: malloc");
+		return;		/* the pool manager's timeout answers */
+	}
+	memset(&st, 0, sizeof(st));
+	st.st_npools = conf->cf_npools;
+	off = sizeof(st);
+	for (i = 0; i < conf->cf_npools; i++) {
+		q = lenv->le_pools[i].pl_queued;
+		memcpy(buf + off, &q, sizeof(q));
+		off += sizeof(q);
+	}
+	for (i = 0; i < conf->cf_npools; i++) {
+		TAILQ_FOREACH(w, &lenv->le_pools[i].pl_workers, wk_entry) {
+			if (off + sizeof(sw) > max) {
+				st.st_truncated = 1;
+				break;
+			}
+			memset(&sw, 0, sizeof(sw));
+			sw.sw_id = w->wk_id;
+			sw.sw_requests = w->wk_requests;
+			memcpy(buf + off, &sw, sizeof(sw));
+			off += sizeof(sw);
+			st.st_nworkers++;
+		}
+	}
+	memcpy(buf, &st, sizeof(st));
+	if (chan_send(lenv->le_parent, MSG_LSN_STATUS, serial, buf, off,
+	    -1) == -1)
+		log_warn("queue_status: answering the pool manager");
+	free(buf);
 }

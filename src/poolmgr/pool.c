@@ -1,7 +1,9 @@
 /*
  * The pool manager's application pools: starting each pool's workers,
  * restarting them when they die (with a back-off for workers that cannot
- * start), replacing the ones the listener gives up on, and stopping them.
+ * start), replacing the ones the listener gives up on, and stopping them;
+ * rapid-fail protection, and what an operator asks through hsdctl (stop,
+ * start and recycle a pool).
  *
  * Health, as IIS's WAS does it: a worker must be ready within
  * startup_timeout, answer a ping every ping_interval within ping_timeout
@@ -59,16 +61,21 @@ static void	pool_recycle_at_arm(uint32_t);
 static void	pool_health_start(struct pm_child *);
 static int	pool_start_worker(uint32_t, struct pm_child *);
 static void	pool_idle_check(struct pm_child *);
+static void	pool_recycle(struct pm_child *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	pool_kill_child(evutil_socket_t, short, void *);
 
 void
 pool_init(void)
 {
-	uint32_t	i;
+	const struct conf_pool	*cp;
+	uint32_t		 i;
 
 	if ((penv->pe_pools = calloc(penv->pe_conf->cf_npools,
 	    sizeof(*penv->pe_pools))) == NULL)
 		fatal("pool_init: calloc");
 	for (i = 0; i < penv->pe_conf->cf_npools; i++) {
+		cp = &penv->pe_conf->cf_pools[i];
 		penv->pe_pools[i].pp_restart = evtimer_new(penv->pe_base,
 		    pool_restart_timer, &penv->pe_pools[i]);
 		if (penv->pe_pools[i].pp_restart == NULL)
@@ -81,6 +88,11 @@ pool_init(void)
 		    penv->pe_conf->cf_pools[i].pl_name, "default") == 0))
 			penv->pe_pools[i].pp_wanted =
 			    penv->pe_conf->cf_pools[i].pl_workers;
+		penv->pe_pools[i].pp_state = POOL_RUNNING;
+		if (cp->pl_rapid_fail_max > 0 &&
+		    (penv->pe_pools[i].pp_fails_at = calloc(
+		    cp->pl_rapid_fail_max, sizeof(uint64_t))) == NULL)
+			fatal("pool_init: calloc");
 		if (penv->pe_conf->cf_pools[i].pl_nrecycle_at == 0)
 			continue;
 		penv->pe_pools[i].pp_recycle_at = evtimer_new(penv->pe_base,
@@ -176,6 +188,8 @@ pool_listener_up(void)
 	uint32_t	 i;
 	int		 lw[2];
 
+	/* Before any worker: what becomes of each pool's requests. */
+	pool_send_states();
 	TAILQ_FOREACH(c, &penv->pe_children, pc_entry) {
 		if (c->pc_kind != PM_WORKER || c->pc_retiring ||
 		    c->pc_stop_sent || c->pc_chan == NULL)
@@ -276,16 +290,229 @@ fail:
 }
 
 /* Bring a pool back to its configured number of workers, or as close as
- * starts succeed; a failed start has scheduled its own retry. */
+ * starts succeed; a failed start has scheduled its own retry.  A pool
+ * that is offline or stopped gets none. */
 void
 pool_fill(uint32_t pool)
 {
 	struct pm_pool	*pp = &penv->pe_pools[pool];
 
-	while (!penv->pe_stopping && pp->pp_running < pp->pp_wanted)
+	while (!penv->pe_stopping && pp->pp_state == POOL_RUNNING &&
+	    pp->pp_running < pp->pp_wanted)
 		if (pool_start_worker(pool, NULL) == -1)
 			break;
 }
+
+/* Tell the listener what becomes of the pool's requests. */
+static void
+pool_send_state(uint32_t pool)
+{
+	struct msg_pool_state	ps;
+
+	if (penv->pe_listener == NULL || penv->pe_listener->pc_chan == NULL)
+		return;
+	memset(&ps, 0, sizeof(ps));
+	ps.ps_state = penv->pe_pools[pool].pp_state;
+	if (chan_send(penv->pe_listener->pc_chan, MSG_PM_POOL_STATE, pool, &ps,
+	    sizeof(ps), -1) == -1)
+		log_warn("pool_send_state: telling the listener");
+}
+
+/* Every pool's state, for a listener just started: the one place a
+ * listener learns them, so a restarted one knows them too. */
+void
+pool_send_states(void)
+{
+	uint32_t	i;
+
+	for (i = 0; i < penv->pe_conf->cf_npools; i++)
+		pool_send_state(i);
+}
+
+/* "5m", "90s", "1500ms": a duration as an operator would write it. */
+void
+pool_duration_text(uint64_t ms, char *buf, size_t len)
+{
+	if (ms > 0 && ms % 3600000 == 0)
+		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms > 0 && ms % 60000 == 0)
+		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+/* Retire every worker of the pool that is not retiring already. */
+static void
+pool_retire_all(uint32_t pool, const char *why)
+{
+	struct pm_child	*c;
+
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    !c->pc_retiring)
+			pool_retire(c, why);
+}
+
+/* Failures within the pool's rapid_fail_interval up to now. */
+uint32_t
+pool_recent_failures(uint32_t pool)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	const struct pm_pool	*pp = &penv->pe_pools[pool];
+	uint64_t		 now = clock_ms();
+	uint32_t		 i, n = 0;
+
+	for (i = 0; i < pp->pp_fail_count; i++)
+		if (now - pp->pp_fails_at[i] <= cp->pl_rapid_fail_interval_ms)
+			n++;
+	return n;
+}
+
+/*
+ * Rapid-fail protection (IIS 6's): a worker of the pool failed -- it died,
+ * failed to start, or the listener found it hung or broken.  When
+ * rapid_fail_max failures fall within rapid_fail_interval the pool goes
+ * offline: the listener answers its requests 503 at once, nothing is
+ * restarted, and the workers it still has are retired, until an operator
+ * starts it again.  Returns 1 if it went offline.
+ */
+static int
+pool_failure(uint32_t pool)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+	uint64_t		 now = clock_ms();
+	uint32_t		 max = cp->pl_rapid_fail_max;
+	char			 interval[32];
+
+	if (max == 0 || pp->pp_state != POOL_RUNNING || penv->pe_stopping)
+		return 0;
+	pp->pp_fails_at[pp->pp_fail_next] = now;
+	pp->pp_fail_next = (pp->pp_fail_next + 1) % max;
+	if (pp->pp_fail_count < max)
+		pp->pp_fail_count++;
+	/* Full ring: pp_fail_next is the oldest of the last max. */
+	if (pp->pp_fail_count < max ||
+	    now - pp->pp_fails_at[pp->pp_fail_next] >
+	    cp->pl_rapid_fail_interval_ms)
+		return 0;
+	pool_duration_text(cp->pl_rapid_fail_interval_ms, interval,
+	    sizeof(interval));
+	log_warnx("pool %s: %u failures within %s; taking it offline "
+	    "(rapid-fail protection); hsdctl start %s brings it back",
+	    cp->pl_name, max, interval, cp->pl_name);
+	pp->pp_state = POOL_OFFLINE;
+	evtimer_del(pp->pp_restart);
+	pool_send_state(pool);
+	pool_retire_all(pool, "its pool was taken offline");
+	return 1;
+}
+
+/* The pool index named name, -1 if none. */
+int
+pool_find(const char *name)
+{
+	uint32_t	i;
+
+	for (i = 0; i < penv->pe_conf->cf_npools; i++)
+		if (strcmp(penv->pe_conf->cf_pools[i].pl_name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* hsdctl stop POOL: its requests get 503 (Disabled), its workers finish
+ * what they hold and exit, and none is started until hsdctl start. */
+int
+pool_stop(uint32_t pool, char *err, size_t errlen)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+
+	if (pp->pp_state == POOL_STOPPED) {
+		snprintf(err, errlen, "pool %s is stopped already",
+		    cp->pl_name);
+		return -1;
+	}
+	log_info("pool %s: stopped by an operator (hsdctl)", cp->pl_name);
+	pp->pp_state = POOL_STOPPED;
+	evtimer_del(pp->pp_restart);
+	/* The listener first, so nothing more is handed to the workers. */
+	pool_send_state(pool);
+	pool_retire_all(pool, "its pool was stopped");
+	return 0;
+}
+
+/* hsdctl start POOL: running again with a clean slate, whether it was
+ * stopped or taken offline by rapid-fail protection. */
+int
+pool_start(uint32_t pool, char *err, size_t errlen)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+
+	if (pp->pp_state == POOL_RUNNING) {
+		snprintf(err, errlen, "pool %s is running already",
+		    cp->pl_name);
+		return -1;
+	}
+	log_info("pool %s: started by an operator (hsdctl), was %s",
+	    cp->pl_name, pp->pp_state == POOL_OFFLINE ?
+	    "offline (rapid-fail protection)" : "stopped");
+	pp->pp_state = POOL_RUNNING;
+	pp->pp_fail_count = 0;
+	pp->pp_fail_next = 0;
+	pp->pp_start_fails = 0;
+	pool_send_state(pool);
+	pool_fill(pool);
+	return 0;
+}
+
+/*
+ * hsdctl recycle POOL: every worker of the pool is recycled as recycling
+ * does it, overlapped (pool_recycle()): its replacement starts beside it,
+ * and it is retired once that one is ready, so the pool never runs short.
+ */
+int
+pool_recycle_pool(uint32_t pool, char *err, size_t errlen)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
+	struct pm_pool		*pp = &penv->pe_pools[pool];
+	struct pm_child		*c, *next;
+	uint32_t		 n = 0;
+
+	if (pp->pp_state != POOL_RUNNING) {
+		snprintf(err, errlen, "pool %s is not running (%s); hsdctl "
+		    "start starts it", cp->pl_name,
+		    pp->pp_state == POOL_OFFLINE ? "offline" : "stopped");
+		return -1;
+	}
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool == pool &&
+		    !c->pc_retiring && c->pc_recycle_why[0] != '\0') {
+			snprintf(err, errlen, "pool %s is being recycled "
+			    "already", cp->pl_name);
+			return -1;
+		}
+	log_info("pool %s: recycling its workers (hsdctl)", cp->pl_name);
+	/* Replacements join the list as they start: skip them. */
+	for (c = TAILQ_FIRST(&penv->pe_children); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, pc_entry);
+		if (c->pc_kind != PM_WORKER || c->pc_pool != pool ||
+		    c->pc_retiring || c->pc_replaces != NULL)
+			continue;
+		n++;
+		pool_recycle(c, "hsdctl recycle");
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "pool %s has no worker to recycle",
+		    cp->pl_name);
+		return -1;
+	}
+	return 0;
+}
+
 
 static void
 pool_restart_timer(evutil_socket_t fd, short ev, void *arg)
@@ -335,8 +562,16 @@ pool_worker_exited(struct pm_child *c, int status)
 		return;
 	}
 	pp->pp_running--;
+	/* Gone: nothing is left to retire. */
+	c->pc_retiring = 1;
 	if (penv->pe_stopping)
 		return;
+	if (!c->pc_fail_counted && pool_failure(c->pc_pool)) {
+		log_warnx("worker %u (pid %d) of pool %s %s%s", c->pc_id,
+		    (int)c->pc_pid, cp->pl_name, how,
+		    c->pc_ready ? "" : " before it was ready");
+		return;
+	}
 	if (!c->pc_ready)
 		pp->pp_start_fails++;
 	else
@@ -540,10 +775,6 @@ pool_recycle_start(struct pm_child *c)
 }
 
 /* c reached a recycle condition: say why, once, and replace it. */
-static void
-pool_recycle(struct pm_child *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 static void
 pool_recycle(struct pm_child *c, const char *fmt, ...)
 {
@@ -855,6 +1086,11 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 		    "made no progress); killing it", c->pc_id, (int)c->pc_pid,
 		    cp->pl_name);
 		kill(c->pc_pid, SIGKILL);
+		/* Its death is this failure, not another one. */
+		if (!c->pc_retiring && !c->pc_fail_counted) {
+			c->pc_fail_counted = 1;
+			pool_failure(c->pc_pool);
+		}
 		return;
 	}
 	if (c->pc_retiring)
@@ -862,6 +1098,9 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 	log_warnx("worker %u (pid %d) of pool %s is broken (the listener "
 	    "cannot use it); replacing it", c->pc_id, (int)c->pc_pid,
 	    cp->pl_name);
+	c->pc_fail_counted = 1;
+	if (pool_failure(c->pc_pool))
+		return;		/* retired with the rest of its pool */
 	pool_uncount(c);
 	c->pc_stop_sent = 1;
 	if (c->pc_chan == NULL ||

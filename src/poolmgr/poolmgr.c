@@ -7,10 +7,12 @@
  * SIGTERM/SIGINT.
  *
  * Peers:
- *	listener	hands it the listening sockets and each worker's channel
+ *	listener	hands it the listening sockets, each worker's channel
+ *			and each pool's state; asks it for status
  *	worker		one channel each: pings, shutdown, a new listener's
  *			channel; it says ready, answers pings and asks to be
  *			recycled (pool.c)
+ *	hsdctl		the control socket in run_dir (ctl.c)
  */
 #include "config.h"
 
@@ -38,6 +40,7 @@
 #include <event2/event.h>
 
 #include "chan.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
@@ -186,6 +189,7 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	c->pc_kind = kind;
 	c->pc_pool = pool;
 	c->pc_pid = pid;
+	c->pc_started_ms = clock_ms();
 	c->pc_chan = chan_new(penv->pe_base, chanfd,
 	    kind == PM_LISTENER ? "listener" : "worker",
 	    kind == PM_LISTENER ? poolmgr_dispatch_listener :
@@ -337,6 +341,9 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
 		break;
 	case MSG_LSN_DEMAND:
 		pool_demand(hdr);
+		break;
+	case MSG_LSN_STATUS:
+		ctl_listener_status(hdr, data);
 		break;
 	default:
 		log_warnx("poolmgr_dispatch_listener: unexpected message type "
@@ -656,9 +663,16 @@ main(int argc, char *argv[])
 		exit(1);
 	/* After bind(): a second instance on the same ports stops there,
 	 * without truncating the first one's pid file. */
-	if (poolmgr_bind() == -1 || (pidfd = poolmgr_open_pidfile(rundir)) ==
-	    -1)
+	if (poolmgr_bind() == -1)
 		exit(1);
+	/* Likewise before the pid file: a server that answers on the
+	 * control socket keeps its pid file. */
+	if (ctl_open() == -1)
+		exit(1);
+	if ((pidfd = poolmgr_open_pidfile(rundir)) == -1) {
+		ctl_close();
+		exit(1);
+	}
 	close(rundir);
 	/* Stay in the start directory: children re-read the config and
 	 * resolve relative roots the same way. */
@@ -683,6 +697,7 @@ main(int argc, char *argv[])
 		fatalx("main: evtimer_new failed");
 	pool_init();
 	supervise_init();
+	ctl_start();
 
 	/* The listener, then the workers once it is there to take them. */
 	supervise_start_all();
@@ -697,6 +712,7 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(penv->pe_base);
 
+	ctl_close();
 	if (penv->pe_pidfile != NULL)
 		unlink(penv->pe_pidfile);
 	log_info("stopped");

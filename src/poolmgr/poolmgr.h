@@ -29,6 +29,8 @@ struct pm_child {
 	int			 pc_stop_sent;
 	int			 pc_ready;	/* a worker said MSG_WRK_READY */
 	int			 pc_retiring;	/* replaced already; no longer counted */
+	int			 pc_fail_counted; /* towards rapid-fail already */
+	uint64_t		 pc_started_ms;	/* monotonic, for uptime */
 	struct event		*pc_kill;	/* SIGKILL if not gone by then */
 	TAILQ_ENTRY(pm_child)	 pc_entry;
 
@@ -56,6 +58,13 @@ struct pm_pool {
 	uint64_t		 pp_fail_ms;		/* monotonic, the last of them */
 	struct event		*pp_restart;
 	struct event		*pp_recycle_at;		/* the next recycle_at time */
+	uint32_t		 pp_state;	/* POOL_* (msg.h) */
+	/* Rapid-fail protection: when the last pl_rapid_fail_max worker
+	 * failures happened (monotonic ms), a ring; pp_fail_next is the
+	 * oldest once pp_fail_count is full. */
+	uint64_t		*pp_fails_at;
+	uint32_t		 pp_fail_next;
+	uint32_t		 pp_fail_count;
 };
 
 struct poolmgr_env {
@@ -74,6 +83,7 @@ struct poolmgr_env {
 	int			 pe_exit_status;
 	struct event		*pe_kill_timer;
 	char			*pe_pidfile;
+	uint32_t		 pe_status_serial;	/* last MSG_PM_STATUS sent */
 };
 
 extern struct poolmgr_env	*penv;
@@ -103,5 +113,18 @@ void	 pool_dispatch_worker(struct chan *, const struct msg_hdr *,
 void	 pool_stop_workers(void);
 void	 pool_retire(struct pm_child *, const char *why);
 void	 pool_child_free(struct pm_child *);
+void	 pool_send_states(void);
+int	 pool_find(const char *name);
+int	 pool_stop(uint32_t, char *err, size_t errlen);
+int	 pool_start(uint32_t, char *err, size_t errlen);
+int	 pool_recycle_pool(uint32_t, char *err, size_t errlen);
+uint32_t pool_recent_failures(uint32_t);
+void	 pool_duration_text(uint64_t ms, char *buf, size_t len);
+
+/* ctl.c: the control socket hsdctl talks to */
+int	 ctl_open(void);
+void	 ctl_start(void);
+void	 ctl_close(void);
+void	 ctl_listener_status(const struct msg_hdr *, const void *);
 
 #endif

@@ -538,6 +538,18 @@ def get(port, path='/', host='localhost', headers=(), method='GET',
         return c.request(method, path, host=host, headers=headers, body=body)
 
 
+def get_to_eof(port, path='/', host='localhost'):
+    """A GET on a closing connection, read to EOF; its response.  The
+    listener closes only once the worker's DONE is in, so afterwards the
+    worker holds nothing (a test that stops a worker right after a
+    response it read by Content-Length may stop it before its DONE)."""
+    with Client(port) as c:
+        c.send(req('GET', path, host=host, headers={'Connection': 'close'}))
+        r = c.response()
+        c.read_all()
+        return r
+
+
 def assert_eq(a, b, what=''):
     if a != b:
         ra, rb = repr(a), repr(b)

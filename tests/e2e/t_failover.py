@@ -19,8 +19,11 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hsdtest as T  # noqa: E402
 
+# The workers are killed over and over: rapid-fail protection
+# (t_rapid_fail.py) would take the pool offline, so it is off here.
 CONF = '''limits { connection_timeout = "60s" }
-pool "default" { workers = %d  concurrency = %d  queue_length = 100 }
+pool "default" { workers = %d  concurrency = %d  queue_length = 100
+	rapid_fail_max = 0 }
 site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 '''
 

@@ -77,7 +77,7 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
     with T.Server(conf, files={'a.txt': A, 'b.txt': B}, workers=1) as s:
         (old,) = s.children('hsd-worker')
         # It answers pings while it runs: nothing is killed.
-        T.assert_eq(T.get(s.port, '/a.txt').body, A, 'body before')
+        T.assert_eq(T.get_to_eof(s.port, '/a.txt').body, A, 'body before')
         os.kill(old, signal.SIGSTOP)
         try:
             got = {}

@@ -6,9 +6,11 @@ is no health monitoring and no recycling.  The default, "pools", is
 what every other test runs.
 """
 
+import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -53,6 +55,15 @@ def test_one_set_of_workers_for_everything():
         os.kill(pid, signal.SIGCONT)
         T.assert_eq(T.get(s.port, '/api/b.txt').body, b'api\n', 'after')
         T.assert_eq(s.children('hsd-worker'), [pid], 'still the same')
+        # hsdctl says which mode runs.
+        out = subprocess.run([os.path.join(T.BUILDDIR, 'hsdctl'), '-s',
+                              os.path.join(s.run_dir, 'hsd.sock'), 'status',
+                              '--json'], capture_output=True, text=True,
+                             timeout=30).stdout
+        st = json.loads(out)
+        T.assert_eq(st['isolation'], 'shared', 'hsdctl status --json')
+        T.assert_eq([w['pid'] for p in st['pools'] for w in p['workers']],
+                    [pid], 'the one worker hsdctl shows')
         log = s.log()
         for what in ('retired', 'recycling (', 'did not answer a ping',
                      'killing'):

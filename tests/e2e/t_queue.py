@@ -32,12 +32,9 @@ def occupy(s, method='GET'):
     slowly any more -- it hands a slow reader's response back to the
     listener -- so a stopped worker is what keeps it busy."""
     (w,) = s.children('hsd-worker')
-    # Nothing in flight at it first: a response read to EOF on a
-    # closing connection means the listener has had the worker's DONE
-    # (a stop between the last byte and DONE would leave it busy).
-    with T.Client(s.port, timeout=10) as c:
-        c.send(T.req('GET', '/small.txt', headers={'Connection': 'close'}))
-        c.read_all()
+    # Nothing in flight at it first (a stop between a response's last
+    # byte and its DONE would leave it busy).
+    T.get_to_eof(s.port, '/small.txt')
     os.kill(w, signal.SIGSTOP)
     c = T.Client(s.port, timeout=10)
     c.send(T.req(method, '/small.txt', body=b'x' if method == 'POST'

@@ -25,9 +25,10 @@ import hsdtest as T  # noqa: E402
 CONF = '''limits {
 	connection_timeout = "@TIMEOUT@"
 @LIMITS@}
-pool "default" { workers = @WORKERS@ }
+pool "default" { workers = @WORKERS@  start = "always"  rapid_fail_max = 0 }
 site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 '''
+# Workers are killed over and over on purpose: rapid-fail protection off.
 
 HUGE = 4 * 1024 * 1024
 MID = 64 * 1024		# the largest body a worker sends behind its head

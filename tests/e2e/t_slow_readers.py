@@ -17,11 +17,14 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hsdtest as T  # noqa: E402
 
+# Workers are killed over and over: rapid-fail protection
+# (t_rapid_fail.py) would take the pool offline, so it is off here.
 CONF = '''limits {
 	connection_timeout = "@TIMEOUT@"
 	min_send_rate = @RATE@
 }
-pool "default" { workers = @WORKERS@  concurrency = @CONC@ }
+pool "default" { workers = @WORKERS@  concurrency = @CONC@
+	rapid_fail_max = 0 }
 site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 '''
 

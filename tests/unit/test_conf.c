@@ -261,6 +261,8 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_pools[0].pl_workers, 1);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_queue_length, 1000);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_concurrency, 64);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_rapid_fail_max, 5);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_rapid_fail_interval_ms, 300000);
 	ck_assert_uint_eq(cf->cf_nsites, 1);
 	ck_assert_str_eq(cf->cf_sites[0].st_name, "s");
 	ck_assert_str_eq(cf->cf_sites[0].st_root, www);
@@ -279,6 +281,17 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
 	ck_assert_uint_eq(cf->cf_npools, 2);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 1);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_max, 5);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_interval_ms, 300000);
+	conf_free(cf);
+
+	/* Rapid-fail protection: written, and off. */
+	cf = load_ok("pool \"p\" { rapid_fail_max = 0 "
+	    "rapid_fail_interval = \"90s\" }\n"
+	    "pool \"q\" { rapid_fail_max = 10000 }\n" ONE_SITE);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_max, 0);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_interval_ms, 90000);
+	ck_assert_uint_eq(cf->cf_pools[2].pl_rapid_fail_max, 10000);
 	conf_free(cf);
 }
 END_TEST
@@ -779,6 +792,16 @@ static const struct conf_reject conf_rejects[] = {
 	  "  application \"/a\" {\n    pool = \"p\"\n  }\n}\n",
 	  "t.conf:6: site \"s\": application \"/a\": the site's root "
 	  "\"@/www\" is not below chroot \"@/api\" of pool \"p\"", NULL },
+	/* Rapid-fail protection. */
+	{ "pool \"p\" {\n  rapid_fail_max = 10001\n}\n" ONE_SITE,
+	  "t.conf:2: pool \"p\": rapid_fail_max: 10001 is out of range "
+	  "(0..10000)", NULL },
+	{ "pool \"p\" { rapid_fail_interval = \"0s\" }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": rapid_fail_interval: must be more than 0",
+	  NULL },
+	{ "pool \"p\" { rapid_fail_interval = \"5 minutes\" }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": rapid_fail_interval: bad duration "
+	  "\"5 minutes\"", NULL },
 };
 
 START_TEST(test_conf_reject)
