@@ -538,6 +538,25 @@ def get(port, path='/', host='localhost', headers=(), method='GET',
         return c.request(method, path, host=host, headers=headers, body=body)
 
 
+def check_refused_at(head, line, *words):
+    """hsd-poolmgr -t refuses head (config text before a minimal site)
+    at line, naming every one of words, and starts nothing."""
+    d = tempfile.mkdtemp(prefix='hsd-e2e-check-')
+    try:
+        os.makedirs(os.path.join(d, 'www'))
+        path = write_conf(d, head + 'site "s" {\n\tbindings = '
+                          '{"127.0.0.1:1"}\n\troot = "%s"\n}\n'
+                          % os.path.join(d, 'www'))
+        rc, out, spawned = run_poolmgr(path, ('-t',))
+        assert_eq(rc, 1, 'exit status of -t')
+        assert '%s:%d' % (path, line) in out, out
+        for w in words:
+            assert w in out, 'no %r in %r' % (w, out)
+        assert not spawned, spawned
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def get_to_eof(port, path='/', host='localhost'):
     """A GET on a closing connection, read to EOF; its response.  The
     listener closes only once the worker's DONE is in, so afterwards the

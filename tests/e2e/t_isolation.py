@@ -8,7 +8,6 @@ what every other test runs.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -88,19 +87,7 @@ def test_api_requests_wait_for_the_shared_worker():
 
 
 def test_isolation_key_checked():
-    d = T.tempfile.mkdtemp(prefix='hsd-e2e-isolation-')
-    try:
-        os.makedirs(os.path.join(d, 'www'))
-        path = T.write_conf(d, 'isolation = "iis5"\n'
-                            'site "s" {\n\tbindings = {"127.0.0.1:1"}\n'
-                            '\troot = "%s"\n}\n' % os.path.join(d, 'www'))
-        rc, out, spawned = T.run_poolmgr(path, ('-t',))
-        T.assert_eq(rc, 1, 'exit status')
-        assert '%s:1' % path in out and 'isolation' in out and \
-            'iis5' in out, out
-        assert not spawned, spawned
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    T.check_refused_at('isolation = "iis5"\n', 1, 'isolation', 'iis5')
 
 
 if __name__ == '__main__':
