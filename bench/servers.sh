@@ -139,6 +139,7 @@ start_servers() {
 	$libexec
 	pool "default" {
 		workers = 2
+		start = "always"
 	}
 	site "default" {
 		bindings = {"127.0.0.1:$HSD_PORT"}
