@@ -1240,13 +1240,18 @@ worker_listener_lost(void)
 		worker_maybe_exit();
 }
 
+/* Which listener channel is current: one more for each new listener. */
+static uintptr_t	worker_listener_gen;
+
 static void
 worker_listener_gone_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
-	(void)arg;
-	worker_listener_lost();
+	/* The channel that failed may have been replaced meanwhile (its EOF
+	 * came, then the next listener's): that one is not gone. */
+	if ((uintptr_t)arg == worker_listener_gen)
+		worker_listener_lost();
 }
 
 /* From inside a request's own path, which must finish first. */
@@ -1256,7 +1261,7 @@ worker_listener_gone_later(void)
 	struct timeval	tv = { 0, 0 };
 
 	if (event_base_once(worker_base, -1, EV_TIMEOUT,
-	    worker_listener_gone_cb, NULL, &tv) == -1)
+	    worker_listener_gone_cb, (void *)worker_listener_gen, &tv) == -1)
 		fatalx("worker_listener_gone_later: event_base_once failed");
 }
 
@@ -1292,6 +1297,7 @@ worker_new_listener(int fd)
 		fatalx("worker_new_listener: no channel to the new listener");
 	}
 	worker_peers[PEER_LISTENER].wp_chan = c;
+	worker_listener_gen++;
 	/* That one may have died already: wait for the next. */
 	if (chan_send(c, MSG_REQ_READY, worker_id, NULL, 0, -1) == -1) {
 		log_warn("worker_new_listener: saying it is ready");

@@ -97,6 +97,37 @@ def test_backlog_served_by_the_next_listener():
             c.close()
 
 
+def test_worker_finishes_a_request_of_a_dead_listener():
+    """The interleaving where a worker learns of the listener's death by
+    its DONE failing, not by the channel's EOF: the handoff is in the
+    stopped worker's channel when the listener dies, so the worker reads
+    it first, answers the client, and then finds nobody to tell.  It must
+    not die of that, and it serves the next listener."""
+    one = CONF.replace('workers = 2', 'workers = 1')
+    with T.Server(one, files=FILES, workers=1) as s:
+        T.get_to_eof(s.port, '/a.txt')
+        (w,) = s.children('hsd-worker')
+        old = s.listener()
+        os.kill(w, signal.SIGSTOP)
+        try:
+            c = T.Client(s.port)
+            c.send(T.req('GET', '/a.txt'))
+            assert c.is_quiet(0.3), 'answered by a stopped worker'
+            os.kill(old, signal.SIGKILL)
+            new_listener(s, old)
+        finally:
+            os.kill(w, signal.SIGCONT)
+        # The worker had the socket and answered; the connection then
+        # ends, since nobody can carry it on.
+        r = c.response(timeout=10)
+        T.assert_eq((r.status, r.body.decode()), (200, BODY),
+                    'the request the dead listener handed over')
+        c.close()
+        check_body(s.port)
+        T.assert_eq(s.children('hsd-worker'), [w], 'the same worker')
+        assert 'fatal' not in s.log(), s.log()
+
+
 def stream(port, stop, results, lock):
     """New connections one after another until stop: each GET's outcome."""
     while not stop.is_set():
