@@ -82,7 +82,10 @@ start_servers() {
 	command -v curl >/dev/null || die "curl not found (sh tools/deps.sh bench)"
 	[ -x "$NGINX" ] || die "$NGINX not found (sh tools/deps.sh bench)"
 	# hsd-poolmgr refuses a run_dir others may write to, whatever the umask.
-	mkdir "$tmp/www" "$tmp/nginx" "$tmp/hsd" && chmod 700 "$tmp/hsd" || exit 1
+	# Started as root, hsd's workers read the files as www-data: the
+	# temp dir (0700 from mktemp) must let them through.
+	mkdir "$tmp/www" "$tmp/nginx" "$tmp/hsd" && chmod 700 "$tmp/hsd" &&
+	    chmod 755 "$tmp" "$tmp/www" || exit 1
 	head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/1k.txt"
 	head -c 102400 /dev/urandom | base64 -w 64 | head -c 102400 \
 	    >"$tmp/www/100k.txt"
