@@ -182,8 +182,7 @@ static int	conf_v_section(cfg_t *, cfg_opt_t *);
 static int	conf_v_user(cfg_t *, cfg_opt_t *);
 static int	conf_v_group(cfg_t *, cfg_opt_t *);
 static int	conf_v_abspath(cfg_t *, cfg_opt_t *);
-static int	conf_v_start(cfg_t *, cfg_opt_t *);
-static int	conf_v_isolation(cfg_t *, cfg_opt_t *);
+static int	conf_v_choice(cfg_t *, cfg_opt_t *);
 static int	conf_v_clock(cfg_t *, cfg_opt_t *);
 
 static const struct {
@@ -196,7 +195,7 @@ static const struct {
 	{ "user",				conf_v_user },
 	{ "group",				conf_v_group },
 	{ "chroot_dir",				conf_v_abspath },
-	{ "isolation",				conf_v_isolation },
+	{ "isolation",				conf_v_choice },
 	{ "limits",				conf_v_section },
 	{ "limits|max_connections",		conf_v_int },
 	{ "limits|connection_timeout",		conf_v_duration },
@@ -213,7 +212,7 @@ static const struct {
 	{ "pool|user",				conf_v_user },
 	{ "pool|group",				conf_v_group },
 	{ "pool|chroot",			conf_v_abspath },
-	{ "pool|start",				conf_v_start },
+	{ "pool|start",				conf_v_choice },
 	{ "pool|ping_interval",			conf_v_duration },
 	{ "pool|ping_timeout",			conf_v_duration },
 	{ "pool|startup_timeout",		conf_v_duration },
@@ -679,37 +678,38 @@ conf_v_key(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* When a pool's workers start: "demand" (first request) or "always". */
+/* Keys that take one of two words: start, isolation. */
+static const struct {
+	const char	*cc_name;
+	const char	*cc_words[2];
+} conf_choices[] = {
+	/* When a pool's workers start: with its first request, or with the
+	 * server. */
+	{ "start",	{ "demand", "always" } },
+	{ "isolation",	{ "pools", "shared" } },
+};
+
 static int
-conf_v_start(cfg_t *cfg, cfg_opt_t *opt)
+conf_v_choice(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char	*s;
+	const char	*s, *name = cfg_opt_name(opt);
+	size_t		 i;
 
 	conf_note_key(cfg, opt);
 	s = cfg_opt_getnstr(opt, 0);
-	if (s == NULL || (strcmp(s, "demand") != 0 && strcmp(s, "always") !=
-	    0)) {
-		cfg_error(cfg, "%s: \"%s\" is neither \"demand\" nor \"always\"",
-		    cfg_opt_name(opt), s ? s : "");
+	for (i = 0; i < sizeof(conf_choices) / sizeof(conf_choices[0]); i++) {
+		if (strcmp(conf_choices[i].cc_name, name) != 0)
+			continue;
+		if (s != NULL && (strcmp(s, conf_choices[i].cc_words[0]) == 0 ||
+		    strcmp(s, conf_choices[i].cc_words[1]) == 0))
+			return 0;
+		cfg_error(cfg, "%s: \"%s\" is neither \"%s\" nor \"%s\"", name,
+		    s ? s : "", conf_choices[i].cc_words[0],
+		    conf_choices[i].cc_words[1]);
 		return -1;
 	}
-	return 0;
-}
-
-static int
-conf_v_isolation(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*s;
-
-	conf_note_key(cfg, opt);
-	s = cfg_opt_getnstr(opt, 0);
-	if (s == NULL || (strcmp(s, "pools") != 0 && strcmp(s, "shared") !=
-	    0)) {
-		cfg_error(cfg, "%s: \"%s\" is neither \"pools\" nor \"shared\"",
-		    cfg_opt_name(opt), s ? s : "");
-		return -1;
-	}
-	return 0;
+	cfg_error(cfg, "%s: no choices known", name);
+	return -1;
 }
 
 static int
