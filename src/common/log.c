@@ -15,6 +15,9 @@
 
 static const char	*log_name = "hsd";
 static int		 log_verbose;
+/* log_capture(): messages are also kept here, a line each. */
+static char		*log_cap;
+static size_t		 log_cap_len, log_cap_off;
 
 void
 log_init(const char *procname, int verbose)
@@ -41,12 +44,30 @@ log_procname(void)
 	return log_name;
 }
 
+void
+log_capture(char *buf, size_t len)
+{
+	log_cap = len > 0 ? buf : NULL;
+	log_cap_len = len;
+	log_cap_off = 0;
+	if (log_cap != NULL)
+		log_cap[0] = '\0';
+}
+
 static void
 log_vemit(const char *level, const char *fmt, va_list ap, int errnum)
 {
 	char	msg[1024];
+	int	n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_cap != NULL && log_cap_off < log_cap_len) {
+		n = snprintf(log_cap + log_cap_off, log_cap_len - log_cap_off,
+		    "%s%s%s%s\n", level, msg, errnum ? ": " : "",
+		    errnum ? strerror(errnum) : "");
+		if (n > 0)
+			log_cap_off += (size_t)n;
+	}
 	if (errnum)
 		fprintf(stderr, "%s[%d]: %s%s: %s\n", log_name, (int)getpid(),
 		    level, msg, strerror(errnum));

@@ -8,11 +8,15 @@
 #define HSD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 void	log_init(const char *procname, int verbose);
 void	log_setverbose(int verbose);
 int	log_getverbose(void);
 const char *log_procname(void);
+/* Keep every message from now on in buf too (a line each, cut at len),
+ * as well as logging it; NULL or 0 stops. */
+void	log_capture(char *buf, size_t len);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

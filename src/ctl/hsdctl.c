@@ -44,7 +44,7 @@ usage(void)
 	    "  start POOL        start a stopped or offline pool again\n"
 	    "  recycle POOL      replace the pool's workers, overlapped\n"
 	    "  stop-server       stop the whole server\n"
-	    "  reload            (not implemented yet)\n");
+	    "  reload            check the server's configuration file\n");
 	exit(1);
 }
 
@@ -196,8 +196,10 @@ hsdctl_print(const char *sock, char *answer)
 		}
 		return 0;
 	}
-	if (strncmp(answer, "error: ", 7) == 0)
-		fprintf(stderr, "hsdctl: %s\n", answer + 7);
+	if (strncmp(answer, "error: ", 7) == 0) {
+		/* Any text after the status line explains it. */
+		fprintf(stderr, "hsdctl: %s\n%s", answer + 7, nl + 1);
+	}
 	else
 		fprintf(stderr, "hsdctl: %s: an answer hsdctl does not "
 		    "understand\n", sock);

@@ -46,6 +46,9 @@
 #include "msg.h"
 #include "poolmgr.h"
 
+/* Room for what a reload's check says about a bad file. */
+#define CTL_RELOAD_ERR	8192
+
 #define CTL_SOCKET		"hsd.sock"
 #define CTL_LINE_MAX		512
 #define CTL_TIMEOUT_MS		5000
@@ -637,6 +640,32 @@ ctl_pool_command(struct ctl_conn *cc, const char *cmd, const char *name)
 	ctl_finish(cc);
 }
 
+/* The file is checked; applying it without a restart is to come. */
+static void
+ctl_reload(struct ctl_conn *cc)
+{
+	char	*err;
+
+	log_info("hsdctl: reload");
+	if ((err = malloc(CTL_RELOAD_ERR)) == NULL) {
+		ctl_error(cc, "out of memory");
+		return;
+	}
+	if (poolmgr_reload_check(err, CTL_RELOAD_ERR) == -1) {
+		/* The status line, then what the check said. */
+		evbuffer_add_printf(bufferevent_get_output(cc->cc_bev),
+		    "error: %s is not valid; the running configuration "
+		    "stays\n%s", penv->pe_conf_path, err);
+		free(err);
+		ctl_finish(cc);
+		return;
+	}
+	free(err);
+	ctl_error(cc, "%s is valid, but applying a configuration without a "
+	    "restart is not implemented yet; restart the server to use it",
+	    penv->pe_conf_path);
+}
+
 static void
 ctl_command(struct ctl_conn *cc, char *line)
 {
@@ -658,8 +687,7 @@ ctl_command(struct ctl_conn *cc, char *line)
 		ctl_finish(cc);
 		poolmgr_stop(0);
 	} else if (strcmp(line, "reload") == 0 && arg == NULL)
-		ctl_error(cc, "reload is not implemented yet; restart the "
-		    "server to change its configuration");
+		ctl_reload(cc);
 	else {
 		ctl_printable(line, shown, sizeof(shown));
 		ctl_error(cc, "unknown command \"%s\"%s", shown,

@@ -317,10 +317,40 @@ poolmgr_signal(evutil_socket_t sig, short ev, void *arg)
 		poolmgr_stop(sig);
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: reloading the configuration is not "
-		    "supported yet; ignored");
+		if (poolmgr_reload_check(NULL, 0) == 0)
+			log_warnx("SIGHUP: %s is valid, but applying a "
+			    "configuration without a restart is not "
+			    "implemented yet; restart the server to use it",
+			    penv->pe_conf_path);
 		break;
 	}
+}
+
+/*
+ * Reload, its first half: read and check the file the server was started
+ * with, as -t does.  A file that does not pass is reported (the messages
+ * in err too, when given) and the running configuration stays.  -1 if
+ * it does not pass.
+ */
+int
+poolmgr_reload_check(char *err, size_t errlen)
+{
+	struct hsd_config	*cf;
+	char			*text;
+	int			 rv = -1;
+
+	log_capture(err, errlen);
+	if ((text = poolmgr_read_file(penv->pe_conf_path)) != NULL &&
+	    conf_load_buf(text, penv->pe_conf_path, &cf) == 0) {
+		conf_free(cf);
+		rv = 0;
+	}
+	log_capture(NULL, 0);
+	free(text);
+	if (rv == -1)
+		log_warnx("reload: %s is not valid; the running configuration "
+		    "stays", penv->pe_conf_path);
+	return rv;
 }
 
 static void
@@ -639,6 +669,7 @@ main(int argc, char *argv[])
 	if ((penv = calloc(1, sizeof(*penv))) == NULL)
 		fatal("main: calloc");
 	TAILQ_INIT(&penv->pe_children);
+	penv->pe_conf_path = file;
 	if ((text = penv->pe_conf_text = poolmgr_read_file(file)) == NULL)
 		exit(1);
 	if (conf_load_buf(text, file, &penv->pe_conf) == -1)

@@ -83,6 +83,7 @@ struct poolmgr_env {
 	int			 pe_exit_status;
 	struct event		*pe_kill_timer;
 	char			*pe_pidfile;
+	const char		*pe_conf_path;	/* the file it was started with */
 	uint32_t		 pe_status_serial;	/* last MSG_PM_STATUS sent */
 };
 
@@ -94,6 +95,7 @@ struct pm_child *poolmgr_child_new(enum pm_kind, uint32_t, pid_t, int);
 void	 poolmgr_child_free(struct pm_child *);
 void	 poolmgr_describe_exit(int, char *, size_t);
 void	 poolmgr_stop(int);
+int	 poolmgr_reload_check(char *, size_t);
 
 /* supervise.c */
 void	 supervise_init(void);
