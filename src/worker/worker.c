@@ -18,11 +18,13 @@
  * (a deadline from the handoff, min_body_rate), answered 408 if it breaks
  * them and 413 past max_body_size.
  *
- * Peers: the pool manager (fd 3), which pings it and tells it to stop,
- * and which it tells when recycle_requests is reached; and the listener
- * (fd 5), which sends work, and says when no more will come (retired).  Requests live in a fixed table of
- * slots, one per unit of the pool's concurrency, allocated at start-up so
- * the request path does not allocate.  Everything runs in one libevent
+ * Peers: the pool manager (fd 3), which pings it, tells it to stop and
+ * sends it a channel to a new listener when the last one died, and which
+ * it tells when recycle_requests is reached; and the listener (fd 5 at
+ * first), which sends work and says when no more will come (retired).
+ * Requests live in a fixed table of slots, one per unit of the pool's
+ * concurrency, allocated at start-up so the request path does not
+ * allocate.  Everything runs in one libevent
  * loop; only local file I/O blocks.
  */
 #include "config.h"
