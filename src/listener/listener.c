@@ -36,13 +36,24 @@ static void	listener_dispatch_parent(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
 static void	listener_parent_gone(struct chan *, void *);
 
+/*
+ * A common timeout (one list for every timer of that duration) for ms.
+ * libevent has room for 256 of them a base; a server reloaded with ever
+ * new timeouts could run out, and is then given *fallback, filled, as an
+ * ordinary timeout.
+ */
 static const struct timeval *
-listener_common_timeout(uint64_t ms)
+listener_common_timeout(uint64_t ms, struct timeval *fallback)
 {
-	struct timeval	tv;
+	const struct timeval	*ct;
 
-	conf_timeval(ms, &tv);
-	return event_base_init_common_timeout(lenv->le_base, &tv);
+	conf_timeval(ms, fallback);
+	if ((ct = event_base_init_common_timeout(lenv->le_base,
+	    fallback)) != NULL)
+		return ct;
+	log_warnx("listener_common_timeout: none left for %llu ms",
+	    (unsigned long long)ms);
+	return fallback;
 }
 
 /* The common timeouts of the current configuration's limits; timers
@@ -50,10 +61,12 @@ listener_common_timeout(uint64_t ms)
 void
 listener_timeouts(void)
 {
+	static struct timeval	header, conn;
+
 	lenv->le_tv_header = listener_common_timeout(
-	    lenv->le_conf->cf_limits.header_wait_timeout_ms);
+	    lenv->le_conf->cf_limits.header_wait_timeout_ms, &header);
 	lenv->le_tv_conn = listener_common_timeout(
-	    lenv->le_conf->cf_limits.connection_timeout_ms);
+	    lenv->le_conf->cf_limits.connection_timeout_ms, &conn);
 }
 
 /* Graceful stop: no new connections, idle ones closed, the rest finish. */
@@ -173,6 +186,7 @@ int
 main(int argc, char *argv[])
 {
 	struct hsd_config	*conf;
+	static struct timeval	 linger;
 	struct event		*sigterm;
 	uint32_t		 gen = 1;
 	int			 ch, verbose = 0;
@@ -207,7 +221,7 @@ main(int argc, char *argv[])
 	if ((lenv->le_base = event_base_new()) == NULL)
 		fatalx("main: event_base_new failed");
 	listener_timeouts();
-	lenv->le_tv_linger = listener_common_timeout(2000);
+	lenv->le_tv_linger = listener_common_timeout(2000, &linger);
 
 	signal(SIGHUP, SIG_IGN);
 	if ((sigterm = evsignal_new(lenv->le_base, SIGTERM, listener_signal,
