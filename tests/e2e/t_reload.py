@@ -10,10 +10,12 @@ downloads from it finish that download byte for byte, refuse new
 connections and close the idle ones; a key only a restart can change and
 a binding that cannot be bound are refused with nothing changed; SIGHUP
 applies a file and logs what changed; a request parked in a queue is
-answered after its pool changed; a listener killed after a reload comes
+answered after its pool changed, and one whose site moved to another pool
+is answered by that pool; a listener killed after a reload comes
 back with the new configuration.
 """
 
+import grp
 import hashlib
 import json
 import os
@@ -512,6 +514,58 @@ def test_parked_request_answered_after_its_pool_changed():
         T.wait_for(lambda: not T.alive(w), 10, 'the old worker gone')
         (new,) = pool_pids(s, 'default')
         assert new != w, 'same worker %d' % w
+        body_of(s.port, '/parked.txt', P_FILES['parked.txt'], 'after')
+
+
+# Pool default's workers run as nobody, who may not read parked.txt: only
+# pool other's (www-data) can answer it.
+MOVED = '''limits { connection_timeout = "30s" }
+pool "default" { workers = 1  concurrency = 1  start = "always"
+                 user = "nobody"  group = "nogroup" }
+pool "other" { workers = 1  start = "always" }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
+'''
+
+
+def test_parked_request_routed_to_its_new_pool():
+    # The site moves to another pool while one of its requests waits in
+    # the first pool's queue: the new pool answers it.
+    if os.geteuid() != 0:
+        raise T.Skip('pools of other users need root')
+    with T.Server(MOVED, files=P_FILES, workers=2) as s:
+        all_ready(s)
+        os.chown(s.path('parked.txt'), 0, grp.getgrnam('www-data').gr_gid)
+        os.chmod(s.path('parked.txt'), 0o640)
+        T.assert_eq(T.get(s.port, '/parked.txt').status, 403,
+                    'parked.txt from pool default')
+        (w,) = pool_pids(s, 'default')
+        before = pool_of(status(s), 'default')['workers'][0]['requests']
+        os.kill(w, signal.SIGSTOP)
+        held = T.Client(s.port, timeout=30)
+        parked = T.Client(s.port, timeout=30)
+        try:
+            held.send(T.req('GET', '/held.txt'))
+            T.wait_for(lambda: pool_of(status(s), 'default')['workers'][0]
+                       ['requests'] == before + 1, 10, 'the handoff')
+            parked.send(T.req('GET', '/parked.txt'))
+            T.wait_for(lambda: pool_of(status(s), 'default')['queue'] == 1,
+                       10, 'a request in the queue')
+            rewrite(s, MOVED.replace('root = "@ROOT@"',
+                                     'root = "@ROOT@"  pool = "other"'))
+            reload(s, 2, 'pool other: changed; its workers are recycled')
+            r = parked.response(timeout=20)
+            T.assert_eq((r.status, r.body), (200, P_FILES['parked.txt']),
+                        'the parked request')
+            T.assert_eq(pool_of(status(s), 'default')['queue'], 0,
+                        'queue of default')
+            os.kill(w, signal.SIGCONT)
+            r = held.response(timeout=20)
+            T.assert_eq((r.status, r.body), (200, P_FILES['held.txt']),
+                        'the request the stopped worker held')
+        finally:
+            T.kill_quietly(w, signal.SIGCONT)
+            held.close()
+            parked.close()
         body_of(s.port, '/parked.txt', P_FILES['parked.txt'], 'after')
 
 
