@@ -56,6 +56,7 @@ struct conf_parse {
 	size_t			 cp_marksz;
 	int			 cp_errors;
 	int			 cp_nomem;
+	int			 cp_flags;	/* CONF_LOAD_* */
 };
 
 static struct conf_parse	*conf_cur;
@@ -844,6 +845,8 @@ conf_v_user(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (conf_v_key(cfg, opt) == -1)
 		return -1;
+	if (conf_cur->cp_flags & CONF_LOAD_NOFS)
+		return 0;
 	if ((pw = getpwnam(s)) == NULL) {
 		cfg_error(cfg, "%s: no such user \"%s\"", cfg_opt_name(opt), s);
 		return -1;
@@ -865,6 +868,8 @@ conf_v_group(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (conf_v_key(cfg, opt) == -1)
 		return -1;
+	if (conf_cur->cp_flags & CONF_LOAD_NOFS)
+		return 0;
 	if (getgrnam(s) == NULL) {
 		cfg_error(cfg, "%s: no such group \"%s\"", cfg_opt_name(opt),
 		    s);
@@ -905,14 +910,11 @@ static int
 conf_find_pool(const struct hsd_config *cf, const char *name, uint32_t *idx)
 {
 	uint32_t	i;
+	int		k;
 
-	for (i = 0; i < cf->cf_npools; i++)
-		if (strcmp(cf->cf_pools[i].pl_name, name) == 0) {
-			*idx = i;
-			break;
-		}
-	if (i == cf->cf_npools)
+	if ((k = conf_pool_index(cf, name)) == -1)
 		return -1;
+	*idx = k;
 	/* IIS 5.0 isolation mode: the pool named must exist, but every
 	 * request goes to the one shared pool, "default". */
 	if (cf->cf_shared) {
@@ -953,6 +955,9 @@ conf_dir(const char *path, int line, cfg_t *sec, cfg_t *site)
 	struct stat	 st;
 	char		*rp;
 
+	/* Checked by the pool manager, which resolved it; taken as written. */
+	if (conf_cur->cp_flags & CONF_LOAD_NOFS)
+		return conf_strdup(path);
 	if ((rp = realpath(path, NULL)) == NULL) {
 		conf_err(line, sec, site, "root: \"%s\": %s", path,
 		    strerror(errno));
@@ -991,6 +996,15 @@ conf_build_ident(cfg_t *sec, const struct conf_ident *def,
 	/* sec NULL: the implicit pool "default", which writes nothing. */
 	user = sec ? cfg_getstr(sec, "user") : NULL;
 	group = sec ? cfg_getstr(sec, "group") : NULL;
+	if (conf_cur->cp_flags & CONF_LOAD_NOFS) {
+		/* Names only: nobody who parses this way runs as them. */
+		if (user == NULL)
+			user = def != NULL ? def->id_user : CONF_USER;
+		if (group == NULL)
+			group = def != NULL ? def->id_group : "";
+		return (id->id_user = conf_strdup(user)) == NULL ||
+		    (id->id_group = conf_strdup(group)) == NULL ? -1 : 0;
+	}
 	if (user == NULL && def != NULL) {
 		if ((id->id_user = conf_strdup(def->id_user)) == NULL)
 			return -1;
@@ -1074,7 +1088,8 @@ conf_chroot_dir(const char *s, int line, cfg_t *sec)
 	if (o == d)
 		*o++ = '/';
 	*o = '\0';
-	if ((rp = realpath(d, NULL)) != NULL) {
+	if (!(conf_cur->cp_flags & CONF_LOAD_NOFS) &&
+	    (rp = realpath(d, NULL)) != NULL) {
 		if (strcmp(rp, d) != 0) {
 			conf_err(line, sec, NULL, "chroot: \"%s\" leads "
 			    "through a symbolic link; write its real path "
@@ -1227,6 +1242,9 @@ conf_check_chroot(const struct hsd_config *cf, uint32_t pool,
 {
 	const struct conf_pool	*pl = &cf->cf_pools[pool];
 
+	/* Roots are as written, not resolved: nothing to compare. */
+	if (conf_cur->cp_flags & CONF_LOAD_NOFS)
+		return 0;
 	if (pl->pl_chroot == NULL ||
 	    conf_chroot_path(pl->pl_chroot, root) != NULL)
 		return 0;
@@ -1547,6 +1565,8 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 
 	if ((s = cfg_getstr(root, "run_dir")) != NULL)
 		cf->cf_run_dir = conf_strdup(s);
+	else if (conf_cur->cp_flags & CONF_LOAD_NOFS)
+		cf->cf_run_dir = conf_strdup("");
 	else if ((cf->cf_run_dir = conf_default_run_dir(geteuid(),
 	    getenv("XDG_RUNTIME_DIR"))) == NULL)
 		log_warn("conf_build: run_dir");
@@ -1598,6 +1618,13 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 int
 conf_load_buf(const char *text, const char *name, struct hsd_config **out)
 {
+	return conf_load_text(text, name, 0, out);
+}
+
+int
+conf_load_text(const char *text, const char *name, int flags,
+    struct hsd_config **out)
+{
 	struct conf_parse	 cp;
 	struct hsd_config	*cf = NULL;
 	cfg_t			*root = NULL;
@@ -1610,10 +1637,11 @@ conf_load_buf(const char *text, const char *name, struct hsd_config **out)
 		text = "";
 	memset(&cp, 0, sizeof(cp));
 	cp.cp_name = name;
+	cp.cp_flags = flags;
 	conf_cur = &cp;
 
 	if ((root = cfg_init(conf_opts, CFGF_NONE)) == NULL) {
-		log_warn("conf_load_buf: cfg_init");
+		log_warn("conf_load_text: cfg_init");
 		goto fail;
 	}
 	cp.cp_root = root;
@@ -1629,12 +1657,12 @@ conf_load_buf(const char *text, const char *name, struct hsd_config **out)
 	 */
 	free(root->filename);
 	if ((root->filename = strdup(name)) == NULL) {
-		log_warn("conf_load_buf: strdup");
+		log_warn("conf_load_text: strdup");
 		goto fail;
 	}
 	if (*text != '\0') {
 		if ((fp = fmemopen((void *)text, strlen(text), "r")) == NULL) {
-			log_warn("conf_load_buf: fmemopen");
+			log_warn("conf_load_text: fmemopen");
 			goto fail;
 		}
 		ret = cfg_parse_fp(root, fp);
@@ -1647,7 +1675,7 @@ conf_load_buf(const char *text, const char *name, struct hsd_config **out)
 	}
 
 	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
-		log_warn("conf_load_buf: calloc");
+		log_warn("conf_load_text: calloc");
 		goto fail;
 	}
 	if (conf_build(root, cf) == -1)
@@ -1929,4 +1957,190 @@ conf_timeval(uint64_t ms, struct timeval *tv)
 {
 	tv->tv_sec = ms / 1000;
 	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* Reload: what changed between two configurations. */
+
+static int
+conf_str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+int
+conf_find_listen(const struct hsd_config *cf, const struct sockaddr *sa)
+{
+	const struct conf_listen	*ls;
+	struct sockaddr_storage		 ss;
+	uint16_t			 port;
+	uint32_t			 i;
+
+	if (sa->sa_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	else if (sa->sa_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	else
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, sa, sa->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	for (i = 0; i < cf->cf_nlistens; i++) {
+		ls = &cf->cf_listens[i];
+		if (ls->ls_port == port && conf_same_addr(&ls->ls_addr, &ss))
+			return i;
+	}
+	return -1;
+}
+
+int
+conf_site_routes_same(const struct hsd_config *a, uint32_t ai,
+    const struct hsd_config *b, uint32_t bi)
+{
+	const struct conf_site	*sa = &a->cf_sites[ai], *sb = &b->cf_sites[bi];
+	const struct conf_app	*pa, *pb;
+	uint32_t		 i;
+
+	if (strcmp(sa->st_name, sb->st_name) != 0 ||
+	    strcmp(a->cf_pools[sa->st_pool].pl_name,
+	    b->cf_pools[sb->st_pool].pl_name) != 0 ||
+	    sa->st_max_body != sb->st_max_body ||
+	    sa->st_napps != sb->st_napps)
+		return 0;
+	for (i = 0; i < sa->st_napps; i++) {
+		pa = &sa->st_apps[i];
+		pb = &sb->st_apps[i];
+		if (strcmp(pa->ap_prefix, pb->ap_prefix) != 0 ||
+		    strcmp(a->cf_pools[pa->ap_pool].pl_name,
+		    b->cf_pools[pb->ap_pool].pl_name) != 0 ||
+		    (pa->ap_root == NULL) != (pb->ap_root == NULL) ||
+		    pa->ap_max_body != pb->ap_max_body)
+			return 0;
+	}
+	return 1;
+}
+
+int
+conf_find_site(const struct hsd_config *cf, const char *name)
+{
+	uint32_t	i;
+
+	for (i = 0; i < cf->cf_nsites; i++)
+		if (strcmp(cf->cf_sites[i].st_name, name) == 0)
+			return i;
+	return -1;
+}
+
+int
+conf_pool_index(const struct hsd_config *cf, const char *name)
+{
+	uint32_t	i;
+
+	for (i = 0; i < cf->cf_npools; i++)
+		if (strcmp(cf->cf_pools[i].pl_name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Whether site i of cf sends any request to the pool named pool. */
+static int
+conf_site_uses(const struct hsd_config *cf, uint32_t i, const char *pool)
+{
+	const struct conf_site	*st = &cf->cf_sites[i];
+	uint32_t		 j;
+
+	if (strcmp(cf->cf_pools[st->st_pool].pl_name, pool) == 0)
+		return 1;
+	for (j = 0; j < st->st_napps; j++)
+		if (strcmp(cf->cf_pools[st->st_apps[j].ap_pool].pl_name,
+		    pool) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every site of a that uses the pool is in b, the same, roots too. */
+static int
+conf_sites_same_for(const struct hsd_config *a, const struct hsd_config *b,
+    const char *pool)
+{
+	const struct conf_site	*sa, *sb;
+	uint32_t		 i, j;
+	int			 k;
+
+	for (i = 0; i < a->cf_nsites; i++) {
+		if (!conf_site_uses(a, i, pool))
+			continue;
+		sa = &a->cf_sites[i];
+		if ((k = conf_find_site(b, sa->st_name)) == -1 ||
+		    !conf_site_routes_same(a, i, b, k))
+			return 0;
+		sb = &b->cf_sites[k];
+		if (strcmp(sa->st_root, sb->st_root) != 0)
+			return 0;
+		for (j = 0; j < sa->st_napps; j++)
+			if (!conf_str_same(sa->st_apps[j].ap_root,
+			    sb->st_apps[j].ap_root))
+				return 0;
+	}
+	return 1;
+}
+
+int
+conf_pool_same(const struct hsd_config *a, uint32_t ai,
+    const struct hsd_config *b, uint32_t bi)
+{
+	const struct conf_pool	*pa = &a->cf_pools[ai], *pb = &b->cf_pools[bi];
+	uint32_t		 i;
+
+	if (memcmp(&a->cf_limits, &b->cf_limits, sizeof(a->cf_limits)) != 0 ||
+	    a->cf_shared != b->cf_shared)
+		return 0;
+	if (strcmp(pa->pl_name, pb->pl_name) != 0 ||
+	    pa->pl_workers != pb->pl_workers ||
+	    pa->pl_queue_length != pb->pl_queue_length ||
+	    pa->pl_concurrency != pb->pl_concurrency ||
+	    pa->pl_start_always != pb->pl_start_always ||
+	    pa->pl_ident.id_uid != pb->pl_ident.id_uid ||
+	    pa->pl_ident.id_gid != pb->pl_ident.id_gid ||
+	    !conf_str_same(pa->pl_chroot, pb->pl_chroot) ||
+	    pa->pl_ping_interval_ms != pb->pl_ping_interval_ms ||
+	    pa->pl_ping_timeout_ms != pb->pl_ping_timeout_ms ||
+	    pa->pl_startup_timeout_ms != pb->pl_startup_timeout_ms ||
+	    pa->pl_shutdown_timeout_ms != pb->pl_shutdown_timeout_ms ||
+	    pa->pl_recycle_requests != pb->pl_recycle_requests ||
+	    pa->pl_recycle_time_ms != pb->pl_recycle_time_ms ||
+	    pa->pl_recycle_memory != pb->pl_recycle_memory ||
+	    pa->pl_nrecycle_at != pb->pl_nrecycle_at ||
+	    pa->pl_idle_timeout_ms != pb->pl_idle_timeout_ms ||
+	    pa->pl_rapid_fail_max != pb->pl_rapid_fail_max ||
+	    pa->pl_rapid_fail_interval_ms != pb->pl_rapid_fail_interval_ms)
+		return 0;
+	for (i = 0; i < pa->pl_nrecycle_at; i++)
+		if (pa->pl_recycle_at[i] != pb->pl_recycle_at[i])
+			return 0;
+	return conf_sites_same_for(a, b, pa->pl_name) &&
+	    conf_sites_same_for(b, a, pa->pl_name);
+}
+
+const char *
+conf_restart_key(const struct hsd_config *a, const struct hsd_config *b)
+{
+	if (strcmp(a->cf_run_dir, b->cf_run_dir) != 0)
+		return "run_dir";
+	if (strcmp(a->cf_libexec_dir, b->cf_libexec_dir) != 0)
+		return "libexec_dir";
+	if (strcmp(a->cf_chroot_dir, b->cf_chroot_dir) != 0)
+		return "chroot_dir";
+	if (a->cf_ident.id_uid != b->cf_ident.id_uid)
+		return "user";
+	if (a->cf_ident.id_gid != b->cf_ident.id_gid)
+		return "group";
+	if (a->cf_shared != b->cf_shared)
+		return "isolation";
+	if (a->cf_limits.max_request_bytes != b->cf_limits.max_request_bytes)
+		return "limits.max_request_bytes";
+	if (a->cf_limits.max_field_length != b->cf_limits.max_field_length)
+		return "limits.max_field_length";
+	return NULL;
 }

@@ -149,6 +149,15 @@ struct hsd_config {
 /* 0 on success; on failure -1 after logging "FILE:LINE: ..." naming the key. */
 int	conf_load_file(const char *path, struct hsd_config **);
 int	conf_load_buf(const char *text, const char *name, struct hsd_config **);
+/*
+ * CONF_LOAD_NOFS: for text the pool manager has checked already, parsed
+ * where the filesystem is out of reach (the listener, chrooted and under
+ * seccomp): roots are taken as written, users and groups are not looked
+ * up (ids 0), chroot checks are skipped and run_dir defaults to "".
+ */
+#define CONF_LOAD_NOFS	0x1
+int	conf_load_text(const char *text, const char *name, int flags,
+	    struct hsd_config **);
 void	conf_free(struct hsd_config *);
 
 /*
@@ -215,5 +224,30 @@ const char *conf_chroot_path(const char *dir, const char *path);
  */
 const char *conf_map_path(const struct conf_site *, int app, const char *path,
 	    const char **root);
+
+/*
+ * Reload.  conf_restart_key(): the first key only a restart can change
+ * that differs between a and b ("run_dir", "limits.max_request_bytes"),
+ * NULL if none.  conf_site_routes_same(): site ai of a and bi of b have
+ * the same name and route alike -- same pool, the same applications in
+ * the same order (prefix, pool, whether each has a root of its own),
+ * same max_body_size -- so a request's site and application indices in
+ * one translate to the other; roots are not compared.
+ * conf_pool_same(): pool ai of a and bi of b are the same for their
+ * workers: every pool key, the limits, and every site or application
+ * either configuration sends to the pool, roots included (as resolved:
+ * not for NOFS text).  conf_find_site() and conf_pool_index() are a
+ * site's and a pool's index by name, -1 if none;
+ * conf_find_listen() the listening address a socket is bound to, -1.
+ */
+const char *conf_restart_key(const struct hsd_config *,
+	    const struct hsd_config *);
+int	conf_site_routes_same(const struct hsd_config *, uint32_t ai,
+	    const struct hsd_config *, uint32_t bi);
+int	conf_pool_same(const struct hsd_config *, uint32_t ai,
+	    const struct hsd_config *, uint32_t bi);
+int	conf_find_site(const struct hsd_config *, const char *name);
+int	conf_pool_index(const struct hsd_config *, const char *name);
+int	conf_find_listen(const struct hsd_config *, const struct sockaddr *);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		7
+#define MSG_VERSION		8
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -40,12 +40,13 @@ enum msg_type {
 	MSG_PM_WORKER_RETIRE = 110,	/* mh_id: worker id; no more requests to it */
 	MSG_PM_POOL_STATE = 120,	/* mh_id: pool index; struct msg_pool_state */
 	MSG_PM_STATUS,			/* mh_id: serial; answer with MSG_LSN_STATUS */
+	MSG_PM_RELOAD = 130,		/* mh_id: generation; fd: memfd, the new config text */
 
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
 	MSG_LSN_WORKER_FAILED,		/* mh_id: worker id; struct msg_wfailed */
 	MSG_LSN_STATUS = 230,		/* mh_id: the request's serial; struct msg_status */
-	MSG_LSN_DEMAND = 240,		/* mh_id: pool; a request parked and it has no worker */
+	MSG_LSN_DEMAND = 240,		/* mh_id: pool; struct msg_demand: a request parked and it has no worker */
 
 	/* listener -> worker */
 	MSG_REQ_SLOTS = 300,		/* fd: memfd holding the worker's struct wrk_slot table */
@@ -112,6 +113,20 @@ struct msg_worker {
 	uint32_t	mw_pool;	/* pool index in the config */
 	uint32_t	mw_concurrency;	/* requests it may hold at once */
 	int32_t		mw_pid;
+	uint32_t	mw_gen;		/* the configuration it was started with */
+};
+
+/*
+ * Configurations are numbered: 1 is the one the server started with,
+ * and each reload that applies makes the next.  The pool manager sends
+ * MSG_PM_RELOAD before anything that refers to the new one (its pools'
+ * indices, workers started with it); a listener started later is given
+ * the current one's number as "-g N".  Pool indices in messages are the
+ * current configuration's; a message the listener sent about an older
+ * one (MSG_LSN_DEMAND, MSG_LSN_STATUS) says which.
+ */
+struct msg_demand {
+	uint32_t	dm_gen;
 };
 
 /* What identifies a file's content, as far as fstat() can tell: a file
@@ -228,7 +243,7 @@ struct msg_status {
 	uint32_t	st_npools;
 	uint32_t	st_nworkers;
 	uint32_t	st_truncated;
-	uint32_t	st_pad;
+	uint32_t	st_gen;		/* pool indices are this configuration's */
 };
 
 struct msg_status_worker {

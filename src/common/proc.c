@@ -240,3 +240,17 @@ proc_privdrop(const char *dir, const struct conf_ident *id)
 	    id->id_group, dir ? ", chrooted to " : "", dir ? dir : "");
 	return dir;
 }
+
+int
+proc_parse_u32(const char *s, uint32_t *v)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n > UINT32_MAX)
+		return -1;
+	*v = n;
+	return 0;
+}

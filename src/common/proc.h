@@ -8,6 +8,7 @@
 #define HSD_PROC_H
 
 #include <sys/types.h>
+#include <stdint.h>
 
 struct hsd_config;
 struct conf_ident;
@@ -45,5 +46,8 @@ struct hsd_config *proc_child_start(const char *procname, int verbose);
  * root, or an AddressSanitizer build), so paths are opened accordingly.
  */
 const char *proc_privdrop(const char *dir, const struct conf_ident *id);
+
+/* A decimal number from a command line: 0, or -1 if s is not one. */
+int	proc_parse_u32(const char *s, uint32_t *v);
 
 #endif

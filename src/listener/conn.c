@@ -40,6 +40,8 @@
 
 static struct evconnlistener	*conn_listeners[CONN_LISTEN_MAX];
 static int			 conn_nlisteners;
+static uint32_t			 conn_listen_lids[CONN_LISTEN_MAX];
+static uint32_t			 conn_next_lid;	/* each socket's cn_lid */
 static char			*conn_buf_free[CONN_BUF_FREE_MAX];
 static int			 conn_nbuf_free;
 static http_parser_settings	 conn_settings;
@@ -218,6 +220,69 @@ conn_parse_status(const struct conn *c)
 	}
 }
 
+/* c's site, application and pool for its Host (NULL: none) and path,
+ * by the current configuration; -1 if no site takes it. */
+static int
+conn_route_host(struct conn *c, const char *host, size_t hostlen)
+{
+	const struct hsd_config	*conf = lenv->le_conf;
+	int			 site;
+
+	site = conf_route_site(conf, (struct sockaddr *)&c->cn_local, host,
+	    hostlen);
+	if (site < 0)
+		return -1;
+	c->cn_site = site;
+	c->cn_app = conf_route_app(&conf->cf_sites[site], c->cn_path,
+	    c->cn_path_len);
+	c->cn_pool = conf_route_pool(&conf->cf_sites[site], c->cn_app);
+	return 0;
+}
+
+/* The Host a complete head names: the absolute-form target's authority
+ * wins over the header (RFC 9112 3.2.2).  0, or -1 if the URL is bad. */
+static int
+conn_host(struct conn *c, const struct head_info *hi, const char **host,
+    size_t *hostlen, struct http_parser_url *u)
+{
+	const char	*url = c->cn_buf + c->cn_url_off;
+
+	*host = NULL;
+	*hostlen = 0;
+	http_parser_url_init(u);
+	if (c->cn_url_len == 0 ||
+	    http_parser_parse_url(url, c->cn_url_len, 0, u) != 0 ||
+	    !(u->field_set & (1 << UF_PATH)))
+		return -1;
+	if (u->field_set & (1 << UF_HOST)) {
+		*host = url + u->field_data[UF_HOST].off;
+		*hostlen = u->field_data[UF_HOST].len;
+	} else if (hi->hi_has_host) {
+		*host = c->cn_buf + hi->hi_host_off;
+		*hostlen = hi->hi_host_len;
+	}
+	return 0;
+}
+
+/*
+ * Route again, by a configuration a reload just made current, a request
+ * whose head was routed by the one before (it is parked, or at a worker).
+ * -1 if no site takes it now.
+ */
+int
+conn_route(struct conn *c)
+{
+	struct http_parser_url	 u;
+	struct head_info	 hi;
+	const char		*host;
+	size_t			 hostlen;
+
+	if (head_check(c->cn_buf, c->cn_head_len, &hi) != 0 ||
+	    conn_host(c, &hi, &host, &hostlen, &u) == -1)
+		return -1;
+	return conn_route_host(c, host, hostlen);
+}
+
 /* The head is complete: check what http-parser leaves to us, then route. */
 static void
 conn_head_complete(struct conn *c)
@@ -227,11 +292,11 @@ conn_head_complete(struct conn *c)
 	struct http_parser_url	 u;
 	struct head_info	 hi;
 	const char		*url = c->cn_buf + c->cn_url_off;
-	const char		*host = NULL;
-	size_t			 hostlen = 0;
+	const char		*host;
+	size_t			 hostlen;
 	ssize_t			 n;
 	uint64_t		 max;
-	int			 site, status;
+	int			 status;
 
 	if ((status = head_check(c->cn_buf, c->cn_head_len, &hi)) != 0) {
 		conn_fail(c, status);
@@ -245,20 +310,9 @@ conn_head_complete(struct conn *c)
 		conn_options(c);
 		return;
 	}
-	http_parser_url_init(&u);
-	if (c->cn_url_len == 0 ||
-	    http_parser_parse_url(url, c->cn_url_len, 0, &u) != 0 ||
-	    !(u.field_set & (1 << UF_PATH))) {
+	if (conn_host(c, &hi, &host, &hostlen, &u) == -1) {
 		conn_fail(c, 400);
 		return;
-	}
-	if (u.field_set & (1 << UF_HOST)) {
-		/* absolute-form: the target's authority wins (RFC 9112 3.2.2) */
-		host = url + u.field_data[UF_HOST].off;
-		hostlen = u.field_data[UF_HOST].len;
-	} else if (hi.hi_has_host) {
-		host = c->cn_buf + hi.hi_host_off;
-		hostlen = hi.hi_host_len;
 	}
 	n = uri_normalize(url + u.field_data[UF_PATH].off,
 	    u.field_data[UF_PATH].len, c->cn_path, conf->cf_limits.max_field_length + 2);
@@ -268,19 +322,13 @@ conn_head_complete(struct conn *c)
 	}
 	c->cn_path_len = n;
 
-	site = conf_route_site(conf, (struct sockaddr *)&c->cn_local, host,
-	    hostlen);
-	if (site < 0) {
+	if (conn_route_host(c, host, hostlen) == -1) {
 		conn_fail(c, 400);
 		return;
 	}
-	c->cn_site = site;
-	c->cn_app = conf_route_app(&conf->cf_sites[site], c->cn_path,
-	    c->cn_path_len);
-	c->cn_pool = conf_route_pool(&conf->cf_sites[site], c->cn_app);
 	/* A body announced too large is refused before any of it is read
 	 * or any worker sees it (HTTP.sys's maxAllowedContentLength). */
-	max = conf_max_body(&conf->cf_sites[site], c->cn_app);
+	max = conf_max_body(&conf->cf_sites[c->cn_site], c->cn_app);
 	if (max != 0 && (p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > max) {
 		conn_fail(c, 413);
@@ -349,7 +397,6 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)l;
 	(void)peer;
 	(void)peerlen;
-	(void)arg;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("conn_accept: calloc");
 		close(fd);
@@ -357,6 +404,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	c->cn_fd = fd;
 	c->cn_file = -1;
+	c->cn_lid = (uint32_t)(uintptr_t)arg;
 	c->cn_id = ++lenv->le_next_id ? lenv->le_next_id : ++lenv->le_next_id;
 	len = sizeof(c->cn_local);
 	if (getsockname(fd, (struct sockaddr *)&c->cn_local, &len) == -1)
@@ -445,8 +493,10 @@ conn_listen(int fd)
 		conn_settings.on_header_value = conn_on_header_value;
 		conn_settings.on_headers_complete = conn_on_headers_complete;
 	}
-	/* backlog 0: the pool manager already called listen(). */
-	l = evconnlistener_new(lenv->le_base, conn_accept, NULL,
+	/* backlog 0: the pool manager already called listen().  Its
+	 * connections know it by a number, for when a reload closes it. */
+	l = evconnlistener_new(lenv->le_base, conn_accept,
+	    (void *)(uintptr_t)++conn_next_lid,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l == NULL) {
 		log_warnx("conn_listen: evconnlistener_new failed for fd %d", fd);
@@ -454,8 +504,73 @@ conn_listen(int fd)
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, conn_accept_error);
+	conn_listen_lids[conn_nlisteners] = conn_next_lid;
 	conn_listeners[conn_nlisteners++] = l;
 	return 0;
+}
+
+/*
+ * c is closed if it is between requests.  One still throwing a body away
+ * has its answer but maybe not yet acknowledged: closing on unread bytes
+ * would reset it, so it gets a lingering close.
+ */
+static void
+conn_close_if_idle(struct conn *c)
+{
+	if (c->cn_state != CN_READING || c->cn_len != 0)
+		return;
+	if (c->cn_discard > 0) {
+		c->cn_discard = 0;
+		conn_close_graceful(c);
+	} else
+		conn_close(c);
+}
+
+/*
+ * After a reload: every listening socket whose address the configuration
+ * no longer has is closed, and so are its connections, each at its next
+ * request boundary: at once if it is between requests, else once its
+ * response is out (conn_resume()).
+ */
+void
+conn_listen_prune(void)
+{
+	struct sockaddr_storage	 ss;
+	struct conn		*c, *next;
+	socklen_t		 len;
+	uint32_t		 gone[CONN_LISTEN_MAX], lid;
+	int			 i, j, ngone = 0, fd;
+
+	for (i = 0; i < conn_nlisteners; ) {
+		fd = evconnlistener_get_fd(conn_listeners[i]);
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+		    conf_find_listen(lenv->le_conf, (struct sockaddr *)&ss) !=
+		    -1) {
+			i++;
+			continue;
+		}
+		lid = conn_listen_lids[i];
+		log_info("conn_listen_prune: no longer listening on fd %d", fd);
+		evconnlistener_free(conn_listeners[i]);
+		gone[ngone++] = lid;
+		for (j = i + 1; j < conn_nlisteners; j++) {
+			conn_listeners[j - 1] = conn_listeners[j];
+			conn_listen_lids[j - 1] = conn_listen_lids[j];
+		}
+		conn_nlisteners--;
+	}
+	if (ngone == 0)
+		return;
+	for (c = TAILQ_FIRST(&lenv->le_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, cn_entry);
+		for (j = 0; j < ngone && gone[j] != c->cn_lid; j++)
+			;
+		if (j == ngone)
+			continue;
+		c->cn_doomed = 1;
+		conn_close_if_idle(c);
+	}
 }
 
 void
@@ -696,7 +811,7 @@ conn_resume(struct conn *c, const char *rest, size_t restlen)
 	c->cn_state = CN_READING;
 	c->cn_worker = NULL;
 	conn_request_reset(c);
-	if (lenv->le_stopping) {
+	if (lenv->le_stopping || c->cn_doomed) {
 		conn_close_graceful(c);
 		return;
 	}
@@ -745,11 +860,7 @@ conn_parked(struct conn *c)
 	event_add(c->cn_timer, lenv->le_tv_conn);
 }
 
-/*
- * Graceful stop: connections between requests are closed now.  One still
- * throwing a body away has its answer but maybe not yet acknowledged:
- * closing on unread bytes would reset it, so it gets a lingering close.
- */
+/* Graceful stop: connections between requests are closed now. */
 void
 conn_close_idle(void)
 {
@@ -757,13 +868,7 @@ conn_close_idle(void)
 
 	for (c = TAILQ_FIRST(&lenv->le_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, cn_entry);
-		if (c->cn_state != CN_READING || c->cn_len != 0)
-			continue;
-		if (c->cn_discard > 0) {
-			c->cn_discard = 0;
-			conn_close_graceful(c);
-		} else
-			conn_close(c);
+		conn_close_if_idle(c);
 	}
 }
 

@@ -6,8 +6,9 @@
  *
  * Peers:
  *	poolmgr		fd 3: listening sockets, workers, workers to retire,
- *			pool states, shutdown, status requests; we report
- *			workers we give up on and answer status requests
+ *			pool states, new configurations (reload.c), shutdown,
+ *			status requests; we report workers we give up on,
+ *			ask for pools' workers and answer status requests
  *	worker		one channel each, passed by the pool manager
  */
 #include "config.h"
@@ -42,6 +43,17 @@ listener_common_timeout(uint64_t ms)
 
 	conf_timeval(ms, &tv);
 	return event_base_init_common_timeout(lenv->le_base, &tv);
+}
+
+/* The common timeouts of the current configuration's limits; timers
+ * armed before a reload keep the ones they were armed with. */
+void
+listener_timeouts(void)
+{
+	lenv->le_tv_header = listener_common_timeout(
+	    lenv->le_conf->cf_limits.header_wait_timeout_ms);
+	lenv->le_tv_conn = listener_common_timeout(
+	    lenv->le_conf->cf_limits.connection_timeout_ms);
 }
 
 /* Graceful stop: no new connections, idle ones closed, the rest finish. */
@@ -101,7 +113,13 @@ listener_dispatch_parent(struct chan *ch, const struct msg_hdr *hdr,
 		if (fd == -1 || hdr->mh_len != sizeof(mw))
 			goto bad;
 		memcpy(&mw, data, sizeof(mw));
-		queue_worker_up(hdr->mh_id, mw.mw_pool, mw.mw_pid, fd);
+		queue_worker_up(hdr->mh_id, mw.mw_pool, mw.mw_gen, mw.mw_pid,
+		    fd);
+		return;
+	case MSG_PM_RELOAD:
+		if (fd == -1 || hdr->mh_len != 0)
+			goto bad;
+		reload_apply(hdr->mh_id, fd);
 		return;
 	case MSG_PM_SHUTDOWN:
 		if (fd != -1)
@@ -146,7 +164,8 @@ listener_parent_gone(struct chan *ch, void *arg)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hsd-listener [-v]  (started by hsd-poolmgr)\n");
+	fprintf(stderr, "usage: hsd-listener [-v] [-g generation]  (started by "
+	    "hsd-poolmgr)\n");
 	exit(1);
 }
 
@@ -155,10 +174,16 @@ main(int argc, char *argv[])
 {
 	struct hsd_config	*conf;
 	struct event		*sigterm;
+	uint32_t		 gen = 1;
 	int			 ch, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "v")) != -1) {
+	while ((ch = getopt(argc, argv, "g:v")) != -1) {
 		switch (ch) {
+		case 'g':
+			/* The configuration's number (msg.h, MSG_PM_RELOAD). */
+			if (proc_parse_u32(optarg, &gen) == -1 || gen == 0)
+				usage();
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -174,14 +199,14 @@ main(int argc, char *argv[])
 		fatal("main: calloc");
 	lenv->le_conf = conf;
 	TAILQ_INIT(&lenv->le_conns);
+	TAILQ_INIT(&lenv->le_gens);
+	if ((lenv->le_gen = reload_gen_new(gen, conf)) == NULL)
+		fatal("main: calloc");
 	/* conf_load_buf() checked that this and a path fit in a handoff. */
 	lenv->le_data_cap = conf_request_buf(&conf->cf_limits);
 	if ((lenv->le_base = event_base_new()) == NULL)
 		fatalx("main: event_base_new failed");
-	lenv->le_tv_header = listener_common_timeout(
-	    conf->cf_limits.header_wait_timeout_ms);
-	lenv->le_tv_conn = listener_common_timeout(
-	    conf->cf_limits.connection_timeout_ms);
+	listener_timeouts();
 	lenv->le_tv_linger = listener_common_timeout(2000);
 
 	signal(SIGHUP, SIG_IGN);

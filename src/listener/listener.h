@@ -61,6 +61,10 @@ struct conn {
 	uint8_t			 cn_in_value;
 	uint8_t			 cn_keepalive;	/* to be kept after DONE */
 	uint8_t			 cn_pending;	/* the socket may hold unread bytes */
+	/* Its listening address is gone (a reload): closed at the next
+	 * request boundary. */
+	uint8_t			 cn_doomed;
+	uint32_t		 cn_lid;	/* the listening socket it came from */
 
 	/* Body bytes still to come that nobody wants (DONE's dn_discard):
 	 * thrown away as they arrive, before the next request is read. */
@@ -68,7 +72,9 @@ struct conn {
 	uint64_t		 cn_discard_got;
 	uint64_t		 cn_discard_start;	/* monotonic ms */
 
-	/* Routing result. */
+	/* Routing result, in the current configuration's indices; a reload
+	 * routes again every request it holds.  cn_site is UINT32_MAX for
+	 * one at a worker whose site the reload took away. */
 	uint32_t		 cn_site;
 	int32_t			 cn_app;
 	uint32_t		 cn_pool;
@@ -110,9 +116,25 @@ struct conn {
 
 TAILQ_HEAD(conn_list, conn);
 
+/*
+ * A configuration some worker was started with.  A reload makes a new
+ * current one; an older one lives while workers started with it do, and
+ * lg_site_map translates the current site indices to its own: -1 where
+ * its workers do not know the site as the current one routes it, so
+ * they are not handed its requests (reload.c).
+ */
+struct lsn_gen {
+	uint32_t		 lg_gen;
+	struct hsd_config	*lg_conf;
+	int32_t			*lg_site_map;	/* NULL: the current one */
+	uint32_t		 lg_refs;	/* workers started with it */
+	TAILQ_ENTRY(lsn_gen)	 lg_entry;
+};
+
 struct lsn_worker {
 	uint32_t		 wk_id;
-	uint32_t		 wk_pool;
+	struct lsn_pool		*wk_pool;	/* le_gone: its pool was removed */
+	struct lsn_gen		*wk_gen;
 	int			 wk_pid;
 	uint32_t		 wk_concurrency;
 	uint32_t		 wk_inflight;
@@ -140,9 +162,16 @@ struct lsn_pool {
 
 struct listener_env {
 	struct event_base	*le_base;
-	struct hsd_config	*le_conf;
+	struct hsd_config	*le_conf;	/* le_gen's */
+	struct lsn_gen		*le_gen;	/* the current configuration */
+	TAILQ_HEAD(, lsn_gen)	 le_gens;	/* every one alive, le_gen too */
 	struct chan		*le_parent;
-	struct lsn_pool		*le_pools;
+	/* One per pool of the current configuration, in its order; a pool
+	 * a reload keeps keeps its struct.  le_gone holds the workers of
+	 * pools a reload removed: it never queues or dispatches. */
+	struct lsn_pool		**le_pools;
+	uint32_t		 le_npools;
+	struct lsn_pool		*le_gone;
 	struct conn_list	 le_conns;
 	uint32_t		 le_nconns;
 	uint32_t		 le_next_id;
@@ -157,12 +186,20 @@ extern struct listener_env *lenv;
 
 /* listener.c */
 void	listener_check_drained(void);
+void	listener_timeouts(void);
+
+/* reload.c */
+void	reload_apply(uint32_t gen, int fd);
+struct lsn_gen *reload_gen_new(uint32_t, struct hsd_config *);
+void	reload_gen_unref(struct lsn_gen *);
 
 /* conn.c */
 int	conn_buf_take(struct conn *);
 void	conn_buf_release(struct conn *);
 int	conn_listen(int fd);
 void	conn_stop_accepting(void);
+void	conn_listen_prune(void);
+int	conn_route(struct conn *);
 void	conn_resume(struct conn *, const char *rest, size_t restlen);
 void	conn_resume_held(struct conn *);
 void	conn_writable(evutil_socket_t, short, void *);
@@ -184,7 +221,12 @@ int	send_bytes_acked(int fd, uint64_t *);
 
 /* queue.c */
 void	queue_init(void);
-void	queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd);
+struct lsn_pool *queue_pool_new(uint32_t index);
+void	queue_pool_free(struct lsn_pool *);
+void	queue_park(struct lsn_pool *, struct conn *, int front);
+void	queue_demand(struct lsn_pool *);
+void	queue_worker_up(uint32_t id, uint32_t pool, uint32_t gen, int pid,
+	    int fd);
 void	queue_worker_retire(uint32_t id);
 void	queue_dispatch(struct conn *);
 void	queue_unpark(struct conn *);

@@ -39,12 +39,40 @@
 /* After a handoff failed for want of fds or memory in the listener. */
 #define QUEUE_RETRY_MS		100
 
-static void	queue_demand(struct lsn_pool *);
 static void	queue_worker_msg(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
 static void	queue_worker_gone(struct chan *, void *);
 static void	queue_retry(evutil_socket_t, short, void *);
 static void	queue_deadline_arm(struct conn *);
+
+struct lsn_pool *
+queue_pool_new(uint32_t index)
+{
+	struct lsn_pool	*pl;
+
+	if ((pl = calloc(1, sizeof(*pl))) == NULL) {
+		log_warn("queue_pool_new: calloc");
+		return NULL;
+	}
+	pl->pl_index = index;
+	TAILQ_INIT(&pl->pl_queue);
+	TAILQ_INIT(&pl->pl_workers);
+	if ((pl->pl_retry = evtimer_new(lenv->le_base, queue_retry,
+	    pl)) == NULL) {
+		log_warnx("queue_pool_new: evtimer_new failed");
+		free(pl);
+		return NULL;
+	}
+	return pl;
+}
+
+/* A pool with nothing queued and no worker. */
+void
+queue_pool_free(struct lsn_pool *pl)
+{
+	event_free(pl->pl_retry);
+	free(pl);
+}
 
 void
 queue_init(void)
@@ -55,14 +83,13 @@ queue_init(void)
 	if ((lenv->le_pools = calloc(conf->cf_npools,
 	    sizeof(*lenv->le_pools))) == NULL)
 		fatal("queue_init: calloc");
-	for (i = 0; i < conf->cf_npools; i++) {
-		lenv->le_pools[i].pl_index = i;
-		TAILQ_INIT(&lenv->le_pools[i].pl_queue);
-		TAILQ_INIT(&lenv->le_pools[i].pl_workers);
-		if ((lenv->le_pools[i].pl_retry = evtimer_new(lenv->le_base,
-		    queue_retry, &lenv->le_pools[i])) == NULL)
-			fatalx("queue_init: evtimer_new failed");
-	}
+	lenv->le_npools = conf->cf_npools;
+	for (i = 0; i < conf->cf_npools; i++)
+		if ((lenv->le_pools[i] = queue_pool_new(i)) == NULL)
+			fatalx("queue_init: no memory for the pools");
+	if ((lenv->le_gone = queue_pool_new(UINT32_MAX)) == NULL)
+		fatalx("queue_init: no memory for the pools");
+	lenv->le_gone->pl_state = POOL_STOPPED;
 }
 
 /*
@@ -97,11 +124,13 @@ queue_worker_free(struct lsn_worker *w)
 		munmap(w->wk_slots, w->wk_slots_size);
 	free(w->wk_slot_conn);
 	free(w->wk_free);
+	if (w->wk_gen != NULL)
+		reload_gen_unref(w->wk_gen);
 	free(w);
 }
 
 void
-queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
+queue_worker_up(uint32_t id, uint32_t pool, uint32_t gen, int pid, int fd)
 {
 	const struct hsd_config	*conf = lenv->le_conf;
 	struct lsn_worker	*w = NULL;
@@ -109,10 +138,12 @@ queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
 	uint32_t		 i, n;
 	int			 mfd = -1;
 
-	if (pool >= conf->cf_npools) {
-		log_warnx("queue_worker_up: worker %u: no pool %u", id, pool);
-		close(fd);
-		return;
+	/* MSG_PM_RELOAD comes before any worker of the configuration it
+	 * brings, so a new worker is always of the current one. */
+	if (pool >= conf->cf_npools || gen != lenv->le_gen->lg_gen) {
+		log_warnx("queue_worker_up: worker %u: no pool %u in "
+		    "configuration %u", id, pool, gen);
+		goto fail;
 	}
 	n = conf->cf_pools[pool].pl_concurrency;
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
@@ -122,7 +153,9 @@ queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
 		goto fail;
 	}
 	w->wk_id = id;
-	w->wk_pool = pool;
+	w->wk_pool = lenv->le_pools[pool];
+	w->wk_gen = lenv->le_gen;
+	w->wk_gen->lg_refs++;
 	w->wk_pid = pid;
 	w->wk_concurrency = n;
 	for (i = 0; i < n; i++)
@@ -163,11 +196,11 @@ queue_worker_up(uint32_t id, uint32_t pool, int pid, int fd)
 		goto fail;
 	}
 	close(mfd);
-	TAILQ_INSERT_TAIL(&lenv->le_pools[pool].pl_workers, w, wk_entry);
-	lenv->le_pools[pool].pl_demanded = 0;
+	TAILQ_INSERT_TAIL(&w->wk_pool->pl_workers, w, wk_entry);
+	w->wk_pool->pl_demanded = 0;
 	log_debug("queue_worker_up: worker %u (pid %d) of pool %s", id, pid,
 	    conf->cf_pools[pool].pl_name);
-	queue_run(&lenv->le_pools[pool]);
+	queue_run(w->wk_pool);
 	return;
 fail:
 	if (mfd != -1)
@@ -198,8 +231,9 @@ queue_worker_retire(uint32_t id)
 	struct lsn_worker	*w = NULL;
 	uint32_t		 i;
 
-	for (i = 0; i < lenv->le_conf->cf_npools && w == NULL; i++)
-		TAILQ_FOREACH(w, &lenv->le_pools[i].pl_workers, wk_entry)
+	for (i = 0; i <= lenv->le_npools && w == NULL; i++)
+		TAILQ_FOREACH(w, &(i < lenv->le_npools ? lenv->le_pools[i] :
+		    lenv->le_gone)->pl_workers, wk_entry)
 			if (w->wk_id == id)
 				break;
 	if (w == NULL || w->wk_retiring) {
@@ -213,18 +247,25 @@ queue_worker_retire(uint32_t id)
 	if (chan_send(w->wk_chan, MSG_REQ_RETIRE, id, NULL, 0, -1) == -1)
 		log_warn("queue_worker_retire: telling worker %u", id);
 	/* Retired for idleness as a request came in: ask for another. */
-	queue_demand(&lenv->le_pools[w->wk_pool]);
+	queue_demand(w->wk_pool);
 }
 
-/* The worker of the pool with the most spare capacity, NULL if all full. */
+/*
+ * The worker of the pool with the most spare capacity that can serve c,
+ * NULL if all are full.  One started with an older configuration serves
+ * only the sites it knows as the current one routes them.
+ */
 static struct lsn_worker *
-queue_pick(struct lsn_pool *pl)
+queue_pick(struct lsn_pool *pl, const struct conn *c)
 {
 	struct lsn_worker	*w, *best = NULL;
 	uint32_t		 spare, best_spare = 0;
 
 	TAILQ_FOREACH(w, &pl->pl_workers, wk_entry) {
 		if (!w->wk_ready || w->wk_broken || w->wk_retiring)
+			continue;
+		if (w->wk_gen->lg_site_map != NULL &&
+		    w->wk_gen->lg_site_map[c->cn_site] < 0)
 			continue;
 		spare = w->wk_concurrency - w->wk_inflight;
 		if (spare > best_spare) {
@@ -241,10 +282,11 @@ queue_pick(struct lsn_pool *pl)
  * worker comes up; the pool manager starts what the pool lacks, and a
  * pool it keeps full anyway loses nothing by being asked.
  */
-static void
+void
 queue_demand(struct lsn_pool *pl)
 {
 	struct lsn_worker	*w;
+	struct msg_demand	 dm;
 
 	if (pl->pl_demanded || TAILQ_EMPTY(&pl->pl_queue))
 		return;
@@ -255,12 +297,14 @@ queue_demand(struct lsn_pool *pl)
 	pl->pl_demanded = 1;
 	log_debug("queue_demand: pool %s: a request waits and no worker runs",
 	    lenv->le_conf->cf_pools[pl->pl_index].pl_name);
-	if (chan_send(lenv->le_parent, MSG_LSN_DEMAND, pl->pl_index, NULL, 0,
-	    -1) == -1)
+	memset(&dm, 0, sizeof(dm));
+	dm.dm_gen = lenv->le_gen->lg_gen;
+	if (chan_send(lenv->le_parent, MSG_LSN_DEMAND, pl->pl_index, &dm,
+	    sizeof(dm), -1) == -1)
 		log_warn("queue_demand: telling the pool manager");
 }
 
-static void
+void
 queue_park(struct lsn_pool *pl, struct conn *c, int front)
 {
 	c->cn_state = CN_QUEUED;
@@ -276,7 +320,7 @@ queue_park(struct lsn_pool *pl, struct conn *c, int front)
 void
 queue_unpark(struct conn *c)
 {
-	struct lsn_pool	*pl = &lenv->le_pools[c->cn_pool];
+	struct lsn_pool	*pl = lenv->le_pools[c->cn_pool];
 
 	TAILQ_REMOVE(&pl->pl_queue, c, cn_qentry);
 	pl->pl_queued--;
@@ -313,7 +357,8 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 	ho.ho_conn = c->cn_id;
 	ho.ho_slot = slot;
 	ho.ho_path_len = c->cn_path_len;
-	ho.ho_site = c->cn_site;
+	ho.ho_site = w->wk_gen->lg_site_map != NULL ?
+	    (uint32_t)w->wk_gen->lg_site_map[c->cn_site] : c->cn_site;
 	ho.ho_app = c->cn_app;
 	ho.ho_head_len = c->cn_head_len;
 	ho.ho_data_len = c->cn_len;
@@ -341,7 +386,7 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 			    w->wk_id);
 			struct timeval tv = { 0, QUEUE_RETRY_MS * 1000 };
 
-			evtimer_add(lenv->le_pools[w->wk_pool].pl_retry, &tv);
+			evtimer_add(w->wk_pool->pl_retry, &tv);
 		} else {
 			log_warn("queue_handoff: to worker %u", w->wk_id);
 			queue_worker_failed(w, WFAIL_BROKEN,
@@ -374,7 +419,7 @@ queue_run(struct lsn_pool *pl)
 		return;
 	}
 	while ((c = TAILQ_FIRST(&pl->pl_queue)) != NULL &&
-	    (w = queue_pick(pl)) != NULL) {
+	    (w = queue_pick(pl, c)) != NULL) {
 		queue_unpark(c);
 		if (queue_handoff(w, c) == -1) {
 			/* Keep the request first in line. */
@@ -390,8 +435,7 @@ void
 queue_dispatch(struct conn *c)
 {
 	const struct conf_pool	*cp = &lenv->le_conf->cf_pools[c->cn_pool];
-	struct lsn_pool		*pl = &lenv->le_pools[c->cn_pool];
-
+	struct lsn_pool		*pl = lenv->le_pools[c->cn_pool];
 	struct lsn_worker	*w;
 
 	evtimer_del(c->cn_timer);
@@ -402,7 +446,7 @@ queue_dispatch(struct conn *c)
 		return;
 	}
 	/* The common case: nobody waiting and a worker with room. */
-	if (TAILQ_EMPTY(&pl->pl_queue) && (w = queue_pick(pl)) != NULL &&
+	if (TAILQ_EMPTY(&pl->pl_queue) && (w = queue_pick(pl, c)) != NULL &&
 	    queue_handoff(w, c) == 0)
 		return;
 	if (pl->pl_queued >= cp->pl_queue_length) {
@@ -640,6 +684,26 @@ drop:
 }
 
 /*
+ * A request a worker gave back, or died with, goes to the front of its
+ * pool's queue -- unless a reload took its site away: then there is no
+ * pool for it: a 503, or a reset for a response cut half-way.
+ */
+static void
+queue_requeue(struct conn *c)
+{
+	if (c->cn_site != UINT32_MAX) {
+		queue_park(lenv->le_pools[c->cn_pool], c, 1);
+		return;
+	}
+	log_info("queue_requeue: connection %u: its site is gone (reload)",
+	    c->cn_id);
+	if (c->cn_resume)
+		conn_reset(c);
+	else
+		conn_fail(c, 503);
+}
+
+/*
  * The worker could not take a request (out of fds, say).  It never used
  * the socket, so the request goes back to the front of the queue whatever
  * its method -- unless the socket says otherwise -- and the worker, no use
@@ -649,7 +713,6 @@ static void
 queue_refused(struct lsn_worker *w, const struct msg_hdr *hdr,
     const void *data)
 {
-	struct lsn_pool		*pl = &lenv->le_pools[w->wk_pool];
 	struct msg_refused	 rf;
 	struct conn		*c;
 	uint64_t		 written;
@@ -682,7 +745,7 @@ queue_refused(struct lsn_worker *w, const struct msg_hdr *hdr,
 		c->cn_redispatched++;
 		log_info("queue_refused: connection %u: request handed on",
 		    c->cn_id);
-		queue_park(pl, c, 1);
+		queue_requeue(c);
 	}
 }
 
@@ -700,18 +763,18 @@ queue_worker_msg(struct chan *ch, const struct msg_hdr *hdr,
 	switch (hdr->mh_type) {
 	case MSG_REQ_DONE:
 		queue_done(w, hdr, data, fd);
-		queue_run(&lenv->le_pools[w->wk_pool]);
+		queue_run(w->wk_pool);
 		break;
 	case MSG_REQ_READY:
 		if (!w->wk_ready)
 			log_debug("queue_worker_msg: worker %u ready",
 			    w->wk_id);
 		w->wk_ready = 1;
-		queue_run(&lenv->le_pools[w->wk_pool]);
+		queue_run(w->wk_pool);
 		break;
 	case MSG_REQ_REFUSED:
 		queue_refused(w, hdr, data);
-		queue_run(&lenv->le_pools[w->wk_pool]);
+		queue_run(w->wk_pool);
 		break;
 	default:
 		log_warnx("queue_worker_msg: worker %u: unexpected message "
@@ -781,7 +844,6 @@ queue_resume(struct lsn_worker *w, struct conn *c, uint64_t written)
 static void
 queue_orphan(struct lsn_worker *w, struct conn *c)
 {
-	struct lsn_pool		*pl = &lenv->le_pools[c->cn_pool];
 	const struct wrk_slot	*s = &w->wk_slots[c->cn_slot];
 	uint64_t		 written, resp_len, discard;
 	uint32_t		 state, conn, consumed;
@@ -815,7 +877,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 		c->cn_resumes++;
 		log_info("queue_orphan: connection %u: worker %u died "
 		    "resuming a response; resumed again", c->cn_id, w->wk_id);
-		queue_park(pl, c, 1);
+		queue_requeue(c);
 		return;
 	}
 
@@ -845,7 +907,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 	}
 	c->cn_state = CN_READING;
 	if (written > 0 && queue_resume(w, c, written) == 0) {
-		queue_park(pl, c, 1);
+		queue_requeue(c);
 	} else if (written > 0) {
 		log_info("queue_orphan: connection %u: worker %u died after "
 		    "%llu response bytes; resetting", c->cn_id, w->wk_id,
@@ -855,7 +917,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 		log_info("queue_orphan: connection %u: worker %u died; "
 		    "request handed on", c->cn_id, w->wk_id);
 		c->cn_redispatched++;
-		queue_park(pl, c, 1);
+		queue_requeue(c);
 	} else {
 		log_info("queue_orphan: connection %u: worker %u died with "
 		    "the request; 502", c->cn_id, w->wk_id);
@@ -867,7 +929,7 @@ static void
 queue_worker_gone(struct chan *ch, void *arg)
 {
 	struct lsn_worker	*w = arg;
-	struct lsn_pool		*pl = &lenv->le_pools[w->wk_pool];
+	struct lsn_pool		*pl = w->wk_pool;
 	struct conn		*c;
 	uint32_t		 i;
 
@@ -892,12 +954,12 @@ queue_pool_state(uint32_t pool, uint32_t state)
 	struct lsn_pool	*pl;
 	const char	*name;
 
-	if (pool >= lenv->le_conf->cf_npools || state > POOL_STOPPED) {
+	if (pool >= lenv->le_npools || state > POOL_STOPPED) {
 		log_warnx("queue_pool_state: no pool %u or no state %u", pool,
 		    state);
 		return;
 	}
-	pl = &lenv->le_pools[pool];
+	pl = lenv->le_pools[pool];
 	name = lenv->le_conf->cf_pools[pool].pl_name;
 	if (pl->pl_state != state)
 		log_info("queue_pool_state: pool %s: %s%s", name,
@@ -923,7 +985,7 @@ queue_status(uint32_t serial)
 	/* As many workers as fit in one message; st_truncated says so. */
 	max = sizeof(st) + conf->cf_npools * sizeof(q);
 	for (i = 0; i < conf->cf_npools; i++)
-		TAILQ_FOREACH(w, &lenv->le_pools[i].pl_workers, wk_entry)
+		TAILQ_FOREACH(w, &lenv->le_pools[i]->pl_workers, wk_entry)
 			if (max + sizeof(sw) <= MSG_PAYLOAD_MAX)
 				max += sizeof(sw);
 	if ((buf = malloc(max)) == NULL) {
@@ -932,14 +994,15 @@ queue_status(uint32_t serial)
 	}
 	memset(&st, 0, sizeof(st));
 	st.st_npools = conf->cf_npools;
+	st.st_gen = lenv->le_gen->lg_gen;
 	off = sizeof(st);
 	for (i = 0; i < conf->cf_npools; i++) {
-		q = lenv->le_pools[i].pl_queued;
+		q = lenv->le_pools[i]->pl_queued;
 		memcpy(buf + off, &q, sizeof(q));
 		off += sizeof(q);
 	}
 	for (i = 0; i < conf->cf_npools; i++) {
-		TAILQ_FOREACH(w, &lenv->le_pools[i].pl_workers, wk_entry) {
+		TAILQ_FOREACH(w, &lenv->le_pools[i]->pl_workers, wk_entry) {
 			if (off + sizeof(sw) > max) {
 				st.st_truncated = 1;
 				break;

@@ -83,11 +83,14 @@ static const int sandbox_calls[] = {
 	SCMP_SYS(exit_group),
 };
 
-/* ioctl() requests: the send queue (queue.c), and libevent's. */
+/* ioctl() requests: the send queue (queue.c), and libevent's; TCGETS
+ * only reads terminal settings: libconfuse's scanner asks isatty() of
+ * the text a reload brings (reload.c). */
 static const unsigned long sandbox_ioctls[] = {
 	SIOCOUTQ,
 	FIONREAD,
 	FIONBIO,
+	TCGETS,
 };
 
 /* "N" in decimal into buf, without stdio: this runs in a signal handler. */

@@ -587,6 +587,13 @@ ctl_listener_status(const struct msg_hdr *hdr, const void *data)
 	}
 	memcpy(&cl.cl_st, data, sizeof(cl.cl_st));
 	cl.cl_data = data;
+	/* Sent before the listener took a reload: the request was too, and
+	 * its client gets the answer its timeout gives. */
+	if (cl.cl_st.st_gen != penv->pe_cur->pf_gen) {
+		log_debug("ctl_listener_status: about configuration %u",
+		    cl.cl_st.st_gen);
+		return;
+	}
 	if (cl.cl_st.st_npools != penv->pe_conf->cf_npools ||
 	    (uint64_t)hdr->mh_len != sizeof(cl.cl_st) +
 	    (uint64_t)cl.cl_st.st_npools * sizeof(uint32_t) +
@@ -640,30 +647,31 @@ ctl_pool_command(struct ctl_conn *cc, const char *cmd, const char *name)
 	ctl_finish(cc);
 }
 
-/* The file is checked; applying it without a restart is to come. */
+/* The file is read again and applied (reload.c): what changed on
+ * stdout, or why nothing did. */
 static void
 ctl_reload(struct ctl_conn *cc)
 {
-	char	*err;
+	struct evbuffer	*out = bufferevent_get_output(cc->cc_bev);
+	char		*err, *report;
 
 	log_info("hsdctl: reload");
+	if (penv->pe_stopping) {
+		ctl_error(cc, "the server is stopping");
+		return;
+	}
 	if ((err = malloc(CTL_RELOAD_ERR)) == NULL) {
 		ctl_error(cc, "out of memory");
 		return;
 	}
-	if (poolmgr_reload_check(err, CTL_RELOAD_ERR) == -1) {
-		/* The status line, then what the check said. */
-		evbuffer_add_printf(bufferevent_get_output(cc->cc_bev),
-		    "error: %s is not valid; the running configuration "
-		    "stays\n%s", penv->pe_conf_path, err);
-		free(err);
-		ctl_finish(cc);
-		return;
+	if (reload_run(&report, err, CTL_RELOAD_ERR) == -1)
+		evbuffer_add_printf(out, "error: %s", err);
+	else {
+		evbuffer_add_printf(out, "ok\n%s", report);
+		free(report);
 	}
 	free(err);
-	ctl_error(cc, "%s is valid, but applying a configuration without a "
-	    "restart is not implemented yet; restart the server to use it",
-	    penv->pe_conf_path);
+	ctl_finish(cc);
 }
 
 static void

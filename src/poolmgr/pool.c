@@ -61,46 +61,149 @@ static void	pool_recycle_at_arm(uint32_t);
 static void	pool_health_start(struct pm_child *);
 static int	pool_start_worker(uint32_t, struct pm_child *);
 static void	pool_idle_check(struct pm_child *);
-static void	pool_recycle(struct pm_child *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 static void	pool_kill_child(evutil_socket_t, short, void *);
+static void	pool_retire_all(uint32_t, const char *);
 
 void
 pool_init(void)
 {
-	const struct conf_pool	*cp;
-	uint32_t		 i;
+	uint32_t	i;
 
 	if ((penv->pe_pools = calloc(penv->pe_conf->cf_npools,
 	    sizeof(*penv->pe_pools))) == NULL)
 		fatal("pool_init: calloc");
-	for (i = 0; i < penv->pe_conf->cf_npools; i++) {
-		cp = &penv->pe_conf->cf_pools[i];
-		penv->pe_pools[i].pp_restart = evtimer_new(penv->pe_base,
-		    pool_restart_timer, &penv->pe_pools[i]);
-		if (penv->pe_pools[i].pp_restart == NULL)
-			fatalx("pool_init: evtimer_new failed");
-		/* start = "demand": none until the listener asks.  With
-		 * isolation = "shared" no request is routed to another pool
-		 * than "default", so none starts for them. */
-		if (penv->pe_conf->cf_pools[i].pl_start_always &&
-		    (!penv->pe_conf->cf_shared || strcmp(
-		    penv->pe_conf->cf_pools[i].pl_name, "default") == 0))
-			penv->pe_pools[i].pp_wanted =
-			    penv->pe_conf->cf_pools[i].pl_workers;
-		penv->pe_pools[i].pp_state = POOL_RUNNING;
-		if (cp->pl_rapid_fail_max > 0 &&
-		    (penv->pe_pools[i].pp_fails_at = calloc(
-		    cp->pl_rapid_fail_max, sizeof(uint64_t))) == NULL)
-			fatal("pool_init: calloc");
-		if (penv->pe_conf->cf_pools[i].pl_nrecycle_at == 0)
+	for (i = 0; i < penv->pe_conf->cf_npools; i++)
+		pool_init_one(i);
+}
+
+/* The bookkeeping of pool i of the current configuration, new. */
+void
+pool_init_one(uint32_t i)
+{
+	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[i];
+	struct pm_pool		*pp = &penv->pe_pools[i];
+
+	memset(pp, 0, sizeof(*pp));
+	if ((pp->pp_restart = evtimer_new(penv->pe_base, pool_restart_timer,
+	    pp)) == NULL)
+		fatalx("pool_init_one: evtimer_new failed");
+	/* start = "demand": none until the listener asks.  With isolation =
+	 * "shared" no request is routed to another pool than "default", so
+	 * none starts for them. */
+	if (cp->pl_start_always && (!penv->pe_conf->cf_shared ||
+	    strcmp(cp->pl_name, "default") == 0))
+		pp->pp_wanted = cp->pl_workers;
+	pp->pp_state = POOL_RUNNING;
+	if (cp->pl_rapid_fail_max > 0 && (pp->pp_fails_at = calloc(
+	    cp->pl_rapid_fail_max, sizeof(uint64_t))) == NULL)
+		fatal("pool_init_one: calloc");
+	if (cp->pl_nrecycle_at == 0)
+		return;
+	if ((pp->pp_recycle_at = evtimer_new(penv->pe_base,
+	    pool_recycle_at_timer, pp)) == NULL)
+		fatalx("pool_init_one: evtimer_new failed");
+	pool_recycle_at_arm(i);
+}
+
+void
+pool_free_one(struct pm_pool *pp)
+{
+	if (pp->pp_restart != NULL)
+		event_free(pp->pp_restart);
+	if (pp->pp_recycle_at != NULL)
+		event_free(pp->pp_recycle_at);
+	free(pp->pp_fails_at);
+}
+
+/* A reload removes pool j (of the configuration still current): no
+ * more workers for it, and the ones it has finish what they hold. */
+void
+pool_remove(uint32_t j)
+{
+	struct pm_pool	*pp = &penv->pe_pools[j];
+
+	pp->pp_state = POOL_STOPPED;	/* pool_fill() starts none */
+	evtimer_del(pp->pp_restart);
+	pool_retire_all(j, "its pool was removed by a reload");
+}
+
+/*
+ * A reload made penv->pe_conf new: old pool j is new pool newidx[j] (-1:
+ * removed), and the pools' bookkeeping and the workers' indices follow.
+ * A kept pool keeps its state, its workers' counts and back-off; its
+ * rapid-fail record too unless rapid_fail_max changed.  Its timers are
+ * made again for their new place, recycle_at by the new times.
+ */
+void
+pool_reindex(const struct hsd_config *old, const int *newidx)
+{
+	const struct hsd_config	*cf = penv->pe_conf;
+	struct pm_pool		*pools, *op, *np;
+	struct pm_child		*c;
+	struct timeval		 tv;
+	uint32_t		 j, k;
+	int			 restart;
+
+	if ((pools = calloc(cf->cf_npools ? cf->cf_npools : 1,
+	    sizeof(*pools))) == NULL)
+		fatal("pool_reindex: calloc");
+	for (j = 0; j < old->cf_npools; j++) {
+		op = &penv->pe_pools[j];
+		if (newidx[j] < 0) {
+			pool_free_one(op);
 			continue;
-		penv->pe_pools[i].pp_recycle_at = evtimer_new(penv->pe_base,
-		    pool_recycle_at_timer, &penv->pe_pools[i]);
-		if (penv->pe_pools[i].pp_recycle_at == NULL)
-			fatalx("pool_init: evtimer_new failed");
-		pool_recycle_at_arm(i);
+		}
+		np = &pools[newidx[j]];
+		restart = evtimer_pending(op->pp_restart, NULL);
+		if (old->cf_pools[j].pl_rapid_fail_max !=
+		    cf->cf_pools[newidx[j]].pl_rapid_fail_max) {
+			free(op->pp_fails_at);
+			op->pp_fails_at = NULL;
+			op->pp_fail_count = op->pp_fail_next = 0;
+			if (cf->cf_pools[newidx[j]].pl_rapid_fail_max > 0 &&
+			    (op->pp_fails_at = calloc(cf->cf_pools[newidx[j]].
+			    pl_rapid_fail_max, sizeof(uint64_t))) == NULL)
+				fatal("pool_reindex: calloc");
+		}
+		*np = *op;
+		op->pp_fails_at = NULL;
+		pool_free_one(op);
+		np->pp_recycle_at = NULL;
+		if ((np->pp_restart = evtimer_new(penv->pe_base,
+		    pool_restart_timer, np)) == NULL)
+			fatalx("pool_reindex: evtimer_new failed");
+		if (restart) {
+			conf_timeval(POOL_BACKOFF_MIN_MS, &tv);
+			evtimer_add(np->pp_restart, &tv);
+		}
 	}
+	free(penv->pe_pools);
+	penv->pe_pools = pools;
+	for (k = 0; k < cf->cf_npools; k++) {
+		for (j = 0; j < old->cf_npools && newidx[j] != (int)k; j++)
+			;
+		if (j == old->cf_npools) {
+			pool_init_one(k);
+			continue;
+		}
+		if (cf->cf_pools[k].pl_nrecycle_at == 0)
+			continue;
+		if ((pools[k].pp_recycle_at = evtimer_new(penv->pe_base,
+		    pool_recycle_at_timer, &pools[k])) == NULL)
+			fatalx("pool_reindex: evtimer_new failed");
+		pool_recycle_at_arm(k);
+	}
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER && c->pc_pool != POOL_GONE)
+			c->pc_pool = newidx[c->pc_pool] < 0 ? POOL_GONE :
+			    (uint32_t)newidx[c->pc_pool];
+}
+
+/* c's pool's bookkeeping; NULL if a reload removed the pool. */
+static struct pm_pool *
+pool_of(const struct pm_child *c)
+{
+	return c->pc_pool == POOL_GONE ? NULL : &penv->pe_pools[c->pc_pool];
 }
 
 /*
@@ -108,11 +211,21 @@ pool_init(void)
  * them.  Said again while they start, it changes nothing.
  */
 void
-pool_demand(const struct msg_hdr *hdr)
+pool_demand(const struct msg_hdr *hdr, const void *data)
 {
 	const struct conf_pool	*cp;
 	struct pm_pool		*pp;
+	struct msg_demand	 dm;
 
+	if (hdr->mh_len != sizeof(dm)) {
+		log_warnx("pool_demand: %u byte message", hdr->mh_len);
+		return;
+	}
+	memcpy(&dm, data, sizeof(dm));
+	/* About pool indices of a configuration since replaced: the
+	 * listener asks again, by the new ones, once it takes the reload. */
+	if (dm.dm_gen != penv->pe_cur->pf_gen)
+		return;
 	if (hdr->mh_id >= penv->pe_conf->cf_npools) {
 		log_warnx("pool_demand: no pool %u", hdr->mh_id);
 		return;
@@ -160,13 +273,14 @@ pool_restart_later(uint32_t pool, uint64_t ms)
 static void
 pool_introduce(struct pm_child *c, int fd)
 {
-	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	const struct conf_pool	*cp = c->pc_cp;
 	struct msg_worker	 mw;
 
 	memset(&mw, 0, sizeof(mw));
 	mw.mw_pool = c->pc_pool;
 	mw.mw_concurrency = cp->pl_concurrency;
 	mw.mw_pid = c->pc_pid;
+	mw.mw_gen = c->pc_cfg->pf_gen;
 	if (chan_send(penv->pe_listener->pc_chan, MSG_PM_WORKER_UP, c->pc_id,
 	    &mw, sizeof(mw), fd) == -1)
 		log_warn("pool_introduce: telling the listener about worker %u",
@@ -194,6 +308,12 @@ pool_listener_up(void)
 		if (c->pc_kind != PM_WORKER || c->pc_retiring ||
 		    c->pc_stop_sent || c->pc_chan == NULL)
 			continue;
+		/* A listener knows only the current configuration: a worker
+		 * started with an older one is replaced (pool_fill() below). */
+		if (c->pc_cfg != penv->pe_cur) {
+			pool_stop_direct(c);
+			continue;
+		}
 		if (proc_channel(lw) == -1) {
 			/* Without a channel it is of no use: replace it. */
 			kill(c->pc_pid, SIGKILL);
@@ -263,6 +383,9 @@ pool_start_worker(uint32_t pool, struct pm_child *replaces)
 	}
 	c = poolmgr_child_new(PM_WORKER, pool, pid, pm[0]);
 	c->pc_id = penv->pe_next_worker = id;
+	c->pc_cfg = penv->pe_cur;
+	c->pc_cfg->pf_refs++;
+	c->pc_cp = cp;
 	if (replaces != NULL) {
 		c->pc_replaces = replaces;
 		replaces->pc_replacement = c;
@@ -414,12 +537,7 @@ pool_failure(uint32_t pool)
 int
 pool_find(const char *name)
 {
-	uint32_t	i;
-
-	for (i = 0; i < penv->pe_conf->cf_npools; i++)
-		if (strcmp(penv->pe_conf->cf_pools[i].pl_name, name) == 0)
-			return i;
-	return -1;
+	return conf_pool_index(penv->pe_conf, name);
 }
 
 /* hsdctl stop POOL: its requests get 503 (Disabled), its workers finish
@@ -527,13 +645,19 @@ pool_restart_timer(evutil_socket_t fd, short ev, void *arg)
 void
 pool_worker_exited(struct pm_child *c, int status)
 {
-	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
-	struct pm_pool		*pp = &penv->pe_pools[c->pc_pool];
+	const struct conf_pool	*cp = c->pc_cp;
+	struct pm_pool		*pp = pool_of(c);
 	struct pm_child		*other;
 	uint64_t		 delay_ms;
 	char			 how[128];
 
 	poolmgr_describe_exit(status, how, sizeof(how));
+	if (pp == NULL) {
+		/* Its pool is gone (a reload): it was retired then. */
+		log_info("worker %u (pid %d) of removed pool %s, retired, %s",
+		    c->pc_id, (int)c->pc_pid, cp->pl_name, how);
+		return;
+	}
 	if ((other = c->pc_replaces) != NULL) {
 		/* A replacement that never became ready: the worker it was
 		 * to replace serves on, and its recycle is tried again. */
@@ -612,8 +736,8 @@ pool_kill_child(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	log_warnx("worker %u (pid %d) of pool %s did not stop within "
 	    "shutdown_timeout (%llu ms); killing it", c->pc_id, (int)c->pc_pid,
-	    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
-	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    c->pc_cp->pl_name,
+	    (unsigned long long)c->pc_cp->
 	    pl_shutdown_timeout_ms);
 	kill(c->pc_pid, SIGKILL);
 }
@@ -630,7 +754,7 @@ pool_arm_kill(struct pm_child *c)
 		kill(c->pc_pid, SIGKILL);
 		return;
 	}
-	conf_timeval(penv->pe_conf->cf_pools[c->pc_pool].pl_shutdown_timeout_ms,
+	conf_timeval(c->pc_cp->pl_shutdown_timeout_ms,
 	    &tv);
 	if (evtimer_add(c->pc_kill, &tv) == -1)
 		kill(c->pc_pid, SIGKILL);
@@ -641,10 +765,12 @@ pool_arm_kill(struct pm_child *c)
 static void
 pool_uncount(struct pm_child *c)
 {
-	struct pm_pool	*pp = &penv->pe_pools[c->pc_pool];
+	struct pm_pool	*pp = pool_of(c);
 	struct pm_child	*r;
 
 	c->pc_retiring = 1;
+	if (pp == NULL)
+		return;
 	if ((r = c->pc_replaces) != NULL) {
 		/* A replacement never counted: the worker it was to replace
 		 * serves on, and its recycle is tried again. */
@@ -660,6 +786,20 @@ pool_uncount(struct pm_child *c)
 	pp->pp_running--;
 }
 
+/* c stops taking part in its pool and is told to finish what it holds,
+ * by the pool manager itself: the listener cannot order it (it gave up
+ * on c, or does not know c). */
+void
+pool_stop_direct(struct pm_child *c)
+{
+	pool_uncount(c);
+	c->pc_stop_sent = 1;
+	if (c->pc_chan == NULL ||
+	    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
+		kill(c->pc_pid, SIGTERM);
+	pool_arm_kill(c);
+}
+
 /*
  * Stop worker c gracefully while its pool goes on: the listener hands it
  * no more requests and tells it so on its own channel, after every
@@ -671,7 +811,7 @@ pool_uncount(struct pm_child *c)
 void
 pool_retire(struct pm_child *c, const char *why)
 {
-	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	const struct conf_pool	*cp = c->pc_cp;
 
 	if (c->pc_kind != PM_WORKER || c->pc_retiring)
 		return;
@@ -707,8 +847,8 @@ pool_startup_expired(evutil_socket_t fd, short ev, void *arg)
 	/* Its death is a failed start: the back-off counts it. */
 	log_warnx("worker %u (pid %d) of pool %s was not ready within "
 	    "startup_timeout (%llu ms); killing it", c->pc_id, (int)c->pc_pid,
-	    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
-	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    c->pc_cp->pl_name,
+	    (unsigned long long)c->pc_cp->
 	    pl_startup_timeout_ms);
 	kill(c->pc_pid, SIGKILL);
 }
@@ -724,8 +864,8 @@ pool_pong_expired(evutil_socket_t fd, short ev, void *arg)
 	 * path replaces it (or, retiring, it is not replaced). */
 	log_warnx("worker %u (pid %d) of pool %s did not answer a ping within "
 	    "%llu ms (ping_timeout); killing it", c->pc_id, (int)c->pc_pid,
-	    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
-	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    c->pc_cp->pl_name,
+	    (unsigned long long)c->pc_cp->
 	    pl_ping_timeout_ms);
 	kill(c->pc_pid, SIGKILL);
 }
@@ -762,11 +902,11 @@ pool_rss(pid_t pid)
 static void
 pool_recycle_start(struct pm_child *c)
 {
-	struct pm_pool	*pp = &penv->pe_pools[c->pc_pool];
+	struct pm_pool	*pp = pool_of(c);
 
 	if (c->pc_recycle_why[0] == '\0' || c->pc_replacement != NULL ||
 	    c->pc_replaces != NULL || c->pc_retiring || !c->pc_ready ||
-	    penv->pe_stopping)
+	    penv->pe_stopping || pp == NULL)
 		return;
 	if (pp->pp_start_fails > 0 &&
 	    clock_ms() - pp->pp_fail_ms < pool_backoff_ms(pp))
@@ -775,7 +915,7 @@ pool_recycle_start(struct pm_child *c)
 }
 
 /* c reached a recycle condition: say why, once, and replace it. */
-static void
+void
 pool_recycle(struct pm_child *c, const char *fmt, ...)
 {
 	va_list	ap;
@@ -791,7 +931,7 @@ pool_recycle(struct pm_child *c, const char *fmt, ...)
 		va_end(ap);
 		log_info("worker %u (pid %d) of pool %s: recycling (%s); "
 		    "starting its replacement", c->pc_id, (int)c->pc_pid,
-		    penv->pe_conf->cf_pools[c->pc_pool].pl_name,
+		    c->pc_cp->pl_name,
 		    c->pc_recycle_why);
 	}
 	pool_recycle_start(c);
@@ -808,7 +948,7 @@ pool_tick(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	cp = c->pc_cp;
 	if (!c->pc_ping_out && c->pc_chan != NULL) {
 		memset(&pg, 0, sizeof(pg));
 		pg.pp_seq = ++c->pc_ping_seq;
@@ -836,7 +976,7 @@ pool_uptime_expired(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	pool_recycle(c, "recycle_time %llu ms",
-	    (unsigned long long)penv->pe_conf->cf_pools[c->pc_pool].
+	    (unsigned long long)c->pc_cp->
 	    pl_recycle_time_ms);
 }
 
@@ -844,7 +984,7 @@ pool_uptime_expired(evutil_socket_t fd, short ev, void *arg)
 static void
 pool_health_start(struct pm_child *c)
 {
-	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	const struct conf_pool	*cp = c->pc_cp;
 	struct timeval		 tv;
 
 	if ((c->pc_startup = evtimer_new(penv->pe_base, pool_startup_expired,
@@ -871,7 +1011,7 @@ pool_health_start(struct pm_child *c)
 static void
 pool_worker_ready(struct pm_child *c)
 {
-	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	const struct conf_pool	*cp = c->pc_cp;
 	struct pm_child		*old;
 	struct timeval		 tv;
 	char			 why[160];
@@ -925,11 +1065,12 @@ pool_pong(struct pm_child *c, const struct msg_hdr *hdr, const void *data)
 static void
 pool_idle_check(struct pm_child *c)
 {
-	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
-	struct pm_pool		*pp = &penv->pe_pools[c->pc_pool];
+	const struct conf_pool	*cp = c->pc_cp;
+	struct pm_pool		*pp = pool_of(c);
 	char			 why[64];
 
 	if (cp->pl_idle_timeout_ms == 0 || !c->pc_ready || c->pc_retiring ||
+	    pp == NULL ||
 	    c->pc_replaces != NULL || c->pc_replacement != NULL ||
 	    clock_ms() - c->pc_active_ms < cp->pl_idle_timeout_ms)
 		return;
@@ -946,7 +1087,7 @@ static void
 pool_recycle_requested(struct pm_child *c, const struct msg_hdr *hdr,
     const void *data)
 {
-	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[c->pc_pool];
+	const struct conf_pool	*cp = c->pc_cp;
 	struct msg_recycle	 rc;
 
 	if (hdr->mh_len != sizeof(rc)) {
@@ -1051,6 +1192,8 @@ pool_child_free(struct pm_child *c)
 		event_free(c->pc_pong);
 	if (c->pc_uptime != NULL)
 		event_free(c->pc_uptime);
+	if (c->pc_cfg != NULL)
+		reload_conf_unref(c->pc_cfg);
 }
 
 /*
@@ -1079,21 +1222,21 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 			break;
 	if (c == NULL || penv->pe_stopping)
 		return;		/* gone already */
-	cp = &penv->pe_conf->cf_pools[c->pc_pool];
-	pp = &penv->pe_pools[c->pc_pool];
+	cp = c->pc_cp;
+	pp = pool_of(c);
 	if (wf.wf_reason == WFAIL_HUNG) {
 		log_warnx("worker %u (pid %d) of pool %s is hung (a request "
 		    "made no progress); killing it", c->pc_id, (int)c->pc_pid,
 		    cp->pl_name);
 		kill(c->pc_pid, SIGKILL);
 		/* Its death is this failure, not another one. */
-		if (!c->pc_retiring && !c->pc_fail_counted) {
+		if (!c->pc_retiring && !c->pc_fail_counted && pp != NULL) {
 			c->pc_fail_counted = 1;
 			pool_failure(c->pc_pool);
 		}
 		return;
 	}
-	if (c->pc_retiring)
+	if (c->pc_retiring || pp == NULL)
 		return;
 	log_warnx("worker %u (pid %d) of pool %s is broken (the listener "
 	    "cannot use it); replacing it", c->pc_id, (int)c->pc_pid,
@@ -1101,12 +1244,7 @@ pool_worker_failed(const struct msg_hdr *hdr, const void *data)
 	c->pc_fail_counted = 1;
 	if (pool_failure(c->pc_pool))
 		return;		/* retired with the rest of its pool */
-	pool_uncount(c);
-	c->pc_stop_sent = 1;
-	if (c->pc_chan == NULL ||
-	    chan_send(c->pc_chan, MSG_WRK_SHUTDOWN, 0, NULL, 0, -1) == -1)
-		kill(c->pc_pid, SIGTERM);
-	pool_arm_kill(c);
+	pool_stop_direct(c);
 	/* One the listener could not take at its start is a failed start,
 	 * under the back-off, or a listener short of fds would make the
 	 * pool manager fork in a loop. */

@@ -53,7 +53,7 @@ static void	poolmgr_dispatch_listener(struct chan *, const struct msg_hdr *,
 		    const void *, int, void *);
 static void	poolmgr_child_chan_gone(struct chan *, void *);
 
-static char *
+char *
 poolmgr_read_file(const char *path)
 {
 	struct stat	 st;
@@ -94,7 +94,7 @@ fail:
 	return NULL;
 }
 
-static void
+void
 poolmgr_addr_text(const struct conf_listen *ls, char *buf, size_t len)
 {
 	char	ip[INET6_ADDRSTRLEN] = "?";
@@ -113,47 +113,53 @@ poolmgr_addr_text(const struct conf_listen *ls, char *buf, size_t len)
 	}
 }
 
+/* A listening socket on ls, or -1 after logging why not. */
+int
+poolmgr_bind_one(const struct conf_listen *ls)
+{
+	char	text[80];
+	int	fd, one = 1;
+
+	poolmgr_addr_text(ls, text, sizeof(text));
+	fd = socket(ls->ls_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("cannot listen on %s: socket", text);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ls->ls_addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&ls->ls_addr,
+	    ls->ls_addrlen) == -1) {
+		log_warn("cannot listen on %s: bind", text);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 511) == -1) {
+		log_warn("cannot listen on %s: listen", text);
+		close(fd);
+		return -1;
+	}
+	log_info("listening on %s", text);
+	return fd;
+}
+
 /* Bind every listening address before anything starts, so a port in use
  * stops the server at once with a clear message. */
 static int
 poolmgr_bind(void)
 {
 	const struct hsd_config	*conf = penv->pe_conf;
-	const struct conf_listen *ls;
-	char			 text[80];
 	uint32_t		 i;
-	int			 fd, one = 1;
 
-	if ((penv->pe_listen_fds = calloc(conf->cf_nlistens, sizeof(int))) ==
-	    NULL)
+	if ((penv->pe_listen_fds = calloc(conf->cf_nlistens ?
+	    conf->cf_nlistens : 1, sizeof(int))) == NULL)
 		fatal("poolmgr_bind: calloc");
-	for (i = 0; i < conf->cf_nlistens; i++) {
-		ls = &conf->cf_listens[i];
-		poolmgr_addr_text(ls, text, sizeof(text));
-		fd = socket(ls->ls_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (fd == -1) {
-			log_warn("poolmgr_bind: socket for %s", text);
+	for (i = 0; i < conf->cf_nlistens; i++)
+		if ((penv->pe_listen_fds[i] = poolmgr_bind_one(
+		    &conf->cf_listens[i])) == -1)
 			return -1;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ls->ls_addr.ss_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
-		if (bind(fd, (const struct sockaddr *)&ls->ls_addr,
-		    ls->ls_addrlen) == -1) {
-			log_warn("poolmgr_bind: bind %s", text);
-			close(fd);
-			return -1;
-		}
-		if (listen(fd, 511) == -1) {
-			log_warn("poolmgr_bind: listen %s", text);
-			close(fd);
-			return -1;
-		}
-		penv->pe_listen_fds[i] = fd;
-		log_info("listening on %s", text);
-	}
 	return 0;
 }
 
@@ -306,6 +312,8 @@ poolmgr_stop(int sig)
 static void
 poolmgr_signal(evutil_socket_t sig, short ev, void *arg)
 {
+	char	 err[1024], *report;
+
 	(void)ev;
 	(void)arg;
 	switch (sig) {
@@ -317,40 +325,12 @@ poolmgr_signal(evutil_socket_t sig, short ev, void *arg)
 		poolmgr_stop(sig);
 		break;
 	case SIGHUP:
-		if (poolmgr_reload_check(NULL, 0) == 0)
-			log_warnx("SIGHUP: %s is valid, but applying a "
-			    "configuration without a restart is not "
-			    "implemented yet; restart the server to use it",
-			    penv->pe_conf_path);
+		/* reload_run() logs what it did, or why it did nothing. */
+		if (!penv->pe_stopping &&
+		    reload_run(&report, err, sizeof(err)) == 0)
+			free(report);
 		break;
 	}
-}
-
-/*
- * Reload, its first half: read and check the file the server was started
- * with, as -t does.  A file that does not pass is reported (the messages
- * in err too, when given) and the running configuration stays.  -1 if
- * it does not pass.
- */
-int
-poolmgr_reload_check(char *err, size_t errlen)
-{
-	struct hsd_config	*cf;
-	char			*text;
-	int			 rv = -1;
-
-	log_capture(err, errlen);
-	if ((text = poolmgr_read_file(penv->pe_conf_path)) != NULL &&
-	    conf_load_buf(text, penv->pe_conf_path, &cf) == 0) {
-		conf_free(cf);
-		rv = 0;
-	}
-	log_capture(NULL, 0);
-	free(text);
-	if (rv == -1)
-		log_warnx("reload: %s is not valid; the running configuration "
-		    "stays", penv->pe_conf_path);
-	return rv;
 }
 
 static void
@@ -370,7 +350,7 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
 		pool_worker_failed(hdr, data);
 		break;
 	case MSG_LSN_DEMAND:
-		pool_demand(hdr);
+		pool_demand(hdr, data);
 		break;
 	case MSG_LSN_STATUS:
 		ctl_listener_status(hdr, data);
@@ -476,19 +456,14 @@ poolmgr_check_ident(const char *file, const char *where,
 }
 
 static int
-poolmgr_check_privsep(const char *file)
+poolmgr_check_privsep(const struct hsd_config *cf, const char *file)
 {
-	struct hsd_config	*cf = penv->pe_conf;
-	struct passwd		*pw;
 	char			 where[256];
 	uint32_t		 i;
 	int			 rv = 0;
 
 	if (geteuid() == 0)
 		return 0;
-	pw = getpwuid(geteuid());
-	log_info("privilege separation is off: running as %s",
-	    pw ? pw->pw_name : "(unknown)");
 	rv = poolmgr_check_ident(file, "", &cf->cf_ident);
 	for (i = 0; i < cf->cf_npools; i++) {
 		snprintf(where, sizeof(where), "pool \"%s\": ",
@@ -539,10 +514,9 @@ poolmgr_check_root_dir(const char *what, const char *dir)
  * root, nobody is chrooted.
  */
 static int
-poolmgr_check_chroot(const char *file)
+poolmgr_check_chroot(const struct hsd_config *cf, const char *file)
 {
-	struct hsd_config	*cf = penv->pe_conf;
-	struct conf_pool	*pl;
+	const struct conf_pool	*pl;
 	const char		*dir = cf->cf_chroot_dir;
 	char			 path[PATH_MAX], what[512], *p, c;
 	uint32_t		 i;
@@ -583,6 +557,23 @@ poolmgr_check_chroot(const char *file)
 
 /* Opened before daemon(), so a refusal is seen by whoever started us;
  * written after it, with the daemon's pid. */
+/*
+ * What the configuration asks of this machine that conf_load_*() cannot
+ * tell: users the server can switch to, chroot directories fit for use.
+ * Each problem is logged with the file's line; -1 if any.
+ */
+int
+poolmgr_check_conf(const struct hsd_config *cf, const char *file)
+{
+	int	rv = 0;
+
+	if (poolmgr_check_privsep(cf, file) == -1)
+		rv = -1;
+	if (poolmgr_check_chroot(cf, file) == -1)
+		rv = -1;
+	return rv;
+}
+
 static int
 poolmgr_open_pidfile(int dirfd)
 {
@@ -636,6 +627,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*file = SYSCONFDIR "/hsd/hsd.conf";
+	struct passwd	*pw;
 	struct event	*ev;
 	char		*text, *path;
 	int		 ch, daemonize = 0, testonly = 0, verbose = 0;
@@ -685,8 +677,12 @@ main(int argc, char *argv[])
 		free(path);
 	}
 
-	if (poolmgr_check_privsep(file) == -1 ||
-	    poolmgr_check_chroot(file) == -1)
+	if (geteuid() != 0) {
+		pw = getpwuid(geteuid());
+		log_info("privilege separation is off: running as %s",
+		    pw ? pw->pw_name : "(unknown)");
+	}
+	if (poolmgr_check_conf(penv->pe_conf, file) == -1)
 		exit(1);
 
 	signal(SIGPIPE, SIG_IGN);
@@ -726,6 +722,7 @@ main(int argc, char *argv[])
 	if ((penv->pe_kill_timer = evtimer_new(penv->pe_base, poolmgr_kill_all,
 	    NULL)) == NULL)
 		fatalx("main: evtimer_new failed");
+	reload_init();
 	pool_init();
 	supervise_init();
 	ctl_start();

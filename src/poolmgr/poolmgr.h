@@ -10,10 +10,27 @@
 #include <stdint.h>
 
 struct chan;
+struct conf_listen;
+struct conf_pool;
 struct event;
 struct event_base;
 struct hsd_config;
 struct msg_hdr;
+
+/*
+ * A configuration, numbered as msg.h says: the current one, and each
+ * older one while a worker started with it runs (it runs with that one's
+ * settings and sites: see reload.c).
+ */
+struct pm_conf {
+	uint32_t		 pf_gen;
+	struct hsd_config	*pf_conf;
+	uint32_t		 pf_refs;	/* workers started with it */
+	TAILQ_ENTRY(pm_conf)	 pf_entry;
+};
+
+/* pc_pool of a worker whose pool a reload removed: it is retiring. */
+#define POOL_GONE	UINT32_MAX
 
 enum pm_kind {
 	PM_LISTENER,
@@ -24,7 +41,10 @@ struct pm_child {
 	enum pm_kind		 pc_kind;
 	pid_t			 pc_pid;
 	uint32_t		 pc_id;		/* worker id */
-	uint32_t		 pc_pool;
+	uint32_t		 pc_pool;	/* index in the current config */
+	/* A worker's configuration, and its pool's settings there. */
+	struct pm_conf		*pc_cfg;
+	const struct conf_pool	*pc_cp;
 	struct chan		*pc_chan;	/* NULL once the child closed it */
 	int			 pc_stop_sent;
 	int			 pc_ready;	/* a worker said MSG_WRK_READY */
@@ -69,7 +89,9 @@ struct pm_pool {
 
 struct poolmgr_env {
 	struct event_base	*pe_base;
-	struct hsd_config	*pe_conf;
+	struct hsd_config	*pe_conf;	/* pe_cur's */
+	struct pm_conf		*pe_cur;
+	TAILQ_HEAD(, pm_conf)	 pe_confs;	/* every one alive, pe_cur too */
 	int			 pe_conf_fd;	/* memfd with the config text */
 	/* The text until it is in the memfd; held here so a refusal that
 	 * exit()s before then leaves nothing for LeakSanitizer to report. */
@@ -95,7 +117,15 @@ struct pm_child *poolmgr_child_new(enum pm_kind, uint32_t, pid_t, int);
 void	 poolmgr_child_free(struct pm_child *);
 void	 poolmgr_describe_exit(int, char *, size_t);
 void	 poolmgr_stop(int);
-int	 poolmgr_reload_check(char *, size_t);
+char	*poolmgr_read_file(const char *);
+void	 poolmgr_addr_text(const struct conf_listen *, char *, size_t);
+int	 poolmgr_bind_one(const struct conf_listen *);
+int	 poolmgr_check_conf(const struct hsd_config *, const char *);
+
+/* reload.c */
+void	 reload_init(void);
+int	 reload_run(char **report, char *err, size_t errlen);
+void	 reload_conf_unref(struct pm_conf *);
 
 /* supervise.c */
 void	 supervise_init(void);
@@ -105,8 +135,15 @@ void	 supervise_stop(void);
 
 /* pool.c */
 void	 pool_init(void);
+void	 pool_init_one(uint32_t);
+void	 pool_free_one(struct pm_pool *);
+void	 pool_recycle(struct pm_child *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 pool_stop_direct(struct pm_child *);
+void	 pool_remove(uint32_t);
+void	 pool_reindex(const struct hsd_config *, const int *);
 void	 pool_listener_up(void);
-void	 pool_demand(const struct msg_hdr *);
+void	 pool_demand(const struct msg_hdr *, const void *);
 void	 pool_fill(uint32_t);
 void	 pool_worker_exited(struct pm_child *, int);
 void	 pool_worker_failed(const struct msg_hdr *, const void *);

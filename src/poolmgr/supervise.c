@@ -66,13 +66,17 @@ supervise_start_listener(void)
 {
 	struct msg_listen	 ml;
 	char			*path = poolmgr_binary("hsd-listener");
-	char			*argv[] = { "hsd-listener", NULL, NULL };
+	char			 gen[16];
+	char			*argv[] = { "hsd-listener", "-g", gen, NULL,
+				    NULL };
 	int			 ch[2], fds[2];
 	pid_t			 pid;
 	uint32_t		 i;
 
+	/* The configuration in pe_conf_fd is this one (msg.h). */
+	snprintf(gen, sizeof(gen), "%u", penv->pe_cur->pf_gen);
 	if (log_getverbose())
-		argv[1] = "-v";
+		argv[3] = "-v";
 	if (proc_channel(ch) == -1) {
 		free(path);
 		return -1;

@@ -154,20 +154,6 @@ usage(void)
 	exit(1);
 }
 
-static int
-worker_parse_u32(const char *s, uint32_t *v)
-{
-	char		*end;
-	unsigned long	 n;
-
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || n > UINT32_MAX)
-		return -1;
-	*v = n;
-	return 0;
-}
-
 /* Parser callbacks: the head is contiguous, so each field comes whole. */
 
 static int
@@ -1343,12 +1329,12 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "p:w:v")) != -1) {
 		switch (ch) {
 		case 'p':
-			if (worker_parse_u32(optarg, &worker_pool) == -1)
+			if (proc_parse_u32(optarg, &worker_pool) == -1)
 				usage();
 			havepool = 1;
 			break;
 		case 'w':
-			if (worker_parse_u32(optarg, &worker_id) == -1)
+			if (proc_parse_u32(optarg, &worker_id) == -1)
 				usage();
 			haveid = 1;
 			break;

@@ -327,8 +327,8 @@ def test_stop_server():
 def test_reload_checks_the_file():
     """hsdctl reload and SIGHUP read the server's file again: a file
     that does not pass is reported, with what is wrong, and the running
-    configuration stays; the same good file again is applied with
-    nothing to change.  (t_reload.py applies changes.)"""
+    configuration stays; one that passes unchanged changes no worker.
+    (t_reload.py tests what a reload applies.)"""
     with T.Server(CONF, files=FILES, workers=2) as s:
         all_ready(s)
         pids = sorted(s.children('hsd-worker'))
@@ -351,9 +351,9 @@ def test_reload_checks_the_file():
         with open(s.conf, 'w') as f:
             f.write(good)
         rc, out, err = ctl(s, 'reload')
-        T.assert_eq(rc, 0, 'reload of a good file (stderr %r)' % err)
-        T.assert_eq(out, 'reloaded %s (configuration 2)\n' % s.conf,
-                    'answer: nothing changed')
+        T.assert_eq((rc, out, err), (0, 'reloaded %s (configuration 2)\n'
+                                     % s.conf, ''), 'reload of a good file')
+        T.assert_eq(T.get(s.port, '/a.txt').body, b'aaa\n', 'serving')
         T.assert_eq(T.get(s.port, '/b/b.txt').body, b'bbb\n', 'pool b')
         T.assert_eq(sorted(s.children('hsd-worker')), pids, 'same workers')
 
