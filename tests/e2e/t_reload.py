@@ -11,7 +11,10 @@ connections and close the idle ones; a key only a restart can change and
 a binding that cannot be bound are refused with nothing changed; SIGHUP
 applies a file and logs what changed; a request parked in a queue is
 answered after its pool changed, and one whose site moved to another pool
-is answered by that pool; a listener killed after a reload comes
+is answered by that pool; sites reordered leave every pool as it was, a
+stopped pool stays stopped, a limits key changes every pool; eight
+reloads in a row under load leave no worker of an older configuration;
+a listener killed after a reload (or during its recycle) comes
 back with the new configuration.
 """
 
@@ -281,8 +284,67 @@ def test_changed_pool_recycled_under_load():
         body_of(s.port, '/f.txt', CONTENT['A'], 'before')
         change_under_load(s, 'B', 2, CONTENT['A'], CONTENT['B'])
         change_under_load(s, 'C', 3, CONTENT['B'], CONTENT['C'])
-        assert 'queue_orphan' not in s.log() and ' 502' not in s.log(), \
-            s.log()
+        for bad in ('queue_orphan', 'killing it', ' 502', 'restarting'):
+            assert bad not in s.log(), '%r in the log:\n%s' % (bad, s.log())
+
+
+def test_reloads_in_quick_succession():
+    # Eight reloads, each right after the last, the root switched back
+    # and forth while two keep-alive clients load the server: recycles
+    # overlap; every answer is A's or B's, then only the last one's, and
+    # no worker of an older configuration is left behind.
+    roots = dict((k, {'f.txt': v}) for k, v in CONTENT.items())
+    roots['O'] = {'o.txt': O_BODY}
+    with T.Server(CHANGE.replace('@ROOT@', '@A@'), roots=roots, nports=2,
+                  workers=3) as s:
+        all_ready(s)
+        other = pool_pids(s, 'other')
+        stop = threading.Event()
+        errors = []
+        seen = []
+        lock = threading.Lock()
+
+        def client():
+            try:
+                with T.Client(s.port, timeout=20) as c:
+                    while not stop.is_set():
+                        t = time.monotonic()
+                        r = c.request('GET', '/f.txt')
+                        if r.status != 200 or \
+                                r.body not in (CONTENT['A'], CONTENT['B']):
+                            errors.append('%d %r' % (r.status, r.body[:60]))
+                        with lock:
+                            seen.append((t, r.body))
+            except Exception as e:    # noqa: BLE001
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=client) for _ in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            for n in range(2, 10):
+                before = set(s.children('hsd-worker'))
+                rewrite(s, CHANGE.replace('@ROOT@', '@B@' if n % 2 == 0
+                                          else '@A@'))
+                reload(s, n, 'pool default: changed; its workers are '
+                       'recycled')
+            last = CONTENT['A']         # configuration 9
+            T.wait_for(lambda: gone(before - set(other)), 20,
+                       'the workers of older configurations gone')
+            settled = time.monotonic()
+            m = len(seen)
+            T.wait_for(lambda: len(seen) > m + 40, 10, 'load after')
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert not errors, '%d errors, first: %s' % (len(errors), errors[:5])
+        T.assert_eq(set(b for t, b in seen if t > settled), {last},
+                    'contents served after the last recycle')
+        T.wait_for(lambda: len(pool_pids(s, 'default')) == 2, 10,
+                   'two workers of default')
+        T.assert_eq(len(s.children('hsd-worker')), 3, 'workers in all')
+        T.assert_eq(pool_pids(s, 'other'), other, 'workers of other')
 
 
 # ---------------------------------------------------------------- remove
@@ -335,6 +397,7 @@ def test_removed_pool_finishes_its_download():
             # The idle keep-alive connection is closed at once.
             idle.expect_closed(5)
             # The download goes on, slowly, to its last byte.
+            at, t0 = len(got), time.monotonic()
             slow.sock.settimeout(30)
             while len(got) < BIG:
                 data = slow.sock.recv(16384)
@@ -343,6 +406,8 @@ def test_removed_pool_finishes_its_download():
                                          'bytes' % (len(got), BIG))
                 got += data
                 time.sleep(0.001)
+            print('#   %d bytes read at the reload, the rest in %.1fs'
+                  % (at, time.monotonic() - t0))
             T.assert_eq(sha(bytes(got[:BIG])), sha(want),
                         'sha256 of the download (%d bytes)' % len(got))
             # Then its connection is closed: the binding is gone.
@@ -354,6 +419,101 @@ def test_removed_pool_finishes_its_download():
                    'the removed pool\'s worker to exit')
         T.assert_eq(pool_names(s), ['default'], 'pools')
         body_of(s.port, '/a.txt', A_BODY, 'the pool that stays')
+
+
+# ---------------------------------------------------------------- kept
+
+# Each site has its own root with an f.txt of its own: a worker that took
+# one site for another would answer with the wrong one.
+SITES = '''limits { connection_timeout = "30s" }
+pool "default" { workers = 1  start = "always" }
+pool "b" { workers = 1  start = "always" }
+pool "c" { workers = 1  start = "always" }
+@SITES@'''
+
+SITE_S = '''site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@S@"
+           application "/b" { pool = "b" } }
+'''
+SITE_T = 'site "t" { bindings = {"127.0.0.1:@PORT2@"} root = "@T@" ' \
+    'pool = "c" }\n'
+
+S_BODY = b'site s, pool default\n' * 10
+SB_BODY = b'site s, application /b, pool b\n' * 10
+T_BODY = b'site t, pool c\n' * 10
+SITE_ROOTS = {'S': {'f.txt': S_BODY, 'b/f.txt': SB_BODY},
+              'T': {'f.txt': T_BODY}}
+
+
+def check_sites(s, b_stopped=False):
+    for _ in range(3):
+        body_of(s.port, '/f.txt', S_BODY, 'site s')
+        body_of(s.ports[1], '/f.txt', T_BODY, 'site t')
+        if b_stopped:
+            with T.Client(s.port) as c:
+                c.send(T.req('GET', '/b/f.txt'))
+                T.assert_listener_error(c, c.response(), 503)
+        else:
+            body_of(s.port, '/b/f.txt', SB_BODY, 'application /b')
+
+
+def test_sites_reordered_and_stopped_pool_kept():
+    # Sites reordered and a pool added: no pool changes, the workers
+    # started under the first configuration serve the right sites, and a
+    # stopped pool stays stopped.
+    with T.Server(SITES.replace('@SITES@', SITE_S + SITE_T),
+                  roots=SITE_ROOTS, nports=2, workers=3) as s:
+        all_ready(s)
+        check_sites(s)
+        pids = dict((p, pool_pids(s, p)) for p in ('default', 'c'))
+        rc, out, err = ctl(s, 'stop', 'b')
+        T.assert_eq((rc, out), (0, 'pool b: stopped\n'), 'hsdctl stop b')
+        T.wait_for(lambda: not pool_pids(s, 'b'), 10, 'b has no worker')
+        rewrite(s, SITES.replace('@SITES@', SITE_T + SITE_S) +
+                'pool "d" { workers = 1  start = "always" }\n')
+        lines = reload(s, 2, 'pool d: added')
+        T.assert_eq(lines, ['pool d: added'], 'changes')
+        T.wait_for(lambda: len(pool_pids(s, 'd')) == 1, 10, 'd\'s worker')
+        T.assert_eq(pool_names(s), ['default', 'b', 'c', 'd'], 'pools')
+        check_sites(s, b_stopped=True)
+        st = status(s)
+        T.assert_eq((pool_of(st, 'b')['state'], pool_of(st, 'b')['workers']),
+                    ('stopped', []), 'pool b')
+        for p, want in pids.items():
+            T.assert_eq(pool_pids(s, p), want, 'workers of ' + p)
+        # Stopped, and changed: still stopped.
+        rewrite(s, SITES.replace('@SITES@', SITE_T + SITE_S).replace(
+            'pool "b" { workers = 1', 'pool "b" { workers = 2') +
+            'pool "d" { workers = 1  start = "always" }\n')
+        reload(s, 3)
+        time.sleep(0.3)
+        T.assert_eq(pool_pids(s, 'b'), [], 'b has no worker')
+        T.assert_eq(pool_of(status(s), 'b')['state'], 'stopped', 'b')
+        check_sites(s, b_stopped=True)
+        rc, out, err = ctl(s, 'start', 'b')
+        T.assert_eq((rc, out), (0, 'pool b: started\n'), 'hsdctl start b')
+        T.wait_for(lambda: len(pool_pids(s, 'b')) == 2, 10,
+                   'b\'s two workers (its new workers key)')
+        check_sites(s)
+        for p, want in pids.items():
+            T.assert_eq(pool_pids(s, p), want, 'workers of ' + p)
+
+
+def test_limits_change_every_pool():
+    with T.Server(SITES.replace('@SITES@', SITE_S + SITE_T),
+                  roots=SITE_ROOTS, nports=2, workers=3) as s:
+        all_ready(s)
+        old = sorted(s.children('hsd-worker'))
+        rewrite(s, SITES.replace('@SITES@', SITE_S + SITE_T).replace(
+            '"30s"', '"40s"'))
+        lines = reload(s, 2)
+        T.assert_eq(sorted(lines), ['pool %s: changed; its workers are '
+                                    'recycled' % p
+                                    for p in ('b', 'c', 'default')],
+                    'changes')
+        T.wait_for(lambda: gone(old), 10, 'the old workers gone')
+        T.wait_for(lambda: len(s.children('hsd-worker')) == 3, 10,
+                   'three new workers')
+        check_sites(s)
 
 
 # ---------------------------------------------------------------- refused
@@ -571,33 +731,69 @@ def test_parked_request_routed_to_its_new_pool():
 
 # ---------------------------------------------------------------- listener
 
+LSN_ROOTS = {'A': {'f.txt': CONTENT['A']}, 'B': {'f.txt': CONTENT['B']},
+             'NEW': {'n.txt': N_BODY}}
+
+
+def kill_listener(s):
+    old = s.listener()
+    os.kill(old, signal.SIGKILL)
+    T.wait_for(lambda: [p for p in s.children('hsd-listener') if p != old],
+               10, 'a new listener')
+
+
+def reload_a_to_b(s):
+    """Site s from root A to B, pool new with site n on port 2 added;
+    the pids of pool default before."""
+    old = pool_pids(s, 'default')
+    rewrite(s, BASE.replace('@ROOT@', '@B@') + NEW)
+    reload(s, 2, 'pool new: added', 'pool default: changed; its '
+           'workers are recycled', 'listening on 127.0.0.1:%d' % s.ports[1])
+    return old
+
+
+def check_b(s):
+    """The new listener has the configuration now running, not the one
+    the server started with."""
+    for _ in range(5):
+        body_of(s.port, '/f.txt', CONTENT['B'], 'the changed site')
+        body_of(s.ports[1], '/n.txt', N_BODY, 'the new site')
+    T.assert_eq(T.get(s.port, '/n.txt').status, 404, 'n.txt on 1')
+    T.assert_eq(pool_names(s), ['default', 'new'], 'pools')
+    T.assert_eq(status(s)['listener']['answered'], True, 'listener')
+
+
 def test_listener_restarted_after_a_reload():
-    with T.Server(BASE.replace('@ROOT@', '@A@'),
-                  roots={'A': {'f.txt': CONTENT['A']},
-                         'B': {'f.txt': CONTENT['B']},
-                         'NEW': {'n.txt': N_BODY}},
+    with T.Server(BASE.replace('@ROOT@', '@A@'), roots=LSN_ROOTS,
                   nports=2, workers=2) as s:
         all_ready(s)
-        port2 = s.ports[1]
-        rewrite(s, BASE.replace('@ROOT@', '@B@') + NEW)
-        reload(s, 2, 'pool new: added', 'pool default: changed; its '
-               'workers are recycled', 'listening on 127.0.0.1:%d' % port2)
+        old = reload_a_to_b(s)
+        T.wait_for(lambda: gone(old), 10, 'the old workers of default')
         T.wait_for(lambda: len(pool_pids(s, 'new')) == 1, 10,
                    'the new pool\'s worker')
         body_of(s.port, '/f.txt', CONTENT['B'], 'the changed site')
-        body_of(port2, '/n.txt', N_BODY, 'the new site')
-        old = s.listener()
-        os.kill(old, signal.SIGKILL)
-        T.wait_for(lambda: [p for p in s.children('hsd-listener')
-                            if p != old], 10, 'a new listener')
-        # It has the configuration now running, not the one the server
-        # started with.
-        for _ in range(5):
-            body_of(s.port, '/f.txt', CONTENT['B'], 'the changed site')
-            body_of(port2, '/n.txt', N_BODY, 'the new site')
-        T.assert_eq(T.get(s.port, '/n.txt').status, 404, 'n.txt on 1')
-        T.assert_eq(pool_names(s), ['default', 'new'], 'pools')
-        T.assert_eq(status(s)['listener']['answered'], True, 'listener')
+        body_of(s.ports[1], '/n.txt', N_BODY, 'the new site')
+        kill_listener(s)
+        check_b(s)
+
+
+def test_listener_killed_during_the_recycle():
+    # Killed right after the reload, while default's first workers (of
+    # the first configuration) may still serve: answers are A's or B's
+    # until they are gone, then B's only.
+    with T.Server(BASE.replace('@ROOT@', '@A@'), roots=LSN_ROOTS,
+                  nports=2, workers=2) as s:
+        all_ready(s)
+        old = reload_a_to_b(s)
+        print('#   %d of default\'s first workers alive at the kill'
+              % sum(T.alive(p) for p in old))
+        kill_listener(s)
+        while not gone(old):
+            r = T.get(s.port, '/f.txt', timeout=30)
+            T.assert_eq(r.status, 200, 'status')
+            assert r.body in (CONTENT['A'], CONTENT['B']), r.body[:100]
+            time.sleep(0.01)
+        check_b(s)
 
 
 T.main()
