@@ -729,6 +729,92 @@ def test_parked_request_routed_to_its_new_pool():
         body_of(s.port, '/parked.txt', P_FILES['parked.txt'], 'after')
 
 
+REMOVED_POOL = '''limits { connection_timeout = "30s" }
+pool "default" { workers = 1  start = "always" }
+pool "p" { workers = 1  concurrency = 1  start = "always" }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@"  pool = "p" }
+'''
+
+
+def test_parked_request_of_a_removed_pool():
+    # Its pool removed and the site given to pool default while a request
+    # waits in the removed pool's queue: default answers it; the request
+    # the removed pool's (stopped) worker holds is still finished by it.
+    with T.Server(REMOVED_POOL, files=P_FILES, workers=2) as s:
+        all_ready(s)
+        (w,) = pool_pids(s, 'p')
+        before = pool_of(status(s), 'p')['workers'][0]['requests']
+        os.kill(w, signal.SIGSTOP)
+        held = T.Client(s.port, timeout=30)
+        parked = T.Client(s.port, timeout=30)
+        try:
+            held.send(T.req('GET', '/held.txt'))
+            T.wait_for(lambda: pool_of(status(s), 'p')['workers'][0]
+                       ['requests'] == before + 1, 10, 'the handoff')
+            parked.send(T.req('GET', '/parked.txt'))
+            T.wait_for(lambda: pool_of(status(s), 'p')['queue'] == 1,
+                       10, 'a request in the queue')
+            rewrite(s, REMOVED_POOL.replace(
+                'pool "p" { workers = 1  concurrency = 1  start = "always" }'
+                '\n', '').replace('  pool = "p"', ''))
+            reload(s, 2, 'pool p: removed; its workers finish what they '
+                   'have', 'pool default: changed; its workers are recycled')
+            r = parked.response(timeout=20)
+            T.assert_eq((r.status, r.body), (200, P_FILES['parked.txt']),
+                        'the parked request')
+            T.assert_eq(pool_names(s), ['default'], 'pools')
+            os.kill(w, signal.SIGCONT)
+            r = held.response(timeout=20)
+            T.assert_eq((r.status, r.body), (200, P_FILES['held.txt']),
+                        'the request the removed pool\'s worker held')
+            # The connection goes on (its binding stays), with default.
+            r = held.request('GET', '/parked.txt')
+            T.assert_eq((r.status, r.body), (200, P_FILES['parked.txt']),
+                        'the next request on that connection')
+        finally:
+            T.kill_quietly(w, signal.SIGCONT)
+            held.close()
+            parked.close()
+        T.wait_for(lambda: not T.alive(w), 10, 'the removed pool\'s worker')
+
+
+DEMAND = '''limits { connection_timeout = "30s" }
+pool "default" { workers = 1  start = "always" }
+pool "d" { workers = 1 }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@"
+           application "/d" { pool = "d"  root = "@A@" } }
+'''
+
+
+def test_demand_pool_changed_before_and_after_its_first_request():
+    roots = dict((k, {'f.txt': v}) for k, v in CONTENT.items())
+    with T.Server(DEMAND, files={'a.txt': A_BODY}, roots=roots,
+                  workers=1) as s:
+        all_ready(s)
+        # (Pool default serves site s, whose application changes: the
+        # server takes it for changed too, and recycles it.)
+        # Changed before any request: still no worker, then B's.
+        rewrite(s, DEMAND.replace('@A@', '@B@'))
+        reload(s, 2, 'pool d: changed; its workers are recycled')
+        time.sleep(0.3)
+        T.assert_eq(pool_pids(s, 'd'), [], 'a worker of d before a request')
+        body_of(s.port, '/d/f.txt', CONTENT['B'], 'the first request')
+        T.wait_for(lambda: len(pool_pids(s, 'd')) == 1, 10, 'd\'s worker')
+        (first,) = pool_pids(s, 'd')
+        # Changed with its worker running: recycled, C's.
+        rewrite(s, DEMAND.replace('@A@', '@C@'))
+        reload(s, 3, 'pool d: changed; its workers are recycled')
+        T.wait_for(lambda: not T.alive(first), 10, 'd\'s first worker gone')
+        body_of(s.port, '/d/f.txt', CONTENT['C'], 'after the recycle')
+        T.assert_eq(len(pool_pids(s, 'd')), 1, 'workers of d')
+        # An application's prefix moved: /d is default's (site root) now.
+        rewrite(s, DEMAND.replace('@A@', '@C@').replace('"/d"', '"/e"'))
+        reload(s, 4, 'pool d: changed; its workers are recycled')
+        T.assert_eq(T.get(s.port, '/d/f.txt').status, 404, '/d/f.txt')
+        body_of(s.port, '/e/f.txt', CONTENT['C'], '/e/f.txt')
+        body_of(s.port, '/a.txt', A_BODY, 'the site')
+
+
 # ---------------------------------------------------------------- listener
 
 LSN_ROOTS = {'A': {'f.txt': CONTENT['A']}, 'B': {'f.txt': CONTENT['B']},
