@@ -516,6 +516,70 @@ def test_limits_change_every_pool():
         check_sites(s)
 
 
+def test_removed_binding_request_at_a_worker():
+    # A request the removed pool's worker holds (stopped) when its pool,
+    # site and binding go: answered whole, then the connection is closed
+    # and the worker exits.
+    with T.Server(REMOVE + GONE, files={'a.txt': A_BODY},
+                  roots={'G': {'small.txt': b'small\n' * 100}},
+                  nports=2, workers=2) as s:
+        all_ready(s)
+        port2 = s.ports[1]
+        (w,) = pool_pids(s, 'gone')
+        before = pool_of(status(s), 'gone')['workers'][0]['requests']
+        os.kill(w, signal.SIGSTOP)
+        busy = T.Client(port2, timeout=30)
+        try:
+            busy.send(T.req('GET', '/small.txt'))
+            T.wait_for(lambda: pool_of(status(s), 'gone')['workers'][0]
+                       ['requests'] == before + 1, 10, 'the handoff')
+            rewrite(s, REMOVE)
+            reload(s, 2, 'pool gone: removed; its workers finish what they '
+                   'have', 'no longer listening on 127.0.0.1:%d' % port2)
+            assert not T.port_open(port2), 'port %d accepts' % port2
+            T.assert_eq(busy.is_quiet(0.3), True, 'the busy connection')
+            T.assert_eq(T.alive(w), True, 'the removed pool\'s worker')
+            os.kill(w, signal.SIGCONT)
+            r = busy.response(timeout=20)
+            T.assert_eq((r.status, r.body), (200, b'small\n' * 100),
+                        'the request the worker held')
+            busy.expect_closed(5)
+        finally:
+            T.kill_quietly(w, signal.SIGCONT)
+            busy.close()
+        T.wait_for(lambda: not T.alive(w), 10, 'the worker to exit')
+        T.assert_eq(pool_names(s), ['default'], 'pools')
+
+
+BODY_SIZE = '''limits { connection_timeout = "30s" }
+pool "default" { workers = 1  start = "always" }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@"
+           max_body_size = "1K" }
+'''
+
+
+def post_status(s, n):
+    with T.Client(s.port) as c:
+        r = c.request('POST', '/a.txt', body=b'x' * n)
+        return r.status
+
+
+def test_max_body_size_changed():
+    with T.Server(BODY_SIZE, files={'a.txt': A_BODY}, workers=1) as s:
+        all_ready(s)
+        old = pool_pids(s, 'default')
+        st = post_status(s, 500)
+        assert st != 413, 'a 500-byte body under 1K: %d' % st
+        rewrite(s, BODY_SIZE.replace('"1K"', '"100"'))
+        reload(s, 2, 'pool default: changed; its workers are recycled')
+        with T.Client(s.port) as c:
+            c.send(T.req('POST', '/a.txt', body=b'x' * 500))
+            T.assert_listener_error(c, c.response(), 413)
+        T.assert_eq(post_status(s, 50), st, 'a 50-byte body')
+        T.wait_for(lambda: gone(old), 10, 'the old worker gone')
+        body_of(s.port, '/a.txt', A_BODY, 'GET')
+
+
 # ---------------------------------------------------------------- refused
 
 RESTART = '''limits { connection_timeout = "30s"
