@@ -101,6 +101,13 @@ def reload(s, n, *changes):
                 'first line of the answer %r' % out)
     for c in changes:
         assert c in lines[1:], 'no line %r in %r' % (c, out)
+    # The answer comes before the listener has taken the configuration
+    # (a removed port still accepts for a moment after it).  A status
+    # request goes to the listener behind the reload, and only an answer
+    # about the new configuration counts: once it is in, the listener
+    # runs the new one.
+    T.assert_eq(status(s)['listener']['answered'], True,
+                'the listener\'s status after the reload')
     return lines[1:]
 
 
