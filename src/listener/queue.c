@@ -691,8 +691,14 @@ drop:
 static void
 queue_requeue(struct conn *c)
 {
+	struct lsn_pool	*pl;
+
 	if (c->cn_site != UINT32_MAX) {
-		queue_park(lenv->le_pools[c->cn_pool], c, 1);
+		/* Since a reload, perhaps not the pool of the worker that gave
+		 * it back, which its caller runs: run this one. */
+		pl = lenv->le_pools[c->cn_pool];
+		queue_park(pl, c, 1);
+		queue_run(pl);
 		return;
 	}
 	log_info("queue_requeue: connection %u: its site is gone (reload)",

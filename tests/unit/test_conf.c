@@ -1685,6 +1685,237 @@ START_TEST(test_conf_map_path_root_app)
 }
 END_TEST
 
+/* Reload: what counts as a change. */
+
+#define RL_BASE \
+	"pool \"a\" { workers = 2 }\n" \
+	"pool \"b\" { }\n" \
+	"site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n" \
+	"  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n" \
+	"site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" " \
+	"pool = \"a\" }\n"
+
+static int
+rl_pool_same(const char *a, const char *b, const char *pool)
+{
+	struct hsd_config	*ca = load_ok(a), *cb = load_ok(b);
+	int			 ia = conf_pool_index(ca, pool);
+	int			 ib = conf_pool_index(cb, pool);
+	int			 rv;
+
+	ck_assert_int_ge(ia, 0);
+	ck_assert_int_ge(ib, 0);
+	rv = conf_pool_same(ca, ia, cb, ib);
+	ck_assert_int_eq(rv, conf_pool_same(cb, ib, ca, ia));
+	conf_free(ca);
+	conf_free(cb);
+	return rv;
+}
+
+START_TEST(test_conf_reload_pool_same)
+{
+	/* Identical, and the same with the sites and pools reordered. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_BASE, "a"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"b\" { }\npool \"a\" { workers = 2 }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" "
+	    "pool = \"a\" }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n",
+	    "b"), 1);
+	/* A pool key. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"a\" { workers = 3 }\npool \"b\" { }\n"
+	    ONE_SITE, "a"), 0);
+	ck_assert_int_eq(rl_pool_same("pool \"a\" { }\n" ONE_SITE,
+	    "pool \"a\" { ping_interval = \"1s\" }\n" ONE_SITE, "a"), 0);
+	ck_assert_int_eq(rl_pool_same("pool \"a\" { }\n" ONE_SITE,
+	    "pool \"a\" { recycle_at = {\"03:00\"} }\n" ONE_SITE, "a"), 0);
+	/* A limit: every pool. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "limits { connection_timeout = \"7s\" }\n" RL_BASE, "b"), 0);
+	/* Binding changes do not concern workers. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:9090\", \"*:9091\"} "
+	    "root = \"@/www\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" "
+	    "pool = \"a\" }\n", "a"), 1);
+	/* A root of a site the pool serves; the same root through a link
+	 * is the same (roots are compared resolved). */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/api\" "
+	    "pool = \"a\" }\n", "a"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/link\" "
+	    "pool = \"a\" }\n", "a"), 1);
+	/* An application's root: its pool b changes, and a (which serves
+	 * site s's other paths) too, since s is a site a serves. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/www\" } }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" "
+	    "pool = \"a\" }\n", "b"), 0);
+	/* A site added for another pool leaves a alone; one for a does not. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_BASE
+	    "site \"u\" { bindings = {\"127.0.0.1:8082\"} root = \"@/www\" "
+	    "pool = \"b\" }\n", "a"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_BASE
+	    "site \"u\" { bindings = {\"127.0.0.1:8082\"} root = \"@/www\" "
+	    "pool = \"a\" }\n", "a"), 0);
+	/* A site removed from a pool. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n",
+	    "b"), 1);
+}
+END_TEST
+
+START_TEST(test_conf_reload_site_routes)
+{
+	struct hsd_config	*a, *b;
+
+	a = load_ok(RL_BASE);
+	/* Reordered: same by name.  Another root: still the same routes. */
+	b = load_ok("pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"t\" { bindings = {\"*:8081\"} root = \"@/api\" "
+	    "pool = \"a\" }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n");
+	ck_assert_int_eq(conf_find_site(b, "s"), 1);
+	ck_assert_int_eq(conf_find_site(b, "nope"), -1);
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 1), 1);
+	ck_assert_int_eq(conf_site_routes_same(a, 1, b, 0), 1);
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 0);
+	conf_free(b);
+	/* Another pool, application prefix, max_body_size or application
+	 * set: not the same. */
+	b = load_ok("pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\" "
+	    "pool = \"b\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n");
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 0);
+	conf_free(b);
+	b = load_ok("pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  application \"/v2\" { pool = \"b\" root = \"@/api\" } }\n");
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 0);
+	conf_free(b);
+	b = load_ok("pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  max_body_size = \"1K\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n");
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 0);
+	conf_free(b);
+	b = load_ok("pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\" }\n");
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 0);
+	conf_free(b);
+	conf_free(a);
+}
+END_TEST
+
+START_TEST(test_conf_reload_restart_keys)
+{
+	static const struct {
+		const char	*text;
+		const char	*key;
+	} cases[] = {
+		{ RL_BASE, NULL },
+		{ "run_dir = \"/tmp/elsewhere\"\n" RL_BASE, "run_dir" },
+		{ "libexec_dir = \"/tmp\"\n" RL_BASE, "libexec_dir" },
+		{ "chroot_dir = \"/var/empty/other\"\n" RL_BASE, "chroot_dir" },
+		{ "isolation = \"shared\"\n" RL_BASE, "isolation" },
+		{ "limits { max_request_bytes = \"8K\" }\n" RL_BASE,
+		    "limits.max_request_bytes" },
+		{ "limits { max_field_length = \"4K\" }\n" RL_BASE,
+		    "limits.max_field_length" },
+		/* Applied by a reload. */
+		{ "limits { connection_timeout = \"9s\" }\n" RL_BASE, NULL },
+		{ "shutdown_timeout = \"3s\"\n" RL_BASE, NULL },
+	};
+	struct hsd_config	*a, *b;
+	const char		*key;
+	size_t			 i;
+
+	a = load_ok("run_dir = \"/tmp/rd\"\n" RL_BASE);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char	text[4096];
+
+		/* run_dir is written in both, so its default does not
+		 * depend on who runs the test. */
+		snprintf(text, sizeof(text), "%s%s", strncmp(cases[i].text,
+		    "run_dir", 7) == 0 ? "" : "run_dir = \"/tmp/rd\"\n",
+		    cases[i].text);
+		b = load_ok(text);
+		key = conf_restart_key(a, b);
+		if (cases[i].key == NULL)
+			ck_assert_msg(key == NULL, "case %zu: %s", i, key);
+		else
+			ck_assert_msg(key != NULL &&
+			    strcmp(key, cases[i].key) == 0, "case %zu: %s", i,
+			    key ? key : "(none)");
+		conf_free(b);
+	}
+	conf_free(a);
+}
+END_TEST
+
+/* The listener's parse: no filesystem, no user database. */
+START_TEST(test_conf_reload_nofs)
+{
+	struct hsd_config	*cf;
+	char			*text;
+
+	text = fx_subst("user = \"no-such-user-here\"\n"
+	    "pool \"a\" { group = \"no-such-group-here\" chroot = \"/nonexistent\" }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} "
+	    "root = \"/no/such/dir\" pool = \"a\" }\n");
+	fx_capture_start();
+	ck_assert_int_eq(conf_load_buf(text, CONF_NAME, &cf), -1);
+	free(fx_capture_end());
+	ck_assert_int_eq(conf_load_text(text, CONF_NAME, CONF_LOAD_NOFS, &cf),
+	    0);
+	ck_assert_str_eq(cf->cf_sites[0].st_root, "/no/such/dir");
+	ck_assert_int_ge(conf_pool_index(cf, "a"), 0);
+	ck_assert_str_eq(cf->cf_run_dir, "");
+	conf_free(cf);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_conf_find_listen)
+{
+	struct hsd_config	*cf;
+	struct sockaddr_in	 sin;
+
+	cf = load_ok("site \"s\" { bindings = {\"127.0.0.1:8080\", "
+	    "\"*:8081\", \"127.0.0.2:8081:h\"} root = \"@/www\" }\n");
+	ck_assert_uint_eq(cf->cf_nlistens, 2);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(8080);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(conf_find_listen(cf, (struct sockaddr *)&sin), 0);
+	sin.sin_port = htons(8081);
+	ck_assert_int_eq(conf_find_listen(cf, (struct sockaddr *)&sin), -1);
+	sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	ck_assert_int_eq(conf_find_listen(cf, (struct sockaddr *)&sin), 1);
+	sin.sin_port = htons(8082);
+	ck_assert_int_eq(conf_find_listen(cf, (struct sockaddr *)&sin), -1);
+	conf_free(cf);
+}
+END_TEST
+
 Suite *
 suite_conf(void)
 {
@@ -1736,6 +1967,15 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_route_pool);
 	tcase_add_test(tc, test_conf_map_path);
 	tcase_add_test(tc, test_conf_map_path_root_app);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_unchecked_fixture(tc, fx_tree_setup, fx_tree_teardown);
+	tcase_add_test(tc, test_conf_reload_pool_same);
+	tcase_add_test(tc, test_conf_reload_site_routes);
+	tcase_add_test(tc, test_conf_reload_restart_keys);
+	tcase_add_test(tc, test_conf_reload_nofs);
+	tcase_add_test(tc, test_conf_find_listen);
 	suite_add_tcase(s, tc);
 	return s;
 }
