@@ -354,6 +354,7 @@ def test_reload_checks_the_file():
         T.assert_eq((rc, out, err), (0, 'reloaded %s (configuration 2)\n'
                                      % s.conf, ''), 'reload of a good file')
         T.assert_eq(T.get(s.port, '/a.txt').body, b'aaa\n', 'serving')
+        T.assert_eq(T.get(s.port, '/b/b.txt').body, b'bbb\n', 'pool b')
         T.assert_eq(sorted(s.children('hsd-worker')), pids, 'same workers')
 
 
