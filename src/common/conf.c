@@ -2059,14 +2059,20 @@ conf_site_uses(const struct hsd_config *cf, uint32_t i, const char *pool)
 	return 0;
 }
 
-/* Every site of a that uses the pool is in b, the same, roots too. */
+/*
+ * Every site of a that uses the pool is in b and routes the same, and
+ * the roots the pool's workers serve there are the same: the site's own
+ * for the paths the pool serves, an application's for its prefix.  A
+ * root only another pool serves is that pool's business.
+ */
 static int
 conf_sites_same_for(const struct hsd_config *a, const struct hsd_config *b,
     const char *pool)
 {
 	const struct conf_site	*sa, *sb;
+	const char		*apool;
 	uint32_t		 i, j;
-	int			 k;
+	int			 k, own;
 
 	for (i = 0; i < a->cf_nsites; i++) {
 		if (!conf_site_uses(a, i, pool))
@@ -2076,12 +2082,19 @@ conf_sites_same_for(const struct hsd_config *a, const struct hsd_config *b,
 		    !conf_site_routes_same(a, i, b, k))
 			return 0;
 		sb = &b->cf_sites[k];
-		if (strcmp(sa->st_root, sb->st_root) != 0)
-			return 0;
-		for (j = 0; j < sa->st_napps; j++)
-			if (!conf_str_same(sa->st_apps[j].ap_root,
-			    sb->st_apps[j].ap_root))
+		own = strcmp(a->cf_pools[sa->st_pool].pl_name, pool) == 0;
+		for (j = 0; j < sa->st_napps; j++) {
+			apool = a->cf_pools[sa->st_apps[j].ap_pool].pl_name;
+			if (strcmp(apool, pool) != 0)
+				continue;
+			if (sa->st_apps[j].ap_root == NULL)
+				own = 1;	/* it serves the site's root */
+			else if (strcmp(sa->st_apps[j].ap_root,
+			    sb->st_apps[j].ap_root) != 0)
 				return 0;
+		}
+		if (own && strcmp(sa->st_root, sb->st_root) != 0)
+			return 0;
 	}
 	return 1;
 }

@@ -234,9 +234,9 @@ const char *conf_map_path(const struct conf_site *, int app, const char *path,
  * same max_body_size -- so a request's site and application indices in
  * one translate to the other; roots are not compared.
  * conf_pool_same(): pool ai of a and bi of b are the same for their
- * workers: every pool key, the limits, and every site or application
- * either configuration sends to the pool, roots included (as resolved:
- * not for NOFS text).  conf_find_site() and conf_pool_index() are a
+ * workers: every pool key, the limits, how every site either
+ * configuration sends to the pool routes, and the roots the pool serves
+ * there (as resolved: not for NOFS text).  conf_find_site() and conf_pool_index() are a
  * site's and a pool's index by name, -1 if none;
  * conf_find_listen() the listening address a socket is bound to, -1.
  */

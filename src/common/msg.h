@@ -46,6 +46,7 @@ enum msg_type {
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
 	MSG_LSN_WORKER_FAILED,		/* mh_id: worker id; struct msg_wfailed */
 	MSG_LSN_STATUS = 230,		/* mh_id: the request's serial; struct msg_status */
+	MSG_LSN_RELOADED = 235,		/* mh_id: the configuration now applied (MSG_PM_RELOAD) */
 	MSG_LSN_DEMAND = 240,		/* mh_id: pool; struct msg_demand: a request parked and it has no worker */
 
 	/* listener -> worker */

@@ -33,9 +33,11 @@
 
 #include <event2/event.h>
 
+#include "chan.h"
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "msg.h"
 
 struct lsn_gen *
 reload_gen_new(uint32_t gen, struct hsd_config *conf)
@@ -211,4 +213,8 @@ reload_apply(uint32_t gen, int fd)
 		queue_run(lenv->le_pools[i]);
 		queue_demand(lenv->le_pools[i]);
 	}
+	/* hsdctl reload answers once this is so. */
+	if (chan_send(lenv->le_parent, MSG_LSN_RELOADED, gen, NULL, 0,
+	    -1) == -1)
+		log_warn("reload_apply: telling the pool manager");
 }

@@ -59,6 +59,9 @@ struct ctl_conn {
 	struct bufferevent	*cc_bev;
 	struct event		*cc_wait;	/* for the listener's numbers */
 	uint32_t		 cc_serial;	/* MSG_PM_STATUS sent, 0: none */
+	/* A reload's answer, held until the listener applied it. */
+	uint32_t		 cc_reload_gen;
+	char			*cc_report;
 	int			 cc_json;
 	TAILQ_ENTRY(ctl_conn)	 cc_entry;
 };
@@ -188,6 +191,7 @@ ctl_free(struct ctl_conn *cc)
 	if (cc->cc_wait != NULL)
 		event_free(cc->cc_wait);
 	bufferevent_free(cc->cc_bev);
+	free(cc->cc_report);
 	free(cc);
 }
 
@@ -647,12 +651,53 @@ ctl_pool_command(struct ctl_conn *cc, const char *cmd, const char *name)
 	ctl_finish(cc);
 }
 
-/* The file is read again and applied (reload.c): what changed on
- * stdout, or why nothing did. */
+static void
+ctl_reload_answer(struct ctl_conn *cc, const char *note)
+{
+	evbuffer_add_printf(bufferevent_get_output(cc->cc_bev), "ok\n%s%s",
+	    cc->cc_report, note);
+	free(cc->cc_report);
+	cc->cc_report = NULL;
+	cc->cc_reload_gen = 0;
+	if (cc->cc_wait != NULL)
+		evtimer_del(cc->cc_wait);
+	ctl_finish(cc);
+}
+
+static void
+ctl_reload_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	log_warnx("ctl_reload_timeout: the listener did not say it applied "
+	    "the reload within %d ms", CTL_TIMEOUT_MS);
+	ctl_reload_answer(arg, "(the listener has not said yet that it "
+	    "applied it)\n");
+}
+
+/* MSG_LSN_RELOADED: the listener runs configuration gen now. */
+void
+ctl_listener_reloaded(uint32_t gen)
+{
+	struct ctl_conn	*cc, *next;
+
+	for (cc = TAILQ_FIRST(&ctl_conns); cc != NULL; cc = next) {
+		next = TAILQ_NEXT(cc, cc_entry);
+		if (cc->cc_reload_gen != 0 && cc->cc_reload_gen <= gen)
+			ctl_reload_answer(cc, "");
+	}
+}
+
+/*
+ * The file is read again and applied (reload.c): what changed on stdout,
+ * once the listener says it runs the new configuration (new requests
+ * are routed by it, removed addresses refuse), or why nothing changed.
+ */
 static void
 ctl_reload(struct ctl_conn *cc)
 {
 	struct evbuffer	*out = bufferevent_get_output(cc->cc_bev);
+	struct timeval	 tv;
 	char		*err, *report;
 
 	log_info("hsdctl: reload");
@@ -664,14 +709,24 @@ ctl_reload(struct ctl_conn *cc)
 		ctl_error(cc, "out of memory");
 		return;
 	}
-	if (reload_run(&report, err, CTL_RELOAD_ERR) == -1)
+	if (reload_run(&report, err, CTL_RELOAD_ERR) == -1) {
 		evbuffer_add_printf(out, "error: %s", err);
-	else {
-		evbuffer_add_printf(out, "ok\n%s", report);
-		free(report);
+		free(err);
+		ctl_finish(cc);
+		return;
 	}
 	free(err);
-	ctl_finish(cc);
+	cc->cc_report = report;
+	/* Without a listener, the next one starts with it. */
+	if (penv->pe_listener == NULL || penv->pe_listener->pc_chan == NULL ||
+	    (cc->cc_wait = evtimer_new(penv->pe_base, ctl_reload_timeout,
+	    cc)) == NULL) {
+		ctl_reload_answer(cc, "");
+		return;
+	}
+	cc->cc_reload_gen = penv->pe_cur->pf_gen;
+	conf_timeval(CTL_TIMEOUT_MS, &tv);
+	evtimer_add(cc->cc_wait, &tv);
 }
 
 static void

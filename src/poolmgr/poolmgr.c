@@ -355,6 +355,9 @@ poolmgr_dispatch_listener(struct chan *ch, const struct msg_hdr *hdr,
 	case MSG_LSN_STATUS:
 		ctl_listener_status(hdr, data);
 		break;
+	case MSG_LSN_RELOADED:
+		ctl_listener_reloaded(hdr->mh_id);
+		break;
 	default:
 		log_warnx("poolmgr_dispatch_listener: unexpected message type "
 		    "%u", hdr->mh_type);

@@ -165,5 +165,6 @@ int	 ctl_open(void);
 void	 ctl_start(void);
 void	 ctl_close(void);
 void	 ctl_listener_status(const struct msg_hdr *, const void *);
+void	 ctl_listener_reloaded(uint32_t);
 
 #endif

@@ -210,12 +210,11 @@ reload_pool_size(uint32_t k)
 }
 
 /* Pool k of the new configuration, kept: its workers that do not run it
- * as it is now are replaced, overlapped.  How many. */
-static int
+ * as it is now are replaced, overlapped. */
+static void
 reload_pool_changed(uint32_t k, uint32_t gen)
 {
 	struct pm_child	*c, *next;
-	int		 n = 0;
 
 	/* Replacements that were starting with an old configuration, and
 	 * workers not ready yet, take no request: just replace them. */
@@ -225,7 +224,6 @@ reload_pool_changed(uint32_t k, uint32_t gen)
 		    c->pc_retiring || c->pc_ready ||
 		    reload_worker_current(c, k))
 			continue;
-		n++;
 		pool_retire(c, "its configuration was replaced before it was "
 		    "ready");
 	}
@@ -234,10 +232,8 @@ reload_pool_changed(uint32_t k, uint32_t gen)
 		    c->pc_retiring || !c->pc_ready || c->pc_replaces != NULL ||
 		    reload_worker_current(c, k))
 			continue;
-		n++;
 		pool_recycle(c, "configuration %u", gen);
 	}
-	return n;
 }
 
 /* Each pool added or changed: its workers follow, and rep says so. */
@@ -258,8 +254,10 @@ reload_report_pools(const struct hsd_config *old, const int *newidx,
 			continue;
 		}
 		reload_pool_size(k);
-		if (reload_pool_changed(k, gen) > 0 ||
-		    !conf_pool_same(old, o, cf, k))
+		/* Workers of an older configuration still being recycled are
+		 * recycled on, without a word: the file changed nothing. */
+		reload_pool_changed(k, gen);
+		if (!conf_pool_same(old, o, cf, k))
 			fprintf(rep, "pool %s: changed; its workers are "
 			    "recycled\n", cf->cf_pools[k].pl_name);
 	}

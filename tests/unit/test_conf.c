@@ -1756,14 +1756,30 @@ START_TEST(test_conf_reload_pool_same)
 	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n"
 	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/link\" "
 	    "pool = \"a\" }\n", "a"), 1);
-	/* An application's root: its pool b changes, and a (which serves
-	 * site s's other paths) too, since s is a site a serves. */
+	/* An application's root: its pool b changes; default, which serves
+	 * site s's other paths from the site's root, does not. */
+#define RL_APIROOT \
+	"pool \"a\" { workers = 2 }\npool \"b\" { }\n" \
+	"site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n" \
+	"  application \"/api\" { pool = \"b\" root = \"@/www\" } }\n" \
+	"site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" " \
+	"pool = \"a\" }\n"
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_APIROOT, "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_APIROOT, "default"), 1);
+	/* The site's root: default changes, b (its application has a root
+	 * of its own) does not. */
 	ck_assert_int_eq(rl_pool_same(RL_BASE,
 	    "pool \"a\" { workers = 2 }\npool \"b\" { }\n"
-	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
-	    "  application \"/api\" { pool = \"b\" root = \"@/www\" } }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/api\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n"
 	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" "
-	    "pool = \"a\" }\n", "b"), 0);
+	    "pool = \"a\" }\n", "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    "pool \"a\" { workers = 2 }\npool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/api\"\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" "
+	    "pool = \"a\" }\n", "b"), 1);
 	/* A site added for another pool leaves a alone; one for a does not. */
 	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_BASE
 	    "site \"u\" { bindings = {\"127.0.0.1:8082\"} root = \"@/www\" "
