@@ -116,6 +116,74 @@ struct conf_app {
 	uint64_t	 ap_max_body;	/* 0: no limit; unset: the site's */
 };
 
+/*
+ * Access logging (a site's log section, defaults from the top-level
+ * one).  W3C fields are a bit set, written in IIS's order, the order of
+ * enum conf_w3c_field.
+ */
+enum conf_log_format {
+	CONF_LOG_OFF,
+	CONF_LOG_W3C,
+	CONF_LOG_NCSA,		/* Apache's common */
+	CONF_LOG_COMBINED,	/* Apache's combined */
+};
+
+enum conf_rollover {
+	CONF_ROLL_HOURLY,
+	CONF_ROLL_DAILY,
+	CONF_ROLL_WEEKLY,
+	CONF_ROLL_MONTHLY,
+	CONF_ROLL_SIZE,
+};
+
+enum conf_w3c_field {
+	W3C_DATE,		/* "date" */
+	W3C_TIME,		/* "time" */
+	W3C_S_SITENAME,		/* "s-sitename" */
+	W3C_S_COMPUTERNAME,	/* "s-computername" */
+	W3C_S_IP,		/* "s-ip" */
+	W3C_CS_METHOD,		/* "cs-method" */
+	W3C_CS_URI_STEM,	/* "cs-uri-stem" */
+	W3C_CS_URI_QUERY,	/* "cs-uri-query" */
+	W3C_S_PORT,		/* "s-port" */
+	W3C_CS_USERNAME,	/* "cs-username" */
+	W3C_C_IP,		/* "c-ip" */
+	W3C_CS_VERSION,		/* "cs-version" */
+	W3C_CS_USER_AGENT,	/* "cs(User-Agent)" */
+	W3C_CS_COOKIE,		/* "cs(Cookie)" */
+	W3C_CS_REFERER,		/* "cs(Referer)" */
+	W3C_CS_HOST,		/* "cs-host" */
+	W3C_SC_STATUS,		/* "sc-status" */
+	W3C_SC_SUBSTATUS,	/* "sc-substatus" */
+	W3C_SC_WIN32_STATUS,	/* "sc-win32-status" */
+	W3C_SC_BYTES,		/* "sc-bytes" */
+	W3C_CS_BYTES,		/* "cs-bytes" */
+	W3C_TIME_TAKEN,		/* "time-taken", milliseconds */
+	W3C_NFIELDS
+};
+
+/* The names above, as written in the file and in #Fields. */
+extern const char *const conf_w3c_names[W3C_NFIELDS];
+
+/* What current IIS versions write by default. */
+#define CONF_W3C_DEFAULT_FIELDS						\
+	((1u << W3C_DATE) | (1u << W3C_TIME) | (1u << W3C_S_IP) |	\
+	(1u << W3C_CS_METHOD) | (1u << W3C_CS_URI_STEM) |		\
+	(1u << W3C_CS_URI_QUERY) | (1u << W3C_S_PORT) |			\
+	(1u << W3C_CS_USERNAME) | (1u << W3C_C_IP) |			\
+	(1u << W3C_CS_USER_AGENT) | (1u << W3C_CS_REFERER) |		\
+	(1u << W3C_SC_STATUS) | (1u << W3C_SC_SUBSTATUS) |		\
+	(1u << W3C_SC_WIN32_STATUS) | (1u << W3C_TIME_TAKEN))
+
+struct conf_log {
+	enum conf_log_format	 lg_format;
+	char			*lg_dir;	/* absolute, normalised */
+	uint32_t		 lg_fields;	/* 1 << W3C_* */
+	enum conf_rollover	 lg_rollover;
+	uint64_t		 lg_max_size;	/* bytes, for CONF_ROLL_SIZE */
+	int			 lg_local_time;	/* file names by local time */
+};
+
 struct conf_site {
 	char		*st_name;
 	char		*st_root;	/* absolute, no trailing slash */
@@ -123,6 +191,7 @@ struct conf_site {
 	struct conf_app	*st_apps;
 	uint32_t	 st_napps;
 	uint64_t	 st_max_body;	/* bytes, 0: no limit */
+	struct conf_log	 st_log;
 };
 
 struct hsd_config {
@@ -144,6 +213,14 @@ struct hsd_config {
 	uint32_t		 cf_nbindings;
 	struct conf_listen	*cf_listens;
 	uint32_t		 cf_nlistens;
+
+	/* Logging: the top-level log section (each site's defaults), the
+	 * HTTPERR log, and the listener's record buffer. */
+	struct conf_log		 cf_log;
+	char			*cf_httperr_dir;	/* cf_log.lg_dir/HTTPERR */
+	uint64_t		 cf_httperr_max_size;
+	uint64_t		 cf_log_buffer;
+	uint64_t		 cf_flush_interval_ms;
 };
 
 /* 0 on success; on failure -1 after logging "FILE:LINE: ..." naming the key. */
