@@ -140,6 +140,9 @@ start_servers() {
 		cat >"$tmp/hsd/hsd.conf" <<-EOF
 	run_dir = "$tmp/hsd"
 	$libexec
+	log {
+		dir = "$tmp/hsd/log"
+	}
 	pool "default" {
 		workers = 2
 		start = "always"

@@ -89,6 +89,13 @@ static const struct conf_range conf_ranges[] = {
 	{ "recycle_requests",	0,	UINT32_MAX },
 	{ "rapid_fail_max",	0,	CONF_RAPID_FAIL_MAX_MAX },
 	{ "rapid_fail_interval", 1,	LONG_MAX },
+	/* Logging: an empty file could not roll over, a buffer too small
+	 * would hold no request with long headers, and a zero interval
+	 * would flush continuously. */
+	{ "max_size",		1,	LONG_MAX },
+	{ "httperr_max_size",	1,	LONG_MAX },
+	{ "log_buffer",		65536,	LONG_MAX },
+	{ "flush_interval",	1,	LONG_MAX },
 };
 
 static cfg_opt_t conf_limits_opts[] = {
@@ -143,6 +150,38 @@ static cfg_opt_t conf_app_opts[] = {
 	CFG_END()
 };
 
+/*
+ * Logging.  The top-level section holds the server-wide values and
+ * defaults; a site's section sets only what differs, so its keys have no
+ * defaults and an unset one takes the top-level value.  The fields' list
+ * has none either: CONF_W3C_DEFAULT_FIELDS is its default, one place.
+ */
+#define CONF_LOG_DIR	"/var/log/hsd"
+
+static cfg_opt_t conf_log_opts[] = {
+	CFG_STR("format", "w3c", CFGF_NONE),
+	CFG_STR("dir", CONF_LOG_DIR, CFGF_NONE),
+	CFG_STR_LIST("fields", NULL, CFGF_NONE),
+	CFG_STR("rollover", "daily", CFGF_NONE),
+	CFG_STR("max_size", "20M", CFGF_NONE),
+	CFG_BOOL("local_time", cfg_false, CFGF_NONE),
+	/* Server-wide only. */
+	CFG_STR("httperr_max_size", "1M", CFGF_NONE),
+	CFG_STR("log_buffer", "4M", CFGF_NONE),
+	CFG_STR("flush_interval", "1s", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_site_log_opts[] = {
+	CFG_STR("format", NULL, CFGF_NODEFAULT),
+	CFG_STR("dir", NULL, CFGF_NODEFAULT),
+	CFG_STR_LIST("fields", NULL, CFGF_NODEFAULT),
+	CFG_STR("rollover", NULL, CFGF_NODEFAULT),
+	CFG_STR("max_size", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("local_time", cfg_false, CFGF_NODEFAULT),
+	CFG_END()
+};
+
 static cfg_opt_t conf_site_opts[] = {
 	CFG_STR_LIST("bindings", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
@@ -151,6 +190,7 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_STR("max_body_size", "30M", CFGF_NONE),
 	CFG_SEC("application", conf_app_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("log", conf_site_log_opts, CFGF_NONE),
 	CFG_END()
 };
 
@@ -167,6 +207,7 @@ static cfg_opt_t conf_opts[] = {
 	 * isolation mode, one queue and one set of workers for all. */
 	CFG_STR("isolation", "pools", CFGF_NONE),
 	CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
+	CFG_SEC("log", conf_log_opts, CFGF_NONE),
 	CFG_SEC("pool", conf_pool_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("site", conf_site_opts,
@@ -185,6 +226,9 @@ static int	conf_v_group(cfg_t *, cfg_opt_t *);
 static int	conf_v_abspath(cfg_t *, cfg_opt_t *);
 static int	conf_v_choice(cfg_t *, cfg_opt_t *);
 static int	conf_v_clock(cfg_t *, cfg_opt_t *);
+static int	conf_v_bool(cfg_t *, cfg_opt_t *);
+static int	conf_v_logdir(cfg_t *, cfg_opt_t *);
+static int	conf_v_fields(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -206,6 +250,16 @@ static const struct {
 	{ "limits|entity_body_timeout",		conf_v_duration },
 	{ "limits|min_body_rate",		conf_v_int },
 	{ "limits|min_send_rate",		conf_v_int },
+	{ "log",				conf_v_section },
+	{ "log|format",				conf_v_choice },
+	{ "log|dir",				conf_v_logdir },
+	{ "log|fields",				conf_v_fields },
+	{ "log|rollover",			conf_v_choice },
+	{ "log|max_size",			conf_v_size },
+	{ "log|local_time",			conf_v_bool },
+	{ "log|httperr_max_size",		conf_v_size },
+	{ "log|log_buffer",			conf_v_size },
+	{ "log|flush_interval",			conf_v_duration },
 	{ "pool",				conf_v_section },
 	{ "pool|workers",			conf_v_int },
 	{ "pool|queue_length",			conf_v_int },
@@ -234,6 +288,38 @@ static const struct {
 	{ "site|application|pool",		conf_v_key },
 	{ "site|application|root",		conf_v_key },
 	{ "site|application|max_body_size",	conf_v_size },
+	{ "site|log",				conf_v_section },
+	{ "site|log|format",			conf_v_choice },
+	{ "site|log|dir",			conf_v_logdir },
+	{ "site|log|fields",			conf_v_fields },
+	{ "site|log|rollover",			conf_v_choice },
+	{ "site|log|max_size",			conf_v_size },
+	{ "site|log|local_time",		conf_v_bool },
+};
+
+const char *const conf_w3c_names[W3C_NFIELDS] = {
+	[W3C_DATE] =		"date",
+	[W3C_TIME] =		"time",
+	[W3C_S_SITENAME] =	"s-sitename",
+	[W3C_S_COMPUTERNAME] =	"s-computername",
+	[W3C_S_IP] =		"s-ip",
+	[W3C_CS_METHOD] =	"cs-method",
+	[W3C_CS_URI_STEM] =	"cs-uri-stem",
+	[W3C_CS_URI_QUERY] =	"cs-uri-query",
+	[W3C_S_PORT] =		"s-port",
+	[W3C_CS_USERNAME] =	"cs-username",
+	[W3C_C_IP] =		"c-ip",
+	[W3C_CS_VERSION] =	"cs-version",
+	[W3C_CS_USER_AGENT] =	"cs(User-Agent)",
+	[W3C_CS_COOKIE] =	"cs(Cookie)",
+	[W3C_CS_REFERER] =	"cs(Referer)",
+	[W3C_CS_HOST] =		"cs-host",
+	[W3C_SC_STATUS] =	"sc-status",
+	[W3C_SC_SUBSTATUS] =	"sc-substatus",
+	[W3C_SC_WIN32_STATUS] =	"sc-win32-status",
+	[W3C_SC_BYTES] =	"sc-bytes",
+	[W3C_CS_BYTES] =	"cs-bytes",
+	[W3C_TIME_TAKEN] =	"time-taken",
 };
 
 /* Where a key was written. */
@@ -295,6 +381,25 @@ conf_last_site(void)
 }
 
 /*
+ * The site a section being read lies in: an application's or a log
+ * section's (a site's "log", not the top-level one), else NULL.
+ */
+static cfg_t *
+conf_enclosing_site(cfg_t *sec)
+{
+	cfg_t	*site;
+
+	if (sec == NULL || cfg_name(sec) == NULL)
+		return NULL;
+	if (strcmp(cfg_name(sec), "application") == 0)
+		return conf_last_site();
+	if (strcmp(cfg_name(sec), "log") == 0 &&
+	    (site = conf_last_site()) != NULL && cfg_getsec(site, "log") == sec)
+		return site;
+	return NULL;
+}
+
+/*
  * While libconfuse reads a section it counts lines in the section's own
  * cfg_t and leaves the parent's count at the line of the opening brace;
  * the section's count ends on its closing brace.  So the parent's count,
@@ -309,9 +414,7 @@ conf_note_section(cfg_t *sec)
 	if (conf_cur == NULL || sec == conf_cur->cp_root ||
 	    conf_find_mark(sec, CONF_START) != NULL)
 		return;
-	if (strcmp(cfg_name(sec), "application") == 0)
-		parent = conf_last_site();
-	else
+	if ((parent = conf_enclosing_site(sec)) == NULL)
 		parent = conf_cur->cp_root;
 	conf_mark(sec, CONF_START, parent ? parent->line : sec->line, 0);
 }
@@ -349,6 +452,8 @@ conf_where(cfg_t *sec, cfg_t *site, char *buf, size_t sz)
 	if (strcmp(name, "application") == 0 && site != NULL)
 		snprintf(buf, sz, "site \"%s\": application \"%s\": ",
 		    cfg_title(site), cfg_title(sec));
+	else if (site != NULL)
+		snprintf(buf, sz, "site \"%s\": %s: ", cfg_title(site), name);
 	else if (cfg_title(sec) != NULL)
 		snprintf(buf, sz, "%s \"%s\": ", name, cfg_title(sec));
 	else
@@ -409,8 +514,7 @@ conf_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 		fputc('\n', stderr);
 		return;
 	}
-	if (cfg != NULL && strcmp(cfg_name(cfg), "application") == 0)
-		site = conf_last_site();
+	site = conf_enclosing_site(cfg);
 	if (cfg != NULL && strncmp(fmt, "found duplicate title", 21) == 0) {
 		va_copy(aq, ap);
 		title = va_arg(aq, const char *);
@@ -679,37 +783,79 @@ conf_v_key(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Keys that take one of two words: start, isolation. */
+/*
+ * Keys that take one of a few words.  The words are in the order of the
+ * enum each is read into, so a word's index is its value.
+ */
+#define CONF_MAX_WORDS	5
+
 static const struct {
 	const char	*cc_name;
-	const char	*cc_words[2];
+	const char	*cc_words[CONF_MAX_WORDS + 1];	/* NULL-terminated */
 } conf_choices[] = {
 	/* When a pool's workers start: with its first request, or with the
 	 * server. */
 	{ "start",	{ "demand", "always" } },
 	{ "isolation",	{ "pools", "shared" } },
+	/* enum conf_log_format */
+	{ "format",	{ "off", "w3c", "ncsa", "combined" } },
+	/* enum conf_rollover */
+	{ "rollover",	{ "hourly", "daily", "weekly", "monthly", "size" } },
 };
+
+static const char *const *
+conf_choice_words(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(conf_choices) / sizeof(conf_choices[0]); i++)
+		if (strcmp(conf_choices[i].cc_name, name) == 0)
+			return conf_choices[i].cc_words;
+	return NULL;
+}
+
+/* The index of word s among key name's words, -1 if it is none of them. */
+static int
+conf_choice(const char *name, const char *s)
+{
+	const char *const	*w = conf_choice_words(name);
+	int			 i;
+
+	if (w == NULL || s == NULL)
+		return -1;
+	for (i = 0; w[i] != NULL; i++)
+		if (strcmp(w[i], s) == 0)
+			return i;
+	return -1;
+}
 
 static int
 conf_v_choice(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char	*s, *name = cfg_opt_name(opt);
-	size_t		 i;
+	const char *const	*w;
+	const char		*s, *name = cfg_opt_name(opt);
+	char			 list[256];
+	size_t			 i, len;
 
 	conf_note_key(cfg, opt);
 	s = cfg_opt_getnstr(opt, 0);
-	for (i = 0; i < sizeof(conf_choices) / sizeof(conf_choices[0]); i++) {
-		if (strcmp(conf_choices[i].cc_name, name) != 0)
-			continue;
-		if (s != NULL && (strcmp(s, conf_choices[i].cc_words[0]) == 0 ||
-		    strcmp(s, conf_choices[i].cc_words[1]) == 0))
-			return 0;
-		cfg_error(cfg, "%s: \"%s\" is neither \"%s\" nor \"%s\"", name,
-		    s ? s : "", conf_choices[i].cc_words[0],
-		    conf_choices[i].cc_words[1]);
+	if ((w = conf_choice_words(name)) == NULL) {
+		cfg_error(cfg, "%s: no choices known", name);
 		return -1;
 	}
-	cfg_error(cfg, "%s: no choices known", name);
+	if (conf_choice(name, s) != -1)
+		return 0;
+	if (w[2] == NULL) {
+		cfg_error(cfg, "%s: \"%s\" is neither \"%s\" nor \"%s\"", name,
+		    s ? s : "", w[0], w[1]);
+		return -1;
+	}
+	/* "a", "b", "c" or "d" */
+	list[0] = '\0';
+	for (i = 0, len = 0; w[i] != NULL && len < sizeof(list); i++)
+		len += snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
+		    i == 0 ? "" : w[i + 1] == NULL ? " or " : ", ", w[i]);
+	cfg_error(cfg, "%s: \"%s\" is not %s", name, s ? s : "", list);
 	return -1;
 }
 
@@ -759,6 +905,16 @@ conf_v_size(cfg_t *cfg, cfg_opt_t *opt)
 	if (conf_parse_size(s, &v) == -1) {
 		cfg_error(cfg, "%s: bad size \"%s\"", cfg_opt_name(opt),
 		    s ? s : "");
+		return -1;
+	}
+	/* Only a minimum: say so, not "(65536..9223372036854775807)". */
+	if (r != NULL && r->cr_max == LONG_MAX && v < (uint64_t)r->cr_min) {
+		if (r->cr_min == 1)
+			cfg_error(cfg, "%s: must be more than 0",
+			    cfg_opt_name(opt));
+		else
+			cfg_error(cfg, "%s: %s is less than %ld bytes",
+			    cfg_opt_name(opt), s, r->cr_min);
 		return -1;
 	}
 	if (r != NULL && (v < (uint64_t)r->cr_min || v > (uint64_t)r->cr_max)) {
@@ -891,6 +1047,94 @@ conf_v_abspath(cfg_t *cfg, cfg_opt_t *opt)
 		    cfg_opt_name(opt), s);
 		return -1;
 	}
+	return 0;
+}
+
+/* libconfuse checks the word; this notes where it was written. */
+static int
+conf_v_bool(cfg_t *cfg, cfg_opt_t *opt)
+{
+	conf_note_key(cfg, opt);
+	return 0;
+}
+
+/*
+ * Whether path has a ".." component.  Where one leads depends on the
+ * symlinks before it, and the paths of the file are compared and joined
+ * as written.
+ */
+static int
+conf_has_dotdot(const char *path)
+{
+	const char	*p;
+
+	for (p = path; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return 1;
+	return 0;
+}
+
+/*
+ * A log directory: absolute and without "..".  Whether it exists is the
+ * pool manager's business when it starts hsd-logd, not the parser's: the
+ * listener parses the file where the filesystem is out of reach.
+ */
+static int
+conf_v_logdir(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (conf_v_abspath(cfg, opt) == -1)
+		return -1;
+	if (conf_has_dotdot(s)) {
+		cfg_error(cfg, "%s: \"%s\" must not contain \"..\"",
+		    cfg_opt_name(opt), s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_w3c_field(const char *name)
+{
+	int	i;
+
+	for (i = 0; i < W3C_NFIELDS; i++)
+		if (strcmp(conf_w3c_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The W3C fields, checked value by value as the list is read, so an
+ * error carries the line of the value at fault.  The order they are
+ * written in does not matter (they are logged in IIS's order), so a name
+ * written twice is a mistake, not a wish to log it twice.
+ */
+static int
+conf_v_fields(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int	 i, n = cfg_opt_size(opt);
+	const char	*s;
+	int		 f;
+
+	conf_note_key(cfg, opt);
+	if (n == 0) {
+		cfg_error(cfg, "%s: name at least one field", cfg_opt_name(opt));
+		return -1;
+	}
+	s = cfg_opt_getnstr(opt, n - 1);
+	if (s == NULL || (f = conf_w3c_field(s)) == -1) {
+		cfg_error(cfg, "%s: unknown W3C field \"%s\"", cfg_opt_name(opt),
+		    s ? s : "");
+		return -1;
+	}
+	for (i = 0; i + 1 < n; i++)
+		if (strcmp(cfg_opt_getnstr(opt, i), s) == 0) {
+			cfg_error(cfg, "%s: \"%s\" is named twice",
+			    cfg_opt_name(opt), s);
+			return -1;
+		}
 	return 0;
 }
 
@@ -1050,21 +1294,19 @@ conf_build_ident(cfg_t *sec, const struct conf_ident *def,
 }
 
 /*
- * A pool's chroot as written, normalised so that roots are compared with
- * it by components: "//" and "." go, and so does a trailing '/'.  ".." is
- * refused, since where it leads depends on the symlinks before it, and so
- * is a path through a symlink, since roots are compared as realpath()
- * gives them.  One that does not exist is the pool manager's to refuse.
+ * An absolute path as written, normalised so that paths are compared and
+ * joined by components: "//" and "." go, and so does a trailing '/'.
+ * ".." is the caller's to refuse first (conf_has_dotdot()).
  */
 static char *
-conf_chroot_dir(const char *s, int line, cfg_t *sec)
+conf_norm_path(const char *s)
 {
 	const char	*p, *e;
-	char		*d, *o, *rp;
+	char		*d, *o;
 	size_t		 n;
 
 	if ((d = malloc(strlen(s) + 2)) == NULL) {
-		log_warn("conf_chroot_dir: malloc");
+		log_warn("conf_norm_path: malloc");
 		return NULL;
 	}
 	o = d;
@@ -1076,11 +1318,6 @@ conf_chroot_dir(const char *s, int line, cfg_t *sec)
 		n = e - p;
 		if (n == 0 || (n == 1 && p[0] == '.'))
 			continue;
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			conf_err(line, sec, NULL, "chroot: \"%s\" must not "
-			    "contain \"..\"", s);
-			goto fail;
-		}
 		*o++ = '/';
 		memcpy(o, p, n);
 		o += n;
@@ -1088,6 +1325,28 @@ conf_chroot_dir(const char *s, int line, cfg_t *sec)
 	if (o == d)
 		*o++ = '/';
 	*o = '\0';
+	return d;
+}
+
+/*
+ * A pool's chroot as written, normalised so that roots are compared with
+ * it by components.  ".." is refused, since where it leads depends on the
+ * symlinks before it, and so is a path through a symlink, since roots are
+ * compared as realpath() gives them.  One that does not exist is the pool
+ * manager's to refuse.
+ */
+static char *
+conf_chroot_dir(const char *s, int line, cfg_t *sec)
+{
+	char		*d, *rp;
+
+	if (conf_has_dotdot(s)) {
+		conf_err(line, sec, NULL, "chroot: \"%s\" must not "
+		    "contain \"..\"", s);
+		return NULL;
+	}
+	if ((d = conf_norm_path(s)) == NULL)
+		return NULL;
 	if (!(conf_cur->cp_flags & CONF_LOAD_NOFS) &&
 	    (rp = realpath(d, NULL)) != NULL) {
 		if (strcmp(rp, d) != 0) {
@@ -1413,6 +1672,131 @@ fail:
 	return -1;
 }
 
+/* dir/name, without doubling the '/' of dir "/". */
+static char *
+conf_join(const char *dir, const char *name)
+{
+	char	*p;
+
+	if (asprintf(&p, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/",
+	    name) == -1) {
+		log_warn("conf_join: asprintf");
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * A site's log directory when it names none: one below the top-level
+ * directory, named after the site.  A site's name is any string, so
+ * every byte that could make it more than one component, or one a shell
+ * would trip on, becomes '_'.
+ */
+static char *
+conf_site_log_dir(const char *dir, const char *site)
+{
+	char	*name, *d;
+	size_t	 i;
+	char	 c;
+
+	if (*site == '\0' || strcmp(site, ".") == 0 || strcmp(site, "..") == 0)
+		site = "_";
+	if ((name = conf_strdup(site)) == NULL)
+		return NULL;
+	for (i = 0; (c = name[i]) != '\0'; i++)
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			name[i] = '_';
+	d = conf_join(dir, name);
+	free(name);
+	return d;
+}
+
+/* What the schema cannot hold: the default of a list. */
+static const struct conf_log conf_log_builtin = {
+	.lg_fields = CONF_W3C_DEFAULT_FIELDS,
+};
+
+/*
+ * A log section: what it sets, the rest from def (the top-level section's
+ * result for a site, whose keys have no defaults; conf_log_builtin for
+ * the top-level section, whose schema has them).  Every value passed its
+ * validation callback.  site: the site's section, NULL for the top level.
+ */
+static int
+conf_build_log(cfg_t *sec, const struct conf_log *def, cfg_t *site,
+    struct conf_log *lg)
+{
+	unsigned int	 i, n;
+	int		 k;
+
+	/* libconfuse calls no validator for "fields = {}". */
+	if (cfg_size(sec, "fields") == 0 &&
+	    (cfg_getopt(sec, "fields")->flags & CFGF_MODIFIED)) {
+		conf_err(conf_key_line(sec, "fields", 0), sec, site,
+		    "fields: name at least one field");
+		return -1;
+	}
+
+	*lg = *def;
+	lg->lg_dir = NULL;
+	if (cfg_size(sec, "format") > 0) {
+		if ((k = conf_choice("format", cfg_getstr(sec, "format"))) ==
+		    -1)
+			return -1;
+		lg->lg_format = k;
+	}
+	if (cfg_size(sec, "rollover") > 0) {
+		if ((k = conf_choice("rollover", cfg_getstr(sec, "rollover"))) ==
+		    -1)
+			return -1;
+		lg->lg_rollover = k;
+	}
+	if ((n = cfg_size(sec, "fields")) > 0) {
+		lg->lg_fields = 0;
+		for (i = 0; i < n; i++) {
+			if ((k = conf_w3c_field(cfg_getnstr(sec, "fields",
+			    i))) == -1)
+				return -1;
+			lg->lg_fields |= 1u << k;
+		}
+	}
+	if (cfg_size(sec, "max_size") > 0 &&
+	    conf_parse_size(cfg_getstr(sec, "max_size"), &lg->lg_max_size) ==
+	    -1)
+		return -1;
+	if (cfg_size(sec, "local_time") > 0)
+		lg->lg_local_time = cfg_getbool(sec, "local_time") == cfg_true;
+	if (cfg_size(sec, "dir") > 0)
+		lg->lg_dir = conf_norm_path(cfg_getstr(sec, "dir"));
+	else if (site != NULL && def->lg_dir != NULL)
+		lg->lg_dir = conf_site_log_dir(def->lg_dir, cfg_title(site));
+	else
+		log_warnx("conf_build_log: no directory");
+	return lg->lg_dir != NULL ? 0 : -1;
+}
+
+/* The top-level log section: the server-wide keys and the sites' defaults. */
+static int
+conf_build_logging(cfg_t *root, struct hsd_config *cf)
+{
+	cfg_t	*sec = cfg_getsec(root, "log");
+
+	if (conf_build_log(sec, &conf_log_builtin, NULL, &cf->cf_log) == -1)
+		return -1;
+	if ((cf->cf_httperr_dir = conf_join(cf->cf_log.lg_dir, "HTTPERR")) ==
+	    NULL)
+		return -1;
+	if (conf_parse_size(cfg_getstr(sec, "httperr_max_size"),
+	    &cf->cf_httperr_max_size) == -1 ||
+	    conf_parse_size(cfg_getstr(sec, "log_buffer"),
+	    &cf->cf_log_buffer) == -1 ||
+	    conf_parse_duration(cfg_getstr(sec, "flush_interval"),
+	    &cf->cf_flush_interval_ms) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 conf_build_sites(cfg_t *root, struct hsd_config *cf)
 {
@@ -1462,6 +1846,9 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1)
+			goto fail;
+		if (conf_build_log(cfg_getsec(site, "log"), &cf->cf_log, site,
+		    &st->st_log) == -1)
 			goto fail;
 	}
 	rv = 0;
@@ -1609,6 +1996,9 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 		return -1;
 	if (cf->cf_shared)
 		conf_shared_pools(cf);
+	/* Before the sites, whose log sections default to it. */
+	if (conf_build_logging(root, cf) == -1)
+		return -1;
 	if (conf_build_sites(root, cf) == -1 ||
 	    conf_build_listens(cf) == -1)
 		return -1;
@@ -1752,6 +2142,8 @@ conf_free(struct hsd_config *cf)
 	free(cf->cf_chroot_dir);
 	free(cf->cf_ident.id_user);
 	free(cf->cf_ident.id_group);
+	free(cf->cf_log.lg_dir);
+	free(cf->cf_httperr_dir);
 	for (i = 0; i < cf->cf_npools; i++) {
 		free(cf->cf_pools[i].pl_name);
 		free(cf->cf_pools[i].pl_ident.id_user);
@@ -1768,6 +2160,7 @@ conf_free(struct hsd_config *cf)
 			free(cf->cf_sites[i].st_apps[j].ap_root);
 		}
 		free(cf->cf_sites[i].st_apps);
+		free(cf->cf_sites[i].st_log.lg_dir);
 	}
 	free(cf->cf_sites);
 	for (i = 0; i < cf->cf_nbindings; i++) {

@@ -267,12 +267,44 @@ def port_open(port, host='127.0.0.1'):
     return True
 
 
+_CONF_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"'   # a quoted string
+                         r"|'[^']*'"                   # single-quoted
+                         r'|#[^\n]*|//[^\n]*'          # comments
+                         r'|/\*.*?\*/'                  # block comment
+                         r'|[{}=]|[^\s{}"\'#=,]+', re.S)
+
+
+def has_top_section(body, name):
+    """Whether config text body has section name at the top level (not
+    one of that name inside a site): the name followed by '{' outside
+    every brace, strings and comments."""
+    depth = 0
+    prev = None
+    for m in _CONF_TOKEN.finditer(body):
+        tok = m.group(0)
+        if tok[0] in '"\'#' or tok.startswith(('//', '/*')):
+            prev = None
+            continue
+        if tok == '{':
+            if depth == 0 and prev == name:
+                return True
+            depth += 1
+        elif tok == '}':
+            depth = max(depth - 1, 0)
+        prev = tok
+    return False
+
+
 def conf_tail(dirpath, body, libexec=None):
     """What the harness appends to every config: the run, libexec and
-    chroot dirs.
+    chroot dirs, and the log directory unless the test writes its own
+    top-level log section.
     Appended, not prepended, so line numbers in the test's text stay."""
     tail = '\nrun_dir = "%s"\nlibexec_dir = "%s"\n' % (
         os.path.join(dirpath, 'run'), libexec or BUILDDIR)
+    # The test's own, so no test writes to /var/log/hsd.
+    if not has_top_section(body, 'log'):
+        tail += 'log {\n\tdir = "%s"\n}\n' % os.path.join(dirpath, 'log')
     # The listener's chroot, made by hsd-poolmgr: the test's own, so no
     # test depends on /var/empty.
     if 'chroot_dir' not in body:

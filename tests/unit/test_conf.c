@@ -465,6 +465,281 @@ START_TEST(test_conf_default_pool)
 }
 END_TEST
 
+/* Logging: the top-level section's defaults, and a site's. */
+START_TEST(test_conf_log_defaults)
+{
+	struct hsd_config	*cf;
+	const struct conf_log	*lg;
+	int			 i, j;
+
+	cf = load_ok(ONE_SITE);
+	lg = &cf->cf_log;
+	ck_assert_int_eq(lg->lg_format, CONF_LOG_W3C);
+	ck_assert_str_eq(lg->lg_dir, "/var/log/hsd");
+	ck_assert_uint_eq(lg->lg_fields, CONF_W3C_DEFAULT_FIELDS);
+	ck_assert_int_eq(lg->lg_rollover, CONF_ROLL_DAILY);
+	ck_assert_uint_eq(lg->lg_max_size, 20 << 20);
+	ck_assert_int_eq(lg->lg_local_time, 0);
+	ck_assert_str_eq(cf->cf_httperr_dir, "/var/log/hsd/HTTPERR");
+	ck_assert_uint_eq(cf->cf_httperr_max_size, 1 << 20);
+	ck_assert_uint_eq(cf->cf_log_buffer, 4 << 20);
+	ck_assert_uint_eq(cf->cf_flush_interval_ms, 1000);
+	/* A site takes them all, in a directory of its own. */
+	lg = &cf->cf_sites[0].st_log;
+	ck_assert_int_eq(lg->lg_format, CONF_LOG_W3C);
+	ck_assert_str_eq(lg->lg_dir, "/var/log/hsd/s");
+	ck_assert_uint_eq(lg->lg_fields, CONF_W3C_DEFAULT_FIELDS);
+	ck_assert_int_eq(lg->lg_rollover, CONF_ROLL_DAILY);
+	ck_assert_uint_eq(lg->lg_max_size, 20 << 20);
+	ck_assert_int_eq(lg->lg_local_time, 0);
+	conf_free(cf);
+
+	/* An empty section, at the top or in a site, is no section. */
+	cf = load_ok("log {}\n"
+	    "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\" log {} }\n");
+	ck_assert_str_eq(cf->cf_log.lg_dir, "/var/log/hsd");
+	ck_assert_uint_eq(cf->cf_log.lg_fields, CONF_W3C_DEFAULT_FIELDS);
+	ck_assert_str_eq(cf->cf_sites[0].st_log.lg_dir, "/var/log/hsd/s");
+	ck_assert_uint_eq(cf->cf_sites[0].st_log.lg_fields,
+	    CONF_W3C_DEFAULT_FIELDS);
+	conf_free(cf);
+
+	/* Every field has a name of its own. */
+	for (i = 0; i < W3C_NFIELDS; i++) {
+		ck_assert_ptr_nonnull(conf_w3c_names[i]);
+		ck_assert_msg(strlen(conf_w3c_names[i]) > 0, "field %d", i);
+	}
+	for (i = 0; i < W3C_NFIELDS; i++)
+		for (j = i + 1; j < W3C_NFIELDS; j++)
+			ck_assert_str_ne(conf_w3c_names[i], conf_w3c_names[j]);
+	ck_assert_str_eq(conf_w3c_names[W3C_DATE], "date");
+	ck_assert_str_eq(conf_w3c_names[W3C_CS_USER_AGENT], "cs(User-Agent)");
+	ck_assert_str_eq(conf_w3c_names[W3C_TIME_TAKEN], "time-taken");
+}
+END_TEST
+
+/* Every top-level value, taken by a site that sets none, and overridden
+ * key by key by one that sets its own. */
+static const char conf_log_text[] =
+	"log {\n"
+	"  format = \"ncsa\"\n"
+	"  dir = \"/srv//logs/./hsd/\"\n"
+	"  fields = {\"time-taken\", \"c-ip\", \"date\"}\n"
+	"  rollover = \"size\"\n"
+	"  max_size = \"5M\"\n"
+	"  local_time = true\n"
+	"  httperr_max_size = \"64K\"\n"
+	"  log_buffer = \"64K\"\n"
+	"  flush_interval = \"250ms\"\n"
+	"}\n"
+	"site \"plain\" { bindings = {\"*:8080\"} root = \"@/www\" }\n"
+	"site \"own\" {\n"
+	"  bindings = {\"*:8081\"}\n"
+	"  root = \"@/www\"\n"
+	"  log {\n"
+	"    format = \"combined\"\n"
+	"    dir = \"/var/log/own/\"\n"
+	"    fields = {\"cs(Cookie)\", \"sc-bytes\", \"s-sitename\"}\n"
+	"    rollover = \"hourly\"\n"
+	"    max_size = 1G\n"
+	"    local_time = false\n"
+	"  }\n"
+	"}\n"
+	"site \"some\" {\n"
+	"  bindings = {\"*:8082\"}\n"
+	"  root = \"@/www\"\n"
+	"  log { format = \"off\" rollover = \"monthly\" }\n"
+	"}\n"
+	"site \"weekly\" {\n"
+	"  bindings = {\"*:8083\"}\n"
+	"  root = \"@/www\"\n"
+	"  log { format = w3c rollover = weekly local_time = no }\n"
+	"}\n";
+
+START_TEST(test_conf_log_inherit)
+{
+	struct hsd_config	*cf = load_ok(conf_log_text);
+	const struct conf_log	*lg;
+	const uint32_t		 top = 1u << W3C_DATE | 1u << W3C_C_IP |
+				    1u << W3C_TIME_TAKEN;
+
+	lg = &cf->cf_log;
+	ck_assert_int_eq(lg->lg_format, CONF_LOG_NCSA);
+	ck_assert_str_eq(lg->lg_dir, "/srv/logs/hsd");
+	ck_assert_uint_eq(lg->lg_fields, top);
+	ck_assert_int_eq(lg->lg_rollover, CONF_ROLL_SIZE);
+	ck_assert_uint_eq(lg->lg_max_size, 5 << 20);
+	ck_assert_int_eq(lg->lg_local_time, 1);
+	ck_assert_str_eq(cf->cf_httperr_dir, "/srv/logs/hsd/HTTPERR");
+	ck_assert_uint_eq(cf->cf_httperr_max_size, 65536);
+	ck_assert_uint_eq(cf->cf_log_buffer, 65536);
+	ck_assert_uint_eq(cf->cf_flush_interval_ms, 250);
+
+	ck_assert_str_eq(cf->cf_sites[0].st_name, "plain");
+	lg = &cf->cf_sites[0].st_log;
+	ck_assert_int_eq(lg->lg_format, CONF_LOG_NCSA);
+	ck_assert_str_eq(lg->lg_dir, "/srv/logs/hsd/plain");
+	ck_assert_uint_eq(lg->lg_fields, top);
+	ck_assert_int_eq(lg->lg_rollover, CONF_ROLL_SIZE);
+	ck_assert_uint_eq(lg->lg_max_size, 5 << 20);
+	ck_assert_int_eq(lg->lg_local_time, 1);
+
+	ck_assert_str_eq(cf->cf_sites[1].st_name, "own");
+	lg = &cf->cf_sites[1].st_log;
+	ck_assert_int_eq(lg->lg_format, CONF_LOG_COMBINED);
+	ck_assert_str_eq(lg->lg_dir, "/var/log/own");
+	ck_assert_uint_eq(lg->lg_fields, 1u << W3C_S_SITENAME |
+	    1u << W3C_CS_COOKIE | 1u << W3C_SC_BYTES);
+	ck_assert_int_eq(lg->lg_rollover, CONF_ROLL_HOURLY);
+	ck_assert_uint_eq(lg->lg_max_size, 1 << 30);
+	ck_assert_int_eq(lg->lg_local_time, 0);
+
+	/* Only what it sets differs. */
+	ck_assert_str_eq(cf->cf_sites[2].st_name, "some");
+	lg = &cf->cf_sites[2].st_log;
+	ck_assert_int_eq(lg->lg_format, CONF_LOG_OFF);
+	ck_assert_int_eq(lg->lg_rollover, CONF_ROLL_MONTHLY);
+	ck_assert_str_eq(lg->lg_dir, "/srv/logs/hsd/some");
+	ck_assert_uint_eq(lg->lg_fields, top);
+	ck_assert_uint_eq(lg->lg_max_size, 5 << 20);
+	ck_assert_int_eq(lg->lg_local_time, 1);
+
+	lg = &cf->cf_sites[3].st_log;
+	ck_assert_int_eq(lg->lg_format, CONF_LOG_W3C);
+	ck_assert_int_eq(lg->lg_rollover, CONF_ROLL_WEEKLY);
+	ck_assert_int_eq(lg->lg_local_time, 0);
+	ck_assert_uint_eq(lg->lg_fields, top);
+	conf_free(cf);
+}
+END_TEST
+
+/*
+ * The fields: any order in the file, IIS's order in the bits; each name
+ * is the bit of its enum value.
+ */
+START_TEST(test_conf_log_fields)
+{
+	struct hsd_config	*cf;
+	char			 text[4096];
+	size_t			 len;
+	int			 i;
+
+	/* Every field, written last to first. */
+	len = snprintf(text, sizeof(text), "log { fields = {");
+	for (i = W3C_NFIELDS - 1; i >= 0; i--)
+		len += snprintf(text + len, sizeof(text) - len, "\"%s\"%s",
+		    conf_w3c_names[i], i > 0 ? ", " : "");
+	len += snprintf(text + len, sizeof(text) - len, "} }\n" ONE_SITE);
+	ck_assert_uint_lt(len, sizeof(text));
+	cf = load_ok(text);
+	ck_assert_uint_eq(cf->cf_log.lg_fields, (1u << W3C_NFIELDS) - 1);
+	ck_assert_uint_eq(cf->cf_sites[0].st_log.lg_fields,
+	    (1u << W3C_NFIELDS) - 1);
+	conf_free(cf);
+
+	/* Each alone is its own bit. */
+	for (i = 0; i < W3C_NFIELDS; i++) {
+		snprintf(text, sizeof(text), "site \"s\" { bindings = "
+		    "{\"*:8080\"} root = \"@/www\" log { fields = "
+		    "{\"%s\"} } }\n", conf_w3c_names[i]);
+		cf = load_ok(text);
+		ck_assert_msg(cf->cf_sites[0].st_log.lg_fields == 1u << i,
+		    "%s: %#x", conf_w3c_names[i],
+		    cf->cf_sites[0].st_log.lg_fields);
+		/* A site's list is its own: the top level keeps its own. */
+		ck_assert_uint_eq(cf->cf_log.lg_fields,
+		    CONF_W3C_DEFAULT_FIELDS);
+		conf_free(cf);
+	}
+
+	/* IIS's default set, written out in another order. */
+	cf = load_ok("log { fields = {\"time-taken\", \"sc-win32-status\",\n"
+	    "  \"sc-substatus\", \"sc-status\", \"cs(Referer)\",\n"
+	    "  \"cs(User-Agent)\", \"c-ip\", \"cs-username\", \"s-port\",\n"
+	    "  \"cs-uri-query\", \"cs-uri-stem\", \"cs-method\", \"s-ip\",\n"
+	    "  \"time\", \"date\"} }\n" ONE_SITE);
+	ck_assert_uint_eq(cf->cf_log.lg_fields, CONF_W3C_DEFAULT_FIELDS);
+	conf_free(cf);
+
+	/* "+=" adds to what the section wrote before. */
+	cf = load_ok("log {\n  fields = {\"date\"}\n  fields += {\"time\"}\n}\n"
+	    ONE_SITE);
+	ck_assert_uint_eq(cf->cf_log.lg_fields,
+	    1u << W3C_DATE | 1u << W3C_TIME);
+	conf_free(cf);
+}
+END_TEST
+
+/*
+ * A site's directory when it names none: the top-level one, then the
+ * site's name made one safe path component.  Nothing is looked up on the
+ * filesystem, with or without CONF_LOAD_NOFS.
+ */
+START_TEST(test_conf_log_site_dir)
+{
+	static const struct {
+		const char	*name;		/* as written, escaped */
+		const char	*want;
+	} cases[] = {
+		{ "example.com", "/l/example.com" },
+		{ "A-z_0.9", "/l/A-z_0.9" },
+		{ "a b", "/l/a_b" },
+		{ "../etc", "/l/.._etc" },
+		{ "a/b", "/l/a_b" },
+		{ "..", "/l/_" },
+		{ ".", "/l/_" },
+		{ "...", "/l/..." },
+		{ "caf\303\251", "/l/caf__" },
+		{ "x:y*z?", "/l/x_y_z_" },
+		{ "tab\tnl", "/l/tab_nl" },
+	};
+	struct hsd_config	*cf;
+	char			 text[512], *t;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "log { dir = \"/l/\" }\n"
+		    "site \"%s\" { bindings = {\"*:8080\"} "
+		    "root = \"@/www\" }\n", cases[i].name);
+		cf = load_ok(text);
+		ck_assert_msg(strcmp(cf->cf_sites[0].st_log.lg_dir,
+		    cases[i].want) == 0, "site \"%s\": %s", cases[i].name,
+		    cf->cf_sites[0].st_log.lg_dir);
+		conf_free(cf);
+	}
+
+	/* The root directory: no "//". */
+	cf = load_ok("log { dir = \"//\" }\n" ONE_SITE);
+	ck_assert_str_eq(cf->cf_log.lg_dir, "/");
+	ck_assert_str_eq(cf->cf_httperr_dir, "/HTTPERR");
+	ck_assert_str_eq(cf->cf_sites[0].st_log.lg_dir, "/s");
+	conf_free(cf);
+
+	/* A site's own directory is not made its name's. */
+	cf = load_ok("site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	    "  log { dir = \"/var/log/./s.d//\" } }\n");
+	ck_assert_str_eq(cf->cf_sites[0].st_log.lg_dir, "/var/log/s.d");
+	ck_assert_str_eq(cf->cf_log.lg_dir, "/var/log/hsd");
+	conf_free(cf);
+
+	/* Directories that do not exist: taken as written, both ways. */
+	t = fx_subst("log { dir = \"/no/such/log\" }\n"
+	    "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\" }\n"
+	    "site \"t\" { bindings = {\"*:8081\"} root = \"@/www\"\n"
+	    "  log { dir = \"/no/such/t\" } }\n");
+	ck_assert_int_eq(conf_load_buf(t, CONF_NAME, &cf), 0);
+	ck_assert_str_eq(cf->cf_sites[0].st_log.lg_dir, "/no/such/log/s");
+	ck_assert_str_eq(cf->cf_sites[1].st_log.lg_dir, "/no/such/t");
+	conf_free(cf);
+	ck_assert_int_eq(conf_load_text(t, CONF_NAME, CONF_LOAD_NOFS, &cf), 0);
+	ck_assert_str_eq(cf->cf_httperr_dir, "/no/such/log/HTTPERR");
+	ck_assert_str_eq(cf->cf_sites[0].st_log.lg_dir, "/no/such/log/s");
+	ck_assert_str_eq(cf->cf_sites[1].st_log.lg_dir, "/no/such/t");
+	conf_free(cf);
+	free(t);
+}
+END_TEST
+
 /* Rejections: the config, then what the log must say. */
 struct conf_reject {
 	const char	*text;
@@ -802,6 +1077,109 @@ static const struct conf_reject conf_rejects[] = {
 	{ "pool \"p\" { rapid_fail_interval = \"5 minutes\" }\n" ONE_SITE,
 	  "t.conf:1: pool \"p\": rapid_fail_interval: bad duration "
 	  "\"5 minutes\"", NULL },
+
+	/* Logging: the top-level section. */
+	{ "log {\n  format = \"xml\"\n}\n" ONE_SITE,
+	  "t.conf:2: log: format: \"xml\" is not \"off\", \"w3c\", \"ncsa\" "
+	  "or \"combined\"", NULL },
+	{ "log { format = \"W3C\" }\n" ONE_SITE,
+	  "t.conf:1: log: format: \"W3C\" is not", NULL },
+	{ "log {\n\n  rollover = \"yearly\"\n}\n" ONE_SITE,
+	  "t.conf:3: log: rollover: \"yearly\" is not \"hourly\", \"daily\", "
+	  "\"weekly\", \"monthly\" or \"size\"", NULL },
+	{ "log {\n"
+	  "  fields = {\"date\",\n"
+	  "    \"time\",\n"
+	  "    \"cs-referer\"}\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:4: log: fields: unknown W3C field \"cs-referer\"", NULL },
+	{ "log { fields = {\"Date\"} }\n" ONE_SITE,
+	  "t.conf:1: log: fields: unknown W3C field \"Date\"", NULL },
+	{ "log {\n"
+	  "  fields = {\"date\", \"time\",\n"
+	  "    \"c-ip\", \"time\"}\n"
+	  "}\n" ONE_SITE,
+	  "t.conf:3: log: fields: \"time\" is named twice", NULL },
+	{ "log {\n  fields = {}\n}\n" ONE_SITE,
+	  "t.conf:", "log: fields: name at least one field" },
+	{ "log { dir = \"var/log/hsd\" }\n" ONE_SITE,
+	  "t.conf:1: log: dir: \"var/log/hsd\" is not an absolute path", NULL },
+	{ "log { dir = \"\" }\n" ONE_SITE,
+	  "t.conf:1: log: dir: must not be empty", NULL },
+	{ "log {\n  dir = \"/var/log/../tmp\"\n}\n" ONE_SITE,
+	  "t.conf:2: log: dir: \"/var/log/../tmp\" must not contain \"..\"",
+	  NULL },
+	{ "log { dir = \"/var/log/hsd/..\" }\n" ONE_SITE,
+	  "t.conf:1: log: dir: \"/var/log/hsd/..\" must not contain", NULL },
+	{ "log { max_size = 0 }\n" ONE_SITE,
+	  "t.conf:1: log: max_size: must be more than 0", NULL },
+	{ "log { max_size = \"20MB\" }\n" ONE_SITE,
+	  "t.conf:1: log: max_size: bad size \"20MB\"", NULL },
+	{ "log {\n  httperr_max_size = \"0K\"\n}\n" ONE_SITE,
+	  "t.conf:2: log: httperr_max_size: must be more than 0", NULL },
+	{ "log { log_buffer = 65535 }\n" ONE_SITE,
+	  "t.conf:1: log: log_buffer: 65535 is less than 65536 bytes", NULL },
+	{ "log { log_buffer = 0 }\n" ONE_SITE,
+	  "t.conf:1: log: log_buffer: 0 is less than 65536 bytes", NULL },
+	{ "log { flush_interval = 0ms }\n" ONE_SITE,
+	  "t.conf:1: log: flush_interval: must be more than 0", NULL },
+	{ "log { flush_interval = \"1 s\" }\n" ONE_SITE,
+	  "t.conf:1: log: flush_interval: bad duration \"1 s\"", NULL },
+	{ "log {\n  local_time = \"maybe\"\n}\n" ONE_SITE,
+	  "t.conf:2: log: ", "'local_time'" },
+	{ "log { local_time = 1 }\n" ONE_SITE,
+	  "t.conf:1: log: ", "'local_time'" },
+	{ "log { site = \"s\" }\n" ONE_SITE,
+	  "t.conf:1: log: no such option 'site'", NULL },
+
+	/* A site's log section: the same checks, named by site. */
+	{ ONE_SITE "site \"t\" {\n"
+	  "  bindings = {\"*:8081\"}\n"
+	  "  root = \"@/www\"\n"
+	  "  log {\n"
+	  "    format = \"common\"\n"
+	  "  }\n"
+	  "}\n",
+	  "t.conf:6: site \"t\": log: format: \"common\" is not", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { rollover = \"never\" } }\n",
+	  "t.conf:2: site \"s\": log: rollover: \"never\" is not", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { fields = {\"s-ip\", \"bogus\"} } }\n",
+	  "t.conf:2: site \"s\": log: fields: unknown W3C field \"bogus\"",
+	  NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { fields = {\"s-ip\", \"s-ip\"} } }\n",
+	  "t.conf:2: site \"s\": log: fields: \"s-ip\" is named twice", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log {\n    dir = \"logs/s\"\n  }\n}\n",
+	  "t.conf:3: site \"s\": log: dir: \"logs/s\" is not an absolute path",
+	  NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { dir = \"/var/log/hsd/../s\" } }\n",
+	  "t.conf:2: site \"s\": log: dir: \"/var/log/hsd/../s\" must not "
+	  "contain \"..\"", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { max_size = \"0M\" } }\n",
+	  "t.conf:2: site \"s\": log: max_size: must be more than 0", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { local_time = \"sometimes\" } }\n",
+	  "t.conf:2: site \"s\": log: ", "'local_time'" },
+	/* Server-wide keys are not a site's to set. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log {\n    httperr_max_size = 2M\n  }\n}\n",
+	  "t.conf:3: site \"s\": log: no such option 'httperr_max_size'", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { log_buffer = 8M } }\n",
+	  "t.conf:2: site \"s\": log: no such option 'log_buffer'", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  log { flush_interval = 5s } }\n",
+	  "t.conf:2: site \"s\": log: no such option 'flush_interval'", NULL },
+	/* Nor is a log section an application's. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" { log { format = \"off\" } } }\n",
+	  "t.conf:2: site \"s\": application \"/a\": no such option 'log'",
+	  NULL },
 };
 
 START_TEST(test_conf_reject)
@@ -1946,6 +2324,10 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_identity);
 	tcase_add_test(tc, test_conf_default_run_dir);
 	tcase_add_test(tc, test_conf_default_pool);
+	tcase_add_test(tc, test_conf_log_defaults);
+	tcase_add_test(tc, test_conf_log_inherit);
+	tcase_add_test(tc, test_conf_log_fields);
+	tcase_add_test(tc, test_conf_log_site_dir);
 	tcase_add_loop_test(tc, test_conf_reject, 0,
 	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
 	tcase_add_test(tc, test_conf_limits_handoff);
