@@ -564,22 +564,26 @@ logfmt_file_name(char *buf, size_t len, enum conf_log_format format,
     enum conf_rollover rollover, int local_time, time_t t, unsigned int seq)
 {
 	struct tm	 tm;
-	const char	*prefix;
+	const char	*prefix, *size_prefix;
 	int		 n;
 
+	/* IIS's: u_ex240305.log but u_extend1.log; nc240305.log and
+	 * ncextend1.log. */
 	switch (format) {
 	case CONF_LOG_W3C:
 		prefix = "u_ex";
+		size_prefix = "u_extend";
 		break;
 	case CONF_LOG_NCSA:
 	case CONF_LOG_COMBINED:
 		prefix = "nc";
+		size_prefix = "ncextend";
 		break;
 	default:
 		return -1;
 	}
 	if (rollover == CONF_ROLL_SIZE)
-		n = snprintf(buf, len, "%sextend%u.log", prefix, seq);
+		n = snprintf(buf, len, "%s%u.log", size_prefix, seq);
 	else {
 		if (logfmt_tm(local_time, t, &tm) == -1)
 			return -1;

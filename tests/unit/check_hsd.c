@@ -11,6 +11,9 @@
 
 #include "fixtures.h"
 
+/* Not in fixtures.h yet: test_logfmt.c is the log formatter's suite. */
+Suite	*suite_logfmt(void);
+
 int
 main(void)
 {
@@ -20,6 +23,7 @@ main(void)
 	sr = srunner_create(suite_chan());
 	srunner_add_suite(sr, suite_conf());
 	srunner_add_suite(sr, suite_head());
+	srunner_add_suite(sr, suite_logfmt());
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_uri());
 	srunner_run_all(sr, CK_NORMAL);
