@@ -40,7 +40,13 @@ enum msg_type {
 	MSG_PM_WORKER_RETIRE = 110,	/* mh_id: worker id; no more requests to it */
 	MSG_PM_POOL_STATE = 120,	/* mh_id: pool index; struct msg_pool_state */
 	MSG_PM_STATUS,			/* mh_id: serial; answer with MSG_LSN_STATUS */
-	MSG_PM_RELOAD = 130,		/* mh_id: generation; fd: memfd, the new config text */
+	MSG_PM_RELOAD = 130,		/* mh_id: generation; fd: memfd, the new config text (also to hsd-logd) */
+	MSG_PM_LOGGER = 140,		/* fd: channel to hsd-logd, a new one each time either starts */
+
+	/* pool manager -> hsd-logd */
+	MSG_PM_LOG_LISTENER = 150,	/* fd: channel to the listener */
+	MSG_PM_LOG_FILE,		/* mh_id: the MSG_LOG_OPEN's; struct msg_log_file; fd unless it failed */
+	MSG_PM_LOG_REOPEN,		/* open every file again (external rotation) */
 
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
@@ -69,8 +75,14 @@ enum msg_type {
 	MSG_WRK_PONG = 560,		/* struct msg_pong: the loop is alive */
 	MSG_WRK_RECYCLE,		/* struct msg_recycle: recycle_requests reached */
 
+	/* listener <-> hsd-logd */
+	MSG_LOG_BATCH = 600,		/* struct msg_log_batch + records (logrec.h) */
+	MSG_LOG_ACK = 610,		/* struct msg_log_ack: every batch up to la_seq is written */
+
+	/* hsd-logd -> pool manager */
+	MSG_LOG_OPEN = 620,		/* mh_id: request id; struct msg_log_open + dir + name */
+
 	/* reserved for later processes */
-	MSG_LOG_BASE = 600,		/* listener -> hsd-logd */
 	MSG_CACHE_BASE = 700,		/* listener <-> hsd-cached */
 	MSG_CTL_BASE = 800,		/* hsdctl <-> pool manager */
 };
@@ -128,6 +140,39 @@ struct msg_worker {
  */
 struct msg_demand {
 	uint32_t	dm_gen;
+};
+
+/*
+ * Logging (see logjournal.h).  A batch: lb_count records, in the order
+ * the listener finished them, from listener lb_epoch; its seq counts up
+ * from 1.  hsd-logd asks the pool manager for each file it writes, by
+ * a directory of the configuration and a plain name (no '/'); the pool
+ * manager opens it for appending, or says why it cannot.
+ */
+struct msg_log_batch {
+	uint64_t	lb_epoch;
+	uint64_t	lb_seq;
+	uint32_t	lb_count;
+	uint32_t	lb_flags;	/* LB_FLUSH: write it now (a stop) */
+};
+
+#define LB_FLUSH	0x1
+
+struct msg_log_ack {
+	uint64_t	la_epoch;
+	uint64_t	la_seq;
+};
+
+struct msg_log_open {
+	uint16_t	lo_dirlen;
+	uint16_t	lo_namelen;
+	uint32_t	lo_pad;
+};
+
+struct msg_log_file {
+	int32_t		lf_errno;	/* 0: the fd comes with it */
+	uint32_t	lf_pad;
+	uint64_t	lf_size;	/* its size when opened */
 };
 
 /* What identifies a file's content, as far as fstat() can tell: a file
@@ -245,6 +290,8 @@ struct msg_status {
 	uint32_t	st_nworkers;
 	uint32_t	st_truncated;
 	uint32_t	st_gen;		/* pool indices are this configuration's */
+	uint64_t	st_log_buffered; /* records not yet written by hsd-logd */
+	uint64_t	st_log_dropped;	/* records lost to a full buffer, ever */
 };
 
 struct msg_status_worker {

@@ -44,7 +44,8 @@ usage(void)
 	    "  start POOL        start a stopped or offline pool again\n"
 	    "  recycle POOL      replace the pool's workers, overlapped\n"
 	    "  stop-server       stop the whole server\n"
-	    "  reload            check the server's configuration file\n");
+	    "  reload            apply the server's configuration file again\n"
+	    "  reopen            reopen every log file (after rotating them)\n");
 	exit(1);
 }
 
@@ -249,7 +250,7 @@ main(int argc, char *argv[])
 			exit(1);
 		}
 	} else if (strcmp(cmd, "stop-server") == 0 ||
-	    strcmp(cmd, "reload") == 0) {
+	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "reopen") == 0) {
 		if (nargs != 0)
 			usage();
 	} else {

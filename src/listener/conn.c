@@ -30,6 +30,7 @@
 #include "head.h"
 #include "listener.h"
 #include "log.h"
+#include "logrec.h"
 #include "uri.h"
 
 #define CONN_LINGER_MAX		(64 * 1024)	/* bytes discarded before close */
@@ -119,6 +120,7 @@ conn_on_message_begin(http_parser *p)
 	c->cn_url_len = 0;
 	c->cn_name_len = c->cn_line_len = 0;
 	c->cn_in_value = 0;
+	c->cn_req_start = clock_ms();
 	return 0;
 }
 
@@ -299,11 +301,11 @@ conn_head_complete(struct conn *c)
 	int			 status;
 
 	if ((status = head_check(c->cn_buf, c->cn_head_len, &hi)) != 0) {
-		conn_fail(c, status);
+		conn_fail(c, status, HE_NONE);
 		return;
 	}
 	if (p->method == HTTP_CONNECT) {
-		conn_fail(c, 501);
+		conn_fail(c, 501, HE_VERB);
 		return;
 	}
 	if (hi.hi_options_any) {
@@ -311,19 +313,19 @@ conn_head_complete(struct conn *c)
 		return;
 	}
 	if (conn_host(c, &hi, &host, &hostlen, &u) == -1) {
-		conn_fail(c, 400);
+		conn_fail(c, 400, HE_URL);
 		return;
 	}
 	n = uri_normalize(url + u.field_data[UF_PATH].off,
 	    u.field_data[UF_PATH].len, c->cn_path, conf->cf_limits.max_field_length + 2);
 	if (n < 0) {
-		conn_fail(c, 400);
+		conn_fail(c, 400, HE_URL);
 		return;
 	}
 	c->cn_path_len = n;
 
 	if (conn_route_host(c, host, hostlen) == -1) {
-		conn_fail(c, 400);
+		conn_fail(c, 400, HE_HOSTNAME);
 		return;
 	}
 	/* A body announced too large is refused before any of it is read
@@ -331,7 +333,7 @@ conn_head_complete(struct conn *c)
 	max = conf_max_body(&conf->cf_sites[c->cn_site], c->cn_app);
 	if (max != 0 && (p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > max) {
-		conn_fail(c, 413);
+		conn_fail(c, 413, HE_ENTITY_TOO_LARGE);
 		return;
 	}
 	c->cn_keepalive = http_should_keep_alive(p) ? 1 : 0;
@@ -357,18 +359,18 @@ conn_parse(struct conn *c)
 			c->cn_parsed++;
 		c->cn_head_len = c->cn_parsed;
 		if (c->cn_head_len > lim->max_request_bytes)
-			conn_fail(c, 431);
+			conn_fail(c, 431, HE_REQUEST_LENGTH);
 		else
 			conn_head_complete(c);
 		return;
 	}
 	if (HTTP_PARSER_ERRNO(&c->cn_parser) != HPE_OK) {
-		conn_fail(c, conn_parse_status(c));
+		conn_fail(c, conn_parse_status(c), HE_NONE);
 		return;
 	}
 	if (c->cn_parsed > lim->max_request_bytes) {
 		/* Still in the request line means the target is too long. */
-		conn_fail(c, c->cn_name_len == 0 ? 414 : 431);
+		conn_fail(c, c->cn_name_len == 0 ? 414 : 431, HE_NONE);
 		return;
 	}
 }
@@ -395,8 +397,6 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	int		 one = 1, max;
 
 	(void)l;
-	(void)peer;
-	(void)peerlen;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("conn_accept: calloc");
 		close(fd);
@@ -405,6 +405,8 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->cn_fd = fd;
 	c->cn_file = -1;
 	c->cn_lid = (uint32_t)(uintptr_t)arg;
+	if (peerlen > 0 && (size_t)peerlen <= sizeof(c->cn_peer))
+		memcpy(&c->cn_peer, peer, peerlen);
 	c->cn_id = ++lenv->le_next_id ? lenv->le_next_id : ++lenv->le_next_id;
 	len = sizeof(c->cn_local);
 	if (getsockname(fd, (struct sockaddr *)&c->cn_local, &len) == -1)
@@ -434,7 +436,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd,
 	event_add(c->cn_ev, NULL);
 	max = lenv->le_conf->cf_limits.max_connections;
 	if (max > 0 && lenv->le_nconns > (uint32_t)max) {
-		conn_fail(c, 503);
+		conn_fail(c, 503, HE_CONN_LIMIT);
 		return;
 	}
 	event_add(c->cn_timer, lenv->le_tv_header);
@@ -586,6 +588,9 @@ conn_stop_accepting(void)
 void
 conn_close(struct conn *c)
 {
+	/* A handed-back response that did not get out whole. */
+	if (c->cn_logpend != NULL)
+		logbuf_finish(c, 0, 64);
 	if (c->cn_state == CN_QUEUED)
 		queue_unpark(c);
 	event_free(c->cn_ev);
@@ -678,9 +683,38 @@ conn_flush(struct conn *c)
 	conn_linger(c);
 }
 
-/* Answer with status and close; the request is not going anywhere else. */
+/* The HTTPERR reason of a status the listener answers, unless the
+ * caller knows better. */
+static int
+conn_status_reason(int status)
+{
+	switch (status) {
+	case 408:
+		return HE_TIMER_HEADER_WAIT;
+	case 413:
+		return HE_ENTITY_TOO_LARGE;
+	case 414:
+		return HE_URL_LENGTH;
+	case 431:
+		return HE_FIELD_LENGTH;
+	case 501:
+		return HE_NOT_IMPLEMENTED;
+	case 502:
+		return HE_ABANDONED;
+	case 503:
+		return HE_QUEUE_FULL;
+	default:
+		return HE_BAD_REQUEST;
+	}
+}
+
+/*
+ * Answer with status and close; the request is not going anywhere else.
+ * The HTTPERR log gets it, with reason (HE_NONE: the usual one for the
+ * status).
+ */
 void
-conn_fail(struct conn *c, int status)
+conn_fail(struct conn *c, int status, int reason)
 {
 	static const char fmt[] =
 	    "HTTP/1.1 %d %s\r\n"
@@ -692,11 +726,13 @@ conn_fail(struct conn *c, int status)
 	    "\r\n"
 	    "%s";
 	char		 body[160], date[64];
-	const char	*reason = conn_reason(status);
+	const char	*text = conn_reason(status);
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 	int		 n, blen;
 
+	logbuf_httperr(c, c->cn_resume ? 0 : status, reason != HE_NONE ?
+	    reason : conn_status_reason(status), c->cn_head_len > 0);
 	if (c->cn_resume) {
 		/* Half a response is out: an answer of our own behind it
 		 * would be mixed bytes. */
@@ -705,7 +741,7 @@ conn_fail(struct conn *c, int status)
 		conn_reset(c);
 		return;
 	}
-	log_debug("conn_fail: connection %u: %d %s", c->cn_id, status, reason);
+	log_debug("conn_fail: connection %u: %d %s", c->cn_id, status, text);
 	if (c->cn_state == CN_QUEUED)
 		queue_unpark(c);
 	c->cn_state = CN_CLOSING;
@@ -716,15 +752,15 @@ conn_fail(struct conn *c, int status)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	blen = snprintf(body, sizeof(body),
 	    "<html><head><title>%d %s</title></head><body><h1>%d %s</h1>"
-	    "</body></html>\n", status, reason, status, reason);
-	n = snprintf(NULL, 0, fmt, status, reason, date, blen, body);
+	    "</body></html>\n", status, text, status, text);
+	n = snprintf(NULL, 0, fmt, status, text, date, blen, body);
 	free(c->cn_outbuf);
 	if ((c->cn_outbuf = malloc(n + 1)) == NULL) {
 		log_warn("conn_fail: malloc");
 		conn_close(c);
 		return;
 	}
-	snprintf(c->cn_outbuf, n + 1, fmt, status, reason, date, blen, body);
+	snprintf(c->cn_outbuf, n + 1, fmt, status, text, date, blen, body);
 	c->cn_out = c->cn_outbuf;
 	c->cn_out_len = n;
 	c->cn_out_off = 0;
@@ -1051,13 +1087,15 @@ conn_timeout(evutil_socket_t fd, short ev, void *arg)
 	case CN_READING:
 		if (c->cn_discard > 0)
 			conn_discard_check(c);	/* a body thrown away */
-		else if (c->cn_len == 0)
-			conn_close(c);		/* idle keep-alive */
-		else
-			conn_fail(c, 408);	/* head never completed */
+		else if (c->cn_len == 0) {
+			/* idle keep-alive: IIS logs it too */
+			logbuf_httperr(c, 0, HE_TIMER_CONNECTION_IDLE, 0);
+			conn_close(c);
+		} else				/* head never completed */
+			conn_fail(c, 408, HE_TIMER_HEADER_WAIT);
 		break;
-	case CN_QUEUED:
-		conn_fail(c, 503);		/* waited too long in the queue */
+	case CN_QUEUED:				/* waited too long in the queue */
+		conn_fail(c, 503, HE_TIMER_APP_POOL);
 		break;
 	case CN_CLOSING:
 	case CN_ANSWERING:		/* the client does not read our answer */

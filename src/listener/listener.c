@@ -87,6 +87,9 @@ listener_check_drained(void)
 {
 	if (!lenv->le_stopping || lenv->le_nconns > 0 || lenv->le_stopping > 1)
 		return;
+	/* Every record with the logger first (or given up on). */
+	if (!logbuf_drained())
+		return;
 	lenv->le_stopping = 2;
 	chan_send(lenv->le_parent, MSG_LSN_DRAINED, 0, NULL, 0, -1);
 	event_base_loopexit(lenv->le_base, NULL);
@@ -149,6 +152,11 @@ listener_dispatch_parent(struct chan *ch, const struct msg_hdr *hdr,
 			goto bad;
 		memcpy(&ps, data, sizeof(ps));
 		queue_pool_state(hdr->mh_id, ps.ps_state);
+		return;
+	case MSG_PM_LOGGER:
+		if (fd == -1 || hdr->mh_len != 0)
+			goto bad;
+		logbuf_logger(fd);
 		return;
 	case MSG_PM_STATUS:
 		if (fd != -1 || hdr->mh_len != 0)
@@ -229,6 +237,7 @@ main(int argc, char *argv[])
 		fatalx("main: signal setup failed");
 
 	queue_init();
+	logbuf_init();
 	if ((lenv->le_parent = chan_new(lenv->le_base, PROC_FD_PARENT,
 	    "poolmgr", listener_dispatch_parent, listener_parent_gone,
 	    NULL)) == NULL)

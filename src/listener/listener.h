@@ -34,12 +34,18 @@ enum conn_state {
 };
 
 struct lsn_worker;
+struct lb_pending;
 
 struct conn {
 	uint32_t		 cn_id;
 	int			 cn_fd;
 	enum conn_state		 cn_state;
 	struct sockaddr_storage	 cn_local;
+	struct sockaddr_storage	 cn_peer;
+	uint64_t		 cn_req_start;	/* monotonic ms, its first byte */
+	/* A handed-back response's access record, logged once it is out
+	 * (logbuf.c). */
+	struct lb_pending	*cn_logpend;
 	struct event		*cn_ev;		/* read, edge-triggered, for life */
 	struct event		*cn_wev;	/* write, while a final answer waits */
 	struct event		*cn_timer;
@@ -203,12 +209,23 @@ int	conn_route(struct conn *);
 void	conn_resume(struct conn *, const char *rest, size_t restlen);
 void	conn_resume_held(struct conn *);
 void	conn_writable(evutil_socket_t, short, void *);
-void	conn_fail(struct conn *, int status);
+void	conn_fail(struct conn *, int status, int reason);
 void	conn_reset(struct conn *);
 void	conn_close(struct conn *);
 void	conn_close_graceful(struct conn *);
 void	conn_parked(struct conn *);
 void	conn_close_idle(void);
+
+/* logbuf.c */
+void	logbuf_init(void);
+void	logbuf_logger(int fd);
+int	logbuf_drained(void);
+void	logbuf_status(uint64_t *buffered, uint64_t *dropped);
+void	logbuf_access(const struct conn *, int status, uint64_t sc_bytes,
+	    uint32_t win32);
+void	logbuf_httperr(const struct conn *, int status, int reason, int head);
+void	logbuf_defer(struct conn *, int status, uint64_t sc_bytes);
+void	logbuf_finish(struct conn *, uint64_t sc_bytes, uint32_t win32);
 
 /* send.c */
 void	send_start(struct conn *, const char *out, size_t outlen, int fd,

@@ -30,6 +30,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "logrec.h"
 #include "msg.h"
 
 /* A request whose handling killed this many workers is not tried again. */
@@ -341,7 +342,8 @@ queue_refuse(struct lsn_pool *pl, struct conn *c)
 	    pl->pl_state == POOL_OFFLINE ? "offline (rapid-fail protection)" :
 	    "stopped", pl->pl_state == POOL_OFFLINE ? "AppOffline" :
 	    "Disabled");
-	conn_fail(c, 503);
+	conn_fail(c, 503, pl->pl_state == POOL_OFFLINE ? HE_APP_OFFLINE :
+	    HE_DISABLED);
 }
 
 /* Hand c to w: the fd, the normalised path and every byte read so far. */
@@ -451,7 +453,7 @@ queue_dispatch(struct conn *c)
 		return;
 	if (pl->pl_queued >= cp->pl_queue_length) {
 		log_debug("queue_dispatch: pool %s: queue full", cp->pl_name);
-		conn_fail(c, 503);
+		conn_fail(c, 503, HE_QUEUE_FULL);
 		return;
 	}
 	queue_park(pl, c, 0);
@@ -600,6 +602,7 @@ queue_finish(struct lsn_worker *w, struct conn *c, int status, int flags,
 	queue_release(w, c);
 	c->cn_sent += bytes;
 	c->cn_discard = 0;
+	logbuf_access(c, status, bytes, (flags & DONE_INCOMPLETE) ? 64 : 0);
 	if (flags & DONE_HANDBACK) {
 		log_warnx("queue_finish: connection %u: a handback without its "
 		    "message; resetting", c->cn_id);
@@ -673,6 +676,8 @@ queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data,
 	queue_release(w, c);
 	c->cn_sent += dn.dn_bytes;
 	c->cn_discard = dn.dn_discard;
+	logbuf_defer(c, dn.dn_status, dn.dn_bytes + dn.dn_out_len +
+	    dn.dn_file_len);
 	send_start(c, rest + dn.dn_rest_len, dn.dn_out_len, fd,
 	    dn.dn_file_off, dn.dn_file_len,
 	    (dn.dn_flags & DONE_KEEPALIVE) && c->cn_keepalive, rest,
@@ -704,9 +709,9 @@ queue_requeue(struct conn *c)
 	log_info("queue_requeue: connection %u: its site is gone (reload)",
 	    c->cn_id);
 	if (c->cn_resume)
-		conn_reset(c);
+		conn_fail(c, 0, HE_INTERNAL);	/* a reset: half is out */
 	else
-		conn_fail(c, 503);
+		conn_fail(c, 503, HE_INTERNAL);
 }
 
 /*
@@ -746,7 +751,7 @@ queue_refused(struct lsn_worker *w, const struct msg_hdr *hdr,
 		    "written to; resetting", c->cn_id);
 		conn_reset(c);
 	} else if (c->cn_redispatched >= QUEUE_REDISPATCH_MAX) {
-		conn_fail(c, 502);	/* a reset if half a response is out */
+		conn_fail(c, 502, HE_ABANDONED);	/* a reset if half is out */
 	} else {
 		c->cn_redispatched++;
 		log_info("queue_refused: connection %u: request handed on",
@@ -900,6 +905,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 		/* Died after the last byte, before DONE: it was complete. */
 		log_info("queue_orphan: connection %u: worker %u died after "
 		    "a complete response", c->cn_id, w->wk_id);
+		logbuf_access(c, status, written, 0);
 		c->cn_sent += written;
 		c->cn_state = CN_READING;
 		if ((flags & DONE_KEEPALIVE) && status != 0 &&
@@ -918,6 +924,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 		log_info("queue_orphan: connection %u: worker %u died after "
 		    "%llu response bytes; resetting", c->cn_id, w->wk_id,
 		    (unsigned long long)written);
+		logbuf_httperr(c, 0, HE_ABANDONED, 1);
 		conn_reset(c);
 	} else if (queue_replayable(c)) {
 		log_info("queue_orphan: connection %u: worker %u died; "
@@ -927,7 +934,7 @@ queue_orphan(struct lsn_worker *w, struct conn *c)
 	} else {
 		log_info("queue_orphan: connection %u: worker %u died with "
 		    "the request; 502", c->cn_id, w->wk_id);
-		conn_fail(c, 502);
+		conn_fail(c, 502, HE_ABANDONED);
 	}
 }
 
@@ -1001,6 +1008,7 @@ queue_status(uint32_t serial)
 	memset(&st, 0, sizeof(st));
 	st.st_npools = conf->cf_npools;
 	st.st_gen = lenv->le_gen->lg_gen;
+	logbuf_status(&st.st_log_buffered, &st.st_log_dropped);
 	off = sizeof(st);
 	for (i = 0; i < conf->cf_npools; i++) {
 		q = lenv->le_pools[i]->pl_queued;

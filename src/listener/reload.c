@@ -37,6 +37,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "logrec.h"
 #include "msg.h"
 
 struct lsn_gen *
@@ -203,7 +204,7 @@ reload_apply(uint32_t gen, int fd)
 		if (conn_route(c) == -1) {
 			log_info("reload_apply: connection %u: no site takes "
 			    "its request now; 400", c->cn_id);
-			conn_fail(c, 400);
+			conn_fail(c, 400, HE_HOSTNAME);
 			continue;
 		}
 		queue_park(lenv->le_pools[c->cn_pool], c, 0);

@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "logrec.h"
 
 /* Bytes one connection may send per readiness before others get a turn. */
 #define SEND_BUDGET	(1024 * 1024)
@@ -161,6 +162,7 @@ send_done(struct conn *c)
 	if (c->cn_wev != NULL)
 		event_del(c->cn_wev);
 	send_free(c);
+	logbuf_finish(c, 0, 0);
 	if (c->cn_send_keep)
 		conn_resume_held(c);
 	else
@@ -232,12 +234,14 @@ send_timeout(struct conn *c)
 	    acked == c->cn_send_acked) {
 		log_info("send_timeout: connection %u: the client took nothing "
 		    "for connection_timeout; resetting", c->cn_id);
+		logbuf_httperr(c, 0, HE_TIMER_CONNECTION_IDLE, 0);
 		conn_reset(c);
 		return;
 	}
 	if (clock_ms() > c->cn_send_deadline) {
 		log_info("send_timeout: connection %u: the client reads "
 		    "slower than min_send_rate; resetting", c->cn_id);
+		logbuf_httperr(c, 0, HE_TIMER_MIN_BYTES, 0);
 		conn_reset(c);
 		return;
 	}

@@ -459,8 +459,20 @@ ctl_status_json(struct evbuffer *out, const struct ctl_lsn *cl)
 		    (int)penv->pe_listener->pc_pid, cl ? "true" : "false");
 	else
 		evbuffer_add_printf(out, "null");
-	/* No cache or logger process exists yet. */
-	evbuffer_add_printf(out, ",\n \"cache\": null,\n \"logger\": null}\n");
+	/* No cache process exists yet. */
+	evbuffer_add_printf(out, ",\n \"cache\": null,\n \"logger\": ");
+	if (penv->pe_logger != NULL)
+		evbuffer_add_printf(out, "{\"pid\": %d}", (int)
+		    penv->pe_logger->pc_pid);
+	else
+		evbuffer_add_printf(out, "null");
+	/* The listener's: records not yet written, and lost ones. */
+	if (cl != NULL)
+		evbuffer_add_printf(out, ",\n \"log_records\": {\"buffered\": "
+		    "%llu, \"dropped\": %llu}", (unsigned long long)
+		    cl->cl_st.st_log_buffered, (unsigned long long)
+		    cl->cl_st.st_log_dropped);
+	evbuffer_add_printf(out, "}\n");
 }
 
 static void
@@ -483,7 +495,18 @@ ctl_status_text(struct evbuffer *out, const struct ctl_lsn *cl)
 		    " (did not answer: queues and requests unknown)");
 	else
 		evbuffer_add_printf(out, "listener: none\n");
-	evbuffer_add_printf(out, "cache: none\nlogger: none\n");
+	evbuffer_add_printf(out, "cache: none\n");
+	if (penv->pe_logger != NULL)
+		evbuffer_add_printf(out, "logger: pid %d", (int)
+		    penv->pe_logger->pc_pid);
+	else
+		evbuffer_add_printf(out, "logger: none (restarting)");
+	if (cl != NULL)
+		evbuffer_add_printf(out, ", %llu records waiting, %llu "
+		    "dropped (log_buffer full)", (unsigned long long)
+		    cl->cl_st.st_log_buffered, (unsigned long long)
+		    cl->cl_st.st_log_dropped);
+	evbuffer_add_printf(out, "\n");
 	for (i = 0; i < cf->cf_npools; i++) {
 		cp = &cf->cf_pools[i];
 		evbuffer_add_printf(out, "pool ");
@@ -751,6 +774,17 @@ ctl_command(struct ctl_conn *cc, char *line)
 		poolmgr_stop(0);
 	} else if (strcmp(line, "reload") == 0 && arg == NULL)
 		ctl_reload(cc);
+	else if (strcmp(line, "reopen") == 0 && arg == NULL) {
+		log_info("hsdctl: reopen");
+		if (penv->pe_logger == NULL) {
+			ctl_error(cc, "no logger runs (it is restarting)");
+			return;
+		}
+		logger_reopen();
+		evbuffer_add_printf(bufferevent_get_output(cc->cc_bev),
+		    "ok\nreopening the log files\n");
+		ctl_finish(cc);
+	}
 	else {
 		ctl_printable(line, shown, sizeof(shown));
 		ctl_error(cc, "unknown command \"%s\"%s", shown,

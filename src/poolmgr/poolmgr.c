@@ -197,9 +197,10 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	c->pc_pid = pid;
 	c->pc_started_ms = clock_ms();
 	c->pc_chan = chan_new(penv->pe_base, chanfd,
-	    kind == PM_LISTENER ? "listener" : "worker",
-	    kind == PM_LISTENER ? poolmgr_dispatch_listener :
-	    pool_dispatch_worker, poolmgr_child_chan_gone, c);
+	    kind == PM_LISTENER ? "listener" : kind == PM_LOGGER ? "logger" :
+	    "worker", kind == PM_LISTENER ? poolmgr_dispatch_listener :
+	    kind == PM_LOGGER ? logger_dispatch : pool_dispatch_worker,
+	    poolmgr_child_chan_gone, c);
 	if (c->pc_chan == NULL)
 		fatalx("poolmgr_child_new: no channel for pid %d", (int)pid);
 	TAILQ_INSERT_TAIL(&penv->pe_children, c, pc_entry);
@@ -218,6 +219,8 @@ poolmgr_child_free(struct pm_child *c)
 		chan_free(c->pc_chan);
 	if (c == penv->pe_listener)
 		penv->pe_listener = NULL;
+	if (c == penv->pe_logger)
+		penv->pe_logger = NULL;
 	free(c);
 }
 
@@ -255,8 +258,11 @@ poolmgr_reap(void)
 			supervise_exited(c, status);
 	}
 	if (penv->pe_stopping) {
-		if (penv->pe_listener == NULL)
+		if (penv->pe_listener == NULL) {
 			pool_stop_workers();
+			/* Every record the listener had is with it now. */
+			logger_stop();
+		}
 		if (TAILQ_EMPTY(&penv->pe_children))
 			event_base_loopexit(penv->pe_base, NULL);
 	}
@@ -323,6 +329,9 @@ poolmgr_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		poolmgr_stop(sig);
+		break;
+	case SIGUSR1:
+		logger_reopen();
 		break;
 	case SIGHUP:
 		/* reload_run() logs what it did, or why it did nothing. */
@@ -574,6 +583,8 @@ poolmgr_check_conf(const struct hsd_config *cf, const char *file)
 		rv = -1;
 	if (poolmgr_check_chroot(cf, file) == -1)
 		rv = -1;
+	if (logger_check_dirs(cf, file) == -1)
+		rv = -1;
 	return rv;
 }
 
@@ -635,7 +646,7 @@ main(int argc, char *argv[])
 	char		*text, *path;
 	int		 ch, daemonize = 0, testonly = 0, verbose = 0;
 	int		 rundir, pidfd;
-	int		 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	int		 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	uint32_t	 i;
 
 	log_init("hsd-poolmgr", 0);
@@ -673,8 +684,9 @@ main(int argc, char *argv[])
 		printf("%s: configuration ok\n", file);
 		exit(0);
 	}
-	for (i = 0; i < 2; i++) {
-		path = poolmgr_binary(i == 0 ? "hsd-listener" : "hsd-worker");
+	for (i = 0; i < 3; i++) {
+		path = poolmgr_binary(i == 0 ? "hsd-listener" : i == 1 ?
+		    "hsd-worker" : "hsd-logd");
 		if (access(path, X_OK) == -1)
 			fatal("%s (libexec_dir in %s)", path, file);
 		free(path);
@@ -726,6 +738,7 @@ main(int argc, char *argv[])
 	    NULL)) == NULL)
 		fatalx("main: evtimer_new failed");
 	reload_init();
+	logger_init();
 	pool_init();
 	supervise_init();
 	ctl_start();

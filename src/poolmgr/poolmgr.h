@@ -35,6 +35,7 @@ struct pm_conf {
 enum pm_kind {
 	PM_LISTENER,
 	PM_WORKER,
+	PM_LOGGER,
 };
 
 struct pm_child {
@@ -100,6 +101,8 @@ struct poolmgr_env {
 	struct pm_pool		*pe_pools;
 	TAILQ_HEAD(, pm_child)	 pe_children;
 	struct pm_child		*pe_listener;
+	struct pm_child		*pe_logger;
+	int			 pe_log_journal;	/* memfd, logjournal.h */
 	uint32_t		 pe_next_worker;
 	int			 pe_stopping;
 	int			 pe_exit_status;
@@ -121,6 +124,18 @@ char	*poolmgr_read_file(const char *);
 void	 poolmgr_addr_text(const struct conf_listen *, char *, size_t);
 int	 poolmgr_bind_one(const struct conf_listen *);
 int	 poolmgr_check_conf(const struct hsd_config *, const char *);
+
+/* logger.c */
+void	 logger_init(void);
+int	 logger_check_dirs(const struct hsd_config *, const char *);
+int	 logger_start(void);
+void	 logger_connect(void);
+void	 logger_dispatch(struct chan *, const struct msg_hdr *, const void *,
+	    int, void *);
+void	 logger_undo(void);
+void	 logger_reopen(void);
+void	 logger_reload(uint32_t, int);
+void	 logger_stop(void);
 
 /* reload.c */
 void	 reload_init(void);

@@ -48,10 +48,12 @@ struct pm_service {
 };
 
 static int	supervise_start_listener(void);
+static void	supervise_listener_up(void);
 
 static struct pm_service supervise_table[] = {
-	{ "listener", PM_LISTENER, supervise_start_listener, pool_listener_up,
-	    NULL, 0, 0 },
+	{ "listener", PM_LISTENER, supervise_start_listener,
+	    supervise_listener_up, NULL, 0, 0 },
+	{ "logger", PM_LOGGER, logger_start, logger_connect, NULL, 0, 0 },
 };
 
 #define SV_COUNT	(sizeof(supervise_table) / sizeof(supervise_table[0]))
@@ -104,6 +106,14 @@ supervise_start_listener(void)
 		}
 	}
 	return 0;
+}
+
+/* A new listener: its workers, then its channel to the logger. */
+static void
+supervise_listener_up(void)
+{
+	pool_listener_up();
+	logger_connect();
 }
 
 static struct pm_service *

@@ -33,7 +33,7 @@ SECCOMP = os.environ.get('HSD_SECCOMP', 'yes') == 'yes'
 SRCDIR = os.path.abspath(os.environ.get('HSD_SRCDIR') or
                          os.path.join(os.path.dirname(__file__), '..', '..'))
 POOLMGR = os.path.join(BUILDDIR, 'hsd-poolmgr')
-CHILD_NAMES = ('hsd-listener', 'hsd-worker')
+CHILD_NAMES = ('hsd-listener', 'hsd-worker', 'hsd-logd')
 MARK_VAR = 'HSD_E2E_MARK'
 E2EDIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -741,8 +741,8 @@ def fault_libexec(role_code):
     d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
     if not os.environ.get('HSD_E2E_KEEP'):
         atexit.register(shutil.rmtree, d, True)
-    os.symlink(os.path.join(BUILDDIR, 'hsd-listener'),
-               os.path.join(d, 'hsd-listener'))
+    for name in ('hsd-listener', 'hsd-logd'):
+        os.symlink(os.path.join(BUILDDIR, name), os.path.join(d, name))
     path = os.path.join(d, 'hsd-worker')
     with open(path, 'w') as f:
         # The interpreter itself, not a wrapper that would rename the
@@ -797,6 +797,10 @@ class Server:
         os.makedirs(self.run_dir, 0o700)
         if run_owner is not None:
             os.chown(self.run_dir, *run_owner)
+            # Where conf_tail() puts the logs: the server makes what it
+            # lacks, as the user it runs as.
+            os.makedirs(os.path.join(self.dir, 'log'), 0o755)
+            os.chown(os.path.join(self.dir, 'log'), *run_owner)
         self.roots = {}
         rootspecs = dict(roots or {})
         if files is not None or 'ROOT' not in rootspecs:

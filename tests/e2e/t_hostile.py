@@ -82,8 +82,8 @@ def hostile_libexec():
     d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
     if not os.environ.get('HSD_E2E_KEEP'):
         atexit.register(shutil.rmtree, d, True)
-    os.symlink(os.path.join(T.BUILDDIR, 'hsd-listener'),
-               os.path.join(d, 'hsd-listener'))
+    for name in ('hsd-listener', 'hsd-logd'):
+        os.symlink(os.path.join(T.BUILDDIR, name), os.path.join(d, name))
     path = os.path.join(d, 'hsd-worker')
     with open(path, 'w') as f:
         f.write(PRELUDE)

@@ -88,8 +88,11 @@ def test_status():
         T.assert_eq(st['listener'], {'pid': s.listener(), 'answered': True},
                     'listener')
         T.assert_eq(st['isolation'], 'pools', 'isolation mode')
-        T.assert_eq((st['cache'], st['logger']), (None, None),
-                    'cache and logger (no such processes yet)')
+        T.assert_eq((st['cache'], st['logger']),
+                    (None, {'pid': s.children('hsd-logd')[0]}),
+                    'cache (no such process yet) and logger')
+        T.assert_eq(set(st['log_records']), {'buffered', 'dropped'},
+                    'the listener\'s log records')
         T.assert_eq([p['name'] for p in st['pools']], ['default', 'b'],
                     'pools')
         for i, name in enumerate(('default', 'b')):

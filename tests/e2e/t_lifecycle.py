@@ -54,8 +54,9 @@ def test_children():
     with server() as s:
         kids = s.children()
         names = sorted((T.proc_stat(p) or ('?',))[0] for p in kids)
-        T.assert_eq(names, ['hsd-listener', 'hsd-worker', 'hsd-worker',
-                            'hsd-worker'], 'comm of the direct children')
+        T.assert_eq(names, ['hsd-listener', 'hsd-logd', 'hsd-worker',
+                            'hsd-worker', 'hsd-worker'],
+                    'comm of the direct children')
         ws = s.workers()
         for pid, (pool, wid) in ws.items():
             argv = T.proc_cmdline(pid)
@@ -185,7 +186,7 @@ def test_shutdown_timeout_bounds_the_stop():
 def test_sigkill_poolmgr():
     with server() as s:
         kids = s.children()
-        T.assert_eq(len(kids), 4, 'children')
+        T.assert_eq(len(kids), 5, 'children')
         os.kill(s.pid, signal.SIGKILL)
         s.proc.wait(5)
         T.wait_for(lambda: not [p for p in kids if T.alive(p)] and
@@ -469,7 +470,7 @@ def test_daemon():
         mine = T.marked_pids(d)
         assert pid in mine, 'daemon pid %d not among our processes %r' \
             % (pid, mine)
-        T.assert_eq(len(mine), 3, 'daemon, listener and one worker')
+        T.assert_eq(len(mine), 4, 'daemon, listener, logger and one worker')
         os.kill(pid, signal.SIGTERM)
         T.wait_for(lambda: not T.marked_pids(d), 15,
                    'every process of the daemon to exit')

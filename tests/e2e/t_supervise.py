@@ -209,8 +209,8 @@ def test_listener_that_cannot_stay_up():
     d = T.tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
     try:
         os.chmod(d, 0o755)
-        os.symlink(os.path.join(T.BUILDDIR, 'hsd-worker'),
-                   os.path.join(d, 'hsd-worker'))
+        for name in ('hsd-worker', 'hsd-logd'):
+            os.symlink(os.path.join(T.BUILDDIR, name), os.path.join(d, name))
         path = os.path.join(d, 'hsd-listener')
         with open(path, 'w') as f:
             f.write(BROKEN_LISTENER % os.path.join(T.BUILDDIR,
