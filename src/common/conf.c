@@ -2005,6 +2005,45 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 	return 0;
 }
 
+/*
+ * Comments blanked out, newlines kept: libconfuse 3.3 counts a comment's
+ * line more than once, so every error after a comment named the wrong
+ * line.  '#' and '//' to the end of the line and '/' '*' to '*' '/'
+ * outside quoted strings, as libconfuse reads them.
+ */
+static void
+conf_blank_comments(char *s)
+{
+	char	quote = 0;
+
+	for (; *s != '\0'; s++) {
+		if (quote) {
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			else if (*s == quote)
+				quote = 0;
+		} else if (*s == '"' || *s == '\'')
+			quote = *s;
+		else if (*s == '#' || (s[0] == '/' && s[1] == '/')) {
+			for (; *s != '\0' && *s != '\n'; s++)
+				*s = ' ';
+			if (*s == '\0')
+				break;
+		} else if (s[0] == '/' && s[1] == '*') {
+			*s++ = ' ';
+			*s = ' ';
+			for (s++; *s != '\0' && !(s[0] == '*' && s[1] == '/');
+			    s++)
+				if (*s != '\n')
+					*s = ' ';
+			if (*s == '\0')
+				break;
+			*s++ = ' ';
+			*s = ' ';
+		}
+	}
+}
+
 int
 conf_load_buf(const char *text, const char *name, struct hsd_config **out)
 {
@@ -2019,6 +2058,7 @@ conf_load_text(const char *text, const char *name, int flags,
 	struct hsd_config	*cf = NULL;
 	cfg_t			*root = NULL;
 	FILE			*fp = NULL;
+	char			*copy = NULL;
 	size_t			 i;
 	int			 rv = -1, ret;
 
@@ -2051,7 +2091,12 @@ conf_load_text(const char *text, const char *name, int flags,
 		goto fail;
 	}
 	if (*text != '\0') {
-		if ((fp = fmemopen((void *)text, strlen(text), "r")) == NULL) {
+		if ((copy = strdup(text)) == NULL) {
+			log_warn("conf_load_text: strdup");
+			goto fail;
+		}
+		conf_blank_comments(copy);
+		if ((fp = fmemopen(copy, strlen(copy), "r")) == NULL) {
 			log_warn("conf_load_text: fmemopen");
 			goto fail;
 		}
@@ -2077,6 +2122,7 @@ fail:
 	conf_free(cf);
 	if (root != NULL)
 		cfg_free(root);
+	free(copy);
 	free(cp.cp_marks);
 	conf_cur = NULL;
 	return rv;

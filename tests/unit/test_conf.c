@@ -748,6 +748,19 @@ struct conf_reject {
 };
 
 static const struct conf_reject conf_rejects[] = {
+	/* Comments of every kind before an error: its own line still
+	 * (libconfuse 3.3 alone counts comment lines more than once). */
+	{ "# one\n# two\n// three\n/* four\nfive */\n"
+	  "site \"s\" {\n"
+	  "  bindings = {\"*:8080\", # a comment in a list\n"
+	  "              \"*:8081\"} // and after it\n"
+	  "  root = \"@/www\" /* one line */\n"
+	  "  bogus = \"#not a comment\"\n"
+	  "}\n",
+	  "t.conf:10: site \"s\": no such option 'bogus'", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"}\n"
+	  "  root = \"@/www/#x//y\" }\n",
+	  "t.conf:2: site \"s\": root: \"@/www/#x//y\"", NULL },
 	/* Unknown keys and syntax. */
 	{ "bogus = 1\n" ONE_SITE,
 	  "t.conf:1: no such option 'bogus'", NULL },
