@@ -5,18 +5,28 @@
 # Environment: HSD_BUILDDIR (default .: hsd-poolmgr and its children are
 # taken from there; if it has no hsd-poolmgr, the one in PATH is used with
 # its compiled-in libexec_dir), NGINX_PORT (18081), HSD_PORT (18082),
-# NGINX (/usr/sbin/nginx), SKIP_HSD=1 (nginx only, to check the harness).
+# NGINX (/usr/sbin/nginx), SKIP_HSD=1 (nginx only, to check the harness),
+# LOGGING (on: both write an access log line per request, as deployed;
+# off: neither does -- run both to see what logging costs each).
 #
 # Fairness: nginx gets worker_processes 2, the CPU budget of hsd's 2 workers
 # (hsd also has its listener; the machine has 2 cores and the load
-# generator shares them).  hsd writes no access log yet (hsd-logd does not
-# exist), so nginx runs with access_log off too.  nginx keeps open file
-# descriptors (open_file_cache) as a performance-minded operator would.
+# generator shares them).  With LOGGING=on both log every request: hsd its
+# default W3C log (hsd-logd writes in rounds), nginx the combined format
+# buffered as an operator would set it (buffer=64k flush=1s).  nginx keeps
+# open file descriptors (open_file_cache) as a performance-minded operator
+# would.
 
 NGINX_PORT=${NGINX_PORT:-18081}
 HSD_PORT=${HSD_PORT:-18082}
 NGINX=${NGINX:-/usr/sbin/nginx}
 HSD_BUILDDIR=${HSD_BUILDDIR:-.}
+LOGGING=${LOGGING:-on}
+case $LOGGING in
+on)	hsd_format=w3c ;;
+off)	hsd_format=off ;;
+*)	echo "servers.sh: LOGGING is on or off" >&2; exit 1 ;;
+esac
 
 tmp=$(mktemp -d /tmp/hsd-bench.XXXXXX) || exit 1
 nginx_pid='' hsd_pid=''
@@ -91,6 +101,8 @@ start_servers() {
 	    >"$tmp/www/100k.txt"
 
 	# nginx: its own prefix in the temp dir, so nothing of /etc/nginx is used.
+	nginx_access_log="access_log off;"
+	[ "$LOGGING" = on ] && nginx_access_log="access_log $tmp/nginx/access.log combined buffer=64k flush=1s;"
 	user=
 	[ "$(id -u)" -eq 0 ] && user="user root;"
 	cat >"$tmp/nginx/nginx.conf" <<-EOF
@@ -105,7 +117,7 @@ start_servers() {
 	}
 	http {
 		default_type text/plain;
-		access_log off;
+		$nginx_access_log
 		sendfile on;
 		tcp_nopush on;
 		open_file_cache max=1000 inactive=60s;
@@ -142,6 +154,7 @@ start_servers() {
 	$libexec
 	log {
 		dir = "$tmp/hsd/log"
+		format = "$hsd_format"
 	}
 	pool "default" {
 		workers = 2

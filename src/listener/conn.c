@@ -927,6 +927,7 @@ conn_discard_check(struct conn *c)
 		    (unsigned long long)c->cn_discard_got,
 		    (unsigned long long)(clock_ms() - c->cn_discard_start),
 		    (unsigned long long)c->cn_discard);
+		logbuf_httperr(c, 0, HE_TIMER_ENTITY_BODY, 0);
 		conn_close(c);
 		return -1;
 	}
@@ -1033,7 +1034,10 @@ conn_read(struct conn *c)
 			return;
 		}
 	} else if (n == 0) {
-		/* Gone: between requests, half-way through a head, or parked. */
+		/* Gone: between requests, half-way through a head, or parked;
+		 * one whose request waited is IIS's Connection_Dropped. */
+		if (c->cn_state == CN_QUEUED)
+			logbuf_httperr(c, 0, HE_DROPPED, 1);
 		conn_close(c);
 		return;
 	} else {
