@@ -121,6 +121,7 @@ conn_on_message_begin(http_parser *p)
 	c->cn_name_len = c->cn_line_len = 0;
 	c->cn_in_value = 0;
 	c->cn_req_start = clock_ms();
+	c->cn_site = UINT32_MAX;	/* not routed yet: logged without one */
 	return 0;
 }
 
@@ -815,6 +816,9 @@ conn_options(struct conn *c)
 	c->cn_out = c->cn_outbuf;
 	c->cn_out_len = n;
 	c->cn_out_off = 0;
+	/* Answered, not refused: the access log, the server-wide one (no
+	 * site is asked for). */
+	logbuf_access(c, 200, n, 0);
 	/* connection_timeout bounds a client that never reads the answer. */
 	event_add(c->cn_timer, lenv->le_tv_conn);
 	if (!keep) {
