@@ -5,7 +5,7 @@
  * SIGUSR1) and to take a reloaded configuration, and undoing the write
  * round of one that died in the middle of it (logjournal.h).
  *
- * A file is opened only in a directory the configuration names for logs
+ * A file is opened only in a directory a configuration named for logs
  * and only by a plain name, so a logger that misbehaves can append to
  * log files and nothing else.
  */
@@ -45,23 +45,62 @@ logger_init(void)
 	lj.lj_magic = LJ_MAGIC;
 	if (pwrite(penv->pe_log_journal, &lj, sizeof(lj), 0) != sizeof(lj))
 		fatal("logger_init: writing the journal");
+	logger_note_dirs(penv->pe_conf);
 }
 
-/* Whether dir is one the configuration writes logs to. */
-static int
-logger_dir_ok(const struct hsd_config *cf, const char *dir, size_t len)
+/*
+ * Every directory a configuration of this server's life has written logs
+ * to: after a reload moved a log, the logger may still have lines for a
+ * file in the old place, and they are written there.
+ */
+static char	**logger_dirs;
+static size_t	  logger_ndirs;
+
+static void
+logger_note_dir(const char *dir)
+{
+	char	**d;
+	size_t	  i;
+
+	if (dir == NULL)
+		return;
+	for (i = 0; i < logger_ndirs; i++)
+		if (strcmp(logger_dirs[i], dir) == 0)
+			return;
+	if ((d = reallocarray(logger_dirs, logger_ndirs + 1,
+	    sizeof(*d))) == NULL || (d[logger_ndirs] = strdup(dir)) == NULL) {
+		if (d != NULL)
+			logger_dirs = d;
+		log_warn("logger_note_dir: %s", dir);
+		return;
+	}
+	logger_dirs = d;
+	logger_ndirs++;
+}
+
+/* The log directories of cf join those the logger may write to. */
+void
+logger_note_dirs(const struct hsd_config *cf)
 {
 	uint32_t	i;
 
-#define LOGGER_SAME(d)	((d) != NULL && strlen(d) == len && \
-			    memcmp((d), dir, len) == 0)
-	if (LOGGER_SAME(cf->cf_log.lg_dir) || LOGGER_SAME(cf->cf_httperr_dir))
-		return 1;
+	logger_note_dir(cf->cf_log.lg_dir);
+	logger_note_dir(cf->cf_httperr_dir);
 	for (i = 0; i < cf->cf_nsites; i++)
-		if (LOGGER_SAME(cf->cf_sites[i].st_log.lg_dir))
+		logger_note_dir(cf->cf_sites[i].st_log.lg_dir);
+}
+
+/* Whether dir (len bytes) is a log directory. */
+static int
+logger_dir_ok(const char *dir, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < logger_ndirs; i++)
+		if (strlen(logger_dirs[i]) == len &&
+		    memcmp(logger_dirs[i], dir, len) == 0)
 			return 1;
 	return 0;
-#undef LOGGER_SAME
 }
 
 /* A file name of ours: letters, digits, '.', '_', '-', not "." or "..". */
@@ -171,7 +210,7 @@ logger_open(const struct msg_hdr *hdr, const void *data)
 		goto bad;
 	dir = (const char *)data + sizeof(lo);
 	name = dir + lo.lo_dirlen;
-	if (!logger_dir_ok(penv->pe_conf, dir, lo.lo_dirlen) ||
+	if (!logger_dir_ok(dir, lo.lo_dirlen) ||
 	    !logger_name_ok(name, lo.lo_namelen) ||
 	    snprintf(path, sizeof(path), "%.*s/%.*s", (int)lo.lo_dirlen, dir,
 	    (int)lo.lo_namelen, name) >= (int)sizeof(path)) {
@@ -250,7 +289,7 @@ logger_undo(void)
 		for (i = 0; i < lj.lj_nfiles && i < LJ_FILES; i++) {
 			lj.lj_files[i].lf_path[LJ_PATH_MAX - 1] = '\0';
 			slash = strrchr(lj.lj_files[i].lf_path, '/');
-			if (slash == NULL || !logger_dir_ok(penv->pe_conf,
+			if (slash == NULL || !logger_dir_ok(
 			    lj.lj_files[i].lf_path, slash -
 			    lj.lj_files[i].lf_path) ||
 			    !logger_name_ok(slash + 1, strlen(slash + 1))) {
@@ -352,6 +391,7 @@ logger_reopen(void)
 void
 logger_reload(uint32_t gen, int memfd)
 {
+	logger_note_dirs(penv->pe_conf);
 	logger_send(MSG_PM_RELOAD, gen, memfd);
 }
 

@@ -127,6 +127,7 @@ int	 poolmgr_check_conf(const struct hsd_config *, const char *);
 
 /* logger.c */
 void	 logger_init(void);
+void	 logger_note_dirs(const struct hsd_config *);
 int	 logger_check_dirs(const struct hsd_config *, const char *);
 int	 logger_start(void);
 void	 logger_connect(void);
