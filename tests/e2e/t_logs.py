@@ -41,8 +41,9 @@ HTTPERR_FIELDS = ['date', 'time', 'c-ip', 'c-port', 's-ip', 's-port',
                   'cs-version', 'cs-method', 'cs-uri', 'sc-status',
                   's-siteid', 's-reason', 's-queuename']
 
-# cs-bytes of a request with a body: IIS counts the body; hsd counts
-# only the head (see the report), so only bodiless requests are checked.
+# cs-bytes of a request with a body: IIS counts the body, hsd today
+# counts only the head, so by default only bodiless requests are checked
+# (True checks the POST too, and fails).
 CS_BYTES_WITH_BODY = False
 
 UA = 'hsd test agent/1.0 (logs)'
@@ -241,9 +242,11 @@ def test_w3c_default_fields():
     conf = '''pool "default" { workers = 1 }
 site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 '''
+    t_start = time.time()
     with T.Server(conf, files=FILES, workers=1) as s:
         reqs = do_requests(s.port)
         s.stop()
+        t_stop = time.time()
         d = log_dir(s)
         names = log_files(d)
         T.assert_eq(names, ['u_ex%s.log' % time.strftime(
@@ -253,6 +256,10 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
                     'header blocks in %r' % lines[:6])
         T.assert_eq(lines[3], '#Fields: ' + ' '.join(DEFAULT_FIELDS),
                     '#Fields')
+        # #Date: when the file was started, in UTC.
+        date = calendar.timegm(time.strptime(lines[2], '#Date: %Y-%m-%d '
+                                             '%H:%M:%S'))
+        assert int(t_start) <= date <= int(t_stop) + 1, lines[2]
         check_w3c(mine(w3c_records(s)), reqs, s.port, DEFAULT_FIELDS)
 
 
@@ -358,6 +365,10 @@ def errcase(c, data, status, close=True):
 
 
 def test_httperr_reasons():
+    # Not checked: the site and pool of lines refused before routing
+    # (Hostname, RequestLength, Verb) -- hsd today names the first site
+    # and its pool there (a new connection's cn_site is 0, not "none");
+    # httperr_reasons('-') checks them, and fails.
     httperr_reasons(None)
 
 
@@ -486,6 +497,30 @@ def httperr_reasons(UNROUTED):
     assert not bad, '\n'.join(bad)
 
 
+def test_httperr_app_offline():
+    """A pool taken offline by rapid-fail protection: AppOffline."""
+    conf = '''pool "default" { workers = 1  start = "always"
+    rapid_fail_max = 1  rapid_fail_interval = "5m" }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
+'''
+    with T.Server(conf, files=FILES, workers=1) as s:
+        (w,) = s.children('hsd-worker')
+        T.kill_quietly(w)
+        T.wait_for(lambda: 'taking it offline' in s.log(), 10,
+                   'the pool offline')
+        with T.Client(s.port) as c:
+            port = errcase(c, T.req('GET', '/a.txt?offline'), 503)
+        s.stop()
+        got = [r for r in httperr_records(s) if r['c-port'] == str(port)]
+        T.assert_eq(len(got), 1, 'HTTPERR lines %r' % got)
+        want = {'c-ip': '127.0.0.1', 's-ip': '127.0.0.1',
+                's-port': str(s.port), 'cs-version': 'HTTP/1.1',
+                'cs-method': 'GET', 'cs-uri': '/a.txt?offline',
+                'sc-status': '503', 's-siteid': 's',
+                's-reason': 'AppOffline', 's-queuename': 'default'}
+        T.assert_eq(dict((k, got[0][k]) for k in want), want, 'the line')
+
+
 # ---------------------------------------------------------------- rollover
 
 def query_counts(recs):
@@ -499,6 +534,9 @@ def query_counts(recs):
 
 
 def test_rollover_size():
+    # paced=False (all lines in one write round) fails today: the size
+    # is not checked while the new file is still being opened, so the
+    # round goes to one file, past max_size.
     rollover_size(paced=True)
 
 
