@@ -121,6 +121,7 @@ conn_on_message_begin(http_parser *p)
 	c->cn_name_len = c->cn_line_len = 0;
 	c->cn_in_value = 0;
 	c->cn_req_start = clock_ms();
+	c->cn_body_len = 0;
 	c->cn_site = UINT32_MAX;	/* not routed yet: logged without one */
 	return 0;
 }
@@ -338,6 +339,7 @@ conn_head_complete(struct conn *c)
 		return;
 	}
 	c->cn_keepalive = http_should_keep_alive(p) ? 1 : 0;
+	c->cn_body_len = (p->flags & F_CONTENTLENGTH) ? p->content_length : 0;
 	c->cn_redispatched = 0;
 	queue_dispatch(c);
 }

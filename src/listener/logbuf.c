@@ -312,7 +312,9 @@ logbuf_fill(const struct conn *c, struct logrec *r, const char **str,
 		return;
 	r->lr_http_major = p->http_major;
 	r->lr_http_minor = p->http_minor;
-	r->lr_cs_bytes = c->cn_head_len;
+	/* The head and the body it announced (a chunked body's size is
+	 * the worker's to know). */
+	r->lr_cs_bytes = c->cn_head_len + c->cn_body_len;
 	str[LRS_USER_AGENT] = logbuf_header(c, "User-Agent",
 	    &len[LRS_USER_AGENT]);
 	str[LRS_REFERER] = logbuf_header(c, "Referer", &len[LRS_REFERER]);

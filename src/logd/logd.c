@@ -231,7 +231,9 @@ logd_file_for(struct logd_log *lg, const struct conf_log *lc, time_t t)
 	int			 rv;
 
 	if (r == CONF_ROLL_SIZE) {
-		if (f != NULL && f->lf_fd != -1 &&
+		/* Lines waiting for the file count as in it: a burst that
+		 * comes while it is being opened rolls over too. */
+		if (f != NULL &&
 		    f->lf_size + evbuffer_get_length(f->lf_out) >= max)
 			lg->lg_seq++;
 	} else if (f == NULL || ft >= lg->lg_period_end)

@@ -41,10 +41,8 @@ HTTPERR_FIELDS = ['date', 'time', 'c-ip', 'c-port', 's-ip', 's-port',
                   'cs-version', 'cs-method', 'cs-uri', 'sc-status',
                   's-siteid', 's-reason', 's-queuename']
 
-# cs-bytes of a request with a body: IIS counts the body, hsd today
-# counts only the head, so by default only bodiless requests are checked
-# (True checks the POST too, and fails).
-CS_BYTES_WITH_BODY = False
+# cs-bytes of a request with a body: the head and the body, as IIS counts.
+CS_BYTES_WITH_BODY = True
 
 UA = 'hsd test agent/1.0 (logs)'
 REFERER = 'http://example.com/from?x=1'
@@ -365,11 +363,9 @@ def errcase(c, data, status, close=True):
 
 
 def test_httperr_reasons():
-    # Not checked: the site and pool of lines refused before routing
-    # (Hostname, RequestLength, Verb) -- hsd today names the first site
-    # and its pool there (a new connection's cn_site is 0, not "none");
-    # httperr_reasons('-') checks them, and fails.
-    httperr_reasons(None)
+    # Lines refused before routing (Hostname, RequestLength, Verb) name
+    # no site and no pool.
+    httperr_reasons('-')
 
 
 def httperr_reasons(UNROUTED):
@@ -534,10 +530,10 @@ def query_counts(recs):
 
 
 def test_rollover_size():
-    # paced=False (all lines in one write round) fails today: the size
-    # is not checked while the new file is still being opened, so the
-    # round goes to one file, past max_size.
+    # Spread over write rounds, and all in one round (lines that wait
+    # for a file being opened roll over too).
     rollover_size(paced=True)
+    rollover_size(paced=False)
 
 
 def rollover_size(paced):
@@ -622,6 +618,7 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@"
 
 def test_rollover_httperr():
     rollover_httperr(paced=True)
+    rollover_httperr(paced=False)
 
 
 def rollover_httperr(paced):
