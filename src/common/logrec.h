@@ -83,6 +83,7 @@ struct logrec {
 	int64_t		lr_time_us;	/* CLOCK_REALTIME when it finished */
 	uint64_t	lr_taken_ms;	/* from the request's first byte */
 	uint64_t	lr_sc_bytes;	/* response bytes sent */
+	uint64_t	lr_sc_head;	/* of them, the head's (0: unknown) */
 	uint64_t	lr_cs_bytes;	/* request bytes received */
 	uint64_t	lr_dropped;	/* LR_DROPPED: how many */
 	int64_t		lr_dropped_since_us; /* LR_DROPPED: the first one's time */

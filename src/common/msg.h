@@ -242,7 +242,7 @@ struct msg_done {
 	uint32_t	dn_flags;	/* DONE_* */
 	uint32_t	dn_rest_len;
 	uint32_t	dn_out_len;	/* DONE_HANDBACK: bytes to send first */
-	uint32_t	dn_pad;
+	uint32_t	dn_head_len;	/* the response head's bytes (logs) */
 	uint64_t	dn_file_off;	/* DONE_HANDBACK: then this file range */
 	uint64_t	dn_file_len;
 	uint64_t	dn_discard;	/* DONE_KEEPALIVE: see below */

@@ -122,6 +122,7 @@ conn_on_message_begin(http_parser *p)
 	c->cn_in_value = 0;
 	c->cn_req_start = clock_ms();
 	c->cn_body_len = 0;
+	c->cn_resp_head = 0;
 	c->cn_site = UINT32_MAX;	/* not routed yet: logged without one */
 	return 0;
 }

@@ -44,6 +44,7 @@ struct conn {
 	struct sockaddr_storage	 cn_peer;
 	uint64_t		 cn_req_start;	/* monotonic ms, its first byte */
 	uint64_t		 cn_body_len;	/* Content-Length, 0 if none */
+	uint32_t		 cn_resp_head;	/* the response head's bytes */
 	/* A handed-back response's access record, logged once it is out
 	 * (logbuf.c). */
 	struct lb_pending	*cn_logpend;

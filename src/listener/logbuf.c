@@ -295,6 +295,7 @@ logbuf_fill(const struct conn *c, struct logrec *r, const char **str,
 		len[i] = 0;
 	}
 	r->lr_time_us = logbuf_now_us();
+	r->lr_sc_head = c->cn_resp_head;
 	if (c->cn_req_start != 0)
 		r->lr_taken_ms = clock_ms() - c->cn_req_start;
 	logbuf_addr(&c->cn_peer, r->lr_caddr, &r->lr_cport, &fam);

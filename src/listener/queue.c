@@ -652,6 +652,7 @@ queue_done(struct lsn_worker *w, const struct msg_hdr *hdr, const void *data,
 			    "not resume the response (the file changed?)",
 			    c->cn_id, w->wk_id);
 	}
+	c->cn_resp_head = dn.dn_head_len;
 	if (!(dn.dn_flags & DONE_KEEPALIVE))
 		dn.dn_discard = 0;	/* lingering close reads what comes */
 	else if (!queue_discard_ok(c, dn.dn_discard, dn.dn_rest_len)) {

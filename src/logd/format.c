@@ -448,6 +448,7 @@ void
 logfmt_ncsa(struct evbuffer *b, const struct logrec_view *v, int combined)
 {
 	const struct logrec	*lr = &v->lv_rec;
+	uint64_t		 body;
 
 	/* %h %l %u */
 	logfmt_addr(b, lr->lr_family, lr->lr_caddr);
@@ -473,12 +474,14 @@ logfmt_ncsa(struct evbuffer *b, const struct logrec_view *v, int combined)
 	}
 	evbuffer_add(b, "\" ", 2);
 
-	/* %>s %b */
+	/* %>s %b: the body's bytes, the head's not counted */
 	logfmt_status(b, lr->lr_status);
-	if (lr->lr_sc_bytes == 0)
+	body = lr->lr_sc_head <= lr->lr_sc_bytes ?
+	    lr->lr_sc_bytes - lr->lr_sc_head : lr->lr_sc_bytes;
+	if (body == 0)
 		evbuffer_add(b, " -", 2);
 	else
-		evbuffer_add_printf(b, " %" PRIu64, lr->lr_sc_bytes);
+		evbuffer_add_printf(b, " %" PRIu64, body);
 
 	if (combined) {
 		evbuffer_add(b, " ", 1);

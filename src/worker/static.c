@@ -288,6 +288,7 @@ static_reset(struct wrk_req *rq)
 	rq->rq_body_at = 0;
 	rq->rq_body_off = 0;
 	rq->rq_body_end = 0;
+	rq->rq_resp_head = 0;
 }
 
 static void
@@ -344,6 +345,7 @@ static_error_extra(struct wrk_req *rq, int status, const char *extra,
 	if (extra != NULL)
 		static_put(&b, extra, extralen);
 	static_put(&b, "\r\n", 2);
+	rq->rq_resp_head = b.sb_pos - rq->rq_out;
 	if (rq->rq_method != HTTP_HEAD) {
 		static_put(&b, p1, sizeof(p1) - 1);
 		static_putu(&b, status);
@@ -732,6 +734,7 @@ static_serve(struct wrk_req *rq)
 		return;
 	}
 	rq->rq_out_len = b.sb_pos - rq->rq_out;
+	rq->rq_resp_head = rq->rq_out_len;
 	if (rq->rq_method == HTTP_HEAD || status == 304)
 		bodylen = 0;
 	rq->rq_resp_len = rq->rq_out_len + bodylen;

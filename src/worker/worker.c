@@ -429,6 +429,7 @@ worker_send_done(const struct wrk_req *rq, uint32_t flags)
 	dn.dn_status = rq->rq_status;
 	dn.dn_bytes = rq->rq_bytes;
 	dn.dn_flags = flags;
+	dn.dn_head_len = rq->rq_pre + rq->rq_resp_head;
 	iov[0].iov_base = &dn;
 	iov[0].iov_len = sizeof(dn);
 	/* Leftovers only matter to a connection that goes on. */

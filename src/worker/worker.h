@@ -98,6 +98,7 @@ struct wrk_req {
 	int		 rq_fid_ok;
 	struct msg_fileid rq_fid;
 	size_t		 rq_body_at;		/* bytes of rq_out before the body */
+	uint32_t	 rq_resp_head;		/* the response head's bytes (logs) */
 	off_t		 rq_body_off;		/* the body's range of the file */
 	off_t		 rq_body_end;
 };

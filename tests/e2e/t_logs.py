@@ -302,7 +302,9 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@"
                                                           q['target']),
                         'request line')
             T.assert_eq(m.group('s'), str(q['status']), 'status')
-            T.assert_eq(m.group('b'), str(q['got']) if q['got'] else '-',
+            # Apache's %b: the body's bytes, '-' for none.
+            body = len(q['resp'].body)
+            T.assert_eq(m.group('b'), str(body) if body else '-',
                         '%b of ' + line)
             if fmt == 'combined':
                 T.assert_eq((m.group('ref'), m.group('ua')), (REFERER, UA),

@@ -399,6 +399,15 @@ START_TEST(test_ncsa_common_combined)
 	rec_str(&v, LRS_USERNAME, "alice");
 	rec_str(&v, LRS_REFERER, "");
 	rec_str(&v, LRS_USER_AGENT, "");
+	/* %b is the body: the head's bytes are not counted, and a
+	 * response of nothing but a head is "-". */
+	v.lv_rec.lr_sc_head = 120;
+	NCSA(&v, 0, "192.0.2.7 - alice [05/Mar/2024:14:07:09 +0000] "
+	    "\"GET /docs/index.html?lang=en&x=1 HTTP/1.1\" 200 5000\n");
+	v.lv_rec.lr_sc_bytes = 120;
+	NCSA(&v, 0, "192.0.2.7 - alice [05/Mar/2024:14:07:09 +0000] "
+	    "\"GET /docs/index.html?lang=en&x=1 HTTP/1.1\" 200 -\n");
+	v.lv_rec.lr_sc_head = 0;
 	v.lv_rec.lr_sc_bytes = 0;
 	v.lv_rec.lr_status = 304;
 	NCSA(&v, 1, "192.0.2.7 - alice [05/Mar/2024:14:07:09 +0000] "
