@@ -6,8 +6,10 @@ hsdctl reopen or SIGUSR1) puts the new lines in a new file and keeps the
 old ones; hsd-logd stopped for a while holds the records in the listener
 (hsdctl status counts them) and writes them all once it goes on, and
 with a tiny log_buffer the records that did not fit are counted and
-reported by one #Remark line; and a log directory that cannot be made
-stops the server at start, naming it.
+reported by one #Remark line; a log directory that cannot be written
+at run time is retried while the records wait, and all are written
+once it is back; and a log directory that cannot be made stops the
+server at start, naming it.
 """
 
 import json
@@ -319,6 +321,39 @@ def test_log_buffer_full():
         T.assert_eq(int(m.group(1)), dropped, 'dropped, by the remark')
         T.assert_eq(int(m.group(1)) + len(counts), n,
                     'dropped + lines (%d lines)' % len(counts))
+
+
+def test_dir_unwritable_at_run_time():
+    # The site's log directory turns into a file while the server runs,
+    # and the files are reopened: the logger cannot open its file, says
+    # so and tries again, the server serves on, the records wait; once
+    # the directory is back every record is written, once.
+    with server() as s:
+        d = site_dir(s)
+        T.assert_eq(T.get(s.port, '/a.txt?i=before').status, 200, 'GET')
+        T.wait_for(lambda: status(s)['log_records']['buffered'] == 0, 10,
+                   'the first record written')
+        os.rename(d, d + '.away')
+        with open(d, 'w') as f:
+            f.write('not a directory\n')
+        ctl(s, 'reopen')
+        for i in range(20):
+            T.assert_eq(T.get(s.port, '/a.txt?i=%d' % i).status, 200,
+                        'GET while the logs cannot be written')
+        T.wait_for(lambda: 'cannot be opened; retrying' in s.log(), 10,
+                   'the logger to say it cannot open its file')
+        time.sleep(1.5)
+        T.assert_eq(status(s)['log_records']['buffered'] >= 20, True,
+                    'the records wait in the listener')
+        os.unlink(d)
+        os.rename(d + '.away', d)
+        T.wait_for(lambda: status(s)['log_records']['buffered'] == 0, 10,
+                   'the records written once the directory is back')
+        want = dict(('i=%d' % i, 1) for i in range(20))
+        want['i=before'] = 1
+        T.assert_eq(queries([x for v in record_lines(d).values()
+                             for x in v]), want, 'every record once')
+        s.stop()
 
 
 def test_unwritable_dir():
