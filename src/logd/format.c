@@ -23,35 +23,6 @@
 #include "logrec.h"
 #include "format.h"
 
-/*
- * conf_w3c_names' strings; a table of our own so the formatter does not
- * need conf.c's.  Keep the two identical: they are what analysers parse.
- */
-static const char *const logfmt_w3c_names[W3C_NFIELDS] = {
-	[W3C_DATE] = "date",
-	[W3C_TIME] = "time",
-	[W3C_S_SITENAME] = "s-sitename",
-	[W3C_S_COMPUTERNAME] = "s-computername",
-	[W3C_S_IP] = "s-ip",
-	[W3C_CS_METHOD] = "cs-method",
-	[W3C_CS_URI_STEM] = "cs-uri-stem",
-	[W3C_CS_URI_QUERY] = "cs-uri-query",
-	[W3C_S_PORT] = "s-port",
-	[W3C_CS_USERNAME] = "cs-username",
-	[W3C_C_IP] = "c-ip",
-	[W3C_CS_VERSION] = "cs-version",
-	[W3C_CS_USER_AGENT] = "cs(User-Agent)",
-	[W3C_CS_COOKIE] = "cs(Cookie)",
-	[W3C_CS_REFERER] = "cs(Referer)",
-	[W3C_CS_HOST] = "cs-host",
-	[W3C_SC_STATUS] = "sc-status",
-	[W3C_SC_SUBSTATUS] = "sc-substatus",
-	[W3C_SC_WIN32_STATUS] = "sc-win32-status",
-	[W3C_SC_BYTES] = "sc-bytes",
-	[W3C_CS_BYTES] = "cs-bytes",
-	[W3C_TIME_TAKEN] = "time-taken",
-};
-
 /* English whatever the locale: NCSA analysers parse these. */
 static const char *const logfmt_months[12] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -324,7 +295,7 @@ logfmt_w3c_header(struct evbuffer *b, uint32_t fields, time_t now)
 	evbuffer_add(b, "#Fields:", 8);
 	for (i = 0; i < W3C_NFIELDS; i++)
 		if (fields & (1u << i))
-			evbuffer_add_printf(b, " %s", logfmt_w3c_names[i]);
+			evbuffer_add_printf(b, " %s", conf_w3c_names[i]);
 	evbuffer_add(b, "\n", 1);
 }
 
