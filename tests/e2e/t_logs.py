@@ -495,6 +495,88 @@ def httperr_reasons(UNROUTED):
     assert not bad, '\n'.join(bad)
 
 
+MORE_CONF = '''limits { entity_body_timeout = "1s"  connection_timeout = "1s"
+          min_send_rate = 10000000 }
+log { dir = "@DIR@/log"  flush_interval = "100ms" }
+pool "default" { workers = 1  concurrency = 1  start = "always" }
+site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
+'''
+
+
+def test_httperr_more_reasons():
+    """URL, N/I, Connection_Dropped, Timer_EntityBody and
+    Timer_MinBytesPerSecond: one line each, with the client's port."""
+    files = dict(FILES)
+    files['zeros.bin'] = T.Sparse(32 * 1024 * 1024)
+    want = {}
+    with T.Server(MORE_CONF, files=files, workers=1) as s:
+        # A path that does not normalise (it climbs above the root).
+        with T.Client(s.port) as c:
+            c.send(T.req('GET', '/a/../../etc/passwd'))
+            T.assert_listener_error(c, c.response(timeout=5), 400)
+            want[c.sock.getsockname()[1]] = ('400', 'URL', 'GET')
+        # A transfer coding hsd does not implement.
+        with T.Client(s.port) as c:
+            c.send(T.req('POST', '/a.txt', headers={
+                'Transfer-Encoding': 'gzip'}))
+            T.assert_listener_error(c, c.response(timeout=5), 501)
+            want[c.sock.getsockname()[1]] = ('501', 'N/I', 'POST')
+        # A body answered on its head and never sent: the listener
+        # throws it away and gives up after entity_body_timeout.
+        with T.Client(s.port) as c:
+            c.send(T.req('POST', '/a.txt', headers={
+                'Content-Length': '500'}))
+            T.assert_eq(c.response(timeout=5).status, 405, 'POST')
+            c.expect_closed(5)
+            want[c.sock.getsockname()[1]] = ('-', 'Timer_EntityBody', '-')
+        # A reader slower than min_send_rate.
+        c = T.Client(s.port, timeout=30, rcvbuf=4096)
+        c.send(T.req('GET', '/zeros.bin'))
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < 30:
+                if not c.sock.recv(2048):
+                    break
+                time.sleep(0.1)
+        except ConnectionResetError:
+            pass
+        want[c.sock.getsockname()[1]] = ('-', 'Timer_MinBytesPerSecond',
+                                         '-')
+        c.close()
+        # A client that leaves while its request waits in the queue.
+        (w,) = s.children('hsd-worker')
+        T.get_to_eof(s.port, '/a.txt')
+        os.kill(w, signal.SIGSTOP)
+        try:
+            held = T.Client(s.port)
+            held.send(T.req('GET', '/a.txt?held'))
+            gone = T.Client(s.port)
+            gone.send(T.req('GET', '/a.txt?gone'))
+            assert gone.is_quiet(0.3), 'not parked'
+            want[gone.sock.getsockname()[1]] = ('-', 'Connection_Dropped',
+                                                'GET')
+            gone.close()
+            T.wait_for(lambda: 'Connection_Dropped' in ''.join(
+                open(f).read() for f in [os.path.join(
+                    s.dir, 'log', 'HTTPERR', 'httperr1.log')]), 10,
+                'the dropped connection logged')
+        finally:
+            os.kill(w, signal.SIGCONT)
+        held.close()
+        s.stop()
+        recs = httperr_records(s)
+    by_port = {}
+    for r in recs:
+        by_port.setdefault(int(r['c-port']), []).append(r)
+    for port, (status, reason, method) in want.items():
+        got = by_port.get(port, [])
+        T.assert_eq(len(got), 1, '%s lines for port %d: %r'
+                    % (reason, port, got))
+        T.assert_eq((got[0]['sc-status'], got[0]['s-reason'],
+                     got[0]['cs-method']), (status, reason, method),
+                    reason + ' line')
+
+
 def test_httperr_app_offline():
     """A pool taken offline by rapid-fail protection: AppOffline."""
     conf = '''pool "default" { workers = 1  start = "always"
