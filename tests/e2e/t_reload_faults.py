@@ -185,6 +185,15 @@ site "t" { bindings = {"127.0.0.1:@PORT2@"} root = "@B@" pool = "b" }
         c.expect_closed()
         assert not T.port_open(s.port), 'the removed binding still listens'
         T.assert_eq(T.get(s.ports[1], '/x.txt').body, B, 'the other site')
+        port = c.sock.getsockname()[1]
+        s.stop()
+        # HTTPERR says why: the listener had nowhere to send it.
+        with open(os.path.join(s.dir, 'log', 'HTTPERR',
+                               'httperr1.log')) as f:
+            lines = [x.split() for x in f if not x.startswith('#')]
+        mine = [x for x in lines if x[3] == str(port)]
+        T.assert_eq([(x[9], x[11]) for x in mine], [('503', 'Internal')],
+                    'the HTTPERR line of the request')
 
 
 def test_parked_request_routed_again():
