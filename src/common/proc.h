@@ -47,6 +47,10 @@ struct hsd_config *proc_child_start(const char *procname, int verbose);
  */
 const char *proc_privdrop(const char *dir, const struct conf_ident *id);
 
+/* The text in memfd fd (a configuration), NUL-terminated; NULL if it
+ * cannot be read (logged).  fd stays open. */
+char	*proc_read_config(int fd);
+
 /* A decimal number from a command line: 0, or -1 if s is not one. */
 int	proc_parse_u32(const char *s, uint32_t *v);
 

@@ -23,8 +23,6 @@
  */
 #include "config.h"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <stdlib.h>
@@ -39,6 +37,7 @@
 #include "log.h"
 #include "logrec.h"
 #include "msg.h"
+#include "proc.h"
 
 struct lsn_gen *
 reload_gen_new(uint32_t gen, struct hsd_config *conf)
@@ -68,38 +67,6 @@ reload_gen_unref(struct lsn_gen *g)
 {
 	if (--g->lg_refs == 0 && g != lenv->le_gen)
 		reload_gen_free(g);
-}
-
-/* The text in the memfd fd (closed here), NUL-terminated; NULL if none. */
-static char *
-reload_read(int fd)
-{
-	struct stat	 st;
-	char		*text = NULL;
-	void		*p;
-
-	if (fstat(fd, &st) == -1) {
-		log_warn("reload_read: fstat");
-		goto out;
-	}
-	if (st.st_size <= 0 || st.st_size > 64 * 1024 * 1024) {
-		log_warnx("reload_read: %lld bytes", (long long)st.st_size);
-		goto out;
-	}
-	if ((p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
-	    MAP_FAILED) {
-		log_warn("reload_read: mmap");
-		goto out;
-	}
-	if ((text = malloc(st.st_size + 1)) != NULL) {
-		memcpy(text, p, st.st_size);
-		text[st.st_size] = '\0';
-	} else
-		log_warn("reload_read: malloc");
-	munmap(p, st.st_size);
-out:
-	close(fd);
-	return text;
 }
 
 /* g's map from the current configuration's site indices to its own. */
@@ -142,7 +109,9 @@ reload_apply(uint32_t gen, int fd)
 	uint32_t		 i;
 	int			 k;
 
-	if ((text = reload_read(fd)) == NULL ||
+	text = proc_read_config(fd);
+	close(fd);
+	if (text == NULL ||
 	    conf_load_text(text, "(reload from hsd-poolmgr)", CONF_LOAD_NOFS,
 	    &cf) == -1)
 		fatalx("reload_apply: cannot take configuration %u", gen);

@@ -261,19 +261,14 @@ logd_record(const struct logrec_view *v)
 	size_t			 before;
 	int			 site;
 	char			 text[256], when[64];
+	char			 name[LOGREC_STR_MAX + 1];
 	struct tm		 tm;
 	time_t			 since;
 
 	if (v->lv_rec.lr_kind == LR_ACCESS) {
-		site = -1;
-		{
-			char	name[LOGREC_STR_MAX + 1];
-
-			memcpy(name, v->lv_str[LRS_SITE],
-			    v->lv_slen[LRS_SITE]);
-			name[v->lv_slen[LRS_SITE]] = '\0';
-			site = conf_find_site(ld.conf, name);
-		}
+		memcpy(name, v->lv_str[LRS_SITE], v->lv_slen[LRS_SITE]);
+		name[v->lv_slen[LRS_SITE]] = '\0';
+		site = conf_find_site(ld.conf, name);
 		/* A site a reload took away: the server-wide log. */
 		lc = site >= 0 ? &ld.conf->cf_sites[site].st_log :
 		    &ld.conf->cf_log;
@@ -518,22 +513,9 @@ static void
 logd_reload(uint32_t gen, int fd)
 {
 	struct hsd_config	*cf;
-	struct stat		 st;
-	char			*text = NULL;
-	void			*p;
+	char			*text;
 
-	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
-	    (p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
-	    MAP_FAILED) {
-		log_warn("logd_reload: configuration %u", gen);
-		close(fd);
-		return;
-	}
-	if ((text = malloc(st.st_size + 1)) != NULL) {
-		memcpy(text, p, st.st_size);
-		text[st.st_size] = '\0';
-	}
-	munmap(p, st.st_size);
+	text = proc_read_config(fd);
 	close(fd);
 	if (text == NULL || conf_load_text(text, "(reload from hsd-poolmgr)",
 	    CONF_LOAD_NOFS, &cf) == -1) {
