@@ -114,6 +114,7 @@ struct conf_app {
 	uint32_t	 ap_pool;	/* pool index */
 	char		*ap_root;	/* NULL: the site's root + full path */
 	uint64_t	 ap_max_body;	/* 0: no limit; unset: the site's */
+	int		 ap_cache;	/* cache = on/off; -1: the site's */
 };
 
 /*
@@ -192,6 +193,24 @@ struct conf_site {
 	uint32_t	 st_napps;
 	uint64_t	 st_max_body;	/* bytes, 0: no limit */
 	struct conf_log	 st_log;
+	int		 st_cache;	/* cache = on/off (default on) */
+};
+
+/*
+ * The response cache (hsd-cached; the cache section).  Defaults are
+ * HTTP.sys's: 256K entries, 1K of headers, the URL asked twice within
+ * 10s, entries not hit for 120s dropped.
+ */
+struct conf_cache {
+	int		 cc_enabled;		/* enabled = true */
+	uint64_t	 cc_max_memory;		/* all entries' bytes: 64M */
+	uint64_t	 cc_max_entry;		/* one response's body: 256K */
+	uint64_t	 cc_max_header;		/* one response's head: 1K */
+	uint64_t	 cc_activity_ms;	/* asked twice within: 10s; 0: once */
+	uint64_t	 cc_scavenger_ms;	/* dropped when not hit for: 120s */
+	uint64_t	 cc_max_ttl_ms;		/* no entry lives longer: 1h */
+	int		 cc_allow_query;	/* URLs with a query string */
+	int		 cc_allow_cookies;	/* requests with Cookie */
 };
 
 struct hsd_config {
@@ -221,6 +240,8 @@ struct hsd_config {
 	uint64_t		 cf_httperr_max_size;
 	uint64_t		 cf_log_buffer;
 	uint64_t		 cf_flush_interval_ms;
+
+	struct conf_cache	 cf_cache;
 };
 
 /* 0 on success; on failure -1 after logging "FILE:LINE: ..." naming the key. */
@@ -274,6 +295,10 @@ uint32_t conf_route_pool(const struct conf_site *, int app);
  * largest request body accepted, in bytes; 0 means no limit.
  */
 uint64_t conf_max_body(const struct conf_site *, int app);
+/* 1 if responses for site/app (app -1: none) may be cached: the cache
+ * is enabled and the application's (else the site's) cache key is on. */
+int	conf_cacheable(const struct hsd_config *, const struct conf_site *,
+	    int app);
 
 /*
  * The entity-body rules: a body whose reading started at start_ms, of
