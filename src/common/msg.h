@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define MSG_VERSION		8
+#define MSG_VERSION		9
 /* The largest payload: a handoff carries up to max_request_bytes of head
  * plus whatever body bytes arrived with it. */
 #define MSG_PAYLOAD_MAX		(128 * 1024)
@@ -42,11 +42,17 @@ enum msg_type {
 	MSG_PM_STATUS,			/* mh_id: serial; answer with MSG_LSN_STATUS */
 	MSG_PM_RELOAD = 130,		/* mh_id: generation; fd: memfd, the new config text (also to hsd-logd) */
 	MSG_PM_LOGGER = 140,		/* fd: channel to hsd-logd, a new one each time either starts */
+	MSG_PM_CACHED = 145,		/* fd: channel to hsd-cached, a new one each time either starts */
 
 	/* pool manager -> hsd-logd */
 	MSG_PM_LOG_LISTENER = 150,	/* fd: channel to the listener */
 	MSG_PM_LOG_FILE,		/* mh_id: the MSG_LOG_OPEN's; struct msg_log_file; fd unless it failed */
 	MSG_PM_LOG_REOPEN,		/* open every file again (external rotation) */
+
+	/* pool manager -> hsd-cached (also MSG_PM_RELOAD, MSG_PM_SHUTDOWN) */
+	MSG_PM_CACHE_LISTENER = 160,	/* fd: channel to the listener */
+	MSG_PM_CACHE_STATS,		/* mh_id: serial; answer MSG_CACHE_STATS */
+	MSG_PM_CACHE_PURGE,		/* mh_id: serial; the purge text (below); answer MSG_CACHE_PURGED */
 
 	/* listener -> pool manager */
 	MSG_LSN_DRAINED = 200,		/* graceful stop: nothing left in flight */
@@ -64,6 +70,7 @@ enum msg_type {
 	MSG_REQ_DONE = 400,		/* struct msg_done + bytes read past the request */
 	MSG_REQ_READY,			/* initialised: requests may be handed to it */
 	MSG_REQ_REFUSED,		/* struct msg_refused: a handoff it could not take */
+	MSG_REQ_OFFER = 410,		/* fd: memfd; struct msg_offer + name: a response to cache */
 
 	/* pool manager -> worker */
 	MSG_WRK_SHUTDOWN = 500,		/* finish in-flight requests and exit */
@@ -82,9 +89,21 @@ enum msg_type {
 	/* hsd-logd -> pool manager */
 	MSG_LOG_OPEN = 620,		/* mh_id: request id; struct msg_log_open + dir + name */
 
-	/* reserved for later processes */
-	MSG_CACHE_BASE = 700,		/* listener <-> hsd-cached */
-	MSG_CTL_BASE = 800,		/* hsdctl <-> pool manager */
+	/* listener -> hsd-cached */
+	MSG_CACHE_OFFER = 700,		/* fd: the worker's memfd; struct msg_cache_offer + host + path + name */
+	MSG_CACHE_REPORT = 710,		/* struct msg_cache_report + cr_n struct msg_cache_hit */
+	MSG_CACHE_SYNCED = 720,		/* mh_id: the MSG_CACHE_SYNC's: everything before it is applied */
+
+	/* hsd-cached -> listener */
+	MSG_CACHE_ENTRY = 750,		/* fd: sealed memfd; struct msg_cache_entry + host + path */
+	MSG_CACHE_DROP,			/* mh_id: entry id: serve it no more */
+	MSG_CACHE_SYNC,			/* mh_id: serial; answer MSG_CACHE_SYNCED */
+
+	/* hsd-cached -> pool manager */
+	MSG_CACHE_STATS = 780,		/* mh_id: the request's serial; struct msg_cache_stats */
+	MSG_CACHE_PURGED,		/* mh_id: the request's serial; struct msg_cache_purged */
+
+	MSG_CTL_BASE = 800,		/* reserved: hsdctl <-> pool manager */
 };
 
 /*
@@ -183,6 +202,142 @@ struct msg_fileid {
 	uint64_t	fi_size;
 	int64_t		fi_mtime_ns;
 	int64_t		fi_ctime_ns;
+};
+
+/*
+ * The response cache (hsd-cached, HTTP.sys's kernel-mode cache).
+ *
+ * The listener hands a worker a request it could answer from the cache
+ * one day with HO_CACHE: GET, no body, no query string (unless
+ * allow_query), no Authorization, no Cookie (unless allow_cookies), no
+ * Range or If-Range, to a site and application whose cache is on.  The
+ * worker then offers a 200 response it may cache (its own rules: no
+ * Set-Cookie, ...), before its DONE, as MSG_REQ_OFFER: a memfd holding
+ * the response head -- status line and header lines, each ending in
+ * CRLF, without Date, Connection, Keep-Alive or the empty line -- then
+ * the whole body; the worker keeps no mapping and closes its fd once
+ * sent.  For a static file it names the file (below the root the
+ * request maps to) and its identity.
+ *
+ * The listener passes the offer on to hsd-cached with what it knows of
+ * the request itself (MSG_CACHE_OFFER): the worker cannot offer for a
+ * request it was not handed.  hsd-cached decides (admission, the
+ * activity period), seals the memfd (F_SEAL_SEAL, WRITE, SHRINK, GROW;
+ * refused if that fails: someone still maps it writable), watches the
+ * file, and publishes the entry (MSG_CACHE_ENTRY), which the listener
+ * maps read-only and serves until MSG_CACHE_DROP, its expiry, or a new
+ * hsd-cached channel (the index starts empty).  The listener checks the
+ * seals and every offset itself.  Hits and misses go back in
+ * MSG_CACHE_REPORT, about once a second, for LRU, the scavenger and
+ * hsdctl cache.
+ */
+#define HO_CACHE		0x02	/* may offer its response (see above) */
+
+struct msg_offer {
+	uint32_t	of_conn;
+	uint16_t	of_slot;
+	uint16_t	of_name_len;	/* the file's name follows, no NUL */
+	uint32_t	of_head_len;	/* memfd bytes [0, head_len): the head */
+	uint32_t	of_fid_ok;	/* 1: a static file, of_fid is it */
+	uint64_t	of_body_len;	/* then this many bytes of body */
+	struct msg_fileid of_fid;
+};
+
+/* Why a response was not cached: the listener counts the request's
+ * reasons (MSG_CACHE_REPORT), hsd-cached the response's. */
+enum cache_reason {
+	CR_METHOD,		/* not GET or HEAD, or a body */
+	CR_QUERY,		/* a query string */
+	CR_AUTH,		/* Authorization */
+	CR_COOKIE,		/* Cookie */
+	CR_RANGE,		/* Range or If-Range */
+	CR_OFF,			/* the site's or application's cache is off */
+	CR_STATUS,		/* not 200 */
+	CR_SIZE,		/* body over max_entry_size */
+	CR_HEAD_SIZE,		/* head over max_header_size */
+	CR_NO_STORE,		/* Cache-Control no-store, private, no-cache; Pragma */
+	CR_SET_COOKIE,		/* Set-Cookie */
+	CR_VARY,		/* Vary other than Accept-Encoding */
+	CR_EXPIRED,		/* a TTL of 0, Expires in the past */
+	CR_ACTIVITY,		/* first asked: not twice within activity_period */
+	CR_MEMORY,		/* larger than max_memory */
+	CR_CHANGED,		/* the file changed, or cannot be watched */
+	CR_INVALID,		/* a memfd that is not one, the wrong size, writable, a bad head */
+	CR_NREASONS
+};
+
+/* MSG_CACHE_OFFER: co_host_len bytes of Host (lowercase, as sent, port
+ * too), co_path_len of the normalised path, co_name_len of file name. */
+struct msg_cache_offer {
+	uint32_t	co_gen;		/* the listener's configuration */
+	uint32_t	co_site;	/* site index there */
+	int32_t		co_app;		/* application index, -1: none */
+	uint32_t	co_head_len;
+	uint64_t	co_body_len;
+	uint16_t	co_host_len;
+	uint16_t	co_path_len;
+	uint16_t	co_name_len;
+	uint16_t	co_pad;
+	uint32_t	co_fid_ok;
+	uint32_t	co_pad2;
+	struct msg_fileid co_fid;
+};
+
+/*
+ * MSG_CACHE_ENTRY: mh_id is ce_id, unique for hsd-cached's life;
+ * followed by ce_host_len bytes of Host and ce_path_len of path, the
+ * offer's key.  The memfd holds ce_head_len bytes of head (as offered),
+ * then ce_body_len of body.  Offsets of the validators are into it; 0
+ * lengths: none.  Times are CLOCK_MONOTONIC milliseconds.
+ */
+struct msg_cache_entry {
+	uint32_t	ce_id;
+	uint32_t	ce_gen;
+	uint32_t	ce_site;
+	uint16_t	ce_host_len;
+	uint16_t	ce_path_len;
+	uint32_t	ce_head_len;
+	uint32_t	ce_etag_off;	/* the ETag value */
+	uint32_t	ce_etag_len;
+	uint32_t	ce_lm_off;	/* the Last-Modified value */
+	uint32_t	ce_lm_len;
+	uint32_t	ce_pad;
+	int64_t		ce_lm_time;	/* it, in seconds since the epoch; -1 */
+	uint64_t	ce_body_len;
+	uint64_t	ce_created_ms;	/* for Age */
+	uint64_t	ce_expires_ms;	/* not served from then on */
+};
+
+/* MSG_CACHE_REPORT: since the last report. */
+struct msg_cache_report {
+	uint64_t	cr_hits;
+	uint64_t	cr_misses;	/* eligible, not in the index */
+	uint64_t	cr_refused[CR_NREASONS];	/* the request's reasons */
+	uint32_t	cr_n;		/* entries hit, struct msg_cache_hit each */
+	uint32_t	cr_pad;
+};
+
+struct msg_cache_hit {
+	uint32_t	ch_id;
+	uint32_t	ch_hits;
+};
+
+/* MSG_CACHE_STATS, for hsdctl cache. */
+struct msg_cache_stats {
+	uint64_t	cs_entries;
+	uint64_t	cs_memory;	/* bytes of every entry's memfd */
+	uint64_t	cs_max_memory;
+	uint64_t	cs_hits;
+	uint64_t	cs_misses;
+	uint64_t	cs_admitted;
+	uint64_t	cs_dropped;	/* expired, scavenged, evicted, changed, purged */
+	uint64_t	cs_refused[CR_NREASONS];
+};
+
+/* MSG_PM_CACHE_PURGE's text: "all", a site's name, "/path" (every site
+ * and host), or "http://host[:port]/path". */
+struct msg_cache_purged {
+	uint64_t	cp_entries;	/* dropped, and the listener serves them no more */
 };
 
 /* MSG_REQ_HANDOFF: followed by ho_path_len bytes of path (no NUL), then
