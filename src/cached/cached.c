@@ -32,6 +32,7 @@ static struct {
 	struct chan		*parent;
 	struct chan		*listener;
 	struct msg_cache_stats	 stats;
+	uint32_t		 gen;		/* the configuration it runs */
 } cd;
 
 static void
@@ -130,7 +131,7 @@ cached_signal(evutil_socket_t sig, short ev, void *arg)
 static void
 usage(void)
 {
-	log_warnx("usage: hsd-cached [-v]");
+	log_warnx("usage: hsd-cached [-g generation] [-v]");
 	exit(1);
 }
 
@@ -140,8 +141,15 @@ main(int argc, char *argv[])
 	struct event	*sigterm;
 	int		 ch, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "v")) != -1) {
+	cd.gen = 1;
+	while ((ch = getopt(argc, argv, "g:v")) != -1) {
 		switch (ch) {
+		case 'g':
+			/* The configuration's number (msg.h, MSG_PM_RELOAD). */
+			if (proc_parse_u32(optarg, &cd.gen) == -1 ||
+			    cd.gen == 0)
+				usage();
+			break;
 		case 'v':
 			verbose++;
 			break;

@@ -189,6 +189,38 @@ head_te(struct head_te *te, const unsigned char *p, const unsigned char *e)
 	}
 }
 
+/* What the response cache needs to know of a field. */
+static void
+head_cache_field(struct head_info *hi, const char *head,
+    const unsigned char *name, size_t nlen, const unsigned char *v,
+    const unsigned char *ve)
+{
+	const char	*n = (const char *)name;
+
+	while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+		ve--;
+	if (nlen == 13 && strncasecmp(n, "authorization", 13) == 0)
+		hi->hi_flags |= HI_AUTH;
+	else if (nlen == 6 && strncasecmp(n, "cookie", 6) == 0)
+		hi->hi_flags |= HI_COOKIE;
+	else if ((nlen == 5 && strncasecmp(n, "range", 5) == 0) ||
+	    (nlen == 8 && strncasecmp(n, "if-range", 8) == 0))
+		hi->hi_flags |= HI_RANGE;
+	else if (nlen == 13 && strncasecmp(n, "if-none-match", 13) == 0) {
+		if (hi->hi_flags & HI_INM)
+			hi->hi_flags |= HI_MANY;
+		hi->hi_flags |= HI_INM;
+		hi->hi_inm_off = v - (const unsigned char *)head;
+		hi->hi_inm_len = ve - v;
+	} else if (nlen == 17 && strncasecmp(n, "if-modified-since", 17) == 0) {
+		if (hi->hi_flags & HI_IMS)
+			hi->hi_flags |= HI_MANY;
+		hi->hi_flags |= HI_IMS;
+		hi->hi_ims_off = v - (const unsigned char *)head;
+		hi->hi_ims_len = ve - v;
+	}
+}
+
 int
 head_check(const char *head, size_t len, struct head_info *info)
 {
@@ -276,8 +308,10 @@ head_check(const char *head, size_t len, struct head_info *info)
 		} else if (nlen == 17 && strncasecmp((const char *)name,
 		    "transfer-encoding", 17) == 0) {
 			nte++;
+			hi.hi_flags |= HI_TE;
 			head_te(&te, v, ve);
-		}
+		} else
+			head_cache_field(&hi, head, name, nlen, v, ve);
 	}
 	if ((p = head_eol(p, e, crlf)) == NULL || p != e)
 		return 400;

@@ -16,7 +16,23 @@ struct head_info {
 	uint32_t	hi_host_len;	/* as an offset into the head */
 	uint8_t		hi_has_host;	/* a Host field, maybe empty */
 	uint8_t		hi_options_any;	/* "OPTIONS * HTTP/1.x" */
+	/* For the response cache: fields that keep a request from it, and
+	 * the conditionals a hit answers (the first of each; a second one
+	 * sets HI_MANY). */
+	uint16_t	hi_flags;	/* HI_* */
+	uint32_t	hi_inm_off;	/* If-None-Match value */
+	uint32_t	hi_inm_len;
+	uint32_t	hi_ims_off;	/* If-Modified-Since value */
+	uint32_t	hi_ims_len;
 };
+
+#define HI_AUTH		0x01	/* Authorization */
+#define HI_COOKIE	0x02	/* Cookie */
+#define HI_RANGE	0x04	/* Range or If-Range */
+#define HI_TE		0x08	/* Transfer-Encoding: a body */
+#define HI_INM		0x10	/* If-None-Match */
+#define HI_IMS		0x20	/* If-Modified-Since */
+#define HI_MANY		0x40	/* a conditional twice */
 
 /*
  * head is a complete request head of exactly len bytes: any empty lines

@@ -45,7 +45,12 @@ usage(void)
 	    "  recycle POOL      replace the pool's workers, overlapped\n"
 	    "  stop-server       stop the whole server\n"
 	    "  reload            apply the server's configuration file again\n"
-	    "  reopen            reopen every log file (after rotating them)\n");
+	    "  reopen            reopen every log file (after rotating them)\n"
+	    "  cache             the response cache: entries, memory, hits, "
+	    "refusals\n"
+	    "  purge WHAT        drop cached responses: all, a site's name, "
+	    "/path,\n"
+	    "                    or http://host[:port]/path\n");
 	exit(1);
 }
 
@@ -242,15 +247,18 @@ main(int argc, char *argv[])
 		else if (nargs != 0)
 			usage();
 	} else if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0 ||
-	    strcmp(cmd, "recycle") == 0) {
+	    strcmp(cmd, "recycle") == 0 || strcmp(cmd, "purge") == 0) {
 		if (nargs != 1)
 			usage();
 		if (argv[1][0] == '\0' || strpbrk(argv[1], "\r\n") != NULL) {
-			fprintf(stderr, "hsdctl: bad pool name\n");
+			fprintf(stderr, "hsdctl: bad %s\n",
+			    strcmp(cmd, "purge") == 0 ? "purge argument" :
+			    "pool name");
 			exit(1);
 		}
 	} else if (strcmp(cmd, "stop-server") == 0 ||
-	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "reopen") == 0) {
+	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "reopen") == 0 ||
+	    strcmp(cmd, "cache") == 0) {
 		if (nargs != 0)
 			usage();
 	} else {

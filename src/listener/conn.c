@@ -342,6 +342,10 @@ conn_head_complete(struct conn *c)
 	c->cn_keepalive = http_should_keep_alive(p) ? 1 : 0;
 	c->cn_body_len = (p->flags & F_CONTENTLENGTH) ? p->content_length : 0;
 	c->cn_redispatched = 0;
+	if (cache_eligible(c, &hi, host, hostlen,
+	    (u.field_set & (1 << UF_QUERY)) ? url + u.field_data[UF_QUERY].off :
+	    NULL, u.field_data[UF_QUERY].len) && cache_lookup(c, &hi))
+		return;
 	queue_dispatch(c);
 }
 

@@ -158,6 +158,11 @@ listener_dispatch_parent(struct chan *ch, const struct msg_hdr *hdr,
 			goto bad;
 		logbuf_logger(fd);
 		return;
+	case MSG_PM_CACHED:
+		if (fd == -1 || hdr->mh_len != 0)
+			goto bad;
+		cache_connect(fd);
+		return;
 	case MSG_PM_STATUS:
 		if (fd != -1 || hdr->mh_len != 0)
 			goto bad;
@@ -238,6 +243,7 @@ main(int argc, char *argv[])
 
 	queue_init();
 	logbuf_init();
+	cache_init();
 	if ((lenv->le_parent = chan_new(lenv->le_base, PROC_FD_PARENT,
 	    "poolmgr", listener_dispatch_parent, listener_parent_gone,
 	    NULL)) == NULL)

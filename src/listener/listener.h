@@ -33,6 +33,8 @@ enum conn_state {
 	CN_ANSWERING,	/* writing an answer of our own, then the next request */
 };
 
+struct head_info;
+struct lc_entry;
 struct lsn_worker;
 struct lb_pending;
 
@@ -113,6 +115,18 @@ struct conn {
 	uint8_t			 cn_send_keep;	/* DONE said keep-alive */
 	uint64_t		 cn_send_acked;	/* client's bytes at the last check */
 	uint64_t		 cn_send_deadline; /* monotonic ms: min_send_rate */
+
+	/* The response cache (cache.c): may it be answered from it or
+	 * offered to it, and its key, the Host in cn_buf and the path with
+	 * any query in cn_path; a hit being sent holds its entry, and
+	 * send.c sends [cn_mem, cn_mem + cn_mem_len) after cn_out. */
+	uint8_t			 cn_cacheable;
+	uint32_t		 cn_key_host_off;
+	uint32_t		 cn_key_host_len;
+	uint32_t		 cn_key_len;
+	struct lc_entry		*cn_cache;
+	const char		*cn_mem;
+	size_t			 cn_mem_len;
 
 	/* While closing, or sending. */
 	const char		*cn_out;
@@ -218,6 +232,18 @@ void	conn_close_graceful(struct conn *);
 void	conn_parked(struct conn *);
 void	conn_close_idle(void);
 
+/* cache.c */
+void	cache_init(void);
+void	cache_connect(int fd);
+void	cache_flush(void);
+int	cache_eligible(struct conn *, const struct head_info *,
+	    const char *host, size_t hostlen, const char *query,
+	    size_t querylen);
+int	cache_lookup(struct conn *, const struct head_info *);
+void	cache_release(struct conn *);
+void	cache_offer(struct lsn_worker *, const struct msg_hdr *, const void *,
+	    int fd);
+
 /* logbuf.c */
 void	logbuf_init(void);
 void	logbuf_logger(int fd);
@@ -232,6 +258,9 @@ void	logbuf_finish(struct conn *, uint64_t sc_bytes, uint32_t win32);
 /* send.c */
 void	send_start(struct conn *, const char *out, size_t outlen, int fd,
 	    uint64_t off, uint64_t len, int keepalive, const char *rest,
+	    size_t restlen);
+void	send_start_mem(struct conn *, char *head, size_t headlen,
+	    const char *body, size_t bodylen, int keepalive, const char *rest,
 	    size_t restlen);
 void	send_flush(struct conn *);
 void	send_timeout(struct conn *);

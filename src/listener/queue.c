@@ -364,6 +364,8 @@ queue_handoff(struct lsn_worker *w, struct conn *c)
 	ho.ho_app = c->cn_app;
 	ho.ho_head_len = c->cn_head_len;
 	ho.ho_data_len = c->cn_len;
+	if (c->cn_cacheable)
+		ho.ho_flags = HO_CACHE;
 	if (c->cn_resume) {
 		ho.ho_flags = HO_RESUME;
 		ho.ho_resume_status = c->cn_resume_status;
@@ -768,7 +770,8 @@ queue_worker_msg(struct chan *ch, const struct msg_hdr *hdr,
 	struct lsn_worker	*w = arg;
 
 	(void)ch;
-	if (fd != -1 && hdr->mh_type != MSG_REQ_DONE) {
+	if (fd != -1 && hdr->mh_type != MSG_REQ_DONE &&
+	    hdr->mh_type != MSG_REQ_OFFER) {
 		close(fd);
 		fd = -1;
 	}
@@ -788,6 +791,9 @@ queue_worker_msg(struct chan *ch, const struct msg_hdr *hdr,
 		queue_refused(w, hdr, data);
 		queue_run(w->wk_pool);
 		break;
+	case MSG_REQ_OFFER:
+		cache_offer(w, hdr, data, fd);
+		return;
 	default:
 		log_warnx("queue_worker_msg: worker %u: unexpected message "
 		    "type %u", w->wk_id, hdr->mh_type);

@@ -156,6 +156,8 @@ reload_apply(uint32_t gen, int fd)
 	lenv->le_npools = cf->cf_npools;
 	lenv->le_conf = cf;
 	lenv->le_gen = g;
+	/* Entries were made under the old one (hsd-cached drops its own). */
+	cache_flush();
 	if (prev->lg_refs == 0)
 		reload_gen_free(prev);
 	listener_timeouts();

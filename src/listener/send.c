@@ -58,6 +58,9 @@ send_free(struct conn *c)
 	c->cn_outbuf = NULL;
 	c->cn_out = NULL;
 	c->cn_out_len = c->cn_out_off = 0;
+	c->cn_mem = NULL;
+	c->cn_mem_len = 0;
+	cache_release(c);
 }
 
 /*
@@ -129,6 +132,37 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
 }
 
 /*
+ * The rest of a cache hit (cache.c): head, a malloc()ed copy now owned
+ * here, then body, in the entry c->cn_cache holds.
+ */
+void
+send_start_mem(struct conn *c, char *head, size_t headlen, const char *body,
+    size_t bodylen, int keepalive, const char *rest, size_t restlen)
+{
+	c->cn_state = CN_SENDING;
+	c->cn_file = -1;
+	c->cn_file_off = c->cn_file_end = 0;
+	c->cn_send_keep = keepalive;
+	c->cn_outbuf = head;
+	c->cn_out = head;
+	c->cn_out_len = headlen;
+	c->cn_out_off = 0;
+	c->cn_mem = body;
+	c->cn_mem_len = bodylen;
+	if (restlen > 0) {
+		if (conn_buf_take(c) == -1) {
+			conn_reset(c);
+			return;
+		}
+		memmove(c->cn_buf, rest, restlen);
+	} else
+		conn_buf_release(c);
+	c->cn_len = restlen;
+	c->cn_send_deadline = 0;
+	send_flush(c);
+}
+
+/*
  * The client cannot take it all at once: from now on it is held to
  * HTTP.sys's rule.  It must take what is left -- here, and what already
  * waits in the socket -- at min_send_rate, with connection_timeout to
@@ -142,7 +176,7 @@ send_deadline_arm(struct conn *c)
 	const struct conf_limits *lim = &lenv->le_conf->cf_limits;
 	uint64_t		 left;
 
-	left = (c->cn_out_len - c->cn_out_off) +
+	left = (c->cn_out_len - c->cn_out_off) + c->cn_mem_len +
 	    (uint64_t)(c->cn_file_end - c->cn_file_off);
 	if (send_bytes_acked(c->cn_fd, &c->cn_send_acked) == -1)
 		c->cn_send_acked = 0;
@@ -180,12 +214,20 @@ send_flush(struct conn *c)
 	while (budget > 0) {
 		if (c->cn_out_off < c->cn_out_len) {
 			flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-			if (c->cn_file_off < c->cn_file_end)
+			if (c->cn_file_off < c->cn_file_end ||
+			    c->cn_mem_len > 0)
 				flags |= MSG_MORE;
 			n = send(c->cn_fd, c->cn_out + c->cn_out_off,
 			    c->cn_out_len - c->cn_out_off, flags);
 			if (n > 0)
 				c->cn_out_off += n;
+		} else if (c->cn_mem_len > 0) {
+			n = send(c->cn_fd, c->cn_mem, c->cn_mem_len < budget ?
+			    c->cn_mem_len : budget, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0) {
+				c->cn_mem += n;
+				c->cn_mem_len -= n;
+			}
 		} else if (c->cn_file_off < c->cn_file_end) {
 			left = c->cn_file_end - c->cn_file_off;
 			n = sendfile(c->cn_fd, c->cn_file, &c->cn_file_off,

@@ -39,6 +39,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "cache.h"
 #include "chan.h"
 #include "clock.h"
 #include "conf.h"
@@ -63,6 +64,8 @@ struct ctl_conn {
 	uint32_t		 cc_reload_gen;
 	char			*cc_report;
 	int			 cc_json;
+	/* A cache or purge request's serial at hsd-cached, 0: none. */
+	uint32_t		 cc_cache_serial;
 	TAILQ_ENTRY(ctl_conn)	 cc_entry;
 };
 
@@ -459,8 +462,13 @@ ctl_status_json(struct evbuffer *out, const struct ctl_lsn *cl)
 		    (int)penv->pe_listener->pc_pid, cl ? "true" : "false");
 	else
 		evbuffer_add_printf(out, "null");
-	/* No cache process exists yet. */
-	evbuffer_add_printf(out, ",\n \"cache\": null,\n \"logger\": ");
+	evbuffer_add_printf(out, ",\n \"cache\": ");
+	if (penv->pe_cached != NULL)
+		evbuffer_add_printf(out, "{\"pid\": %d}", (int)
+		    penv->pe_cached->pc_pid);
+	else
+		evbuffer_add_printf(out, "null");
+	evbuffer_add_printf(out, ",\n \"logger\": ");
 	if (penv->pe_logger != NULL)
 		evbuffer_add_printf(out, "{\"pid\": %d}", (int)
 		    penv->pe_logger->pc_pid);
@@ -495,7 +503,11 @@ ctl_status_text(struct evbuffer *out, const struct ctl_lsn *cl)
 		    " (did not answer: queues and requests unknown)");
 	else
 		evbuffer_add_printf(out, "listener: none\n");
-	evbuffer_add_printf(out, "cache: none\n");
+	if (penv->pe_cached != NULL)
+		evbuffer_add_printf(out, "cache: pid %d\n", (int)
+		    penv->pe_cached->pc_pid);
+	else
+		evbuffer_add_printf(out, "cache: none (restarting)\n");
 	if (penv->pe_logger != NULL)
 		evbuffer_add_printf(out, "logger: pid %d", (int)
 		    penv->pe_logger->pc_pid);
@@ -752,6 +764,91 @@ ctl_reload(struct ctl_conn *cc)
 	evtimer_add(cc->cc_wait, &tv);
 }
 
+/* ------------------------------------------------------------------ */
+/* The response cache: hsdctl cache and purge, answered by hsd-cached. */
+
+static uint32_t	ctl_cache_serial;
+
+static void
+ctl_cache_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct ctl_conn	*cc = arg;
+
+	(void)fd;
+	(void)ev;
+	cc->cc_cache_serial = 0;
+	ctl_error(cc, "the cache did not answer within %d ms",
+	    CTL_TIMEOUT_MS);
+}
+
+static void
+ctl_cache_ask(struct ctl_conn *cc, uint16_t type, const char *arg)
+{
+	struct timeval	tv;
+	uint32_t	serial;
+
+	if ((serial = ++ctl_cache_serial) == 0)
+		serial = ++ctl_cache_serial;
+	if ((cc->cc_wait = evtimer_new(penv->pe_base, ctl_cache_timeout,
+	    cc)) == NULL) {
+		ctl_error(cc, "out of memory");
+		return;
+	}
+	if (cache_send(type, serial, arg, arg != NULL ? strlen(arg) : 0,
+	    -1) == -1) {
+		ctl_error(cc, "no cache process runs (it is restarting)");
+		return;
+	}
+	cc->cc_cache_serial = serial;
+	conf_timeval(CTL_TIMEOUT_MS, &tv);
+	evtimer_add(cc->cc_wait, &tv);
+}
+
+static void
+ctl_cache_stats(struct evbuffer *out, const struct msg_cache_stats *cs)
+{
+	int	i;
+
+	evbuffer_add_printf(out, "entries: %llu\nmemory: %llu of %llu bytes\n"
+	    "hits: %llu\nmisses: %llu\nadmitted: %llu\ndropped: %llu\n"
+	    "refused:", (unsigned long long)cs->cs_entries,
+	    (unsigned long long)cs->cs_memory,
+	    (unsigned long long)cs->cs_max_memory,
+	    (unsigned long long)cs->cs_hits,
+	    (unsigned long long)cs->cs_misses,
+	    (unsigned long long)cs->cs_admitted,
+	    (unsigned long long)cs->cs_dropped);
+	for (i = 0; i < CR_NREASONS; i++)
+		evbuffer_add_printf(out, " %s=%llu", cache_reason_names[i],
+		    (unsigned long long)cs->cs_refused[i]);
+	evbuffer_add_printf(out, "\n");
+}
+
+/* hsd-cached's answer to request serial: stats or a purge's count. */
+void
+ctl_cache_answer(uint32_t serial, const struct msg_cache_stats *stats,
+    const struct msg_cache_purged *purged)
+{
+	struct ctl_conn	*cc;
+	struct evbuffer	*out;
+
+	TAILQ_FOREACH(cc, &ctl_conns, cc_entry)
+		if (cc->cc_cache_serial != 0 && cc->cc_cache_serial == serial)
+			break;
+	if (cc == NULL)
+		return;
+	cc->cc_cache_serial = 0;
+	evtimer_del(cc->cc_wait);
+	out = bufferevent_get_output(cc->cc_bev);
+	evbuffer_add_printf(out, "ok\n");
+	if (stats != NULL)
+		ctl_cache_stats(out, stats);
+	else
+		evbuffer_add_printf(out, "purged %llu entries\n",
+		    (unsigned long long)purged->cp_entries);
+	ctl_finish(cc);
+}
+
 static void
 ctl_command(struct ctl_conn *cc, char *line)
 {
@@ -774,7 +871,13 @@ ctl_command(struct ctl_conn *cc, char *line)
 		poolmgr_stop(0);
 	} else if (strcmp(line, "reload") == 0 && arg == NULL)
 		ctl_reload(cc);
-	else if (strcmp(line, "reopen") == 0 && arg == NULL) {
+	else if (strcmp(line, "cache") == 0 && arg == NULL)
+		ctl_cache_ask(cc, MSG_PM_CACHE_STATS, NULL);
+	else if (strcmp(line, "purge") == 0 && arg != NULL && *arg != '\0') {
+		ctl_printable(arg, shown, sizeof(shown));
+		log_info("hsdctl: purge %s", shown);
+		ctl_cache_ask(cc, MSG_PM_CACHE_PURGE, arg);
+	} else if (strcmp(line, "reopen") == 0 && arg == NULL) {
 		log_info("hsdctl: reopen");
 		if (penv->pe_logger == NULL) {
 			ctl_error(cc, "no logger runs (it is restarting)");

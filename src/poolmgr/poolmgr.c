@@ -198,8 +198,10 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	c->pc_started_ms = clock_ms();
 	c->pc_chan = chan_new(penv->pe_base, chanfd,
 	    kind == PM_LISTENER ? "listener" : kind == PM_LOGGER ? "logger" :
-	    "worker", kind == PM_LISTENER ? poolmgr_dispatch_listener :
-	    kind == PM_LOGGER ? logger_dispatch : pool_dispatch_worker,
+	    kind == PM_CACHED ? "cache" : "worker",
+	    kind == PM_LISTENER ? poolmgr_dispatch_listener :
+	    kind == PM_LOGGER ? logger_dispatch :
+	    kind == PM_CACHED ? cache_dispatch : pool_dispatch_worker,
 	    poolmgr_child_chan_gone, c);
 	if (c->pc_chan == NULL)
 		fatalx("poolmgr_child_new: no channel for pid %d", (int)pid);
@@ -221,6 +223,8 @@ poolmgr_child_free(struct pm_child *c)
 		penv->pe_listener = NULL;
 	if (c == penv->pe_logger)
 		penv->pe_logger = NULL;
+	if (c == penv->pe_cached)
+		penv->pe_cached = NULL;
 	free(c);
 }
 
@@ -262,6 +266,7 @@ poolmgr_reap(void)
 			pool_stop_workers();
 			/* Every record the listener had is with it now. */
 			logger_stop();
+			cache_stop();
 		}
 		if (TAILQ_EMPTY(&penv->pe_children))
 			event_base_loopexit(penv->pe_base, NULL);

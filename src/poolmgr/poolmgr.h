@@ -36,6 +36,7 @@ enum pm_kind {
 	PM_LISTENER,
 	PM_WORKER,
 	PM_LOGGER,
+	PM_CACHED,
 };
 
 struct pm_child {
@@ -102,6 +103,7 @@ struct poolmgr_env {
 	TAILQ_HEAD(, pm_child)	 pe_children;
 	struct pm_child		*pe_listener;
 	struct pm_child		*pe_logger;
+	struct pm_child		*pe_cached;
 	int			 pe_log_journal;	/* memfd, logjournal.h */
 	uint32_t		 pe_next_worker;
 	int			 pe_stopping;
@@ -124,6 +126,15 @@ char	*poolmgr_read_file(const char *);
 void	 poolmgr_addr_text(const struct conf_listen *, char *, size_t);
 int	 poolmgr_bind_one(const struct conf_listen *);
 int	 poolmgr_check_conf(const struct hsd_config *, const char *);
+
+/* cache.c */
+int	 cache_start(void);
+void	 cache_connect(void);
+int	 cache_send(uint16_t, uint32_t, const void *, size_t, int);
+void	 cache_reload(uint32_t, int);
+void	 cache_stop(void);
+void	 cache_dispatch(struct chan *, const struct msg_hdr *, const void *,
+	    int, void *);
 
 /* logger.c */
 void	 logger_init(void);
@@ -182,5 +193,9 @@ void	 ctl_start(void);
 void	 ctl_close(void);
 void	 ctl_listener_status(const struct msg_hdr *, const void *);
 void	 ctl_listener_reloaded(uint32_t);
+struct msg_cache_stats;
+struct msg_cache_purged;
+void	 ctl_cache_answer(uint32_t, const struct msg_cache_stats *,
+	    const struct msg_cache_purged *);
 
 #endif

@@ -349,6 +349,7 @@ reload_run(char **report, char *err, size_t errlen)
 	penv->pe_listen_fds = fds;
 	reload_tell_listener(old, gen, memfd, fds, rep);
 	logger_reload(gen, memfd);
+	cache_reload(gen, memfd);
 	pool_reindex(old, newidx);
 	reload_report_pools(old, newidx, gen, rep);
 	pool_send_states();

@@ -1,6 +1,6 @@
 /*
- * Supervision of the server's single processes: the listener today, the
- * cache and the logger when they exist.  One table says how each is
+ * Supervision of the server's single processes: the listener, the logger
+ * and the cache.  One table says how each is
  * started and what follows a start; a death outside a stop starts it
  * again, at once the first times and then after a pause that doubles up
  * to POOLMGR_SV_BACKOFF_MAX_MS, so a process that cannot stay up is not
@@ -54,6 +54,7 @@ static struct pm_service supervise_table[] = {
 	{ "listener", PM_LISTENER, supervise_start_listener,
 	    supervise_listener_up, NULL, 0, 0 },
 	{ "logger", PM_LOGGER, logger_start, logger_connect, NULL, 0, 0 },
+	{ "cache", PM_CACHED, cache_start, cache_connect, NULL, 0, 0 },
 };
 
 #define SV_COUNT	(sizeof(supervise_table) / sizeof(supervise_table[0]))
@@ -108,12 +109,14 @@ supervise_start_listener(void)
 	return 0;
 }
 
-/* A new listener: its workers, then its channel to the logger. */
+/* A new listener: its workers, then its channels to the logger and the
+ * cache. */
 static void
 supervise_listener_up(void)
 {
 	pool_listener_up();
 	logger_connect();
+	cache_connect();
 }
 
 static struct pm_service *

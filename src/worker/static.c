@@ -768,6 +768,7 @@ static_serve(struct wrk_req *rq)
 		rq->rq_file_end = end + 1;
 	} else
 		close(f.sf_fd);
+	offer_response(rq, name);
 }
 
 /*

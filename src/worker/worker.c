@@ -398,6 +398,12 @@ worker_init_reqs(void)
 	}
 }
 
+struct chan *
+worker_listener_chan(void)
+{
+	return worker_peers[PEER_LISTENER].wp_chan;
+}
+
 /* The listener's view of a slot: see struct wrk_slot in msg.h. */
 static struct wrk_slot *
 worker_slot(const struct wrk_req *rq)
@@ -946,6 +952,7 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	rq->rq_close = 0;
 	rq->rq_bytes = 0;
 	rq->rq_nonblock = 0;
+	rq->rq_cache = (ho.ho_flags & HO_CACHE) != 0;
 	static_reset(rq);
 	http_parser_init(&rq->rq_parser, HTTP_REQUEST);
 	rq->rq_parser.data = rq;

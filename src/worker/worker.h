@@ -16,6 +16,7 @@
 
 #include "msg.h"
 
+struct chan;
 struct event;
 struct hsd_config;
 
@@ -92,6 +93,7 @@ struct wrk_req {
 	uint64_t	 rq_resp_len;		/* all bytes the response takes */
 	uint64_t	 rq_bytes;		/* written so far */
 	int		 rq_nonblock;		/* O_NONBLOCK checked for sendfile */
+	int		 rq_cache;		/* HO_CACHE: offer the response */
 
 	/* A body that is a file's range says which file, so that another
 	 * worker can finish it if this one dies (struct wrk_slot). */
@@ -106,6 +108,10 @@ struct wrk_req {
 /* worker.c */
 extern struct hsd_config	*wrk_conf;
 int		 worker_rootfd(const struct wrk_req *, const char *root);
+struct chan	*worker_listener_chan(void);
+
+/* offer.c */
+void		 offer_response(struct wrk_req *, const char *name);
 
 /* static.c */
 void		 static_serve(struct wrk_req *);

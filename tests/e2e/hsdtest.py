@@ -33,7 +33,7 @@ SECCOMP = os.environ.get('HSD_SECCOMP', 'yes') == 'yes'
 SRCDIR = os.path.abspath(os.environ.get('HSD_SRCDIR') or
                          os.path.join(os.path.dirname(__file__), '..', '..'))
 POOLMGR = os.path.join(BUILDDIR, 'hsd-poolmgr')
-CHILD_NAMES = ('hsd-listener', 'hsd-worker', 'hsd-logd')
+CHILD_NAMES = ('hsd-listener', 'hsd-worker', 'hsd-logd', 'hsd-cached')
 MARK_VAR = 'HSD_E2E_MARK'
 E2EDIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -741,7 +741,7 @@ def fault_libexec(role_code):
     d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
     if not os.environ.get('HSD_E2E_KEEP'):
         atexit.register(shutil.rmtree, d, True)
-    for name in ('hsd-listener', 'hsd-logd'):
+    for name in ('hsd-listener', 'hsd-logd', 'hsd-cached'):
         os.symlink(os.path.join(BUILDDIR, name), os.path.join(d, name))
     path = os.path.join(d, 'hsd-worker')
     with open(path, 'w') as f:

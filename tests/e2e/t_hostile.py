@@ -82,7 +82,7 @@ def hostile_libexec():
     d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
     if not os.environ.get('HSD_E2E_KEEP'):
         atexit.register(shutil.rmtree, d, True)
-    for name in ('hsd-listener', 'hsd-logd'):
+    for name in ('hsd-listener', 'hsd-logd', 'hsd-cached'):
         os.symlink(os.path.join(T.BUILDDIR, name), os.path.join(d, name))
     path = os.path.join(d, 'hsd-worker')
     with open(path, 'w') as f:

@@ -89,8 +89,9 @@ def test_status():
                     'listener')
         T.assert_eq(st['isolation'], 'pools', 'isolation mode')
         T.assert_eq((st['cache'], st['logger']),
-                    (None, {'pid': s.children('hsd-logd')[0]}),
-                    'cache (no such process yet) and logger')
+                    ({'pid': s.children('hsd-cached')[0]},
+                     {'pid': s.children('hsd-logd')[0]}),
+                    'cache and logger')
         T.assert_eq(set(st['log_records']), {'buffered', 'dropped'},
                     'the listener\'s log records')
         T.assert_eq([p['name'] for p in st['pools']], ['default', 'b'],

@@ -54,7 +54,8 @@ def test_children():
     with server() as s:
         kids = s.children()
         names = sorted((T.proc_stat(p) or ('?',))[0] for p in kids)
-        T.assert_eq(names, ['hsd-listener', 'hsd-logd', 'hsd-worker',
+        T.assert_eq(names, ['hsd-cached', 'hsd-listener', 'hsd-logd',
+                            'hsd-worker',
                             'hsd-worker', 'hsd-worker'],
                     'comm of the direct children')
         ws = s.workers()
@@ -186,7 +187,7 @@ def test_shutdown_timeout_bounds_the_stop():
 def test_sigkill_poolmgr():
     with server() as s:
         kids = s.children()
-        T.assert_eq(len(kids), 5, 'children')
+        T.assert_eq(len(kids), 6, 'children')
         os.kill(s.pid, signal.SIGKILL)
         s.proc.wait(5)
         T.wait_for(lambda: not [p for p in kids if T.alive(p)] and
@@ -470,7 +471,8 @@ def test_daemon():
         mine = T.marked_pids(d)
         assert pid in mine, 'daemon pid %d not among our processes %r' \
             % (pid, mine)
-        T.assert_eq(len(mine), 4, 'daemon, listener, logger and one worker')
+        T.assert_eq(len(mine), 5,
+                    'daemon, listener, logger, cache and one worker')
         os.kill(pid, signal.SIGTERM)
         T.wait_for(lambda: not T.marked_pids(d), 15,
                    'every process of the daemon to exit')

@@ -209,7 +209,7 @@ def test_listener_that_cannot_stay_up():
     d = T.tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
     try:
         os.chmod(d, 0o755)
-        for name in ('hsd-worker', 'hsd-logd'):
+        for name in ('hsd-worker', 'hsd-logd', 'hsd-cached'):
             os.symlink(os.path.join(T.BUILDDIR, name), os.path.join(d, name))
         path = os.path.join(d, 'hsd-listener')
         with open(path, 'w') as f:
