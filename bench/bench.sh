@@ -1,7 +1,8 @@
 #!/bin/bash
 # hsd against nginx, side by side in one run (bench/servers.sh starts both
-# on the same files): wrk loads each in turn, and the table shows the
-# median requests/s and the ratio hsd/nginx; then h2load does the same
+# on the same files): wrk loads each in turn (alternating rounds, with one
+# and with two threads, 50 keep-alive connections), and the table shows
+# the median requests/s and the ratio hsd/nginx; then h2load does the same
 # with 8 requests pipelined per connection (HTTP/1.1), at 8 and at 100
 # connections.  Not a test: it asserts nothing (it does print any request
 # that failed).
@@ -9,20 +10,21 @@
 #   HSD_BUILDDIR=/tmp/build bench/bench.sh
 #
 # Environment: DURATION (seconds per run, 10), RUNS (runs per server and
-# file, 3), and what bench/servers.sh reads (HSD_BUILDDIR, ports, NGINX,
-# SKIP_HSD).
+# file, 3), THREADS (wrk thread counts, "1 2"), and what bench/servers.sh
+# reads (HSD_BUILDDIR, ports, NGINX, SKIP_HSD, LOGGING, CACHE).
 
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
+THREADS=${THREADS:-1 2}
 FILES="1k.txt 100k.txt"
 
 # shellcheck source=bench/servers.sh
 . "$(dirname "$0")/servers.sh"
 
-# Requests/s of one wrk run; wrk's errors go to stderr.
+# Requests/s of one wrk run with $2 threads; wrk's errors go to stderr.
 run_wrk() {
 	local out
-	out=$(wrk -t2 -c50 -d"${DURATION}s" "$1") || die "wrk $1 failed"
+	out=$(wrk -t"$2" -c50 -d"${DURATION}s" "$1") || die "wrk $1 failed"
 	if grep -Eq 'Socket errors|Non-2xx' <<<"$out"; then
 		echo "bench.sh: $1:" >&2
 		grep -E 'Socket errors|Non-2xx' <<<"$out" >&2
@@ -49,21 +51,26 @@ command -v wrk >/dev/null || die "wrk not found (sh tools/deps.sh bench)"
 command -v h2load >/dev/null || die "h2load not found (sh tools/deps.sh bench)"
 start_servers
 
-echo "wrk -t2 -c50 -d${DURATION}s, $RUNS runs each, median req/s"
-printf '%-10s %12s %12s %10s\n' file nginx hsd hsd/nginx
+echo "LOGGING=$LOGGING CACHE=$CACHE, $(nproc) cores"
+echo "wrk -c50 -d${DURATION}s, $RUNS alternating runs each, median req/s"
+printf '%-14s %12s %12s %10s\n' 'file, threads' nginx hsd hsd/nginx
 for f in $FILES; do
-	: >"$tmp/nginx.$f"
-	: >"$tmp/hsd.$f"
-	for _ in $(seq "$RUNS"); do
-		run_wrk "http://127.0.0.1:$NGINX_PORT/$f" >>"$tmp/nginx.$f"
-		[ -n "$hsd_pid" ] &&
-			run_wrk "http://127.0.0.1:$HSD_PORT/$f" >>"$tmp/hsd.$f"
+	for t in $THREADS; do
+		: >"$tmp/nginx.t$t.$f"
+		: >"$tmp/hsd.t$t.$f"
+		for _ in $(seq "$RUNS"); do
+			run_wrk "http://127.0.0.1:$NGINX_PORT/$f" "$t" \
+			    >>"$tmp/nginx.t$t.$f"
+			[ -n "$hsd_pid" ] &&
+				run_wrk "http://127.0.0.1:$HSD_PORT/$f" "$t" \
+				    >>"$tmp/hsd.t$t.$f"
+		done
+		n=$(median <"$tmp/nginx.t$t.$f")
+		h=$(median <"$tmp/hsd.t$t.$f")
+		ratio=$(awk -v h="$h" -v n="$n" \
+		    'BEGIN { if (h == "-" || n == 0) print "-"; else printf "%.2f", h / n }')
+		printf '%-14s %12s %12s %10s\n' "$f, -t$t" "$n" "$h" "$ratio"
 	done
-	n=$(median <"$tmp/nginx.$f")
-	h=$(median <"$tmp/hsd.$f")
-	ratio=$(awk -v h="$h" -v n="$n" \
-	    'BEGIN { if (h == "-" || n == 0) print "-"; else printf "%.2f", h / n }')
-	printf '%-10s %12s %12s %10s\n' "$f" "$n" "$h" "$ratio"
 done
 
 echo

@@ -7,7 +7,10 @@
 # its compiled-in libexec_dir), NGINX_PORT (18081), HSD_PORT (18082),
 # NGINX (/usr/sbin/nginx), SKIP_HSD=1 (nginx only, to check the harness),
 # LOGGING (on: both write an access log line per request, as deployed;
-# off: neither does -- run both to see what logging costs each).
+# off: neither does -- run both to see what logging costs each), CACHE
+# (on: hsd's response cache as configured by default, so a hot file is
+# answered by the listener alone; off: cache { enabled = false }, every
+# request goes to a worker -- the worker path).
 #
 # Fairness: nginx gets worker_processes 2, the CPU budget of hsd's 2 workers
 # (hsd also has its listener; the machine has 2 cores and the load
@@ -26,6 +29,12 @@ case $LOGGING in
 on)	hsd_format=w3c ;;
 off)	hsd_format=off ;;
 *)	echo "servers.sh: LOGGING is on or off" >&2; exit 1 ;;
+esac
+CACHE=${CACHE:-on}
+case $CACHE in
+on)	hsd_cache=true ;;
+off)	hsd_cache=false ;;
+*)	echo "servers.sh: CACHE is on or off" >&2; exit 1 ;;
 esac
 
 tmp=$(mktemp -d /tmp/hsd-bench.XXXXXX) || exit 1
@@ -155,6 +164,9 @@ start_servers() {
 	log {
 		dir = "$tmp/hsd/log"
 		format = "$hsd_format"
+	}
+	cache {
+		enabled = $hsd_cache
 	}
 	pool "default" {
 		workers = 2
