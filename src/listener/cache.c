@@ -44,6 +44,8 @@
 #define LC_SEALS	(F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 #define LC_REPORT_MS	1000
 #define LC_HASH_MIN	1024
+#define LC_304		"HTTP/1.1 304 Not Modified\r\nServer: hsd/" \
+			    PACKAGE_VERSION "\r\n"
 
 struct lc_entry {
 	uint32_t		 e_id;
@@ -589,8 +591,8 @@ lc_serve(struct conn *c, const struct head_info *hi, struct lc_entry *e)
 	age = now > e->e_created_ms ? (now - e->e_created_ms) / 1000 : 0;
 	if (lc_not_modified(c, hi, e)) {
 		status = 304;
-		xl = lc_put(extra, xl, sizeof(extra),
-		    "HTTP/1.1 304 Not Modified\r\nServer: hsd\r\n", 41);
+		xl = lc_put(extra, xl, sizeof(extra), LC_304,
+		    sizeof(LC_304) - 1);
 		if (e->e_lm_len > 0) {
 			xl = lc_put(extra, xl, sizeof(extra),
 			    "Last-Modified: ", 15);
