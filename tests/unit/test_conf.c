@@ -1193,6 +1193,84 @@ static const struct conf_reject conf_rejects[] = {
 	  "  application \"/a\" { log { format = \"off\" } } }\n",
 	  "t.conf:2: site \"s\": application \"/a\": no such option 'log'",
 	  NULL },
+
+	/* The cache section: every key, and the section itself. */
+	{ "cache {\n  enabled = \"maybe\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: ", "'enabled'" },
+	{ "cache { enabled = 1 }\n" ONE_SITE,
+	  "t.conf:1: cache: ", "'enabled'" },
+	{ "cache {\n\n  max_memory = 65G\n}\n" ONE_SITE,
+	  "t.conf:3: cache: max_memory: 65G is out of range "
+	  "(1..68719476736)", NULL },
+	{ "cache { max_memory = 68719476737 }\n" ONE_SITE,
+	  "t.conf:1: cache: max_memory: 68719476737 is out of range", NULL },
+	{ "cache {\n  max_memory = 0\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_memory: must be more than 0", NULL },
+	{ "cache { max_memory = \"64MB\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_memory: bad size \"64MB\"", NULL },
+	{ "cache {\n  max_entry_size = \"0K\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_entry_size: must be more than 0", NULL },
+	{ "cache { max_entry_size = \"-1\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_entry_size: bad size \"-1\"", NULL },
+	/* Larger than max_memory: the default one, or either written
+	 * first; the key written last is named. */
+	{ "cache {\n  max_entry_size = \"65M\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_entry_size (68157440) must not exceed "
+	  "max_memory (67108864)", NULL },
+	{ "cache {\n  max_memory = \"1M\"\n  allow_query = true\n"
+	  "  max_entry_size = \"1025K\"\n}\n" ONE_SITE,
+	  "t.conf:4: cache: max_entry_size (1049600) must not exceed "
+	  "max_memory (1048576)", NULL },
+	{ "cache {\n  max_entry_size = \"2M\"\n  max_memory = \"1M\"\n}\n"
+	  ONE_SITE,
+	  "t.conf:3: cache: max_entry_size (2097152) must not exceed "
+	  "max_memory (1048576)", NULL },
+	{ "cache {\n  max_memory = \"100K\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_entry_size (262144) must not exceed "
+	  "max_memory (102400)", NULL },
+	{ "cache {\n  max_header_size = 255\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_header_size: 255 is out of range (256..65536)",
+	  NULL },
+	{ "cache { max_header_size = \"65537\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_header_size: 65537 is out of range "
+	  "(256..65536)", NULL },
+	{ "cache { max_header_size = 1M }\n" ONE_SITE,
+	  "t.conf:1: cache: max_header_size: 1M is out of range", NULL },
+	{ "cache { max_header_size = \"1 K\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_header_size: bad size \"1 K\"", NULL },
+	{ "cache {\n  activity_period = \"-1s\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: activity_period: bad duration \"-1s\"", NULL },
+	{ "cache { activity_period = \"10 s\" }\n" ONE_SITE,
+	  "t.conf:1: cache: activity_period: bad duration \"10 s\"", NULL },
+	{ "cache {\n  scavenger_period = 0\n}\n" ONE_SITE,
+	  "t.conf:2: cache: scavenger_period: \"0\" is less than 1s", NULL },
+	{ "cache { scavenger_period = 999ms }\n" ONE_SITE,
+	  "t.conf:1: cache: scavenger_period: \"999ms\" is less than 1s",
+	  NULL },
+	{ "cache { scavenger_period = \"2x\" }\n" ONE_SITE,
+	  "t.conf:1: cache: scavenger_period: bad duration \"2x\"", NULL },
+	{ "cache {\n\n  max_ttl = \"0s\"\n}\n" ONE_SITE,
+	  "t.conf:3: cache: max_ttl: \"0s\" is less than 1s", NULL },
+	{ "cache { max_ttl = 500ms }\n" ONE_SITE,
+	  "t.conf:1: cache: max_ttl: \"500ms\" is less than 1s", NULL },
+	{ "cache { max_ttl = \"1w\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_ttl: bad duration \"1w\"", NULL },
+	{ "cache {\n  allow_query = 2\n}\n" ONE_SITE,
+	  "t.conf:2: cache: ", "'allow_query'" },
+	{ "cache { allow_cookies = \"sometimes\" }\n" ONE_SITE,
+	  "t.conf:1: cache: ", "'allow_cookies'" },
+	{ "cache {\n  max_entries = 10\n}\n" ONE_SITE,
+	  "t.conf:2: cache: no such option 'max_entries'", NULL },
+	{ "cache = false\n" ONE_SITE,
+	  "t.conf:1: missing opening brace for section 'cache'", NULL },
+	/* Written twice, even alike: named where the second one ends. */
+	{ "cache { max_ttl = 5s }\n" ONE_SITE
+	  "cache {\n  max_ttl = 5s\n}\n",
+	  "t.conf:5: cache: the section is defined twice (first on line 1)",
+	  NULL },
+	{ "\ncache {\n}\ncache { }\n" ONE_SITE,
+	  "t.conf:4: cache: the section is defined twice (first on line 3)",
+	  NULL },
 };
 
 START_TEST(test_conf_reject)
@@ -1267,6 +1345,121 @@ START_TEST(test_conf_body_limits)
 	st = &cf->cf_sites[2];
 	ck_assert_uint_eq(conf_max_body(st, -1), 30 << 20);
 	ck_assert_uint_eq(conf_max_body(st, 0), 30 << 20);
+	conf_free(cf);
+}
+END_TEST
+
+/* The response cache: HTTP.sys's defaults. */
+START_TEST(test_conf_cache_defaults)
+{
+	static const char *const texts[] = {
+		ONE_SITE,
+		/* An empty section is the defaults. */
+		"cache {}\n" ONE_SITE,
+		"cache {\n}\n" ONE_SITE,
+	};
+	struct hsd_config	*cf;
+	const struct conf_cache	*cc;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		cf = load_ok(texts[i]);
+		cc = &cf->cf_cache;
+		ck_assert_int_eq(cc->cc_enabled, 1);
+		ck_assert_uint_eq(cc->cc_max_memory, 64 << 20);
+		ck_assert_uint_eq(cc->cc_max_entry, 256 << 10);
+		ck_assert_uint_eq(cc->cc_max_header, 1024);
+		ck_assert_uint_eq(cc->cc_activity_ms, 10000);
+		ck_assert_uint_eq(cc->cc_scavenger_ms, 120000);
+		ck_assert_uint_eq(cc->cc_max_ttl_ms, 3600000);
+		ck_assert_int_eq(cc->cc_allow_query, 0);
+		ck_assert_int_eq(cc->cc_allow_cookies, 0);
+		conf_free(cf);
+	}
+}
+END_TEST
+
+/* Every key written, in the forms each kind of value takes. */
+START_TEST(test_conf_cache_keys)
+{
+	static const char text[] =
+	    "cache {\n"
+	    "  enabled = off\n"
+	    "  max_memory = 2G\n"
+	    "  max_entry_size = \"1m\"\n"
+	    "  max_header_size = 4K\n"
+	    "  activity_period = 0\n"
+	    "  scavenger_period = \"90s\"\n"
+	    "  max_ttl = 2d\n"
+	    "  allow_query = yes\n"
+	    "  allow_cookies = on\n"
+	    "}\n" ONE_SITE;
+	struct hsd_config	*cf;
+	const struct conf_cache	*cc;
+	char			*t;
+	int			 pass;
+
+	/* The listener parses without the filesystem: the same values. */
+	t = fx_subst(text);
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(conf_load_text(t, CONF_NAME,
+		    pass ? CONF_LOAD_NOFS : 0, &cf), 0);
+		cc = &cf->cf_cache;
+		ck_assert_int_eq(cc->cc_enabled, 0);
+		ck_assert_uint_eq(cc->cc_max_memory, 2ULL << 30);
+		ck_assert_uint_eq(cc->cc_max_entry, 1 << 20);
+		ck_assert_uint_eq(cc->cc_max_header, 4096);
+		ck_assert_uint_eq(cc->cc_activity_ms, 0);
+		ck_assert_uint_eq(cc->cc_scavenger_ms, 90000);
+		ck_assert_uint_eq(cc->cc_max_ttl_ms, 2 * 86400000ULL);
+		ck_assert_int_eq(cc->cc_allow_query, 1);
+		ck_assert_int_eq(cc->cc_allow_cookies, 1);
+		conf_free(cf);
+	}
+	free(t);
+
+	/* The other words libconfuse takes, and each bound itself. */
+	cf = load_ok("cache {\n"
+	    "  enabled = yes\n"
+	    "  max_memory = \"64G\"\n"
+	    "  max_entry_size = 68719476736\n"
+	    "  max_header_size = 256\n"
+	    "  activity_period = \"0ms\"\n"
+	    "  scavenger_period = 1000ms\n"
+	    "  max_ttl = 1\n"
+	    "  allow_query = false\n"
+	    "  allow_cookies = no\n"
+	    "}\n" ONE_SITE);
+	cc = &cf->cf_cache;
+	ck_assert_int_eq(cc->cc_enabled, 1);
+	ck_assert_uint_eq(cc->cc_max_memory, 64ULL << 30);
+	ck_assert_uint_eq(cc->cc_max_entry, 64ULL << 30);
+	ck_assert_uint_eq(cc->cc_max_header, 256);
+	ck_assert_uint_eq(cc->cc_activity_ms, 0);
+	ck_assert_uint_eq(cc->cc_scavenger_ms, 1000);
+	ck_assert_uint_eq(cc->cc_max_ttl_ms, 1000);
+	ck_assert_int_eq(cc->cc_allow_query, 0);
+	ck_assert_int_eq(cc->cc_allow_cookies, 0);
+	conf_free(cf);
+
+	cf = load_ok("cache {\n"
+	    "  enabled = true\n"
+	    "  max_memory = 1\n"
+	    "  max_entry_size = 1\n"
+	    "  max_header_size = \"64k\"\n"
+	    "  activity_period = 500ms\n"
+	    "  allow_query = true\n"
+	    "  allow_cookies = off\n"
+	    "}\n" ONE_SITE);
+	cc = &cf->cf_cache;
+	ck_assert_int_eq(cc->cc_enabled, 1);
+	ck_assert_uint_eq(cc->cc_max_memory, 1);
+	ck_assert_uint_eq(cc->cc_max_entry, 1);
+	ck_assert_uint_eq(cc->cc_max_header, 65536);
+	ck_assert_uint_eq(cc->cc_activity_ms, 500);
+	ck_assert_uint_eq(cc->cc_scavenger_ms, 120000);
+	ck_assert_int_eq(cc->cc_allow_query, 1);
+	ck_assert_int_eq(cc->cc_allow_cookies, 0);
 	conf_free(cf);
 }
 END_TEST
@@ -2345,6 +2538,8 @@ suite_conf(void)
 	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
 	tcase_add_test(tc, test_conf_limits_handoff);
 	tcase_add_test(tc, test_conf_body_limits);
+	tcase_add_test(tc, test_conf_cache_defaults);
+	tcase_add_test(tc, test_conf_cache_keys);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
