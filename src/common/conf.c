@@ -160,6 +160,8 @@ static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("root", NULL, CFGF_NONE),
 	/* NULL: the site's. */
 	CFG_STR("max_body_size", NULL, CFGF_NONE),
+	/* Unset: the site's. */
+	CFG_BOOL("cache", cfg_true, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -204,6 +206,7 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_SEC("application", conf_app_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("log", conf_site_log_opts, CFGF_NONE),
+	CFG_BOOL("cache", cfg_true, CFGF_NONE),
 	CFG_END()
 };
 
@@ -332,6 +335,7 @@ static const struct {
 	{ "site|application|pool",		conf_v_key },
 	{ "site|application|root",		conf_v_key },
 	{ "site|application|max_body_size",	conf_v_size },
+	{ "site|application|cache",		conf_v_bool },
 	{ "site|log",				conf_v_section },
 	{ "site|log|format",			conf_v_choice },
 	{ "site|log|dir",			conf_v_logdir },
@@ -339,6 +343,7 @@ static const struct {
 	{ "site|log|rollover",			conf_v_choice },
 	{ "site|log|max_size",			conf_v_size },
 	{ "site|log|local_time",		conf_v_bool },
+	{ "site|cache",				conf_v_bool },
 };
 
 const char *const conf_w3c_names[W3C_NFIELDS] = {
@@ -1748,6 +1753,10 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		if ((s = cfg_getstr(sec, "max_body_size")) != NULL &&
 		    conf_parse_size(s, &ap->ap_max_body) == -1)
 			return -1;
+		/* Unset: the site's, as conf_cacheable() reads it. */
+		ap->ap_cache = -1;
+		if (cfg_size(sec, "cache") > 0)
+			ap->ap_cache = cfg_getbool(sec, "cache") == cfg_true;
 	}
 	return 0;
 fail:
@@ -1927,6 +1936,7 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 		if (conf_parse_size(cfg_getstr(site, "max_body_size"),
 		    &st->st_max_body) == -1)
 			goto fail;
+		st->st_cache = cfg_getbool(site, "cache") == cfg_true;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1)
 			goto fail;
@@ -2455,6 +2465,23 @@ conf_max_body(const struct conf_site *st, int app)
 	if (app >= 0 && (uint32_t)app < st->st_napps)
 		return st->st_apps[app].ap_max_body;
 	return st->st_max_body;
+}
+
+/*
+ * enabled = false wins over every site and application, so one line
+ * turns the cache off everywhere; an application that does not say
+ * follows its site, as its other keys do.
+ */
+int
+conf_cacheable(const struct hsd_config *cf, const struct conf_site *st,
+    int app)
+{
+	if (!cf->cf_cache.cc_enabled)
+		return 0;
+	if (app >= 0 && (uint32_t)app < st->st_napps &&
+	    st->st_apps[app].ap_cache != -1)
+		return st->st_apps[app].ap_cache != 0;
+	return st->st_cache != 0;
 }
 
 /*

@@ -1271,6 +1271,20 @@ static const struct conf_reject conf_rejects[] = {
 	{ "\ncache {\n}\ncache { }\n" ONE_SITE,
 	  "t.conf:4: cache: the section is defined twice (first on line 3)",
 	  NULL },
+	/* The cache's keys are the section's, not a site's. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  max_ttl = 5s }\n",
+	  "t.conf:2: site \"s\": no such option 'max_ttl'", NULL },
+	/* A site's and an application's cache key: a boolean. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cache = \"maybe\" }\n",
+	  "t.conf:2: site \"s\": ", "'cache'" },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" {\n    cache = 3\n  }\n}\n",
+	  "t.conf:3: site \"s\": application \"/a\": ", "'cache'" },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cache { enabled = false } }\n",
+	  "t.conf:2: ", "'cache'" },
 };
 
 START_TEST(test_conf_reject)
@@ -1349,7 +1363,7 @@ START_TEST(test_conf_body_limits)
 }
 END_TEST
 
-/* The response cache: HTTP.sys's defaults. */
+/* The response cache: HTTP.sys's defaults, on for every site. */
 START_TEST(test_conf_cache_defaults)
 {
 	static const char *const texts[] = {
@@ -1374,6 +1388,8 @@ START_TEST(test_conf_cache_defaults)
 		ck_assert_uint_eq(cc->cc_max_ttl_ms, 3600000);
 		ck_assert_int_eq(cc->cc_allow_query, 0);
 		ck_assert_int_eq(cc->cc_allow_cookies, 0);
+		ck_assert_int_eq(cf->cf_sites[0].st_cache, 1);
+		ck_assert_int_eq(conf_cacheable(cf, &cf->cf_sites[0], -1), 1);
 		conf_free(cf);
 	}
 }
@@ -1460,6 +1476,82 @@ START_TEST(test_conf_cache_keys)
 	ck_assert_uint_eq(cc->cc_scavenger_ms, 120000);
 	ck_assert_int_eq(cc->cc_allow_query, 1);
 	ck_assert_int_eq(cc->cc_allow_cookies, 0);
+	conf_free(cf);
+}
+END_TEST
+
+/*
+ * Who may be cached: a site's key (default on), an application's (default
+ * its site's), and enabled = false over both.
+ */
+#define CACHE_SITES \
+	"site \"on\" {\n" \
+	"  bindings = {\"*:8080\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  application \"/off\" { cache = off }\n" \
+	"  application \"/on\" { cache = yes }\n" \
+	"  application \"/inherit\" { }\n" \
+	"}\n" \
+	"site \"off\" {\n" \
+	"  bindings = {\"*:8081\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  cache = false\n" \
+	"  application \"/on\" { cache = true }\n" \
+	"  application \"/inherit\" { }\n" \
+	"  application \"/off\" { cache = no }\n" \
+	"}\n"
+
+START_TEST(test_conf_cacheable)
+{
+	struct hsd_config	*cf;
+	const struct conf_site	*on, *off;
+
+	cf = load_ok(CACHE_SITES);
+	on = &cf->cf_sites[0];
+	off = &cf->cf_sites[1];
+	ck_assert_int_eq(on->st_cache, 1);
+	ck_assert_int_eq(on->st_apps[0].ap_cache, 0);
+	ck_assert_int_eq(on->st_apps[1].ap_cache, 1);
+	ck_assert_int_eq(on->st_apps[2].ap_cache, -1);
+	ck_assert_int_eq(off->st_cache, 0);
+	ck_assert_int_eq(off->st_apps[0].ap_cache, 1);
+	ck_assert_int_eq(off->st_apps[1].ap_cache, -1);
+	ck_assert_int_eq(off->st_apps[2].ap_cache, 0);
+
+	ck_assert_int_eq(conf_cacheable(cf, on, -1), 1);
+	ck_assert_int_eq(conf_cacheable(cf, on, 0), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on, 1), 1);
+	ck_assert_int_eq(conf_cacheable(cf, on, 2), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off, -1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, off, 0), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off, 1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, off, 2), 0);
+	/* An index past the applications is the site. */
+	ck_assert_int_eq(conf_cacheable(cf, on, 3), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off, 3), 0);
+	/* As routing gives it. */
+	ck_assert_int_eq(conf_cacheable(cf, off,
+	    conf_route_app(off, "/on/x.html", 10)), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off,
+	    conf_route_app(off, "/inherit/x", 10)), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on,
+	    conf_route_app(on, "/offx", 5)), 1);
+	ck_assert_int_eq(conf_cacheable(cf, on,
+	    conf_route_app(on, "/off/x", 6)), 0);
+	conf_free(cf);
+
+	/* enabled = false: nothing, whatever the sites and applications
+	 * say, which are still read as written. */
+	cf = load_ok("cache { enabled = false }\n" CACHE_SITES);
+	on = &cf->cf_sites[0];
+	off = &cf->cf_sites[1];
+	ck_assert_int_eq(on->st_cache, 1);
+	ck_assert_int_eq(on->st_apps[1].ap_cache, 1);
+	ck_assert_int_eq(off->st_apps[0].ap_cache, 1);
+	ck_assert_int_eq(conf_cacheable(cf, on, -1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on, 1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on, 2), 0);
+	ck_assert_int_eq(conf_cacheable(cf, off, 0), 0);
 	conf_free(cf);
 }
 END_TEST
@@ -2470,6 +2562,49 @@ START_TEST(test_conf_reload_restart_keys)
 }
 END_TEST
 
+/*
+ * The cache's keys need no restart, recycle no pool and change no route:
+ * the cache is flushed on every reload instead.
+ */
+START_TEST(test_conf_reload_cache)
+{
+	struct hsd_config	*a, *b;
+	const char		*pools[] = { "default", "a", "b" };
+	size_t			 i;
+	int			 ia, ib;
+
+	a = load_ok("run_dir = \"/tmp/rd\"\n" RL_BASE);
+	b = load_ok("run_dir = \"/tmp/rd\"\n"
+	    "cache { enabled = false max_memory = 1G max_entry_size = 1M\n"
+	    "  max_header_size = 2K activity_period = 0\n"
+	    "  scavenger_period = 5s max_ttl = 1m allow_query = true\n"
+	    "  allow_cookies = true }\n"
+	    "pool \"a\" { workers = 2 }\n"
+	    "pool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  cache = off\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" "
+	    "cache = on } }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" "
+	    "pool = \"a\" cache = off }\n");
+	ck_assert_int_ne(memcmp(&a->cf_cache, &b->cf_cache,
+	    sizeof(a->cf_cache)), 0);
+	ck_assert_ptr_null(conf_restart_key(a, b));
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 1);
+	ck_assert_int_eq(conf_site_routes_same(a, 1, b, 1), 1);
+	for (i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+		ia = conf_pool_index(a, pools[i]);
+		ib = conf_pool_index(b, pools[i]);
+		ck_assert_int_ge(ia, 0);
+		ck_assert_int_ge(ib, 0);
+		ck_assert_msg(conf_pool_same(a, ia, b, ib), "pool %s",
+		    pools[i]);
+	}
+	conf_free(b);
+	conf_free(a);
+}
+END_TEST
+
 /* The listener's parse: no filesystem, no user database. */
 START_TEST(test_conf_reload_nofs)
 {
@@ -2540,6 +2675,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_body_limits);
 	tcase_add_test(tc, test_conf_cache_defaults);
 	tcase_add_test(tc, test_conf_cache_keys);
+	tcase_add_test(tc, test_conf_cacheable);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
@@ -2581,6 +2717,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_reload_site_routes);
 	tcase_add_test(tc, test_conf_reload_restart_keys);
 	tcase_add_test(tc, test_conf_reload_nofs);
+	tcase_add_test(tc, test_conf_reload_cache);
 	tcase_add_test(tc, test_conf_find_listen);
 	suite_add_tcase(s, tc);
 	return s;
