@@ -96,6 +96,19 @@ static const struct conf_range conf_ranges[] = {
 	{ "httperr_max_size",	1,	LONG_MAX },
 	{ "log_buffer",		65536,	LONG_MAX },
 	{ "flush_interval",	1,	LONG_MAX },
+	/*
+	 * The cache.  A status line with Date, Content-Type,
+	 * Content-Length, Last-Modified and ETag comes near 256 bytes, so a
+	 * smaller head limit would keep nearly everything out; 64K and 64G
+	 * bound typing mistakes, not needs.  Under a second, the scavenger
+	 * would run, and entries expire, nearly continuously.
+	 * max_entry_size must also fit in max_memory (conf_check_cache()).
+	 */
+	{ "max_memory",		1,	64L << 30 },
+	{ "max_entry_size",	1,	LONG_MAX },
+	{ "max_header_size",	256,	65536 },
+	{ "scavenger_period",	1000,	LONG_MAX },
+	{ "max_ttl",		1000,	LONG_MAX },
 };
 
 static cfg_opt_t conf_limits_opts[] = {
@@ -147,6 +160,8 @@ static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("root", NULL, CFGF_NONE),
 	/* NULL: the site's. */
 	CFG_STR("max_body_size", NULL, CFGF_NONE),
+	/* Unset: the site's. */
+	CFG_BOOL("cache", cfg_true, CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -191,6 +206,26 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_SEC("application", conf_app_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("log", conf_site_log_opts, CFGF_NONE),
+	CFG_BOOL("cache", cfg_true, CFGF_NONE),
+	CFG_END()
+};
+
+/*
+ * The response cache, with HTTP.sys's defaults where it has one: 256K
+ * bodies, 1K heads, a URL cached once asked twice within 10s, entries
+ * dropped after 120s without a hit.
+ */
+static cfg_opt_t conf_cache_opts[] = {
+	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+	CFG_STR("max_memory", "64M", CFGF_NONE),
+	CFG_STR("max_entry_size", "256K", CFGF_NONE),
+	CFG_STR("max_header_size", "1K", CFGF_NONE),
+	/* "0": cached on its first request. */
+	CFG_STR("activity_period", "10s", CFGF_NONE),
+	CFG_STR("scavenger_period", "120s", CFGF_NONE),
+	CFG_STR("max_ttl", "1h", CFGF_NONE),
+	CFG_BOOL("allow_query", cfg_false, CFGF_NONE),
+	CFG_BOOL("allow_cookies", cfg_false, CFGF_NONE),
 	CFG_END()
 };
 
@@ -208,6 +243,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("isolation", "pools", CFGF_NONE),
 	CFG_SEC("limits", conf_limits_opts, CFGF_NONE),
 	CFG_SEC("log", conf_log_opts, CFGF_NONE),
+	CFG_SEC("cache", conf_cache_opts, CFGF_NONE),
 	CFG_SEC("pool", conf_pool_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("site", conf_site_opts,
@@ -221,6 +257,7 @@ static int	conf_v_duration(cfg_t *, cfg_opt_t *);
 static int	conf_v_size(cfg_t *, cfg_opt_t *);
 static int	conf_v_binding(cfg_t *, cfg_opt_t *);
 static int	conf_v_section(cfg_t *, cfg_opt_t *);
+static int	conf_v_once(cfg_t *, cfg_opt_t *);
 static int	conf_v_user(cfg_t *, cfg_opt_t *);
 static int	conf_v_group(cfg_t *, cfg_opt_t *);
 static int	conf_v_abspath(cfg_t *, cfg_opt_t *);
@@ -260,6 +297,16 @@ static const struct {
 	{ "log|httperr_max_size",		conf_v_size },
 	{ "log|log_buffer",			conf_v_size },
 	{ "log|flush_interval",			conf_v_duration },
+	{ "cache",				conf_v_once },
+	{ "cache|enabled",			conf_v_bool },
+	{ "cache|max_memory",			conf_v_size },
+	{ "cache|max_entry_size",		conf_v_size },
+	{ "cache|max_header_size",		conf_v_size },
+	{ "cache|activity_period",		conf_v_duration },
+	{ "cache|scavenger_period",		conf_v_duration },
+	{ "cache|max_ttl",			conf_v_duration },
+	{ "cache|allow_query",			conf_v_bool },
+	{ "cache|allow_cookies",		conf_v_bool },
 	{ "pool",				conf_v_section },
 	{ "pool|workers",			conf_v_int },
 	{ "pool|queue_length",			conf_v_int },
@@ -288,6 +335,7 @@ static const struct {
 	{ "site|application|pool",		conf_v_key },
 	{ "site|application|root",		conf_v_key },
 	{ "site|application|max_body_size",	conf_v_size },
+	{ "site|application|cache",		conf_v_bool },
 	{ "site|log",				conf_v_section },
 	{ "site|log|format",			conf_v_choice },
 	{ "site|log|dir",			conf_v_logdir },
@@ -295,6 +343,7 @@ static const struct {
 	{ "site|log|rollover",			conf_v_choice },
 	{ "site|log|max_size",			conf_v_size },
 	{ "site|log|local_time",		conf_v_bool },
+	{ "site|cache",				conf_v_bool },
 };
 
 const char *const conf_w3c_names[W3C_NFIELDS] = {
@@ -888,7 +937,15 @@ conf_v_duration(cfg_t *cfg, cfg_opt_t *opt)
 		return -1;
 	}
 	if (r != NULL && ms < (uint64_t)r->cr_min) {
-		cfg_error(cfg, "%s: must be more than 0", cfg_opt_name(opt));
+		if (r->cr_min == 1)
+			cfg_error(cfg, "%s: must be more than 0",
+			    cfg_opt_name(opt));
+		else if (r->cr_min % 1000 == 0)
+			cfg_error(cfg, "%s: \"%s\" is less than %lds",
+			    cfg_opt_name(opt), s, r->cr_min / 1000);
+		else
+			cfg_error(cfg, "%s: \"%s\" is less than %ldms",
+			    cfg_opt_name(opt), s, r->cr_min);
 		return -1;
 	}
 	return 0;
@@ -907,8 +964,12 @@ conf_v_size(cfg_t *cfg, cfg_opt_t *opt)
 		    s ? s : "");
 		return -1;
 	}
-	/* Only a minimum: say so, not "(65536..9223372036854775807)". */
-	if (r != NULL && r->cr_max == LONG_MAX && v < (uint64_t)r->cr_min) {
+	/*
+	 * Only a minimum, or 0 where 1 is: say so, not
+	 * "(65536..9223372036854775807)".
+	 */
+	if (r != NULL && v < (uint64_t)r->cr_min &&
+	    (r->cr_max == LONG_MAX || r->cr_min == 1)) {
 		if (r->cr_min == 1)
 			cfg_error(cfg, "%s: must be more than 0",
 			    cfg_opt_name(opt));
@@ -986,6 +1047,33 @@ conf_v_section(cfg_t *cfg, cfg_opt_t *opt)
 		    cfg_opt_name(opt));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A section that may be written once.  libconfuse would read a second
+ * one into the first, key by key, so that each value could come from
+ * either; refused instead.  The section's cfg_t is reused, so the mark
+ * that the first was read goes on the option.  libconfuse calls nothing
+ * when a section opens, so the second is named by the line it ends on,
+ * where the parent's count stands when this runs.
+ */
+static int
+conf_v_once(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_mark	*m;
+	cfg_t			*sec;
+
+	if (conf_v_section(cfg, opt) == -1)
+		return -1;
+	if ((sec = cfg_opt_getnsec(opt, 0)) == NULL)
+		return 0;
+	if ((m = conf_find_mark(opt, CONF_START)) != NULL) {
+		cfg_error(cfg, "%s: the section is defined twice (first on "
+		    "line %d)", cfg_opt_name(opt), m->cm_line);
+		return -1;
+	}
+	conf_mark(opt, CONF_START, conf_sec_line(sec), 0);
 	return 0;
 }
 
@@ -1665,6 +1753,10 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		if ((s = cfg_getstr(sec, "max_body_size")) != NULL &&
 		    conf_parse_size(s, &ap->ap_max_body) == -1)
 			return -1;
+		/* Unset: the site's, as conf_cacheable() reads it. */
+		ap->ap_cache = -1;
+		if (cfg_size(sec, "cache") > 0)
+			ap->ap_cache = cfg_getbool(sec, "cache") == cfg_true;
 	}
 	return 0;
 fail:
@@ -1844,6 +1936,7 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 		if (conf_parse_size(cfg_getstr(site, "max_body_size"),
 		    &st->st_max_body) == -1)
 			goto fail;
+		st->st_cache = cfg_getbool(site, "cache") == cfg_true;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1)
 			goto fail;
@@ -1942,6 +2035,52 @@ conf_check_limits(cfg_t *lim, const struct conf_limits *lm)
 	return -1;
 }
 
+/*
+ * An entry's body must fit in the memory all entries share.  Checked once
+ * the section is read, so it holds whichever key is written first.
+ */
+static int
+conf_check_cache(cfg_t *sec, const struct conf_cache *cc)
+{
+	int	line, l2;
+
+	if (cc->cc_max_entry <= cc->cc_max_memory)
+		return 0;
+	/* The key written last is the one that tipped it. */
+	line = conf_key_line(sec, "max_entry_size", 0);
+	if ((l2 = conf_key_line(sec, "max_memory", 0)) > line)
+		line = l2;
+	conf_err(line, sec, NULL, "max_entry_size (%llu) must not exceed "
+	    "max_memory (%llu)", (unsigned long long)cc->cc_max_entry,
+	    (unsigned long long)cc->cc_max_memory);
+	return -1;
+}
+
+static int
+conf_build_cache(cfg_t *root, struct conf_cache *cc)
+{
+	cfg_t	*sec = cfg_getsec(root, "cache");
+
+	cc->cc_enabled = cfg_getbool(sec, "enabled") == cfg_true;
+	cc->cc_allow_query = cfg_getbool(sec, "allow_query") == cfg_true;
+	cc->cc_allow_cookies = cfg_getbool(sec, "allow_cookies") == cfg_true;
+	/* Every value passed its validation callback or is a default. */
+	if (conf_parse_size(cfg_getstr(sec, "max_memory"),
+	    &cc->cc_max_memory) == -1 ||
+	    conf_parse_size(cfg_getstr(sec, "max_entry_size"),
+	    &cc->cc_max_entry) == -1 ||
+	    conf_parse_size(cfg_getstr(sec, "max_header_size"),
+	    &cc->cc_max_header) == -1 ||
+	    conf_parse_duration(cfg_getstr(sec, "activity_period"),
+	    &cc->cc_activity_ms) == -1 ||
+	    conf_parse_duration(cfg_getstr(sec, "scavenger_period"),
+	    &cc->cc_scavenger_ms) == -1 ||
+	    conf_parse_duration(cfg_getstr(sec, "max_ttl"),
+	    &cc->cc_max_ttl_ms) == -1)
+		return -1;
+	return conf_check_cache(sec, cc);
+}
+
 static int
 conf_build(cfg_t *root, struct hsd_config *cf)
 {
@@ -1990,6 +2129,8 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 	lm->min_body_rate = cfg_getint(lim, "min_body_rate");
 	lm->min_send_rate = cfg_getint(lim, "min_send_rate");
 	if (conf_check_limits(lim, lm) == -1)
+		return -1;
+	if (conf_build_cache(root, &cf->cf_cache) == -1)
 		return -1;
 	cf->cf_shared = strcmp(cfg_getstr(root, "isolation"), "shared") == 0;
 	if (conf_build_pools(root, cf) == -1)
@@ -2336,6 +2477,23 @@ conf_cacheable(const struct hsd_config *cf, const struct conf_site *st,
 	    st->st_apps[app].ap_cache != -1)
 		return st->st_apps[app].ap_cache;
 	return st->st_cache;
+}
+
+/*
+ * enabled = false wins over every site and application, so one line
+ * turns the cache off everywhere; an application that does not say
+ * follows its site, as its other keys do.
+ */
+int
+conf_cacheable(const struct hsd_config *cf, const struct conf_site *st,
+    int app)
+{
+	if (!cf->cf_cache.cc_enabled)
+		return 0;
+	if (app >= 0 && (uint32_t)app < st->st_napps &&
+	    st->st_apps[app].ap_cache != -1)
+		return st->st_apps[app].ap_cache != 0;
+	return st->st_cache != 0;
 }
 
 /*

@@ -338,9 +338,11 @@ const char *conf_map_path(const struct conf_site *, int app, const char *path,
  * conf_pool_same(): pool ai of a and bi of b are the same for their
  * workers: every pool key, the limits, how every site either
  * configuration sends to the pool routes, and the roots the pool serves
- * there (as resolved: not for NOFS text).  conf_find_site() and conf_pool_index() are a
- * site's and a pool's index by name, -1 if none;
- * conf_find_listen() the listening address a socket is bound to, -1.
+ * there (as resolved: not for NOFS text).  No cache key counts in any of
+ * the three: every reload flushes the cache instead.
+ * conf_find_site() and conf_pool_index() are a site's and a pool's index
+ * by name, -1 if none; conf_find_listen() the listening address a socket
+ * is bound to, -1.
  */
 const char *conf_restart_key(const struct hsd_config *,
 	    const struct hsd_config *);

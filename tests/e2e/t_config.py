@@ -2,7 +2,8 @@
 Configuration checking: a bad file is rejected with exit status 1 and a
 message naming FILE:LINE and the key, before anything is bound or started;
 -t checks a file without starting anything; the defaults (pool "default"
-exists without being declared).
+exists without being declared); the cache's keys are checked the same and
+every process starts with them written.
 """
 
 import os
@@ -163,6 +164,26 @@ def test_bad_binding():
              '}\n', [1, 3], 'bindings?', also=('nope:80',))
 
 
+def test_bad_cache_values():
+    # The cache section and a site's cache key are checked like the
+    # rest, with -t and at start alike.
+    rejected('cache {\n'
+             '\tenabled = true\n'
+             '\tmax_header_size = "100"\n'
+             '}\n' + GOOD, 3, 'max_header_size', also=('256..65536',))
+    rejected('cache {\n'
+             '\tmax_memory = "1M"\n'
+             '\tmax_entry_size = "2M"\n'
+             '}\n' + GOOD, 3, 'max_entry_size', also=('max_memory',),
+             args=('-t',))
+    rejected('cache { max_ttl = "0" }\n' + GOOD, 1, 'max_ttl')
+    rejected(GOOD + 'site "t" {\n'
+             '\tbindings = {"127.0.0.1:@PORT@:t.example"}\n'
+             '\troot = "@ROOT@"\n'
+             '\tcache = "sometimes"\n'
+             '}\n', 11, 'cache')
+
+
 def test_bad_ones_with_t():
     # -t rejects the same way.
     rejected(GOOD + 'frobnicate = "yes"\n', 8, 'frobnicate', args=('-t',))
@@ -220,8 +241,21 @@ site "default" {
 	root = "@ROOT@"
 	pool = "default"
 	max_body_size = "30M"
-	application "/api" { pool = "other"  root = "%s/api"  max_body_size = 0 }
+	cache = true
+	application "/api" { pool = "other"  root = "%s/api"  max_body_size = 0
+			     cache = false }
 	application "/app" { pool = "other" }
+}
+cache {
+	enabled = true
+	max_memory = "64M"
+	max_entry_size = "256K"
+	max_header_size = "1K"
+	activity_period = "10s"
+	scavenger_period = "120s"
+	max_ttl = "1h"
+	allow_query = false
+	allow_cookies = false
 }
 ''' % h.dir)
         rc, out, _ = T.run_poolmgr(path, ['-t'])
@@ -236,6 +270,35 @@ site "default" {
         T.assert_eq(rc, 0, 'max_request_bytes = "32K" rejected (%r)' % out)
     finally:
         h.close()
+
+
+def test_cache_keys_reach_every_process():
+    # Every process parses the same text: the listener and the workers
+    # start, and serve, with the cache section and the per-site and
+    # per-application keys written.
+    conf = ('cache {\n'
+            '\tenabled = false\n'
+            '\tmax_memory = "1G"\n'
+            '\tmax_entry_size = "1M"\n'
+            '\tmax_header_size = "2K"\n'
+            '\tactivity_period = "0"\n'
+            '\tscavenger_period = "30s"\n'
+            '\tmax_ttl = "10m"\n'
+            '\tallow_query = yes\n'
+            '\tallow_cookies = on\n'
+            '}\n'
+            'site "s" {\n'
+            '\tbindings = {"127.0.0.1:@PORT@"}\n'
+            '\troot = "@ROOT@"\n'
+            '\tcache = off\n'
+            '\tapplication "/app" { cache = on }\n'
+            '}\n')
+    with T.Server(conf, files={'index.html': 'cachekeys\n',
+                               'app/x.txt': 'app\n'}) as s:
+        r = T.wait_for(lambda: _ok(s.port), 10, 'a 200 for /')
+        T.assert_eq(r.body, b'cachekeys\n', 'body of /')
+        r = T.get(s.port, '/app/x.txt')
+        T.assert_eq((r.status, r.body), (200, b'app\n'), '/app/x.txt')
 
 
 def test_implicit_default_pool():

@@ -8,7 +8,8 @@ new content, then only the new, while an untouched pool keeps its pids
 (twice in a row); a pool, site and binding removed while a slow client
 downloads from it finish that download byte for byte, refuse new
 connections and close the idle ones; a key only a restart can change and
-a binding that cannot be bound are refused with nothing changed; SIGHUP
+a binding that cannot be bound are refused with nothing changed, the
+cache's keys are applied without replacing a process; SIGHUP
 applies a file and logs what changed; a request parked in a queue is
 answered after its pool changed, and one whose site moved to another pool
 is answered by that pool; sites reordered leave every pool as it was, a
@@ -656,6 +657,30 @@ def test_restart_only_keys_refused():
         rewrite(s, RESTART)
         T.assert_eq(reload(s, 2), [], 'changes')
         T.assert_eq(sorted(s.children('hsd-worker')), pids, 'workers')
+        long_header_get(s)
+
+
+def test_cache_keys_need_no_restart():
+    # Every cache key, the section's and a site's, changed by a reload:
+    # applied, with no restart asked for and no worker or listener
+    # replaced (the cache is flushed on every reload instead).
+    site = 'root = "@ROOT@" }'
+    base = RESTART.replace(site, 'root = "@ROOT@"\n'
+                           '  application "/x" { } }')
+    with T.Server(base, files={'a.txt': A_BODY}, workers=1) as s:
+        all_ready(s)
+        pids = sorted(s.children('hsd-worker'))
+        lsn = s.listener()
+        rewrite(s, RESTART.replace(
+            site, 'root = "@ROOT@"  cache = off\n'
+            '  application "/x" { cache = on } }') +
+            'cache { enabled = false  max_memory = "1G"\n'
+            '  max_entry_size = "1M"  max_header_size = "2K"\n'
+            '  activity_period = "0"  scavenger_period = "5s"\n'
+            '  max_ttl = "1m"  allow_query = true  allow_cookies = true }\n')
+        T.assert_eq(reload(s, 2), [], 'changes')
+        T.assert_eq(sorted(s.children('hsd-worker')), pids, 'workers')
+        T.assert_eq(s.listener(), lsn, 'listener')
         long_header_get(s)
 
 

@@ -1193,6 +1193,98 @@ static const struct conf_reject conf_rejects[] = {
 	  "  application \"/a\" { log { format = \"off\" } } }\n",
 	  "t.conf:2: site \"s\": application \"/a\": no such option 'log'",
 	  NULL },
+
+	/* The cache section: every key, and the section itself. */
+	{ "cache {\n  enabled = \"maybe\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: ", "'enabled'" },
+	{ "cache { enabled = 1 }\n" ONE_SITE,
+	  "t.conf:1: cache: ", "'enabled'" },
+	{ "cache {\n\n  max_memory = 65G\n}\n" ONE_SITE,
+	  "t.conf:3: cache: max_memory: 65G is out of range "
+	  "(1..68719476736)", NULL },
+	{ "cache { max_memory = 68719476737 }\n" ONE_SITE,
+	  "t.conf:1: cache: max_memory: 68719476737 is out of range", NULL },
+	{ "cache {\n  max_memory = 0\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_memory: must be more than 0", NULL },
+	{ "cache { max_memory = \"64MB\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_memory: bad size \"64MB\"", NULL },
+	{ "cache {\n  max_entry_size = \"0K\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_entry_size: must be more than 0", NULL },
+	{ "cache { max_entry_size = \"-1\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_entry_size: bad size \"-1\"", NULL },
+	/* Larger than max_memory: the default one, or either written
+	 * first; the key written last is named. */
+	{ "cache {\n  max_entry_size = \"65M\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_entry_size (68157440) must not exceed "
+	  "max_memory (67108864)", NULL },
+	{ "cache {\n  max_memory = \"1M\"\n  allow_query = true\n"
+	  "  max_entry_size = \"1025K\"\n}\n" ONE_SITE,
+	  "t.conf:4: cache: max_entry_size (1049600) must not exceed "
+	  "max_memory (1048576)", NULL },
+	{ "cache {\n  max_entry_size = \"2M\"\n  max_memory = \"1M\"\n}\n"
+	  ONE_SITE,
+	  "t.conf:3: cache: max_entry_size (2097152) must not exceed "
+	  "max_memory (1048576)", NULL },
+	{ "cache {\n  max_memory = \"100K\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_entry_size (262144) must not exceed "
+	  "max_memory (102400)", NULL },
+	{ "cache {\n  max_header_size = 255\n}\n" ONE_SITE,
+	  "t.conf:2: cache: max_header_size: 255 is out of range (256..65536)",
+	  NULL },
+	{ "cache { max_header_size = \"65537\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_header_size: 65537 is out of range "
+	  "(256..65536)", NULL },
+	{ "cache { max_header_size = 1M }\n" ONE_SITE,
+	  "t.conf:1: cache: max_header_size: 1M is out of range", NULL },
+	{ "cache { max_header_size = \"1 K\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_header_size: bad size \"1 K\"", NULL },
+	{ "cache {\n  activity_period = \"-1s\"\n}\n" ONE_SITE,
+	  "t.conf:2: cache: activity_period: bad duration \"-1s\"", NULL },
+	{ "cache { activity_period = \"10 s\" }\n" ONE_SITE,
+	  "t.conf:1: cache: activity_period: bad duration \"10 s\"", NULL },
+	{ "cache {\n  scavenger_period = 0\n}\n" ONE_SITE,
+	  "t.conf:2: cache: scavenger_period: \"0\" is less than 1s", NULL },
+	{ "cache { scavenger_period = 999ms }\n" ONE_SITE,
+	  "t.conf:1: cache: scavenger_period: \"999ms\" is less than 1s",
+	  NULL },
+	{ "cache { scavenger_period = \"2x\" }\n" ONE_SITE,
+	  "t.conf:1: cache: scavenger_period: bad duration \"2x\"", NULL },
+	{ "cache {\n\n  max_ttl = \"0s\"\n}\n" ONE_SITE,
+	  "t.conf:3: cache: max_ttl: \"0s\" is less than 1s", NULL },
+	{ "cache { max_ttl = 500ms }\n" ONE_SITE,
+	  "t.conf:1: cache: max_ttl: \"500ms\" is less than 1s", NULL },
+	{ "cache { max_ttl = \"1w\" }\n" ONE_SITE,
+	  "t.conf:1: cache: max_ttl: bad duration \"1w\"", NULL },
+	{ "cache {\n  allow_query = 2\n}\n" ONE_SITE,
+	  "t.conf:2: cache: ", "'allow_query'" },
+	{ "cache { allow_cookies = \"sometimes\" }\n" ONE_SITE,
+	  "t.conf:1: cache: ", "'allow_cookies'" },
+	{ "cache {\n  max_entries = 10\n}\n" ONE_SITE,
+	  "t.conf:2: cache: no such option 'max_entries'", NULL },
+	{ "cache = false\n" ONE_SITE,
+	  "t.conf:1: missing opening brace for section 'cache'", NULL },
+	/* Written twice, even alike: named where the second one ends. */
+	{ "cache { max_ttl = 5s }\n" ONE_SITE
+	  "cache {\n  max_ttl = 5s\n}\n",
+	  "t.conf:5: cache: the section is defined twice (first on line 1)",
+	  NULL },
+	{ "\ncache {\n}\ncache { }\n" ONE_SITE,
+	  "t.conf:4: cache: the section is defined twice (first on line 3)",
+	  NULL },
+	/* The cache's keys are the section's, not a site's. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  max_ttl = 5s }\n",
+	  "t.conf:2: site \"s\": no such option 'max_ttl'", NULL },
+	/* A site's and an application's cache key: a boolean. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cache = \"maybe\" }\n",
+	  "t.conf:2: site \"s\": ", "'cache'" },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" {\n    cache = 3\n  }\n}\n",
+	  "t.conf:3: site \"s\": application \"/a\": ", "'cache'" },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cache { enabled = false } }\n",
+	  "t.conf:2: ", "'cache'" },
 };
 
 START_TEST(test_conf_reject)
@@ -1267,6 +1359,199 @@ START_TEST(test_conf_body_limits)
 	st = &cf->cf_sites[2];
 	ck_assert_uint_eq(conf_max_body(st, -1), 30 << 20);
 	ck_assert_uint_eq(conf_max_body(st, 0), 30 << 20);
+	conf_free(cf);
+}
+END_TEST
+
+/* The response cache: HTTP.sys's defaults, on for every site. */
+START_TEST(test_conf_cache_defaults)
+{
+	static const char *const texts[] = {
+		ONE_SITE,
+		/* An empty section is the defaults. */
+		"cache {}\n" ONE_SITE,
+		"cache {\n}\n" ONE_SITE,
+	};
+	struct hsd_config	*cf;
+	const struct conf_cache	*cc;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		cf = load_ok(texts[i]);
+		cc = &cf->cf_cache;
+		ck_assert_int_eq(cc->cc_enabled, 1);
+		ck_assert_uint_eq(cc->cc_max_memory, 64 << 20);
+		ck_assert_uint_eq(cc->cc_max_entry, 256 << 10);
+		ck_assert_uint_eq(cc->cc_max_header, 1024);
+		ck_assert_uint_eq(cc->cc_activity_ms, 10000);
+		ck_assert_uint_eq(cc->cc_scavenger_ms, 120000);
+		ck_assert_uint_eq(cc->cc_max_ttl_ms, 3600000);
+		ck_assert_int_eq(cc->cc_allow_query, 0);
+		ck_assert_int_eq(cc->cc_allow_cookies, 0);
+		ck_assert_int_eq(cf->cf_sites[0].st_cache, 1);
+		ck_assert_int_eq(conf_cacheable(cf, &cf->cf_sites[0], -1), 1);
+		conf_free(cf);
+	}
+}
+END_TEST
+
+/* Every key written, in the forms each kind of value takes. */
+START_TEST(test_conf_cache_keys)
+{
+	static const char text[] =
+	    "cache {\n"
+	    "  enabled = off\n"
+	    "  max_memory = 2G\n"
+	    "  max_entry_size = \"1m\"\n"
+	    "  max_header_size = 4K\n"
+	    "  activity_period = 0\n"
+	    "  scavenger_period = \"90s\"\n"
+	    "  max_ttl = 2d\n"
+	    "  allow_query = yes\n"
+	    "  allow_cookies = on\n"
+	    "}\n" ONE_SITE;
+	struct hsd_config	*cf;
+	const struct conf_cache	*cc;
+	char			*t;
+	int			 pass;
+
+	/* The listener parses without the filesystem: the same values. */
+	t = fx_subst(text);
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(conf_load_text(t, CONF_NAME,
+		    pass ? CONF_LOAD_NOFS : 0, &cf), 0);
+		cc = &cf->cf_cache;
+		ck_assert_int_eq(cc->cc_enabled, 0);
+		ck_assert_uint_eq(cc->cc_max_memory, 2ULL << 30);
+		ck_assert_uint_eq(cc->cc_max_entry, 1 << 20);
+		ck_assert_uint_eq(cc->cc_max_header, 4096);
+		ck_assert_uint_eq(cc->cc_activity_ms, 0);
+		ck_assert_uint_eq(cc->cc_scavenger_ms, 90000);
+		ck_assert_uint_eq(cc->cc_max_ttl_ms, 2 * 86400000ULL);
+		ck_assert_int_eq(cc->cc_allow_query, 1);
+		ck_assert_int_eq(cc->cc_allow_cookies, 1);
+		conf_free(cf);
+	}
+	free(t);
+
+	/* The other words libconfuse takes, and each bound itself. */
+	cf = load_ok("cache {\n"
+	    "  enabled = yes\n"
+	    "  max_memory = \"64G\"\n"
+	    "  max_entry_size = 68719476736\n"
+	    "  max_header_size = 256\n"
+	    "  activity_period = \"0ms\"\n"
+	    "  scavenger_period = 1000ms\n"
+	    "  max_ttl = 1\n"
+	    "  allow_query = false\n"
+	    "  allow_cookies = no\n"
+	    "}\n" ONE_SITE);
+	cc = &cf->cf_cache;
+	ck_assert_int_eq(cc->cc_enabled, 1);
+	ck_assert_uint_eq(cc->cc_max_memory, 64ULL << 30);
+	ck_assert_uint_eq(cc->cc_max_entry, 64ULL << 30);
+	ck_assert_uint_eq(cc->cc_max_header, 256);
+	ck_assert_uint_eq(cc->cc_activity_ms, 0);
+	ck_assert_uint_eq(cc->cc_scavenger_ms, 1000);
+	ck_assert_uint_eq(cc->cc_max_ttl_ms, 1000);
+	ck_assert_int_eq(cc->cc_allow_query, 0);
+	ck_assert_int_eq(cc->cc_allow_cookies, 0);
+	conf_free(cf);
+
+	cf = load_ok("cache {\n"
+	    "  enabled = true\n"
+	    "  max_memory = 1\n"
+	    "  max_entry_size = 1\n"
+	    "  max_header_size = \"64k\"\n"
+	    "  activity_period = 500ms\n"
+	    "  allow_query = true\n"
+	    "  allow_cookies = off\n"
+	    "}\n" ONE_SITE);
+	cc = &cf->cf_cache;
+	ck_assert_int_eq(cc->cc_enabled, 1);
+	ck_assert_uint_eq(cc->cc_max_memory, 1);
+	ck_assert_uint_eq(cc->cc_max_entry, 1);
+	ck_assert_uint_eq(cc->cc_max_header, 65536);
+	ck_assert_uint_eq(cc->cc_activity_ms, 500);
+	ck_assert_uint_eq(cc->cc_scavenger_ms, 120000);
+	ck_assert_int_eq(cc->cc_allow_query, 1);
+	ck_assert_int_eq(cc->cc_allow_cookies, 0);
+	conf_free(cf);
+}
+END_TEST
+
+/*
+ * Who may be cached: a site's key (default on), an application's (default
+ * its site's), and enabled = false over both.
+ */
+#define CACHE_SITES \
+	"site \"on\" {\n" \
+	"  bindings = {\"*:8080\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  application \"/off\" { cache = off }\n" \
+	"  application \"/on\" { cache = yes }\n" \
+	"  application \"/inherit\" { }\n" \
+	"}\n" \
+	"site \"off\" {\n" \
+	"  bindings = {\"*:8081\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  cache = false\n" \
+	"  application \"/on\" { cache = true }\n" \
+	"  application \"/inherit\" { }\n" \
+	"  application \"/off\" { cache = no }\n" \
+	"}\n"
+
+START_TEST(test_conf_cacheable)
+{
+	struct hsd_config	*cf;
+	const struct conf_site	*on, *off;
+
+	cf = load_ok(CACHE_SITES);
+	on = &cf->cf_sites[0];
+	off = &cf->cf_sites[1];
+	ck_assert_int_eq(on->st_cache, 1);
+	ck_assert_int_eq(on->st_apps[0].ap_cache, 0);
+	ck_assert_int_eq(on->st_apps[1].ap_cache, 1);
+	ck_assert_int_eq(on->st_apps[2].ap_cache, -1);
+	ck_assert_int_eq(off->st_cache, 0);
+	ck_assert_int_eq(off->st_apps[0].ap_cache, 1);
+	ck_assert_int_eq(off->st_apps[1].ap_cache, -1);
+	ck_assert_int_eq(off->st_apps[2].ap_cache, 0);
+
+	ck_assert_int_eq(conf_cacheable(cf, on, -1), 1);
+	ck_assert_int_eq(conf_cacheable(cf, on, 0), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on, 1), 1);
+	ck_assert_int_eq(conf_cacheable(cf, on, 2), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off, -1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, off, 0), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off, 1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, off, 2), 0);
+	/* An index past the applications is the site. */
+	ck_assert_int_eq(conf_cacheable(cf, on, 3), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off, 3), 0);
+	/* As routing gives it. */
+	ck_assert_int_eq(conf_cacheable(cf, off,
+	    conf_route_app(off, "/on/x.html", 10)), 1);
+	ck_assert_int_eq(conf_cacheable(cf, off,
+	    conf_route_app(off, "/inherit/x", 10)), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on,
+	    conf_route_app(on, "/offx", 5)), 1);
+	ck_assert_int_eq(conf_cacheable(cf, on,
+	    conf_route_app(on, "/off/x", 6)), 0);
+	conf_free(cf);
+
+	/* enabled = false: nothing, whatever the sites and applications
+	 * say, which are still read as written. */
+	cf = load_ok("cache { enabled = false }\n" CACHE_SITES);
+	on = &cf->cf_sites[0];
+	off = &cf->cf_sites[1];
+	ck_assert_int_eq(on->st_cache, 1);
+	ck_assert_int_eq(on->st_apps[1].ap_cache, 1);
+	ck_assert_int_eq(off->st_apps[0].ap_cache, 1);
+	ck_assert_int_eq(conf_cacheable(cf, on, -1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on, 1), 0);
+	ck_assert_int_eq(conf_cacheable(cf, on, 2), 0);
+	ck_assert_int_eq(conf_cacheable(cf, off, 0), 0);
 	conf_free(cf);
 }
 END_TEST
@@ -2277,6 +2562,49 @@ START_TEST(test_conf_reload_restart_keys)
 }
 END_TEST
 
+/*
+ * The cache's keys need no restart, recycle no pool and change no route:
+ * the cache is flushed on every reload instead.
+ */
+START_TEST(test_conf_reload_cache)
+{
+	struct hsd_config	*a, *b;
+	const char		*pools[] = { "default", "a", "b" };
+	size_t			 i;
+	int			 ia, ib;
+
+	a = load_ok("run_dir = \"/tmp/rd\"\n" RL_BASE);
+	b = load_ok("run_dir = \"/tmp/rd\"\n"
+	    "cache { enabled = false max_memory = 1G max_entry_size = 1M\n"
+	    "  max_header_size = 2K activity_period = 0\n"
+	    "  scavenger_period = 5s max_ttl = 1m allow_query = true\n"
+	    "  allow_cookies = true }\n"
+	    "pool \"a\" { workers = 2 }\n"
+	    "pool \"b\" { }\n"
+	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
+	    "  cache = off\n"
+	    "  application \"/api\" { pool = \"b\" root = \"@/api\" "
+	    "cache = on } }\n"
+	    "site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" "
+	    "pool = \"a\" cache = off }\n");
+	ck_assert_int_ne(memcmp(&a->cf_cache, &b->cf_cache,
+	    sizeof(a->cf_cache)), 0);
+	ck_assert_ptr_null(conf_restart_key(a, b));
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 1);
+	ck_assert_int_eq(conf_site_routes_same(a, 1, b, 1), 1);
+	for (i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+		ia = conf_pool_index(a, pools[i]);
+		ib = conf_pool_index(b, pools[i]);
+		ck_assert_int_ge(ia, 0);
+		ck_assert_int_ge(ib, 0);
+		ck_assert_msg(conf_pool_same(a, ia, b, ib), "pool %s",
+		    pools[i]);
+	}
+	conf_free(b);
+	conf_free(a);
+}
+END_TEST
+
 /* The listener's parse: no filesystem, no user database. */
 START_TEST(test_conf_reload_nofs)
 {
@@ -2345,6 +2673,9 @@ suite_conf(void)
 	    sizeof(conf_rejects) / sizeof(conf_rejects[0]));
 	tcase_add_test(tc, test_conf_limits_handoff);
 	tcase_add_test(tc, test_conf_body_limits);
+	tcase_add_test(tc, test_conf_cache_defaults);
+	tcase_add_test(tc, test_conf_cache_keys);
+	tcase_add_test(tc, test_conf_cacheable);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
@@ -2386,6 +2717,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_reload_site_routes);
 	tcase_add_test(tc, test_conf_reload_restart_keys);
 	tcase_add_test(tc, test_conf_reload_nofs);
+	tcase_add_test(tc, test_conf_reload_cache);
 	tcase_add_test(tc, test_conf_find_listen);
 	suite_add_tcase(s, tc);
 	return s;
