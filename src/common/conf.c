@@ -2467,18 +2467,6 @@ conf_max_body(const struct conf_site *st, int app)
 	return st->st_max_body;
 }
 
-int
-conf_cacheable(const struct hsd_config *cf, const struct conf_site *st,
-    int app)
-{
-	if (!cf->cf_cache.cc_enabled)
-		return 0;
-	if (app >= 0 && (uint32_t)app < st->st_napps &&
-	    st->st_apps[app].ap_cache != -1)
-		return st->st_apps[app].ap_cache;
-	return st->st_cache;
-}
-
 /*
  * enabled = false wins over every site and application, so one line
  * turns the cache off everywhere; an application that does not say
