@@ -23,6 +23,7 @@ main(void)
 	sr = srunner_create(suite_chan());
 	srunner_add_suite(sr, suite_conf());
 	srunner_add_suite(sr, suite_head());
+	srunner_add_suite(sr, suite_httpdate());
 	srunner_add_suite(sr, suite_logfmt());
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_uri());

@@ -28,6 +28,7 @@
 Suite	*suite_chan(void);
 Suite	*suite_conf(void);
 Suite	*suite_head(void);
+Suite	*suite_httpdate(void);
 Suite	*suite_sandbox(void);
 Suite	*suite_uri(void);
 
