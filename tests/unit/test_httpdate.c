@@ -164,7 +164,7 @@ START_TEST(test_httpdate_format)
 }
 END_TEST
 
-/* Every 1 to ~40 hours from 1900 to 2200: format() is gmtime_r()'s
+/* Every two to ten days or so from 1900 to 2200: format() is gmtime_r()'s
  * date, and parse() of it gives the time back, in all three forms. */
 START_TEST(test_httpdate_roundtrip)
 {
@@ -176,7 +176,7 @@ START_TEST(test_httpdate_roundtrip)
 	unsigned int	 step = 1;
 	int		 n = 0;
 
-	for (t = -2208988800; t < end; t += 3600 + (step % 40) * 3599) {
+	for (t = -2208988800; t < end; t += 200000 + step % 800000) {
 		step = step * 1103515245 + 12345;
 		ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
 		strftime(ref, sizeof(ref), "%a, %d %b %Y %H:%M:%S GMT", &tm);
@@ -199,7 +199,7 @@ START_TEST(test_httpdate_roundtrip)
 		}
 		n++;
 	}
-	ck_assert_int_gt(n, 100000);
+	ck_assert_int_gt(n, 8000);
 }
 END_TEST
 
