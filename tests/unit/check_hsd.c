@@ -27,6 +27,8 @@ main(void)
 	srunner_add_suite(sr, suite_logfmt());
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_uri());
+	/* hsd-cached's (src/cached). */
+	srunner_add_suite(sr, suite_admit());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -31,6 +31,8 @@ Suite	*suite_head(void);
 Suite	*suite_httpdate(void);
 Suite	*suite_sandbox(void);
 Suite	*suite_uri(void);
+/* hsd-cached's (src/cached). */
+Suite	*suite_admit(void);
 
 /* Scratch tree: DIR/www/, DIR/api/, DIR/file, DIR/link -> www. */
 static char fx_dir[PATH_MAX];
