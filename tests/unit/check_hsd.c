@@ -29,6 +29,7 @@ main(void)
 	srunner_add_suite(sr, suite_uri());
 	/* hsd-cached's (src/cached). */
 	srunner_add_suite(sr, suite_admit());
+	srunner_add_suite(sr, suite_purge());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

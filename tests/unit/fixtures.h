@@ -33,6 +33,7 @@ Suite	*suite_sandbox(void);
 Suite	*suite_uri(void);
 /* hsd-cached's (src/cached). */
 Suite	*suite_admit(void);
+Suite	*suite_purge(void);
 
 /* Scratch tree: DIR/www/, DIR/api/, DIR/file, DIR/link -> www. */
 static char fx_dir[PATH_MAX];
