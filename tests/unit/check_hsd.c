@@ -30,6 +30,7 @@ main(void)
 	/* hsd-cached's (src/cached). */
 	srunner_add_suite(sr, suite_admit());
 	srunner_add_suite(sr, suite_purge());
+	srunner_add_suite(sr, suite_store());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -34,6 +34,7 @@ Suite	*suite_uri(void);
 /* hsd-cached's (src/cached). */
 Suite	*suite_admit(void);
 Suite	*suite_purge(void);
+Suite	*suite_store(void);
 
 /* Scratch tree: DIR/www/, DIR/api/, DIR/file, DIR/link -> www. */
 static char fx_dir[PATH_MAX];
