@@ -432,7 +432,8 @@ START_TEST(test_admit_prefixes)
 
 	ck_assert_int_eq(admit(good, sizeof(good) - 1, 0, &cc, &ai), 0);
 	for (len = 0; len < sizeof(good) - 1; len++) {
-		if (len >= 2 && memcmp(good + len - 2, "\r\n", 2) == 0) {
+		/* One ending a line is a whole head of its own. */
+		if (len > 0 && good[len - 1] == '\n') {
 			ck_assert_int_eq(admit(good, len, 0, &cc, &ai), 0);
 			continue;
 		}
