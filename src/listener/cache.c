@@ -497,7 +497,7 @@ lc_date(void)
 	time_t	now = time(NULL);
 
 	if (now != lc.date_t) {
-		httpdate_format(now, lc.date);
+		httpdate_format(lc.date, now);
 		lc.date_t = now;
 	}
 	return lc.date;
@@ -544,15 +544,15 @@ static int
 lc_not_modified(const struct conn *c, const struct head_info *hi,
     const struct lc_entry *e)
 {
-	int64_t	t;
+	time_t	t;
 
 	if (hi->hi_flags & HI_INM)
 		return e->e_etag_len > 0 && lc_etag_match(c->cn_buf +
 		    hi->hi_inm_off, hi->hi_inm_len, e->e_map + e->e_etag_off,
 		    e->e_etag_len);
 	if ((hi->hi_flags & HI_IMS) && e->e_lm_time >= 0) {
-		t = httpdate_parse(c->cn_buf + hi->hi_ims_off, hi->hi_ims_len);
-		return t != -1 && e->e_lm_time <= t;
+		return httpdate_parse(c->cn_buf + hi->hi_ims_off,
+		    hi->hi_ims_len, &t) == 0 && e->e_lm_time <= t;
 	}
 	return 0;
 }

@@ -23,9 +23,14 @@ main(void)
 	sr = srunner_create(suite_chan());
 	srunner_add_suite(sr, suite_conf());
 	srunner_add_suite(sr, suite_head());
+	srunner_add_suite(sr, suite_httpdate());
 	srunner_add_suite(sr, suite_logfmt());
 	srunner_add_suite(sr, suite_sandbox());
 	srunner_add_suite(sr, suite_uri());
+	/* hsd-cached's (src/cached). */
+	srunner_add_suite(sr, suite_admit());
+	srunner_add_suite(sr, suite_purge());
+	srunner_add_suite(sr, suite_store());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -28,8 +28,13 @@
 Suite	*suite_chan(void);
 Suite	*suite_conf(void);
 Suite	*suite_head(void);
+Suite	*suite_httpdate(void);
 Suite	*suite_sandbox(void);
 Suite	*suite_uri(void);
+/* hsd-cached's (src/cached). */
+Suite	*suite_admit(void);
+Suite	*suite_purge(void);
+Suite	*suite_store(void);
 
 /* Scratch tree: DIR/www/, DIR/api/, DIR/file, DIR/link -> www. */
 static char fx_dir[PATH_MAX];
