@@ -108,7 +108,10 @@ offer_parse(const struct msg_hdr *hdr, const void *data, struct offer *of)
 	    memchr(p, '\0', hdr->mh_len - sizeof(*co)) != NULL)
 		return -1;
 	of->of_key_ok = 1;
-	if (of->of_fd == -1) {
+	/* A response over max_entry_size comes without its bytes, to be
+	 * counted (offer_check()). */
+	if (of->of_fd == -1 && (hdr->mh_flags & MH_FD_LOST ||
+	    co->co_body_len <= cd.conf->cf_cache.cc_max_entry)) {
 		of->of_why = hdr->mh_flags & MH_FD_LOST ? "its memfd was lost "
 		    "(out of fds)" : "no memfd";
 		return -1;

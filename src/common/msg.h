@@ -217,7 +217,8 @@ struct msg_fileid {
  * CRLF, without Date, Connection, Keep-Alive or the empty line -- then
  * the whole body; the worker keeps no mapping and closes its fd once
  * sent.  For a static file it names the file (below the root the
- * request maps to) and its identity.
+ * request maps to) and its identity.  A response over max_entry_size is
+ * offered without a memfd, only to be counted as refused (CR_SIZE).
  *
  * The listener passes the offer on to hsd-cached with what it knows of
  * the request itself (MSG_CACHE_OFFER): the worker cannot offer for a

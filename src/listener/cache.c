@@ -754,7 +754,8 @@ cache_offer(struct lsn_worker *w, const struct msg_hdr *hdr,
 	struct iovec		 iov[4];
 	struct conn		*c;
 
-	if (hdr->mh_len < sizeof(of) || fd == -1)
+	/* No fd: a response too large to cache, offered to be counted. */
+	if (hdr->mh_len < sizeof(of))
 		goto bad;
 	memcpy(&of, data, sizeof(of));
 	if (hdr->mh_len != sizeof(of) + of.of_name_len ||
@@ -763,7 +764,8 @@ cache_offer(struct lsn_worker *w, const struct msg_hdr *hdr,
 	    c->cn_id != of.of_conn || c->cn_state != CN_WORKER)
 		goto bad;
 	if (!c->cn_cacheable || c->cn_site == UINT32_MAX || lc.chan == NULL) {
-		close(fd);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
 	memset(&co, 0, sizeof(co));
@@ -787,7 +789,8 @@ cache_offer(struct lsn_worker *w, const struct msg_hdr *hdr,
 	iov[3].iov_len = of.of_name_len;
 	if (chan_sendv(lc.chan, MSG_CACHE_OFFER, c->cn_id, iov, 4, fd) == -1)
 		log_warn("cache_offer: passing an offer on");
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	return;
 bad:
 	log_warnx("cache_offer: worker %u: a malformed offer; dropped",

@@ -121,18 +121,22 @@ offer_response(struct wrk_req *rq, const char *name)
 	    namelen > UINT16_MAX || (ch = worker_listener_chan()) == NULL)
 		return;
 	bodylen = rq->rq_body_end - rq->rq_body_off;
-	if (bodylen > cc->cc_max_entry)
-		return;
-	if ((fd = memfd_create("hsd-offer", MFD_CLOEXEC |
-	    MFD_ALLOW_SEALING)) == -1) {
-		log_warn("offer_response: memfd_create");
-		return;
-	}
-	if ((headlen = offer_head(fd, rq)) == -1 ||
-	    offer_body(fd, rq, bodylen) == -1) {
-		log_warn("offer_response: %s", name);
-		close(fd);
-		return;
+	/* Too large: offered without its bytes, so that hsd-cached counts
+	 * why it is not cached. */
+	fd = -1;
+	headlen = rq->rq_resp_head;
+	if (bodylen <= cc->cc_max_entry) {
+		if ((fd = memfd_create("hsd-offer", MFD_CLOEXEC |
+		    MFD_ALLOW_SEALING)) == -1) {
+			log_warn("offer_response: memfd_create");
+			return;
+		}
+		if ((headlen = offer_head(fd, rq)) == -1 ||
+		    offer_body(fd, rq, bodylen) == -1) {
+			log_warn("offer_response: %s", name);
+			close(fd);
+			return;
+		}
 	}
 	memset(&of, 0, sizeof(of));
 	of.of_conn = rq->rq_conn;
@@ -148,5 +152,6 @@ offer_response(struct wrk_req *rq, const char *name)
 	iov[1].iov_len = namelen;
 	if (chan_sendv(ch, MSG_REQ_OFFER, rq->rq_conn, iov, 2, fd) == -1)
 		log_warn("offer_response: sending the offer");
-	close(fd);
+	if (fd != -1)
+		close(fd);
 }

@@ -291,18 +291,24 @@ def test_purge():
             warm(s, p)
         T.assert_eq(ctl(s, 'purge', '/a.html'), 'purged 1 entries\n',
                     'purge /a.html')
+        # Answered once the listener serves it no more: at once a miss.
         assert not is_hit(T.get(s.port, '/a.html')), 'purged, still served'
         assert is_hit(T.get(s.port, '/b.html')), '/b.html purged too'
         T.assert_eq(ctl(s, 'purge', 'http://localhost/b.html'),
                     'purged 1 entries\n', 'purge by URL')
         assert not is_hit(T.get(s.port, '/b.html'))
+        T.assert_eq(ctl(s, 'purge', 'http://otherhost/c.html'),
+                    'purged 0 entries\n', 'purge of another host')
         T.assert_eq(ctl(s, 'purge', 'nosuchsite'), 'purged 0 entries\n',
                     'purge of another site')
-        T.assert_eq(ctl(s, 'purge', 's'), 'purged 1 entries\n',
+        # Asked again within activity_period, the two came back.
+        T.wait_for(lambda: stats(s)['entries'] == 3, 5, 'three entries')
+        T.assert_eq(ctl(s, 'purge', 's'), 'purged 3 entries\n',
                     'purge the site')
         assert not is_hit(T.get(s.port, '/c.html'))
-        warm(s, '/c.html')
+        T.wait_for(lambda: stats(s)['entries'] == 1, 5, 'one entry')
         T.assert_eq(ctl(s, 'purge', 'all'), 'purged 1 entries\n', 'all')
+        T.assert_eq(stats(s)['entries'], 0, 'entries after purge all')
         assert not is_hit(T.get(s.port, '/c.html'))
 
 
