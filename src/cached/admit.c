@@ -270,6 +270,11 @@ admit_field(const char *head, const char *name, size_t nlen, const char *v,
 		rv = admit_pragma(v, vlen, as);
 	else if (admit_is(name, nlen, "Vary"))
 		rv = admit_vary(v, vlen, as);
+	else if (admit_is(name, nlen, "Content-Encoding") &&
+	    !(vlen == 8 && strncasecmp(v, "identity", 8) == 0))
+		/* A coded body goes only to clients that accept it, which
+		 * the key does not say (IIS keeps such responses out too). */
+		admit_policy(as, CR_VARY, "Content-Encoding");
 	else if (admit_is(name, nlen, "Expires"))
 		admit_expires(v, vlen, as);
 	*why = "a malformed list";

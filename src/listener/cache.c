@@ -267,7 +267,8 @@ lc_entry_new(const struct msg_hdr *hdr, const void *data, int fd)
 		log_warn("lc_entry_new: mmap");
 		return;
 	}
-	if (memcmp(map, "HTTP/1.1 200 ", 13) != 0 ||
+	if (memcmp(map, "HTTP/1.", 7) != 0 ||
+	    memcmp((char *)map + 8, " 200", 4) != 0 ||
 	    memcmp((char *)map + ce.ce_head_len - 2, "\r\n", 2) != 0 ||
 	    (e = calloc(1, sizeof(*e) + ce.ce_host_len + ce.ce_path_len +
 	    2)) == NULL || (lc.nentries + 1 > lc.nbuckets &&

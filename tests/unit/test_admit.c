@@ -197,6 +197,10 @@ static const struct admit_case admit_cases[] = {
 	  "ACCEPT-ENCODING"), 0, 0, OK, MAX_TTL },
 	{ "Vary empty", F("Vary:"), 0, 0, OK, MAX_TTL },
 	{ "Vary: *", F("Vary: *"), 0, 0, CR_VARY, 0 },
+	{ "Content-Encoding: gzip", F("Vary: Accept-Encoding\r\n"
+	  "Content-Encoding: gzip"), 0, 0, CR_VARY, 0 },
+	{ "Content-Encoding: identity", F("Content-Encoding: identity"), 0, 0,
+	  OK, MAX_TTL },
 	{ "Vary: Cookie", F("Vary: Cookie"), 0, 0, CR_VARY, 0 },
 	{ "Vary: Accept-Encoding, User-Agent", F("Vary: Accept-Encoding, "
 	  "User-Agent"), 0, 0, CR_VARY, 0 },
