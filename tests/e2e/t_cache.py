@@ -312,6 +312,35 @@ def test_purge():
         assert not is_hit(T.get(s.port, '/c.html'))
 
 
+def test_listener_serves_on_without_cached():
+    """hsd-cached gone (and the pool manager held, so no new one comes):
+    the listener answers what it has mapped; the next hsd-cached starts
+    empty and the listener drops its index for it."""
+    with server() as s:
+        warm(s, '/1k.bin')
+        (cached,) = s.children('hsd-cached')
+        os.kill(s.pid, signal.SIGSTOP)
+        try:
+            T.kill_quietly(cached)
+            T.wait_for(lambda: not T.alive(cached) or
+                       T.proc_stat(cached)[1] == 'Z', 5, 'hsd-cached gone')
+            cont = stopped_workers(s)
+            try:
+                for _ in range(3):
+                    r = T.get(s.port, '/1k.bin')
+                    T.assert_eq((r.body, is_hit(r)), (ONE_K, True),
+                                'a hit with no hsd-cached')
+            finally:
+                cont()
+        finally:
+            os.kill(s.pid, signal.SIGCONT)
+        T.wait_for(lambda: s.children('hsd-cached') not in ([], [cached]),
+                   10, 'a new hsd-cached')
+        T.wait_for(lambda: not is_hit(T.get(s.port, '/1k.bin')), 5,
+                   'the index dropped for the new hsd-cached')
+        warm(s, '/1k.bin')
+
+
 def test_cache_killed_under_load():
     wrk = T.need_program('wrk')
     with server() as s:
