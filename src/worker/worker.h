@@ -8,6 +8,7 @@
 #define HSD_WORKER_H
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,23 @@ struct wrk_hval {
 /* Headers and a 64 KiB body go out in one send(). */
 #define WRK_SMALL_BODY		(64 * 1024)
 #define WRK_OUT_SIZE		(WRK_SMALL_BODY + 16 * 1024)
+
+#define WRK_DATE_LEN		29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define WRK_ETAG_MAX		40
+/* A 200's header lines after Connection: type, length, validators. */
+#define WRK_TAIL_MAX		256
+
+/* A file to answer from. */
+struct wrk_file {
+	int		 wf_fd;
+	struct stat	 wf_st;
+	const char	*wf_type;
+	char		 wf_etag[WRK_ETAG_MAX];
+	size_t		 wf_etag_len;
+	char		 wf_mtime[WRK_DATE_LEN + 1];
+	char		 wf_tail[WRK_TAIL_MAX];
+	size_t		 wf_tail_len;	/* 0: did not fit */
+};
 
 struct wrk_req {
 	int		 rq_busy;
