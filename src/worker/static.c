@@ -1,11 +1,13 @@
 /*
  * The static-file handler: maps a request path below its document root,
  * evaluates conditionals and a single byte range, and builds the response
- * in the request slot's output buffer.  Small bodies are read right behind
- * the headers so worker.c sends the whole response with one send(); larger
+ * in the request slot's output buffer.  Small bodies go right behind the
+ * headers so worker.c sends the whole response with one send(); larger
  * ones are left as an open file and a range for sendfile().  Files are
  * opened with openat2(RESOLVE_BENEATH) on the root's directory fd, so no
- * symlink can lead a request out of its root.
+ * symlink can lead a request out of its root.  A file served once is
+ * answered from the open-file cache (filecache.c) until it changes: no
+ * open, no stat, no read.
  */
 #include "config.h"
 
@@ -265,9 +267,13 @@ static_put_head(struct wrk_req *rq, struct static_buf *b, int status)
 void
 static_reset(struct wrk_req *rq)
 {
-	if (rq->rq_file != -1) {
+	/* A cache entry's fd is the entry's to close. */
+	if (rq->rq_file != -1 && rq->rq_fent == NULL)
 		close(rq->rq_file);
-		rq->rq_file = -1;
+	rq->rq_file = -1;
+	if (rq->rq_fent != NULL) {
+		filecache_put(rq->rq_fent);
+		rq->rq_fent = NULL;
 	}
 	rq->rq_out_len = 0;
 	rq->rq_out_off = 0;
@@ -389,16 +395,30 @@ static_open_errno(int err, const char *name)
 	}
 }
 
-/* Open name below dirfd without leaving it; 0 or an HTTP status. */
+/*
+ * Open name below dirfd without leaving it; 0 or an HTTP status.  With
+ * *cachep set, a symlink on the way is first refused, and *cachep cleared
+ * when the name needs one: the cache cannot watch what a link leads
+ * through.
+ */
 static int
-static_open(int dirfd, const char *name, struct wrk_file *f)
+static_open(int dirfd, const char *name, struct wrk_file *f, int *cachep)
 {
 	struct open_how	how;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	f->wf_fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (*cachep) {
+		how.resolve |= RESOLVE_NO_SYMLINKS;
+		f->wf_fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		if (f->wf_fd == -1 && errno == ELOOP) {
+			*cachep = 0;
+			how.resolve &= ~RESOLVE_NO_SYMLINKS;
+		}
+	}
+	if (!*cachep)
+		f->wf_fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 	if (f->wf_fd == -1)
 		return static_open_errno(errno, name);
 	if (fstat(f->wf_fd, &f->wf_st) == -1) {
@@ -624,9 +644,10 @@ static_put_entity(struct static_buf *b, const struct wrk_file *f,
 
 /*
  * What every response for the file says about it, worked out once: the
- * type (by name), the validators and a whole 200's header lines.
+ * type (by name), the validators and a whole 200's header lines, which
+ * a cache entry keeps for as long as the file does not change.
  */
-static void
+void
 static_describe(struct wrk_file *f, const char *name)
 {
 	struct static_buf	b;
@@ -643,7 +664,7 @@ static_describe(struct wrk_file *f, const char *name)
 	f->wf_tail_len = b.sb_full ? 0 : (size_t)(b.sb_pos - f->wf_tail);
 }
 
-/* Close what was opened for this request and is not handed on. */
+/* Close what was opened for this request alone (not a cache entry's). */
 static void
 static_close(struct wrk_file *own)
 {
@@ -654,16 +675,18 @@ static_close(struct wrk_file *own)
 }
 
 /*
- * Open the request's file (or a directory's index.html) into *own; *fp
- * is what to answer from.  0 or an HTTP status.
+ * Find the request's file (a directory's index.html): a cache entry
+ * (rq_fent), or opened into *own and, if it can be, cached.  *fp is what
+ * to answer from.  0 or an HTTP status.  Without usecache the file is
+ * opened and looked at afresh, and nothing is cached.
  */
 static int
 static_lookup(struct wrk_req *rq, struct wrk_file *own,
-    const struct wrk_file **fp)
+    const struct wrk_file **fp, int usecache)
 {
 	static char	 idxpath[PATH_MAX];
 	const struct conf_site *site = &wrk_conf->cf_sites[rq->rq_site];
-	const char	*root, *rel, *name;
+	const char	*root, *rel, *name, *key;
 	size_t		 len;
 	int		 dirfd, status;
 
@@ -676,7 +699,13 @@ static_lookup(struct wrk_req *rq, struct wrk_file *own,
 	name = rel[0] == '/' ? rel + 1 : rel;
 	if (*name == '\0')
 		name = ".";
-	if ((status = static_open(dirfd, name, own)) != 0)
+	usecache = usecache && filecache_enabled();
+	if (usecache && (rq->rq_fent = filecache_get(dirfd, name)) != NULL) {
+		*fp = filecache_file(rq->rq_fent);
+		return 0;
+	}
+	key = name;
+	if ((status = static_open(dirfd, name, own, &usecache)) != 0)
 		return status;
 	if (S_ISDIR(own->wf_st.st_mode)) {
 		static_close(own);
@@ -690,12 +719,17 @@ static_lookup(struct wrk_req *rq, struct wrk_file *own,
 		memcpy(idxpath, name, len);
 		memcpy(idxpath + len, "index.html", sizeof("index.html"));
 		name = idxpath;
-		if ((status = static_open(dirfd, name, own)) != 0)
+		if ((status = static_open(dirfd, name, own, &usecache)) != 0)
 			return status == 404 ? 403 : status;
 	}
 	if (!S_ISREG(own->wf_st.st_mode)) {
 		static_close(own);
 		return 403;
+	}
+	if (usecache && (rq->rq_fent = filecache_add(dirfd, key,
+	    worker_root_path(root), name, own)) != NULL) {
+		*fp = filecache_file(rq->rq_fent);
+		return 0;
 	}
 	static_describe(own, name);
 	*fp = own;
@@ -718,7 +752,7 @@ static_serve(struct wrk_req *rq)
 		static_error(rq, 405);
 		return;
 	}
-	if ((status = static_lookup(rq, &own, &f)) != 0) {
+	if ((status = static_lookup(rq, &own, &f, 1)) != 0) {
 		if (status == 301)
 			static_error_extra(rq, 301, NULL, 0, rq->rq_path,
 			    rq->rq_path_len);
@@ -786,7 +820,19 @@ static_serve(struct wrk_req *rq)
 		rq->rq_body_end = end + 1;
 	}
 
-	if (bodylen > 0 && bodylen <= WRK_SMALL_BODY &&
+	if (bodylen > 0 && f->wf_fd == -1) {
+		/* A cached small file: its bytes, as they were when the
+		 * stat the head describes was taken. */
+		if (bodylen > WRK_OUT_SIZE - rq->rq_out_len) {
+			log_warnx("static_serve: %s does not fit behind its "
+			    "headers", rq->rq_path);
+			static_error(rq, 500);
+			return;
+		}
+		memcpy(rq->rq_out + rq->rq_out_len, f->wf_body + start,
+		    bodylen);
+		rq->rq_out_len += bodylen;
+	} else if (bodylen > 0 && bodylen <= WRK_SMALL_BODY &&
 	    bodylen <= WRK_OUT_SIZE - rq->rq_out_len) {
 		/* Behind the headers: one send() for the whole response. */
 		n = pread(f->wf_fd, rq->rq_out + rq->rq_out_len, bodylen,
@@ -803,6 +849,7 @@ static_serve(struct wrk_req *rq)
 		}
 		rq->rq_out_len += bodylen;
 	} else if (bodylen > 0) {
+		/* Ours to close now, or the cache entry's (rq_fent). */
 		rq->rq_file = f->wf_fd;
 		own.wf_fd = -1;
 		rq->rq_file_off = start;
@@ -814,9 +861,10 @@ static_serve(struct wrk_req *rq)
 /*
  * The rest of a body another worker began (HO_RESUME): the same path by
  * the same rules, and only if the fd opened is still the file that worker
- * sent from -- checked with fstat() on that very fd, so what is sent is
- * what was checked.  No head: the client has it.  0 with the range set up
- * in rq_file, -1 (and nothing set up) if it cannot be resumed.
+ * sent from -- checked with fstat() on that very fd, never a cache
+ * entry's stat, so what is sent is what was checked.  No head: the client
+ * has it.  0 with the range set up in rq_file, -1 (and nothing set up) if
+ * it cannot be resumed.
  */
 int
 static_resume(struct wrk_req *rq, const struct msg_handoff *ho)
@@ -834,7 +882,7 @@ static_resume(struct wrk_req *rq, const struct msg_handoff *ho)
 		log_info("static_resume: conn %u: not a GET", rq->rq_conn);
 		return -1;
 	}
-	if ((status = static_lookup(rq, &own, &f)) != 0) {
+	if ((status = static_lookup(rq, &own, &f, 0)) != 0) {
 		log_info("static_resume: conn %u: %s: no longer a file (%d)",
 		    rq->rq_conn, rq->rq_path, status);
 		return -1;
