@@ -1,11 +1,13 @@
 /*
  * The static-file handler: maps a request path below its document root,
  * evaluates conditionals and a single byte range, and builds the response
- * in the request slot's output buffer.  Small bodies are read right behind
- * the headers so worker.c sends the whole response with one send(); larger
+ * in the request slot's output buffer.  Small bodies go right behind the
+ * headers so worker.c sends the whole response with one send(); larger
  * ones are left as an open file and a range for sendfile().  Files are
  * opened with openat2(RESOLVE_BENEATH) on the root's directory fd, so no
- * symlink can lead a request out of its root.
+ * symlink can lead a request out of its root.  A file served once is
+ * answered from the open-file cache (filecache.c) until it changes: no
+ * open, no stat, no read.
  */
 #include "config.h"
 
@@ -30,22 +32,12 @@
 #include "worker.h"
 
 #define STATIC_SERVER	"Server: hsd/" PACKAGE_VERSION "\r\n"
-#define STATIC_DATE_LEN	29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
-#define STATIC_ETAG_MAX	40
+#define STATIC_DATE_LEN	WRK_DATE_LEN
 
 struct static_buf {
 	char	*sb_pos;
 	char	*sb_end;
 	int	 sb_full;
-};
-
-struct static_file {
-	int		 sf_fd;
-	struct stat	 sf_st;
-	const char	*sf_type;
-	char		 sf_etag[STATIC_ETAG_MAX];
-	size_t		 sf_etag_len;
-	char		 sf_mtime[STATIC_DATE_LEN + 1];
 };
 
 static const struct {
@@ -155,14 +147,14 @@ static_digits(const char *s, int n)
 }
 
 static void
-static_mtime(struct static_file *f)
+static_mtime(struct wrk_file *f)
 {
-	if (!static_mtime_set || static_mtime_sec != f->sf_st.st_mtime) {
-		static_fmt_date(static_mtime_buf, f->sf_st.st_mtime);
-		static_mtime_sec = f->sf_st.st_mtime;
+	if (!static_mtime_set || static_mtime_sec != f->wf_st.st_mtime) {
+		static_fmt_date(static_mtime_buf, f->wf_st.st_mtime);
+		static_mtime_sec = f->wf_st.st_mtime;
 		static_mtime_set = 1;
 	}
-	memcpy(f->sf_mtime, static_mtime_buf, sizeof(f->sf_mtime));
+	memcpy(f->wf_mtime, static_mtime_buf, sizeof(f->wf_mtime));
 }
 
 /* IMF-fixdate only, the one form clients send today; -1 if it is not. */
@@ -275,9 +267,13 @@ static_put_head(struct wrk_req *rq, struct static_buf *b, int status)
 void
 static_reset(struct wrk_req *rq)
 {
-	if (rq->rq_file != -1) {
+	/* A cache entry's fd is the entry's to close. */
+	if (rq->rq_file != -1 && rq->rq_fent == NULL)
 		close(rq->rq_file);
-		rq->rq_file = -1;
+	rq->rq_file = -1;
+	if (rq->rq_fent != NULL) {
+		filecache_put(rq->rq_fent);
+		rq->rq_fent = NULL;
 	}
 	rq->rq_out_len = 0;
 	rq->rq_out_off = 0;
@@ -399,22 +395,36 @@ static_open_errno(int err, const char *name)
 	}
 }
 
-/* Open name below dirfd without leaving it; 0 or an HTTP status. */
+/*
+ * Open name below dirfd without leaving it; 0 or an HTTP status.  With
+ * *cachep set, a symlink on the way is first refused, and *cachep cleared
+ * when the name needs one: the cache cannot watch what a link leads
+ * through.
+ */
 static int
-static_open(int dirfd, const char *name, struct static_file *f)
+static_open(int dirfd, const char *name, struct wrk_file *f, int *cachep)
 {
 	struct open_how	how;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	f->sf_fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-	if (f->sf_fd == -1)
+	if (*cachep) {
+		how.resolve |= RESOLVE_NO_SYMLINKS;
+		f->wf_fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		if (f->wf_fd == -1 && errno == ELOOP) {
+			*cachep = 0;
+			how.resolve &= ~RESOLVE_NO_SYMLINKS;
+		}
+	}
+	if (!*cachep)
+		f->wf_fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (f->wf_fd == -1)
 		return static_open_errno(errno, name);
-	if (fstat(f->sf_fd, &f->sf_st) == -1) {
+	if (fstat(f->wf_fd, &f->wf_st) == -1) {
 		log_warn("static_open: fstat %s", name);
-		close(f->sf_fd);
-		f->sf_fd = -1;
+		close(f->wf_fd);
+		f->wf_fd = -1;
 		return 500;
 	}
 	return 0;
@@ -561,7 +571,7 @@ static_range(const char *s, size_t len, off_t size, off_t *start, off_t *end)
 
 /* 1 if If-Range lets the Range header apply. */
 static int
-static_if_range(const struct wrk_req *rq, const struct static_file *f)
+static_if_range(const struct wrk_req *rq, const struct wrk_file *f)
 {
 	const struct wrk_hval	*h = &rq->rq_hdr[WH_IF_RANGE];
 	size_t			 i;
@@ -570,40 +580,117 @@ static_if_range(const struct wrk_req *rq, const struct static_file *f)
 		return 1;
 	i = static_skip_ows(h->hv_ptr, 0, h->hv_len);
 	if (i < h->hv_len && (h->hv_ptr[i] == '"' || h->hv_ptr[i] == 'W'))
-		return static_etag_match(h->hv_ptr, h->hv_len, f->sf_etag,
-		    f->sf_etag_len, 0, 0);
+		return static_etag_match(h->hv_ptr, h->hv_len, f->wf_etag,
+		    f->wf_etag_len, 0, 0);
 	return static_parse_date(h->hv_ptr + i, h->hv_len - i) ==
-	    f->sf_st.st_mtime;
+	    f->wf_st.st_mtime;
 }
 
 /* 1 if the conditionals say the client's copy is current (304). */
 static int
-static_not_modified(const struct wrk_req *rq, const struct static_file *f)
+static_not_modified(const struct wrk_req *rq, const struct wrk_file *f)
 {
 	const struct wrk_hval	*inm = &rq->rq_hdr[WH_IF_NONE_MATCH];
 	const struct wrk_hval	*ims = &rq->rq_hdr[WH_IF_MODIFIED_SINCE];
 	time_t			 t;
 
 	if (inm->hv_ptr != NULL)
-		return static_etag_match(inm->hv_ptr, inm->hv_len, f->sf_etag,
-		    f->sf_etag_len, 1, 1);
+		return static_etag_match(inm->hv_ptr, inm->hv_len, f->wf_etag,
+		    f->wf_etag_len, 1, 1);
 	if (ims->hv_ptr != NULL) {
 		t = static_parse_date(ims->hv_ptr, ims->hv_len);
-		return t != -1 && f->sf_st.st_mtime <= t;
+		return t != -1 && f->wf_st.st_mtime <= t;
 	}
 	return 0;
 }
 
-/* Open the file (or a directory's index.html); 0 or an HTTP status. */
+/* The validators every response for the file carries. */
+static void
+static_put_validators(struct static_buf *b, const struct wrk_file *f)
+{
+	static_puts(b, "Last-Modified: ");
+	static_put(b, f->wf_mtime, STATIC_DATE_LEN);
+	static_puts(b, "\r\nETag: ");
+	static_put(b, f->wf_etag, f->wf_etag_len);
+	static_put(b, "\r\n", 2);
+}
+
+/* The header lines after Connection, and the empty line. */
+static void
+static_put_entity(struct static_buf *b, const struct wrk_file *f,
+    int status, off_t start, off_t end)
+{
+	if (status != 304) {
+		static_puts(b, "Content-Type: ");
+		static_puts(b, f->wf_type);
+		static_puts(b, "\r\nContent-Length: ");
+		static_putu(b, end - start + 1);
+		static_put(b, "\r\n", 2);
+	}
+	if (status == 206) {
+		static_puts(b, "Content-Range: bytes ");
+		static_putu(b, start);
+		static_put(b, "-", 1);
+		static_putu(b, end);
+		static_put(b, "/", 1);
+		static_putu(b, f->wf_st.st_size);
+		static_put(b, "\r\n", 2);
+	}
+	static_put_validators(b, f);
+	if (status != 304)
+		static_puts(b, "Accept-Ranges: bytes\r\n");
+	static_put(b, "\r\n", 2);
+}
+
+/*
+ * What every response for the file says about it, worked out once: the
+ * type (by name), the validators and a whole 200's header lines, which
+ * a cache entry keeps for as long as the file does not change.
+ */
+void
+static_describe(struct wrk_file *f, const char *name)
+{
+	struct static_buf	b;
+
+	f->wf_type = static_type(name);
+	f->wf_etag_len = snprintf(f->wf_etag, sizeof(f->wf_etag),
+	    "\"%llx-%llx\"", (unsigned long long)f->wf_st.st_mtime,
+	    (unsigned long long)f->wf_st.st_size);
+	static_mtime(f);
+	b.sb_pos = f->wf_tail;
+	b.sb_end = f->wf_tail + sizeof(f->wf_tail);
+	b.sb_full = 0;
+	static_put_entity(&b, f, 200, 0, f->wf_st.st_size - 1);
+	f->wf_tail_len = b.sb_full ? 0 : (size_t)(b.sb_pos - f->wf_tail);
+}
+
+/* Close what was opened for this request alone (not a cache entry's). */
+static void
+static_close(struct wrk_file *own)
+{
+	if (own->wf_fd != -1) {
+		close(own->wf_fd);
+		own->wf_fd = -1;
+	}
+}
+
+/*
+ * Find the request's file (a directory's index.html): a cache entry
+ * (rq_fent), or opened into *own and, if it can be, cached.  *fp is what
+ * to answer from.  0 or an HTTP status.  Without usecache the file is
+ * opened and looked at afresh, and nothing is cached.
+ */
 static int
-static_lookup(struct wrk_req *rq, struct static_file *f, const char **namep)
+static_lookup(struct wrk_req *rq, struct wrk_file *own,
+    const struct wrk_file **fp, int usecache)
 {
 	static char	 idxpath[PATH_MAX];
 	const struct conf_site *site = &wrk_conf->cf_sites[rq->rq_site];
-	const char	*root, *rel, *name;
+	const char	*root, *rel, *name, *key;
 	size_t		 len;
 	int		 dirfd, status;
 
+	own->wf_fd = -1;
 	rel = conf_map_path(site, rq->rq_app, rq->rq_path, &root);
 	if (rel == NULL || root == NULL)
 		return 404;
@@ -612,11 +699,16 @@ static_lookup(struct wrk_req *rq, struct static_file *f, const char **namep)
 	name = rel[0] == '/' ? rel + 1 : rel;
 	if (*name == '\0')
 		name = ".";
-	if ((status = static_open(dirfd, name, f)) != 0)
+	usecache = usecache && filecache_enabled();
+	if (usecache && (rq->rq_fent = filecache_get(dirfd, name)) != NULL) {
+		*fp = filecache_file(rq->rq_fent);
+		return 0;
+	}
+	key = name;
+	if ((status = static_open(dirfd, name, own, &usecache)) != 0)
 		return status;
-	if (S_ISDIR(f->sf_st.st_mode)) {
-		close(f->sf_fd);
-		f->sf_fd = -1;
+	if (S_ISDIR(own->wf_st.st_mode)) {
+		static_close(own);
 		if (rq->rq_path[rq->rq_path_len - 1] != '/')
 			return 301;
 		/* Through the root again so index.html may be a symlink
@@ -627,24 +719,30 @@ static_lookup(struct wrk_req *rq, struct static_file *f, const char **namep)
 		memcpy(idxpath, name, len);
 		memcpy(idxpath + len, "index.html", sizeof("index.html"));
 		name = idxpath;
-		if ((status = static_open(dirfd, name, f)) != 0)
+		if ((status = static_open(dirfd, name, own, &usecache)) != 0)
 			return status == 404 ? 403 : status;
 	}
-	if (!S_ISREG(f->sf_st.st_mode)) {
-		close(f->sf_fd);
-		f->sf_fd = -1;
+	if (!S_ISREG(own->wf_st.st_mode)) {
+		static_close(own);
 		return 403;
 	}
-	*namep = name;
+	if (usecache && (rq->rq_fent = filecache_add(dirfd, key,
+	    worker_root_path(root), name, own)) != NULL) {
+		*fp = filecache_file(rq->rq_fent);
+		return 0;
+	}
+	static_describe(own, name);
+	own->wf_name = name;
+	*fp = own;
 	return 0;
 }
 
 void
 static_serve(struct wrk_req *rq)
 {
-	struct static_file	 f;
+	struct wrk_file		 own;
+	const struct wrk_file	*f;
 	struct static_buf	 b;
-	const char		*name;
 	off_t			 start = 0, end = -1, size;
 	size_t			 bodylen;
 	ssize_t			 n;
@@ -655,8 +753,7 @@ static_serve(struct wrk_req *rq)
 		static_error(rq, 405);
 		return;
 	}
-	f.sf_fd = -1;
-	if ((status = static_lookup(rq, &f, &name)) != 0) {
+	if ((status = static_lookup(rq, &own, &f, 1)) != 0) {
 		if (status == 301)
 			static_error_extra(rq, 301, NULL, 0, rq->rq_path,
 			    rq->rq_path_len);
@@ -664,19 +761,15 @@ static_serve(struct wrk_req *rq)
 			static_error(rq, status);
 		return;
 	}
-	size = f.sf_st.st_size;
-	f.sf_etag_len = snprintf(f.sf_etag, sizeof(f.sf_etag), "\"%llx-%llx\"",
-	    (unsigned long long)f.sf_st.st_mtime, (unsigned long long)size);
-	static_mtime(&f);
-	f.sf_type = static_type(name);
+	size = f->wf_st.st_size;
 
-	if (static_not_modified(rq, &f))
+	if (static_not_modified(rq, f))
 		status = 304;
 	else {
 		status = 200;
 		if (rq->rq_method == HTTP_GET &&
 		    rq->rq_hdr[WH_RANGE].hv_ptr != NULL &&
-		    static_if_range(rq, &f))
+		    static_if_range(rq, f))
 			r = static_range(rq->rq_hdr[WH_RANGE].hv_ptr,
 			    rq->rq_hdr[WH_RANGE].hv_len, size, &start, &end);
 		if (r == 1)
@@ -685,7 +778,7 @@ static_serve(struct wrk_req *rq)
 			char	cr[64];
 			int	crlen;
 
-			close(f.sf_fd);
+			static_close(&own);
 			crlen = snprintf(cr, sizeof(cr),
 			    "Content-Range: bytes */%llu\r\n",
 			    (unsigned long long)size);
@@ -702,88 +795,85 @@ static_serve(struct wrk_req *rq)
 	b.sb_end = rq->rq_out + WRK_OUT_SIZE;
 	b.sb_full = 0;
 	static_put_head(rq, &b, status);
-	bodylen = 0;
-	if (status != 304) {
-		bodylen = end - start + 1;
-		static_puts(&b, "Content-Type: ");
-		static_puts(&b, f.sf_type);
-		static_puts(&b, "\r\nContent-Length: ");
-		static_putu(&b, bodylen);
-		static_put(&b, "\r\n", 2);
-		if (status == 206) {
-			static_puts(&b, "Content-Range: bytes ");
-			static_putu(&b, start);
-			static_put(&b, "-", 1);
-			static_putu(&b, end);
-			static_put(&b, "/", 1);
-			static_putu(&b, size);
-			static_put(&b, "\r\n", 2);
-		}
-	}
-	static_puts(&b, "Last-Modified: ");
-	static_put(&b, f.sf_mtime, STATIC_DATE_LEN);
-	static_puts(&b, "\r\nETag: ");
-	static_put(&b, f.sf_etag, f.sf_etag_len);
-	if (status != 304)
-		static_puts(&b, "\r\nAccept-Ranges: bytes");
-	static_put(&b, "\r\n\r\n", 4);
+	if (status == 200 && f->wf_tail_len > 0)
+		static_put(&b, f->wf_tail, f->wf_tail_len);
+	else
+		static_put_entity(&b, f, status, start, end);
 	if (b.sb_full) {
-		close(f.sf_fd);
-		log_warnx("static_serve: headers for %s do not fit", name);
+		static_close(&own);
+		log_warnx("static_serve: headers for %s do not fit",
+		    rq->rq_path);
 		static_error(rq, 500);
 		return;
 	}
 	rq->rq_out_len = b.sb_pos - rq->rq_out;
 	rq->rq_resp_head = rq->rq_out_len;
-	if (rq->rq_method == HTTP_HEAD || status == 304)
-		bodylen = 0;
+	bodylen = 0;
+	if (rq->rq_method != HTTP_HEAD && status != 304)
+		bodylen = end - start + 1;
 	rq->rq_resp_len = rq->rq_out_len + bodylen;
 	if (bodylen > 0) {
 		/* What another worker needs to finish the body. */
-		static_fileid(&f.sf_st, &rq->rq_fid);
+		static_fileid(&f->wf_st, &rq->rq_fid);
 		rq->rq_fid_ok = 1;
 		rq->rq_body_at = rq->rq_out_len;
 		rq->rq_body_off = start;
 		rq->rq_body_end = end + 1;
 	}
 
-	if (bodylen > 0 && bodylen <= WRK_SMALL_BODY &&
+	if (bodylen > 0 && f->wf_fd == -1) {
+		/* A cached small file: its bytes, as they were when the
+		 * stat the head describes was taken. */
+		if (bodylen > WRK_OUT_SIZE - rq->rq_out_len) {
+			log_warnx("static_serve: %s does not fit behind its "
+			    "headers", rq->rq_path);
+			static_error(rq, 500);
+			return;
+		}
+		memcpy(rq->rq_out + rq->rq_out_len, f->wf_body + start,
+		    bodylen);
+		rq->rq_out_len += bodylen;
+	} else if (bodylen > 0 && bodylen <= WRK_SMALL_BODY &&
 	    bodylen <= WRK_OUT_SIZE - rq->rq_out_len) {
 		/* Behind the headers: one send() for the whole response. */
-		n = pread(f.sf_fd, rq->rq_out + rq->rq_out_len, bodylen, start);
-		close(f.sf_fd);
+		n = pread(f->wf_fd, rq->rq_out + rq->rq_out_len, bodylen,
+		    start);
+		static_close(&own);
 		if (n != (ssize_t)bodylen) {
 			if (n == -1)
-				log_warn("static_serve: pread %s", name);
+				log_warn("static_serve: pread %s", rq->rq_path);
 			else
 				log_warnx("static_serve: %s changed while read",
-				    name);
+				    rq->rq_path);
 			static_error(rq, 500);
 			return;
 		}
 		rq->rq_out_len += bodylen;
 	} else if (bodylen > 0) {
-		rq->rq_file = f.sf_fd;
+		/* Ours to close now, or the cache entry's (rq_fent). */
+		rq->rq_file = f->wf_fd;
+		own.wf_fd = -1;
 		rq->rq_file_off = start;
 		rq->rq_file_end = end + 1;
 	} else
-		close(f.sf_fd);
-	offer_response(rq, name);
+		static_close(&own);
+	offer_response(rq, f->wf_name);
 }
 
 /*
  * The rest of a body another worker began (HO_RESUME): the same path by
  * the same rules, and only if the fd opened is still the file that worker
- * sent from -- checked with fstat() on that very fd, so what is sent is
- * what was checked.  No head: the client has it.  0 with the range set up
- * in rq_file, -1 (and nothing set up) if it cannot be resumed.
+ * sent from -- checked with fstat() on that very fd, never a cache
+ * entry's stat, so what is sent is what was checked.  No head: the client
+ * has it.  0 with the range set up in rq_file, -1 (and nothing set up) if
+ * it cannot be resumed.
  */
 int
 static_resume(struct wrk_req *rq, const struct msg_handoff *ho)
 {
-	struct static_file	 f;
+	struct wrk_file		 own;
+	const struct wrk_file	*f;
 	struct msg_fileid	 id;
-	const char		*name;
 	int			 status;
 
 	static_reset(rq);
@@ -794,22 +884,21 @@ static_resume(struct wrk_req *rq, const struct msg_handoff *ho)
 		log_info("static_resume: conn %u: not a GET", rq->rq_conn);
 		return -1;
 	}
-	f.sf_fd = -1;
-	if ((status = static_lookup(rq, &f, &name)) != 0) {
+	if ((status = static_lookup(rq, &own, &f, 0)) != 0) {
 		log_info("static_resume: conn %u: %s: no longer a file (%d)",
 		    rq->rq_conn, rq->rq_path, status);
 		return -1;
 	}
-	static_fileid(&f.sf_st, &id);
+	static_fileid(&own.wf_st, &id);
 	if (memcmp(&id, &ho->ho_resume_id, sizeof(id)) != 0 ||
 	    ho->ho_resume_off >= ho->ho_resume_end ||
-	    ho->ho_resume_end > (uint64_t)f.sf_st.st_size) {
+	    ho->ho_resume_end > (uint64_t)own.wf_st.st_size) {
 		log_info("static_resume: conn %u: %s changed since the "
-		    "response began", rq->rq_conn, name);
-		close(f.sf_fd);
+		    "response began", rq->rq_conn, rq->rq_path);
+		static_close(&own);
 		return -1;
 	}
-	rq->rq_file = f.sf_fd;
+	rq->rq_file = own.wf_fd;
 	rq->rq_file_off = ho->ho_resume_off;
 	rq->rq_file_end = ho->ho_resume_end;
 	rq->rq_resp_len = ho->ho_resume_end - ho->ho_resume_off;

@@ -26,6 +26,13 @@
  * concurrency, allocated at start-up so the request path does not
  * allocate.  Everything runs in one libevent
  * loop; only local file I/O blocks.
+ *
+ * Static files come from an open-file cache (filecache.c) that inotify
+ * keeps current.  A change made before a request was sent must be heard
+ * of before the request is answered: change notices run at a higher
+ * priority than the channels, and a handoff read from the channel after
+ * the first record of one read (so perhaps after the change notice came)
+ * waits for the next poll, which does not block.
  */
 #include "config.h"
 
@@ -108,6 +115,8 @@ static struct event	*worker_stop_ev;	/* shutdown deadline */
 static struct event	*worker_drain_ev;	/* DONEs still queued */
 static uint64_t		 worker_requests;	/* DONEs sent */
 static uint64_t		 worker_recycle_at;	/* recycle_requests, 0: off */
+static struct event	*worker_batch_ev;	/* a channel read is over */
+static int		 worker_batch_open;	/* ... not yet */
 
 static int	worker_on_url(http_parser *, const char *, size_t);
 static int	worker_on_header_field(http_parser *, const char *, size_t);
@@ -137,6 +146,9 @@ static const struct {
 };
 
 static void	worker_respond(struct wrk_req *);
+static void	worker_handoff_run(struct wrk_req *);
+static void	worker_handoff_later(evutil_socket_t, short, void *);
+static void	worker_batch_over(evutil_socket_t, short, void *);
 static void	worker_release(struct wrk_req *);
 static void	worker_maybe_exit(void);
 static void	worker_new_listener(int);
@@ -293,17 +305,25 @@ worker_rootfd(const struct wrk_req *rq, const char *root)
 
 /*
  * The file names roots as host paths; a chrooted worker finds them below
- * its chroot.  The one place that maps them, at start and on a reopen.
+ * its chroot.  The one place that maps them: for opening a root, and for
+ * the paths the file cache watches.  NULL if it is not below.
  */
+const char *
+worker_root_path(const char *root)
+{
+	if (worker_chroot == NULL)
+		return root;
+	return conf_chroot_path(worker_chroot, root);
+}
+
 static int
 worker_open_root(const char *root, int quiet)
 {
-	const char	*path = root;
+	const char	*path;
 	int		 fd;
 
 	/* conf_load_*() made sure this pool's roots are below. */
-	if (worker_chroot != NULL &&
-	    (path = conf_chroot_path(worker_chroot, root)) == NULL) {
+	if ((path = worker_root_path(root)) == NULL) {
 		if (!quiet)
 			log_warnx("worker_open_root: %s is not below the "
 			    "chroot %s", root, worker_chroot);
@@ -865,14 +885,13 @@ fail:
 
 static void
 worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
-    int fd)
+    int fd, int polled)
 {
-	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	static const struct timeval zero = { 0, 0 };
 	struct msg_handoff	 ho;
 	struct wrk_req		*rq;
 	const struct conf_site	*site;
 	const char		*path, *data;
-	ssize_t			 n;
 
 	if (MSG_CHECK_SIZE(hdr->mh_len, ho) == -1) {
 		log_warnx("worker_handoff: %u byte payload is too short",
@@ -952,18 +971,63 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	rq->rq_close = 0;
 	rq->rq_bytes = 0;
 	rq->rq_nonblock = 0;
+	rq->rq_ho = ho;
 	rq->rq_cache = (ho.ho_flags & HO_CACHE) != 0;
 	static_reset(rq);
+
+	/*
+	 * A file change made before the listener sent this has been heard
+	 * of only if the loop polled since it came (the file cache's events
+	 * go first): a handoff read after the first record of this read of
+	 * the channel waits for the next poll, which does not block.
+	 */
+	if (!polled) {
+		event_assign(rq->rq_ev, worker_base, -1, 0,
+		    worker_handoff_later, rq);
+		if (evtimer_add(rq->rq_ev, &zero) == 0)
+			return;
+		log_warnx("worker_handoff: evtimer_add failed");
+	}
+	worker_handoff_run(rq);
+}
+
+static void
+worker_handoff_later(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	worker_handoff_run(arg);
+}
+
+/* This channel read is over: the next handoff is first of its own. */
+static void
+worker_batch_over(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	worker_batch_open = 0;
+}
+
+/* A handoff taken into its slot: parse it and answer it. */
+static void
+worker_handoff_run(struct wrk_req *rq)
+{
+	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	const struct msg_handoff *ho = &rq->rq_ho;
+	ssize_t			 n;
+	int			 fd = rq->rq_sock;
+
 	http_parser_init(&rq->rq_parser, HTTP_REQUEST);
 	rq->rq_parser.data = rq;
 
 	/* The listener checked the head with the same rules; a head that
 	 * fails them here came some other way and is not served. */
 	n = -1;
-	if (head_check(rq->rq_data, ho.ho_head_len, NULL) == 0)
-		n = worker_parse(rq, rq->rq_data, ho.ho_data_len);
-	if (ho.ho_flags & HO_RESUME) {
-		worker_resume(rq, &ho, rq->rq_head_done ? n : -1);
+	if (head_check(rq->rq_data, ho->ho_head_len, NULL) == 0)
+		n = worker_parse(rq, rq->rq_data, ho->ho_data_len);
+	if (ho->ho_flags & HO_RESUME) {
+		worker_resume(rq, ho, rq->rq_head_done ? n : -1);
 		return;
 	}
 	if (n == -1 || !rq->rq_head_done) {
@@ -976,7 +1040,7 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 		static_serve(rq);
 		rq->rq_consumed = n;
 		rq->rq_rest = rq->rq_data + n;
-		rq->rq_rest_len = ho.ho_data_len - n;
+		rq->rq_rest_len = ho->ho_data_len - n;
 		worker_start_response(rq);
 		return;
 	}
@@ -991,12 +1055,12 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 		 */
 		rq->rq_discard = rq->rq_parser.content_length;
 		rq->rq_continue = worker_expects_continue(rq) &&
-		    ho.ho_head_len == ho.ho_data_len;
+		    ho->ho_head_len == ho->ho_data_len;
 		static_serve(rq);
 		worker_start_response(rq);
 		return;
 	}
-	if (worker_expects_continue(rq) && ho.ho_head_len == ho.ho_data_len) {
+	if (worker_expects_continue(rq) && ho->ho_head_len == ho->ho_data_len) {
 		/* Told to go ahead, the client sends the body: wait for it. */
 		n = send(fd, cont, sizeof(cont) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0)
@@ -1048,15 +1112,32 @@ done:
 	close(fd);
 }
 
+/*
+ * Whether this is the first record of the listener channel's current
+ * read: that one was queued when the loop polled, those after it may have
+ * come since.  worker_batch_ev runs once the read is over.
+ */
+static int
+worker_batch_first(void)
+{
+	if (worker_batch_open)
+		return 0;
+	worker_batch_open = 1;
+	event_active(worker_batch_ev, EV_TIMEOUT, 1);
+	return 1;
+}
+
 static void
 worker_dispatch_listener(struct chan *c, const struct msg_hdr *hdr,
     const void *payload, int fd, void *arg)
 {
+	int	polled = worker_batch_first();
+
 	(void)c;
 	(void)arg;
 	switch (hdr->mh_type) {
 	case MSG_REQ_HANDOFF:
-		worker_handoff(hdr, payload, fd);
+		worker_handoff(hdr, payload, fd, polled);
 		break;
 	case MSG_REQ_SLOTS:
 		worker_map_slots(fd);
@@ -1366,8 +1447,9 @@ main(int argc, char *argv[])
 		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
 	/* Before the roots are opened: files are served with the pool's
 	 * own permissions, from inside its chroot.  Nothing is read by
-	 * path after this but the roots: logs go to the inherited stderr
-	 * and dates are GMT (gmtime_r() reads no zone file). */
+	 * path after this but the roots and what is below them: logs go
+	 * to the inherited stderr and dates are GMT (gmtime_r() reads no
+	 * zone file). */
 	worker_chroot = proc_privdrop(wrk_conf->cf_pools[worker_pool].pl_chroot,
 	    &wrk_conf->cf_pools[worker_pool].pl_ident);
 	ms = wrk_conf->cf_limits.connection_timeout_ms;
@@ -1386,14 +1468,22 @@ main(int argc, char *argv[])
 	/* A head may be as large as a handoff can carry. */
 	http_parser_set_max_header_size(MSG_PAYLOAD_MAX);
 
+	/* Two priorities before any event exists: the file cache's change
+	 * notices (0) go ahead of requests (1, the default). */
 	if ((worker_base = event_base_new()) == NULL)
 		fatalx("main: event_base_new failed");
+	if (event_base_priority_init(worker_base, 2) == -1)
+		fatalx("main: event_base_priority_init failed");
 	sigterm = evsignal_new(worker_base, SIGTERM, worker_signal, NULL);
 	worker_stop_ev = evtimer_new(worker_base, worker_exit_now, NULL);
 	worker_drain_ev = evtimer_new(worker_base, worker_drain, NULL);
+	/* Same priority as the channels: it runs after the read. */
+	worker_batch_ev = event_new(worker_base, -1, 0, worker_batch_over,
+	    NULL);
 	/* SIGINT is ignored (proc_child_start): the pool manager decides. */
 	if (sigterm == NULL || worker_stop_ev == NULL ||
-	    worker_drain_ev == NULL || event_add(sigterm, NULL) == -1)
+	    worker_drain_ev == NULL || worker_batch_ev == NULL ||
+	    event_add(sigterm, NULL) == -1)
 		fatalx("main: event setup failed");
 	for (i = 0; i < PEER_COUNT; i++) {
 		worker_peers[i].wp_chan = chan_new(worker_base,
@@ -1406,6 +1496,9 @@ main(int argc, char *argv[])
 
 	worker_init_roots();
 	worker_init_reqs();
+	/* Each slot may hold a client socket and a file, the channels and
+	 * libevent a few more. */
+	filecache_init(worker_base, 2 * worker_conc + 64);
 	/*
 	 * The listener first: when the pool manager hears READY and retires
 	 * the worker this one replaces, the listener has this one's READY

@@ -1,13 +1,15 @@
 /*
- * hsd-worker: what worker.c (process, channels, request life cycle) and
- * static.c (the static-file handler) share.  A request lives in one of a
- * fixed number of request slots, one per unit of the pool's concurrency,
- * each with its buffers allocated once at start-up.
+ * hsd-worker: what worker.c (process, channels, request life cycle),
+ * static.c (the static-file handler) and filecache.c (its open-file
+ * cache) share.  A request lives in one of a fixed number of request
+ * slots, one per unit of the pool's concurrency, each with its buffers
+ * allocated once at start-up.
  */
 #ifndef HSD_WORKER_H
 #define HSD_WORKER_H
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +20,8 @@
 
 struct chan;
 struct event;
+struct event_base;
+struct fc_entry;
 struct hsd_config;
 
 /* Headers the static handler looks at; pointers into the handed data. */
@@ -39,6 +43,25 @@ struct wrk_hval {
 #define WRK_SMALL_BODY		(64 * 1024)
 #define WRK_OUT_SIZE		(WRK_SMALL_BODY + 16 * 1024)
 
+#define WRK_DATE_LEN		29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define WRK_ETAG_MAX		40
+/* A 200's header lines after Connection: type, length, validators. */
+#define WRK_TAIL_MAX		256
+
+/* A file to answer from: opened for one request, or a cache entry's. */
+struct wrk_file {
+	int		 wf_fd;		/* -1: the body is wf_body */
+	const char	*wf_name;	/* below its root, as opened */
+	struct stat	 wf_st;
+	const char	*wf_body;	/* a cached small file's bytes */
+	const char	*wf_type;
+	char		 wf_etag[WRK_ETAG_MAX];
+	size_t		 wf_etag_len;
+	char		 wf_mtime[WRK_DATE_LEN + 1];
+	char		 wf_tail[WRK_TAIL_MAX];
+	size_t		 wf_tail_len;	/* 0: did not fit */
+};
+
 struct wrk_req {
 	int		 rq_busy;
 	uint16_t	 rq_slot;
@@ -57,6 +80,7 @@ struct wrk_req {
 	const char	*rq_rest;		/* bytes past the request */
 	size_t		 rq_rest_len;
 	int		 rq_read_sock;		/* read from the socket itself */
+	struct msg_handoff rq_ho;		/* as the listener sent it */
 	size_t		 rq_head_len;		/* body reads go behind it */
 
 	/* The body (see worker.c). */
@@ -88,6 +112,7 @@ struct wrk_req {
 	size_t		 rq_out_len;
 	size_t		 rq_out_off;
 	int		 rq_file;		/* -1: no file part */
+	struct fc_entry	*rq_fent;		/* rq_file is this entry's */
 	off_t		 rq_file_off;
 	off_t		 rq_file_end;
 	uint64_t	 rq_resp_len;		/* all bytes the response takes */
@@ -112,11 +137,22 @@ struct chan	*worker_listener_chan(void);
 
 /* offer.c */
 void		 offer_response(struct wrk_req *, const char *name);
+const char	*worker_root_path(const char *root);
 
 /* static.c */
 void		 static_serve(struct wrk_req *);
 void		 static_error(struct wrk_req *, int status);
 void		 static_reset(struct wrk_req *);
 int		 static_resume(struct wrk_req *, const struct msg_handoff *);
+void		 static_describe(struct wrk_file *, const char *name);
+
+/* filecache.c */
+void		 filecache_init(struct event_base *, uint32_t fds_kept);
+int		 filecache_enabled(void);
+struct fc_entry	*filecache_get(int rootfd, const char *key);
+struct fc_entry	*filecache_add(int rootfd, const char *key,
+		    const char *rootpath, const char *fname, struct wrk_file *);
+void		 filecache_put(struct fc_entry *);
+const struct wrk_file *filecache_file(const struct fc_entry *);
 
 #endif

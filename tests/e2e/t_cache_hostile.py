@@ -34,7 +34,7 @@ site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
 BODY = b'<p>the real one</p>\n'
 
 PRELUDE = r'''#!/usr/bin/env python3
-import mmap, os, socket, struct, sys, time
+import mmap, os, select, socket, struct, sys, time
 
 V = int(os.environ['HSD_MSG_VERSION'])
 HANDOFF, DONE, READY, OFFER = 301, 400, 401, 410
@@ -53,7 +53,12 @@ def run():
 
     send(READY, b'')
     while True:
-        msg, anc, _, _ = lsn.recvmsg(300000, socket.CMSG_SPACE(16))
+        # Non-blocking, as the real worker wants its channel.
+        select.select([lsn], [], [])
+        try:
+            msg, anc, _, _ = lsn.recvmsg(300000, socket.CMSG_SPACE(16))
+        except BlockingIOError:
+            continue
         fds = []
         for lvl, typ, data in anc:
             if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:

@@ -15,7 +15,10 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hsdtest as T  # noqa: E402
 
+# The response cache off: these are the worker's answers, and some tests
+# change a file and ask at once (t_cache.py tests the cache).
 CONF = '''pool "default" { workers = 2 }
+cache { enabled = false }
 site "s" {
 	bindings = {"127.0.0.1:@PORT@"}
 	root = "@ROOT@"
