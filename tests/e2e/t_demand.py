@@ -94,7 +94,9 @@ def test_start_key_checked():
                        'start', 'sometimes')
 
 
-IDLE = '''pool "default" {
+# The response cache off: an idle worker is one no request reached.
+IDLE = '''cache { enabled = false }
+pool "default" {
 	workers = 2
 	idle_timeout = "600ms"
 	ping_interval = "100ms"

@@ -27,7 +27,9 @@ import hsdtest as T  # noqa: E402
 
 HSDCTL = os.path.join(T.BUILDDIR, 'hsdctl')
 
+# The response cache off: the request counts are the workers'.
 CONF = '''pool "default" { workers = 1  concurrency = 1  start = "always" }
+cache { enabled = false }
 pool "b" { workers = 1  concurrency = 1  start = "always" }
 site "s" {
 	bindings = {"127.0.0.1:@PORT@"}

@@ -22,7 +22,9 @@ SMALL = b''.join(b'%06d small body line\n' % i for i in range(60))
 BIG = T.Random(200 * 1024, seed=7)   # handed back to the listener
 FILES = {'small.txt': SMALL, 'big.bin': BIG}
 
+# The response cache off: recycle_requests counts requests workers served.
 CONF = '''limits { connection_timeout = "30s" }
+cache { enabled = false }
 pool "default" { workers = 2  concurrency = 4  ping_interval = "100ms"
                  @POOL@ }
 site "s" { bindings = {"127.0.0.1:@PORT@"} root = "@ROOT@" }
