@@ -725,7 +725,6 @@ main(int argc, char *argv[])
 	 * resolve relative roots the same way. */
 	if (daemonize && daemon(1, 1) == -1)
 		fatal("daemon");
-	poolmgr_write_pidfile(pidfd);
 	if ((penv->pe_conf_fd = proc_memfd("hsd.conf", text, strlen(text))) ==
 	    -1)
 		exit(1);
@@ -739,6 +738,8 @@ main(int argc, char *argv[])
 		    NULL)) == NULL || evsignal_add(ev, NULL) == -1)
 			fatalx("main: signal setup failed");
 	}
+	/* Only now: whoever reads the pid file may signal us at once. */
+	poolmgr_write_pidfile(pidfd);
 	if ((penv->pe_kill_timer = evtimer_new(penv->pe_base, poolmgr_kill_all,
 	    NULL)) == NULL)
 		fatalx("main: evtimer_new failed");
