@@ -34,6 +34,7 @@ site "s" {
 '''
 
 ONE_K = bytes((i * 7 + 3) % 251 for i in range(1024))
+BIG = bytes((i * 13 + 5) % 253 for i in range(200 * 1024))
 FILES = {
     'a.html': '<p>a</p>\n',
     'b.html': '<p>b</p>\n',
@@ -42,6 +43,7 @@ FILES = {
     'e.html': 'old inode\n',
     'dir/index.html': 'an index\n',
     '1k.bin': ONE_K,
+    '200k.bin': BIG,
     'nocache/x.html': 'not cached\n',
 }
 
@@ -166,6 +168,41 @@ def test_hits_need_no_worker():
             cont()
         T.assert_eq(T.get(s.port, '/a.html').status, 200, 'workers go on')
         T.wait_for(lambda: stats(s)['hits'] >= 25, 5, 'hits reported')
+
+
+def test_large_hits_and_slow_readers():
+    """A 200 KiB entry (sent with sendfile()) whole, to a fast reader and
+    to one whose socket takes a little at a time (the rest is sent as it
+    drains, the entry held), kept alive and pipelined behind."""
+    with server() as s:
+        warm(s, '/200k.bin')
+        warm(s, '/1k.bin')
+        cont = stopped_workers(s)
+        try:
+            r = T.get(s.port, '/200k.bin')
+            T.assert_eq((r.body == BIG, is_hit(r)), (True, True), 'a hit')
+            with T.Client(s.port, rcvbuf=4096) as c:
+                c.send(T.req('GET', '/200k.bin') + T.req('GET', '/1k.bin') +
+                       T.req('HEAD', '/200k.bin'))
+                time.sleep(0.5)
+                r = c.response()
+                T.assert_eq((len(r.body), r.body == BIG), (len(BIG), True),
+                            'a slow reader\'s body')
+                r = c.response()
+                T.assert_eq(r.body, ONE_K, 'the pipelined request behind')
+                r = c.response(method='HEAD')
+                T.assert_eq((r.status, r.body, r.header('Content-Length')),
+                            (200, b'', str(len(BIG))), 'HEAD behind')
+            # A purge while a slow reader is being sent the entry: it
+            # gets the whole response all the same.
+            with T.Client(s.port, rcvbuf=4096) as c:
+                c.send(T.req('GET', '/200k.bin'))
+                time.sleep(0.3)
+                ctl(s, 'purge', 'all')
+                r = c.response()
+                T.assert_eq(r.body == BIG, True, 'body sent across a purge')
+        finally:
+            cont()
 
 
 def test_activity_period():
