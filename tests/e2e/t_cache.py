@@ -205,6 +205,46 @@ def test_large_hits_and_slow_readers():
             cont()
 
 
+def log_records(s):
+    """(method, stem, status, sc-bytes) of the site's W3C log lines."""
+    d = os.path.join(s.dir, 'log', 's')
+    out = []
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        fields = None
+        with open(os.path.join(d, name)) as f:
+            for line in f.read().splitlines():
+                if line.startswith('#Fields: '):
+                    fields = line[9:].split()
+                elif not line.startswith('#'):
+                    r = dict(zip(fields, line.split()))
+                    out.append((r['cs-method'], r['cs-uri-stem'],
+                                r['sc-status']))
+    return out
+
+
+def test_hits_are_logged_and_reload_empties():
+    with server('activity_period = "0"') as s:
+        warm(s, '/a.html')
+        cont = stopped_workers(s)
+        try:
+            for _ in range(5):
+                assert is_hit(T.get(s.port, '/a.html'))
+            etag = T.get(s.port, '/a.html').header('ETag')
+            assert T.get(s.port, '/a.html',
+                         headers={'If-None-Match': etag}).status == 304
+            assert is_hit(T.get(s.port, '/a.html', method='HEAD'))
+        finally:
+            cont()
+        T.wait_for(lambda: log_records(s).count(('GET', '/a.html', '200'))
+                   >= 7 and ('GET', '/a.html', '304') in log_records(s) and
+                   ('HEAD', '/a.html', '200') in log_records(s), 10,
+                   'every hit in the access log')
+        ctl(s, 'reload')
+        assert not is_hit(T.get(s.port, '/a.html')), 'a hit after reload'
+        T.wait_for(lambda: stats(s)['entries'] == 1, 5,
+                   'admitted again (period 0)')
+
+
 def test_activity_period():
     with server('activity_period = "1s"') as s:
         T.get(s.port, '/a.html')

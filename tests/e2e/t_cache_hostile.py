@@ -2,7 +2,10 @@
 A hostile worker offers the response cache what it must refuse: a memfd
 it still maps writable, an fd that is no memfd, a size that lies, a
 Content-Length that lies, a body over max_entry_size, offers for a
-request it does not hold, a truncated offer.  Nothing is admitted,
+request it does not hold, a truncated offer; and well-formed responses
+each against one admission rule (Set-Cookie, no-store, private,
+Pragma: no-cache, Vary, an Expires past, a head over max_header_size,
+a status other than 200).  Nothing is admitted,
 each refusal is counted, no process crashes, and the real worker's
 responses are cached and served afterwards.
 
@@ -95,6 +98,16 @@ def run():
     big = b'x' * 300000
     h = b'HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n'
     offer(memfd(h + big), len(h), len(big))          # over max_entry_size
+    # Well-formed, and each against one rule of the response's side.
+    for extra in (b'Set-Cookie: a=b\r\n', b'Cache-Control: no-store\r\n',
+                  b'Cache-Control: private, max-age=60\r\n',
+                  b'Pragma: no-cache\r\n', b'Vary: Cookie\r\n',
+                  b'Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n',
+                  b'X-Pad: ' + b'p' * 2000 + b'\r\n'):
+        h = head + extra
+        offer(memfd(h + body), len(h), len(body))
+    h = head.replace(b'200 OK', b'404 Not Found')
+    offer(memfd(h + body), len(h), len(body))
     fd = memfd(head + body)
     offer(fd, len(head), len(body), c=conn + 1000)   # not its request
     offer(-1, len(head), len(body), c=conn + 1000)   # nor with no fd
@@ -158,9 +171,16 @@ def test_hostile_offers():
         T.wait_for(lambda: cache_stats(s)[1].get('invalid', 0) >= 4 and
                    cache_stats(s)[1].get('size', 0) >= 1, 10,
                    'the offers refused')
+        T.wait_for(lambda: cache_stats(s)[1].get('status', 0) >= 1, 10,
+                   'the last offer refused')
         entries, refused = cache_stats(s)
         T.assert_eq((entries, refused['invalid'], refused['size']),
                     (0, 4, 1), 'entries, invalid and oversized offers')
+        T.assert_eq(dict((k, refused[k]) for k in (
+            'set_cookie', 'no_store', 'vary', 'expired', 'header_size',
+            'status')), {'set_cookie': 1, 'no_store': 3, 'vary': 1,
+                         'expired': 1, 'header_size': 1, 'status': 1},
+            'each response-side rule')
         log = s.log()
         assert 'cache_offer: worker' in log and 'malformed offer' in log, \
             'the listener did not drop the offers for other requests'
