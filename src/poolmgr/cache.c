@@ -25,29 +25,15 @@
 int
 cache_start(void)
 {
-	char	*path = poolmgr_binary("hsd-cached");
 	char	 gen[16];
 	char	*argv[] = { "hsd-cached", "-g", gen, NULL, NULL };
-	int	 ch[2], fds[2];
 	pid_t	 pid;
+	int	 fd;
 
 	snprintf(gen, sizeof(gen), "%u", penv->pe_cur->pf_gen);
-	if (log_getverbose())
-		argv[3] = "-v";
-	if (proc_channel(ch) == -1) {
-		free(path);
+	if ((fd = poolmgr_spawn("hsd-cached", argv, -1, &pid)) == -1)
 		return -1;
-	}
-	fds[0] = ch[1];
-	fds[1] = penv->pe_conf_fd;
-	pid = proc_spawn(path, argv, fds, 2);
-	close(ch[1]);
-	free(path);
-	if (pid == -1) {
-		close(ch[0]);
-		return -1;
-	}
-	penv->pe_cached = poolmgr_child_new(PM_CACHED, 0, pid, ch[0]);
+	penv->pe_cached = poolmgr_child_new(PM_CACHED, 0, pid, fd);
 	return 0;
 }
 

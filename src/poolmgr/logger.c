@@ -324,29 +324,15 @@ logger_undo(void)
 int
 logger_start(void)
 {
-	char	*path = poolmgr_binary("hsd-logd");
 	char	*argv[] = { "hsd-logd", NULL, NULL };
-	int	 ch[2], fds[3];
 	pid_t	 pid;
+	int	 fd;
 
-	if (log_getverbose())
-		argv[1] = "-v";
 	logger_undo();
-	if (proc_channel(ch) == -1) {
-		free(path);
+	if ((fd = poolmgr_spawn("hsd-logd", argv, penv->pe_log_journal,
+	    &pid)) == -1)
 		return -1;
-	}
-	fds[0] = ch[1];
-	fds[1] = penv->pe_conf_fd;
-	fds[2] = penv->pe_log_journal;
-	pid = proc_spawn(path, argv, fds, 3);
-	close(ch[1]);
-	free(path);
-	if (pid == -1) {
-		close(ch[0]);
-		return -1;
-	}
-	penv->pe_logger = poolmgr_child_new(PM_LOGGER, 0, pid, ch[0]);
+	penv->pe_logger = poolmgr_child_new(PM_LOGGER, 0, pid, fd);
 	return 0;
 }
 

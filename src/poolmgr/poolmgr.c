@@ -185,6 +185,40 @@ poolmgr_binary(const char *name)
 	return path;
 }
 
+/*
+ * Start libexec_dir/name with argv (room for "-v" left at its first
+ * NULL, set when we log verbosely), its channel on fd 3, the
+ * configuration on fd 4 and extra_fd (-1: none) on fd 5.  Returns our
+ * end of the channel, with *pid set, or -1.
+ */
+int
+poolmgr_spawn(const char *name, char *argv[], int extra_fd, pid_t *pid)
+{
+	char	*path = poolmgr_binary(name);
+	int	 ch[2], fds[3], i;
+
+	if (log_getverbose()) {
+		for (i = 0; argv[i] != NULL; i++)
+			;
+		argv[i] = "-v";
+	}
+	if (proc_channel(ch) == -1) {
+		free(path);
+		return -1;
+	}
+	fds[0] = ch[1];
+	fds[1] = penv->pe_conf_fd;
+	fds[2] = extra_fd;
+	*pid = proc_spawn(path, argv, fds, extra_fd == -1 ? 2 : 3);
+	close(ch[1]);
+	free(path);
+	if (*pid == -1) {
+		close(ch[0]);
+		return -1;
+	}
+	return ch[0];
+}
+
 struct pm_child *
 poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 {

@@ -68,32 +68,18 @@ static int
 supervise_start_listener(void)
 {
 	struct msg_listen	 ml;
-	char			*path = poolmgr_binary("hsd-listener");
 	char			 gen[16];
 	char			*argv[] = { "hsd-listener", "-g", gen, NULL,
 				    NULL };
-	int			 ch[2], fds[2];
 	pid_t			 pid;
 	uint32_t		 i;
+	int			 fd;
 
 	/* The configuration in pe_conf_fd is this one (msg.h). */
 	snprintf(gen, sizeof(gen), "%u", penv->pe_cur->pf_gen);
-	if (log_getverbose())
-		argv[3] = "-v";
-	if (proc_channel(ch) == -1) {
-		free(path);
+	if ((fd = poolmgr_spawn("hsd-listener", argv, -1, &pid)) == -1)
 		return -1;
-	}
-	fds[0] = ch[1];
-	fds[1] = penv->pe_conf_fd;
-	pid = proc_spawn(path, argv, fds, 2);
-	close(ch[1]);
-	free(path);
-	if (pid == -1) {
-		close(ch[0]);
-		return -1;
-	}
-	penv->pe_listener = poolmgr_child_new(PM_LISTENER, 0, pid, ch[0]);
+	penv->pe_listener = poolmgr_child_new(PM_LISTENER, 0, pid, fd);
 	for (i = 0; i < penv->pe_conf->cf_nlistens; i++) {
 		memset(&ml, 0, sizeof(ml));
 		ml.ml_index = i;

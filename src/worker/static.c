@@ -28,11 +28,12 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "httpdate.h"
 #include "log.h"
 #include "worker.h"
 
 #define STATIC_SERVER	"Server: hsd/" PACKAGE_VERSION "\r\n"
-#define STATIC_DATE_LEN	WRK_DATE_LEN
+#define STATIC_DATE_LEN	HTTPDATE_LEN
 
 struct static_buf {
 	char	*sb_pos;
@@ -72,14 +73,6 @@ static const struct {
 	{ "tar",	"application/x-tar" },
 };
 
-static const char	*static_wday[] = {
-	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-};
-static const char	*static_month[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
 /* The Date header changes once a second; most responses reuse it. */
 static char	 static_date_buf[STATIC_DATE_LEN + 1];
 static time_t	 static_date_sec = -1;
@@ -108,84 +101,36 @@ static_reason(int status)
 	}
 }
 
-static void
-static_fmt_date(char *buf, time_t t)
-{
-	struct tm	tm;
-
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_year + 1900 < 0)
-		memset(&tm, 0, sizeof(tm));
-	snprintf(buf, STATIC_DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    static_wday[tm.tm_wday % 7], tm.tm_mday, static_month[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 static const char *
 static_date(void)
 {
 	time_t	now = time(NULL);
 
 	if (now != static_date_sec) {
-		static_fmt_date(static_date_buf, now);
+		httpdate_format(static_date_buf, now);
 		static_date_sec = now;
 	}
 	return static_date_buf;
-}
-
-static int
-static_digits(const char *s, int n)
-{
-	int	v = 0;
-
-	while (n-- > 0) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s++ - '0');
-	}
-	return v;
 }
 
 static void
 static_mtime(struct wrk_file *f)
 {
 	if (!static_mtime_set || static_mtime_sec != f->wf_st.st_mtime) {
-		static_fmt_date(static_mtime_buf, f->wf_st.st_mtime);
+		httpdate_format(static_mtime_buf, f->wf_st.st_mtime);
 		static_mtime_sec = f->wf_st.st_mtime;
 		static_mtime_set = 1;
 	}
 	memcpy(f->wf_mtime, static_mtime_buf, sizeof(f->wf_mtime));
 }
 
-/* IMF-fixdate only, the one form clients send today; -1 if it is not. */
+/* An HTTP-date in any of its forms (httpdate.h); -1 if it is none. */
 static time_t
 static_parse_date(const char *s, size_t len)
 {
-	struct tm	tm;
-	int		i;
+	time_t	t;
 
-	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len != STATIC_DATE_LEN || s[3] != ',' || s[4] != ' ' ||
-	    s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
-	    s[22] != ':' || s[25] != ' ' || memcmp(s + 26, "GMT", 3) != 0)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	for (i = 0; i < 12; i++)
-		if (memcmp(s + 8, static_month[i], 3) == 0)
-			break;
-	tm.tm_mon = i;
-	tm.tm_mday = static_digits(s + 5, 2);
-	tm.tm_year = static_digits(s + 12, 4) - 1900;
-	tm.tm_hour = static_digits(s + 17, 2);
-	tm.tm_min = static_digits(s + 20, 2);
-	tm.tm_sec = static_digits(s + 23, 2);
-	if (i == 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_year < -1900 ||
-	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
-	    tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
-		return -1;
-	return timegm(&tm);
+	return httpdate_parse(s, len, &t) == 0 ? t : -1;
 }
 
 static void

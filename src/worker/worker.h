@@ -43,7 +43,7 @@ struct wrk_hval {
 #define WRK_SMALL_BODY		(64 * 1024)
 #define WRK_OUT_SIZE		(WRK_SMALL_BODY + 16 * 1024)
 
-#define WRK_DATE_LEN		29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define WRK_DATE_LEN		29	/* HTTPDATE_LEN (httpdate.h) */
 #define WRK_ETAG_MAX		40
 /* A 200's header lines after Connection: type, length, validators. */
 #define WRK_TAIL_MAX		256
