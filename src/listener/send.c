@@ -63,6 +63,23 @@ send_free(struct conn *c)
 	cache_release(c);
 }
 
+/* The next request's bytes wait in cn_buf; the response goes out. */
+static void
+send_go(struct conn *c, const char *rest, size_t restlen)
+{
+	if (restlen > 0) {
+		if (conn_buf_take(c) == -1) {
+			conn_reset(c);
+			return;
+		}
+		memmove(c->cn_buf, rest, restlen);
+	} else
+		conn_buf_release(c);
+	c->cn_len = restlen;
+	c->cn_send_deadline = 0;
+	send_flush(c);
+}
+
 /*
  * Take over the rest of a response.  rest (the next request's bytes) is
  * kept in cn_buf and parsed only once the response is out.  A file range
@@ -117,18 +134,7 @@ send_start(struct conn *c, const char *out, size_t outlen, int fd,
 	c->cn_out = c->cn_outbuf;
 	c->cn_out_len = outlen;
 	c->cn_out_off = 0;
-	if (restlen > 0) {
-		if (conn_buf_take(c) == -1) {
-			conn_reset(c);
-			return;
-		}
-		memmove(c->cn_buf, rest, restlen);
-	} else
-		conn_buf_release(c);
-	c->cn_len = restlen;
-
-	c->cn_send_deadline = 0;
-	send_flush(c);
+	send_go(c, rest, restlen);
 }
 
 /*
@@ -149,17 +155,7 @@ send_start_mem(struct conn *c, char *head, size_t headlen, const char *body,
 	c->cn_out_off = 0;
 	c->cn_mem = body;
 	c->cn_mem_len = bodylen;
-	if (restlen > 0) {
-		if (conn_buf_take(c) == -1) {
-			conn_reset(c);
-			return;
-		}
-		memmove(c->cn_buf, rest, restlen);
-	} else
-		conn_buf_release(c);
-	c->cn_len = restlen;
-	c->cn_send_deadline = 0;
-	send_flush(c);
+	send_go(c, rest, restlen);
 }
 
 /*

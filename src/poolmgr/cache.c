@@ -42,19 +42,8 @@ cache_start(void)
 void
 cache_connect(void)
 {
-	int	cc[2];
-
-	if (penv->pe_cached == NULL || penv->pe_cached->pc_chan == NULL ||
-	    penv->pe_listener == NULL || penv->pe_listener->pc_chan == NULL)
-		return;
-	if (proc_channel(cc) == -1)
-		return;
-	if (chan_send(penv->pe_listener->pc_chan, MSG_PM_CACHED, 0, NULL, 0,
-	    cc[0]) == -1 || chan_send(penv->pe_cached->pc_chan,
-	    MSG_PM_CACHE_LISTENER, 0, NULL, 0, cc[1]) == -1)
-		log_warn("cache_connect: passing the channel");
-	close(cc[0]);
-	close(cc[1]);
+	poolmgr_connect(penv->pe_listener, MSG_PM_CACHED, penv->pe_cached,
+	    MSG_PM_CACHE_LISTENER);
 }
 
 /* Tell hsd-cached something; -1 if it is not there (restarting). */

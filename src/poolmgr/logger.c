@@ -343,19 +343,8 @@ logger_start(void)
 void
 logger_connect(void)
 {
-	int	lc[2];
-
-	if (penv->pe_logger == NULL || penv->pe_logger->pc_chan == NULL ||
-	    penv->pe_listener == NULL || penv->pe_listener->pc_chan == NULL)
-		return;
-	if (proc_channel(lc) == -1)
-		return;
-	if (chan_send(penv->pe_listener->pc_chan, MSG_PM_LOGGER, 0, NULL, 0,
-	    lc[0]) == -1 || chan_send(penv->pe_logger->pc_chan,
-	    MSG_PM_LOG_LISTENER, 0, NULL, 0, lc[1]) == -1)
-		log_warn("logger_connect: passing the channel");
-	close(lc[0]);
-	close(lc[1]);
+	poolmgr_connect(penv->pe_listener, MSG_PM_LOGGER, penv->pe_logger,
+	    MSG_PM_LOG_LISTENER);
 }
 
 /* Tell hsd-logd something, if it is there: the next one starts with it. */

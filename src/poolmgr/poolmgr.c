@@ -219,6 +219,28 @@ poolmgr_spawn(const char *name, char *argv[], int extra_fd, pid_t *pid)
 	return ch[0];
 }
 
+/*
+ * A channel of their own for two children, whenever either has
+ * (re)started and both are there: a gets one end with type_a, b the
+ * other with type_b.
+ */
+void
+poolmgr_connect(struct pm_child *a, uint16_t type_a, struct pm_child *b,
+    uint16_t type_b)
+{
+	int	ch[2];
+
+	if (a == NULL || a->pc_chan == NULL || b == NULL || b->pc_chan == NULL)
+		return;
+	if (proc_channel(ch) == -1)
+		return;
+	if (chan_send(a->pc_chan, type_a, 0, NULL, 0, ch[0]) == -1 ||
+	    chan_send(b->pc_chan, type_b, 0, NULL, 0, ch[1]) == -1)
+		log_warn("poolmgr_connect: passing the channel");
+	close(ch[0]);
+	close(ch[1]);
+}
+
 struct pm_child *
 poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 {

@@ -119,6 +119,8 @@ extern struct poolmgr_env	*penv;
 /* poolmgr.c */
 char	*poolmgr_binary(const char *);
 int	 poolmgr_spawn(const char *, char *[], int, pid_t *);
+void	 poolmgr_connect(struct pm_child *, uint16_t, struct pm_child *,
+	    uint16_t);
 struct pm_child *poolmgr_child_new(enum pm_kind, uint32_t, pid_t, int);
 void	 poolmgr_child_free(struct pm_child *);
 void	 poolmgr_describe_exit(int, char *, size_t);
