@@ -743,6 +743,10 @@ cache_lookup(struct conn *c, const struct head_info *hi)
 	/* Two of a conditional, in any way: the worker judges. */
 	if (hi->hi_flags & HI_MANY)
 		return 0;
+	/* A pool stopped by an operator or taken offline by rapid-fail
+	 * protection answers 503 (queue.c), from the cache too. */
+	if (lenv->le_pools[c->cn_pool]->pl_state != POOL_RUNNING)
+		return 0;
 	e = lc_find(c->cn_site, c->cn_buf + c->cn_key_host_off,
 	    c->cn_key_host_len, c->cn_path, c->cn_key_len);
 	if (e != NULL && clock_ms() >= e->e_expires_ms) {

@@ -245,6 +245,19 @@ def test_hits_are_logged_and_reload_empties():
                    'admitted again (period 0)')
 
 
+def test_stopped_pool_is_not_served():
+    """hsdctl stop answers a pool's requests 503, cached ones too; once
+    started again its entries are served."""
+    with server() as s:
+        warm(s, '/a.html')
+        ctl(s, 'stop', 'default')
+        r = T.get(s.port, '/a.html')
+        T.assert_eq((r.status, is_hit(r)), (503, False), 'a stopped pool')
+        ctl(s, 'start', 'default')
+        T.wait_for(lambda: is_hit(T.get(s.port, '/a.html')), 5,
+                   'served from the cache again')
+
+
 def test_activity_period():
     with server('activity_period = "1s"') as s:
         T.get(s.port, '/a.html')
