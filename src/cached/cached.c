@@ -330,6 +330,7 @@ cached_tick(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	store_tick(clock_ms(), cd.conf->cf_cache.cc_scavenger_ms);
+	store_revalidate();
 }
 
 static void

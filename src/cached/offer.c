@@ -224,18 +224,6 @@ offer_head(struct offer *of)
 	return rv;
 }
 
-static int
-offer_same_file(const struct stat *sb, const struct msg_fileid *fi)
-{
-	return (uint64_t)sb->st_dev == fi->fi_dev &&
-	    (uint64_t)sb->st_ino == fi->fi_ino &&
-	    (uint64_t)sb->st_size == fi->fi_size &&
-	    (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec ==
-	    fi->fi_mtime_ns &&
-	    (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec ==
-	    fi->fi_ctime_ns;
-}
-
 /*
  * Watch the file, then compare it with what the worker read: watched
  * first, a change after the worker's read is either seen by stat() here
@@ -267,10 +255,11 @@ offer_file(struct offer *of, struct store_entry *e)
 		of->of_why = "cannot be watched";
 		return -1;
 	}
-	if (stat(path, &sb) == -1 || !offer_same_file(&sb, &of->of_co.co_fid)) {
+	if (stat(path, &sb) == -1 || !store_same_file(&sb, &of->of_co.co_fid)) {
 		of->of_why = "changed since the worker read it";
 		return -1;
 	}
+	e->se_fid = of->of_co.co_fid;
 	return 0;
 }
 

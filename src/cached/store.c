@@ -16,6 +16,7 @@
 
 #include <sys/inotify.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 
 #include <errno.h>
@@ -60,7 +61,7 @@ static struct {
 	struct store_entry	**by_key;
 	struct store_entry	**by_id;
 	size_t			 nbuckets;	/* of each; a power of two */
-	TAILQ_HEAD(, store_entry) lru;
+	TAILQ_HEAD(store_lru, store_entry) lru;
 	struct store_entry	**heap;
 	size_t			 heap_len;
 	size_t			 heap_cap;
@@ -294,6 +295,8 @@ store_watch(struct store_entry *e, const char *path)
 		errno = ENOSYS;
 		return -1;
 	}
+	if ((e->se_fpath = strdup(path)) == NULL)
+		return -1;
 	if ((wd = inotify_add_watch(st.ifd, path, STORE_WATCH_MASK)) == -1)
 		return -1;
 	if ((w = store_watch_find(wd)) == NULL) {
@@ -317,7 +320,42 @@ store_discard(struct store_entry *e)
 {
 	if (e->se_watch != NULL)
 		store_watch_release(e->se_watch);
+	free(e->se_fpath);
 	free(e);
+}
+
+int
+store_same_file(const struct stat *sb, const struct msg_fileid *fi)
+{
+	return (uint64_t)sb->st_dev == fi->fi_dev &&
+	    (uint64_t)sb->st_ino == fi->fi_ino &&
+	    (uint64_t)sb->st_size == fi->fi_size &&
+	    (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec ==
+	    fi->fi_mtime_ns &&
+	    (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec ==
+	    fi->fi_ctime_ns;
+}
+
+void
+store_revalidate(void)
+{
+	struct store_entry	*e, *prev;
+	struct stat		 sb;
+	size_t			 n = 0;
+
+	for (e = TAILQ_LAST(&st.lru, store_lru); e != NULL &&
+	    n < STORE_REVALIDATE_MAX; e = prev) {
+		prev = TAILQ_PREV(e, store_lru, se_lru);
+		if (e->se_fpath == NULL)
+			continue;
+		n++;
+		if (stat(e->se_fpath, &sb) == -1 ||
+		    !store_same_file(&sb, &e->se_fid)) {
+			log_debug("store_revalidate: entry %u: %s is another "
+			    "file now", e->se_id, e->se_fpath);
+			store_drop(e, 1);
+		}
+	}
 }
 
 int
@@ -387,6 +425,7 @@ store_drop(struct store_entry *e, int tell)
 	st.count--;
 	st.memory -= e->se_size;
 	st.dropped++;
+	free(e->se_fpath);
 	free(e);
 }
 

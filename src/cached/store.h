@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msg.h"
+
 struct event_base;
 struct hsd_config;
 struct msg_cache_stats;
@@ -35,6 +37,8 @@ struct store_entry {
 	uint64_t		 se_hits;
 	size_t			 se_heap;	/* index in the expiry heap */
 	struct store_watch	*se_watch;	/* its file's; NULL: none */
+	char			*se_fpath;	/* that file's path */
+	struct msg_fileid	 se_fid;	/* and what it was */
 	TAILQ_ENTRY(store_entry) se_lru;
 	TAILQ_ENTRY(store_entry) se_file;	/* on se_watch's list */
 	struct store_entry	*se_key_next;	/* hash chains */
@@ -57,6 +61,18 @@ struct store_entry *store_new(uint32_t site, const char *host,
 void	 store_discard(struct store_entry *);
 /* Watch path, the file e's response is; -1 (errno set) if it cannot be. */
 int	 store_watch(struct store_entry *e, const char *path);
+/* 1 if sb is the file fi says. */
+struct stat;
+int	 store_same_file(const struct stat *sb, const struct msg_fileid *fi);
+/*
+ * What inotify on the file cannot see -- a directory above it renamed or
+ * replaced, a symlink on its path pointed elsewhere -- is seen here: the
+ * path of each of the most recently hit file entries (at most
+ * STORE_REVALIDATE_MAX a call) looked up again; one that no longer
+ * leads to the file it was goes.
+ */
+#define STORE_REVALIDATE_MAX	8192
+void	 store_revalidate(void);
 /* e becomes an entry: published, counted; -1 if out of memory (then
  * discard it). */
 int	 store_insert(struct store_entry *e);

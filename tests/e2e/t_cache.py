@@ -45,6 +45,7 @@ FILES = {
     '1k.bin': ONE_K,
     '200k.bin': BIG,
     'nocache/x.html': 'not cached\n',
+    'rel/v.html': 'release one\n',
 }
 
 
@@ -341,6 +342,29 @@ def test_changed_files_never_stale():
         warm(s, '/c.html')
         T.assert_eq(T.get(s.port, '/c.html').body, b'version two, longer\n',
                     'the new version cached')
+
+
+def test_directory_swapped_above_a_file():
+    """A deploy that swaps a directory: the cached file itself is not
+    touched, inotify on it says nothing; the path is looked up again
+    every second and leads elsewhere now."""
+    with server() as s:
+        warm(s, '/rel/v.html')
+        os.rename(s.path('rel'), s.path('rel.old'))
+        os.mkdir(s.path('rel'))
+        with open(s.path('rel/v.html'), 'w') as f:
+            f.write('release two\n')
+        time.sleep(2.2)
+        cont = stopped_workers(s)
+        try:
+            with T.Client(s.port) as c:
+                c.send(T.req('GET', '/rel/v.html'))
+                assert c.is_quiet(0.3), 'the old release served from ' \
+                    'the cache after its directory was swapped'
+        finally:
+            cont()
+        T.assert_eq(T.get(s.port, '/rel/v.html').body, b'release two\n',
+                    'the new release')
 
 
 def test_memory_cap():
