@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -75,7 +76,7 @@ struct lc_entry {
 	int			 e_indexed;
 	struct lc_entry		*e_next;	/* hash chain by key */
 	struct lc_entry		*e_idnext;	/* hash chain by id */
-	struct lc_entry		*e_hitnext;	/* hit since the last report */
+	TAILQ_ENTRY(lc_entry)	 e_hitentry;	/* hit since the last report */
 };
 
 static struct {
@@ -84,7 +85,7 @@ static struct {
 	struct lc_entry		**byid;
 	size_t			 nbuckets;
 	size_t			 nentries;
-	struct lc_entry		*hitlist;
+	TAILQ_HEAD(, lc_entry)	 hitlist;
 	struct event		*report;
 	uint64_t		 hits, misses;
 	uint64_t		 refused[CR_NREASONS];
@@ -174,11 +175,10 @@ lc_unindex(struct lc_entry *e)
 		;
 	*pp = e->e_idnext;
 	/* Its hits are reported no more: the entry is gone there too. */
-	for (pp = &lc.hitlist; *pp != NULL; pp = &(*pp)->e_hitnext)
-		if (*pp == e) {
-			*pp = e->e_hitnext;
-			break;
-		}
+	if (e->e_hits > 0) {
+		TAILQ_REMOVE(&lc.hitlist, e, e_hitentry);
+		e->e_hits = 0;
+	}
 	e->e_indexed = 0;
 	lc.nentries--;
 	lc_unref(e);
@@ -226,7 +226,6 @@ cache_flush(void)
 	for (i = 0; i < lc.nbuckets; i++)
 		while ((e = lc.bykey[i]) != NULL)
 			lc_unindex(e);
-	lc.hitlist = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -402,6 +401,7 @@ cache_init(void)
 {
 	struct timeval	tv;
 
+	TAILQ_INIT(&lc.hitlist);
 	conf_timeval(LC_REPORT_MS, &tv);
 	if ((lc.report = event_new(lenv->le_base, -1, EV_PERSIST, lc_report,
 	    NULL)) == NULL || event_add(lc.report, &tv) == -1)
@@ -432,9 +432,8 @@ lc_report(evutil_socket_t fd, short ev, void *arg)
 		lc.hits = lc.misses = 0;
 		memset(lc.refused, 0, sizeof(lc.refused));
 		for (n = 0; n < sizeof(hits) / sizeof(hits[0]) &&
-		    (e = lc.hitlist) != NULL; n++) {
-			lc.hitlist = e->e_hitnext;
-			e->e_hitnext = NULL;
+		    (e = TAILQ_FIRST(&lc.hitlist)) != NULL; n++) {
+			TAILQ_REMOVE(&lc.hitlist, e, e_hitentry);
 			hits[n].ch_id = e->e_id;
 			hits[n].ch_hits = e->e_hits;
 			e->e_hits = 0;
@@ -448,7 +447,7 @@ lc_report(evutil_socket_t fd, short ev, void *arg)
 			log_warn("lc_report");
 			break;
 		}
-	} while (lc.hitlist != NULL);
+	} while (!TAILQ_EMPTY(&lc.hitlist));
 	lc.dirty = 0;
 }
 
@@ -661,8 +660,7 @@ lc_serve(struct conn *c, const struct head_info *hi, struct lc_entry *e)
 		mh.msg_iovlen = 2;
 	e->e_hits++;
 	if (e->e_hits == 1) {
-		e->e_hitnext = lc.hitlist;
-		lc.hitlist = e;
+		TAILQ_INSERT_TAIL(&lc.hitlist, e, e_hitentry);
 	}
 	lc.hits++;
 	lc.dirty = 1;
