@@ -464,7 +464,8 @@ store_make_room(uint64_t size, uint64_t max)
 {
 	if (size > max)
 		return -1;
-	while (st.memory + size > max && !TAILQ_EMPTY(&st.lru))
+	while ((st.memory + size > max || st.count >= STORE_MAX_ENTRIES) &&
+	    !TAILQ_EMPTY(&st.lru))
 		store_drop(TAILQ_FIRST(&st.lru), 1);
 	return 0;
 }

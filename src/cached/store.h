@@ -86,8 +86,13 @@ struct store_entry *store_find(uint32_t site, const char *host,
 	    size_t host_len, const char *path, size_t path_len);
 struct store_entry *store_find_id(uint32_t id);
 
-/* Drop the least recently hit entries until size more bytes fit under
- * max; -1 if they cannot. */
+/*
+ * Drop the least recently hit entries until size more bytes fit under
+ * max, and one more entry under STORE_MAX_ENTRIES; -1 if they cannot.
+ * The listener maps each entry: the count keeps it well inside the
+ * kernel's vm.max_map_count (65530 by default).
+ */
+#define STORE_MAX_ENTRIES	32768
 int	 store_make_room(uint64_t size, uint64_t max);
 /* A report's hits for id (unknown ids are ignored). */
 void	 store_hit(uint32_t id, uint32_t hits, uint64_t now_ms);
