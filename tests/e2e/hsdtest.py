@@ -734,10 +734,11 @@ def recv_record():
 """
 
 
-def fault_libexec(role_code):
-    """A libexec dir whose hsd-worker is FAULT_PRELUDE + role_code and
-    the real listener.  Returns (dir, marker): write a role to marker
-    (fault_arm) and the next worker started plays it."""
+def worker_libexec(text, mode=0o700):
+    """A libexec dir with the real listener, logger and cache and an
+    hsd-worker that is text (a script that may exec HSD_REAL_WORKER, the
+    real one; HSD_MSG_VERSION is the build's protocol version, for
+    well-formed records).  Returns the dir."""
     d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
     if not os.environ.get('HSD_E2E_KEEP'):
         atexit.register(shutil.rmtree, d, True)
@@ -745,18 +746,25 @@ def fault_libexec(role_code):
         os.symlink(os.path.join(BUILDDIR, name), os.path.join(d, name))
     path = os.path.join(d, 'hsd-worker')
     with open(path, 'w') as f:
-        # The interpreter itself, not a wrapper that would rename the
-        # process: the harness finds workers by their name.
-        f.write(FAULT_PRELUDE.replace('@PYTHON@', sys.executable) +
-                role_code)
-    os.chmod(path, 0o700)
-    marker = os.path.join(d, 'marker')
-    os.environ['HSD_FAULT_MARKER'] = marker
+        f.write(text)
+    os.chmod(path, mode)
     os.environ['HSD_REAL_WORKER'] = os.path.join(BUILDDIR, 'hsd-worker')
-    # Well-formed records need the protocol version of the build.
     with open(os.path.join(SRCDIR, 'src', 'common', 'msg.h')) as f:
         os.environ['HSD_MSG_VERSION'] = re.search(
             r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
+    return d
+
+
+def fault_libexec(role_code):
+    """A libexec dir whose hsd-worker is FAULT_PRELUDE + role_code and
+    the real listener.  Returns (dir, marker): write a role to marker
+    (fault_arm) and the next worker started plays it."""
+    # The interpreter itself, not a wrapper that would rename the
+    # process: the harness finds workers by their name.
+    d = worker_libexec(FAULT_PRELUDE.replace('@PYTHON@', sys.executable) +
+                       role_code)
+    marker = os.path.join(d, 'marker')
+    os.environ['HSD_FAULT_MARKER'] = marker
     return d, marker
 
 

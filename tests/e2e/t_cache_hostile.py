@@ -14,14 +14,10 @@ offers, answers the client, holds its writable mapping a second (so
 hsd-cached sees it), and execs the real hsd-worker.
 """
 
-import atexit
 import os
 import re
-import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -131,22 +127,9 @@ os.execv(os.environ['HSD_REAL_WORKER'], sys.argv)
 
 
 def libexec():
-    d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
-    if not os.environ.get('HSD_E2E_KEEP'):
-        atexit.register(shutil.rmtree, d, True)
-    for name in ('hsd-listener', 'hsd-logd', 'hsd-cached'):
-        os.symlink(os.path.join(T.BUILDDIR, name), os.path.join(d, name))
-    path = os.path.join(d, 'hsd-worker')
-    with open(path, 'w') as f:
-        f.write(PRELUDE)
-    os.chmod(path, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP |
-             stat.S_IROTH | stat.S_IXOTH)
+    d = T.worker_libexec(PRELUDE, 0o755)
     os.chmod(d, 0o755)
-    os.environ['HSD_REAL_WORKER'] = os.path.join(T.BUILDDIR, 'hsd-worker')
     os.environ['HSD_HOSTILE_MARKER'] = os.path.join(d, 'marker')
-    with open(os.path.join(T.SRCDIR, 'src', 'common', 'msg.h')) as f:
-        os.environ['HSD_MSG_VERSION'] = re.search(
-            r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
     return d
 
 

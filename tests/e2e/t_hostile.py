@@ -7,13 +7,8 @@ here is the real hsd-worker behind a prelude that sends the garbage first
 and then execs it, so the server must go on serving afterwards.
 """
 
-import atexit
 import os
-import re
-import shutil
-import stat
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -79,21 +74,7 @@ os.execv(os.environ['HSD_REAL_WORKER'], sys.argv)
 
 
 def hostile_libexec():
-    d = tempfile.mkdtemp(prefix='hsd-e2e-libexec-')
-    if not os.environ.get('HSD_E2E_KEEP'):
-        atexit.register(shutil.rmtree, d, True)
-    for name in ('hsd-listener', 'hsd-logd', 'hsd-cached'):
-        os.symlink(os.path.join(T.BUILDDIR, name), os.path.join(d, name))
-    path = os.path.join(d, 'hsd-worker')
-    with open(path, 'w') as f:
-        f.write(PRELUDE)
-    os.chmod(path, stat.S_IRWXU)
-    os.environ['HSD_REAL_WORKER'] = os.path.join(T.BUILDDIR, 'hsd-worker')
-    # Well-formed garbage needs the protocol version of the build.
-    with open(os.path.join(T.SRCDIR, 'src', 'common', 'msg.h')) as f:
-        os.environ['HSD_MSG_VERSION'] = re.search(
-            r'#define MSG_VERSION\s+(\d+)', f.read()).group(1)
-    return d
+    return T.worker_libexec(PRELUDE)
 
 
 def serves(s, n=20):
