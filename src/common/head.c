@@ -335,3 +335,57 @@ head_check(const char *head, size_t len, struct head_info *info)
 		*info = hi;
 	return 0;
 }
+
+static size_t
+head_skip_ows(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i;
+}
+
+/*
+ * Does an entity-tag list (If-None-Match, or If-Range's single tag) name
+ * our tag?  "*" matches anything where allowed; a weak tag W/"x" matches
+ * only in the weak comparison.  Anything malformed matches nothing.
+ */
+int
+head_etag_match(const char *s, size_t len, const char *etag, size_t etlen,
+    int weak_ok, int star_ok)
+{
+	size_t	i = 0, start;
+	int	weak;
+
+	for (;;) {
+		i = head_skip_ows(s, i, len);
+		while (i < len && s[i] == ',')
+			i = head_skip_ows(s, i + 1, len);
+		if (i >= len)
+			return 0;
+		if (s[i] == '*') {
+			if (star_ok)
+				return 1;
+			i++;
+		} else {
+			weak = 0;
+			if (len - i >= 2 && s[i] == 'W' && s[i + 1] == '/') {
+				weak = 1;
+				i += 2;
+			}
+			if (i >= len || s[i] != '"')
+				return 0;
+			start = i++;
+			while (i < len && s[i] != '"')
+				i++;
+			if (i >= len)
+				return 0;
+			i++;
+			if ((weak_ok || !weak) && i - start == etlen &&
+			    memcmp(s + start, etag, etlen) == 0)
+				return 1;
+		}
+		i = head_skip_ows(s, i, len);
+		if (i < len && s[i] != ',')
+			return 0;
+	}
+}

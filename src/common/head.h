@@ -43,4 +43,14 @@ struct head_info {
  */
 int	head_check(const char *head, size_t len, struct head_info *info);
 
+/*
+ * Does the entity-tag list s (If-None-Match, or If-Range's single tag)
+ * name etag (a quoted opaque tag, "x")?  "*" matches anything when
+ * star_ok; a weak tag W/"x" matches only when weak_ok (the weak
+ * comparison, RFC 9110 8.8.3.2).  Anything malformed matches nothing.
+ * The worker and the listener's cache hits answer conditionals alike.
+ */
+int	head_etag_match(const char *s, size_t len, const char *etag,
+	    size_t etlen, int weak_ok, int star_ok);
+
 #endif

@@ -518,53 +518,23 @@ lc_date(void)
 	return lc.date;
 }
 
-/* RFC 9110 13.1.2: If-None-Match, weak comparison. */
-static int
-lc_etag_match(const char *s, size_t len, const char *etag, size_t etlen)
-{
-	size_t	i = 0, start;
-
-	if (etlen > 2 && etag[0] == 'W' && etag[1] == '/') {
-		etag += 2;
-		etlen -= 2;
-	}
-	for (;;) {
-		while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
-			i++;
-		if (i >= len)
-			return 0;
-		if (s[i] == '*')
-			return 1;
-		if (len - i >= 2 && s[i] == 'W' && s[i + 1] == '/')
-			i += 2;
-		if (i >= len || s[i] != '"')
-			return 0;
-		start = i++;
-		while (i < len && s[i] != '"')
-			i++;
-		if (i >= len)
-			return 0;
-		i++;
-		if (i - start == etlen && memcmp(s + start, etag, etlen) == 0)
-			return 1;
-		while (i < len && (s[i] == ' ' || s[i] == '\t'))
-			i++;
-		if (i < len && s[i] != ',')
-			return 0;
-	}
-}
-
 /* 1 if the client's copy is current: 304, as the worker decides it. */
 static int
 lc_not_modified(const struct conn *c, const struct head_info *hi,
     const struct lc_entry *e)
 {
-	time_t	t;
+	const char	*etag = e->e_map + e->e_etag_off;
+	size_t		 etlen = e->e_etag_len;
+	time_t		 t;
 
+	/* If-None-Match compares weakly (RFC 9110 13.1.2): W/ aside. */
+	if (etlen > 2 && etag[0] == 'W' && etag[1] == '/') {
+		etag += 2;
+		etlen -= 2;
+	}
 	if (hi->hi_flags & HI_INM)
-		return e->e_etag_len > 0 && lc_etag_match(c->cn_buf +
-		    hi->hi_inm_off, hi->hi_inm_len, e->e_map + e->e_etag_off,
-		    e->e_etag_len);
+		return etlen > 0 && head_etag_match(c->cn_buf +
+		    hi->hi_inm_off, hi->hi_inm_len, etag, etlen, 1, 1);
 	if ((hi->hi_flags & HI_IMS) && e->e_lm_time >= 0) {
 		return httpdate_parse(c->cn_buf + hi->hi_ims_off,
 		    hi->hi_ims_len, &t) == 0 && e->e_lm_time <= t;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "head.h"
 #include "httpdate.h"
 #include "log.h"
 #include "worker.h"
@@ -398,52 +399,6 @@ static_skip_ows(const char *s, size_t i, size_t len)
 	return i;
 }
 
-/*
- * Does an entity-tag list (If-None-Match, or If-Range's single tag) name
- * our tag?  "*" matches anything where allowed; a weak tag W/"x" matches
- * only in the weak comparison.  Anything malformed matches nothing.
- */
-static int
-static_etag_match(const char *s, size_t len, const char *etag, size_t etlen,
-    int weak_ok, int star_ok)
-{
-	size_t	i = 0, start;
-	int	weak;
-
-	for (;;) {
-		i = static_skip_ows(s, i, len);
-		while (i < len && s[i] == ',')
-			i = static_skip_ows(s, i + 1, len);
-		if (i >= len)
-			return 0;
-		if (s[i] == '*') {
-			if (star_ok)
-				return 1;
-			i++;
-		} else {
-			weak = 0;
-			if (len - i >= 2 && s[i] == 'W' && s[i + 1] == '/') {
-				weak = 1;
-				i += 2;
-			}
-			if (i >= len || s[i] != '"')
-				return 0;
-			start = i++;
-			while (i < len && s[i] != '"')
-				i++;
-			if (i >= len)
-				return 0;
-			i++;
-			if ((weak_ok || !weak) && i - start == etlen &&
-			    memcmp(s + start, etag, etlen) == 0)
-				return 1;
-		}
-		i = static_skip_ows(s, i, len);
-		if (i < len && s[i] != ',')
-			return 0;
-	}
-}
-
 static int
 static_parse_num(const char *s, size_t *ip, size_t len, off_t *v)
 {
@@ -525,7 +480,7 @@ static_if_range(const struct wrk_req *rq, const struct wrk_file *f)
 		return 1;
 	i = static_skip_ows(h->hv_ptr, 0, h->hv_len);
 	if (i < h->hv_len && (h->hv_ptr[i] == '"' || h->hv_ptr[i] == 'W'))
-		return static_etag_match(h->hv_ptr, h->hv_len, f->wf_etag,
+		return head_etag_match(h->hv_ptr, h->hv_len, f->wf_etag,
 		    f->wf_etag_len, 0, 0);
 	return static_parse_date(h->hv_ptr + i, h->hv_len - i) ==
 	    f->wf_st.st_mtime;
@@ -540,7 +495,7 @@ static_not_modified(const struct wrk_req *rq, const struct wrk_file *f)
 	time_t			 t;
 
 	if (inm->hv_ptr != NULL)
-		return static_etag_match(inm->hv_ptr, inm->hv_len, f->wf_etag,
+		return head_etag_match(inm->hv_ptr, inm->hv_len, f->wf_etag,
 		    f->wf_etag_len, 1, 1);
 	if (ims->hv_ptr != NULL) {
 		t = static_parse_date(ims->hv_ptr, ims->hv_len);
