@@ -72,6 +72,7 @@ static const struct conf_range conf_ranges[] = {
 	{ "workers",		1,	256 },
 	{ "queue_length",	1,	1000000 },
 	{ "concurrency",	1,	4096 },
+	{ "cgi_max_children",	1,	4096 },
 	{ "max_request_bytes",	256,	65536 },
 	{ "max_field_length",	64,	65536 },
 	/* A zero timeout would close every connection at once. */
@@ -89,6 +90,8 @@ static const struct conf_range conf_ranges[] = {
 	{ "recycle_requests",	0,	UINT32_MAX },
 	{ "rapid_fail_max",	0,	CONF_RAPID_FAIL_MAX_MAX },
 	{ "rapid_fail_interval", 1,	LONG_MAX },
+	/* A CGI program without a time limit is not offered. */
+	{ "cgi_timeout",	1,	LONG_MAX },
 	/* Logging: an empty file could not roll over, a buffer too small
 	 * would hold no request with long headers, and a zero interval
 	 * would flush continuously. */
@@ -125,9 +128,12 @@ static cfg_opt_t conf_limits_opts[] = {
 };
 
 static cfg_opt_t conf_pool_opts[] = {
+	/* The implicit pool "default" takes these four by index. */
 	CFG_INT("workers", 1, CFGF_NONE),
 	CFG_INT("queue_length", 1000, CFGF_NONE),
 	CFG_INT("concurrency", 64, CFGF_NONE),
+	/* Per worker. */
+	CFG_INT("cgi_max_children", 16, CFGF_NONE),
 	/* NULL: the server-wide identity. */
 	CFG_STR("user", NULL, CFGF_NONE),
 	CFG_STR("group", NULL, CFGF_NONE),
@@ -162,6 +168,9 @@ static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("max_body_size", NULL, CFGF_NONE),
 	/* Unset: the site's. */
 	CFG_BOOL("cache", cfg_true, CFGF_NODEFAULT),
+	/* NULL: the site's. */
+	CFG_STR("handler", NULL, CFGF_NONE),
+	CFG_STR("cgi_timeout", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -207,6 +216,9 @@ static cfg_opt_t conf_site_opts[] = {
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("log", conf_site_log_opts, CFGF_NONE),
 	CFG_BOOL("cache", cfg_true, CFGF_NONE),
+	CFG_STR("handler", "static", CFGF_NONE),
+	/* IIS's CGITimeout. */
+	CFG_STR("cgi_timeout", "5m", CFGF_NONE),
 	CFG_END()
 };
 
@@ -311,6 +323,7 @@ static const struct {
 	{ "pool|workers",			conf_v_int },
 	{ "pool|queue_length",			conf_v_int },
 	{ "pool|concurrency",			conf_v_int },
+	{ "pool|cgi_max_children",		conf_v_int },
 	{ "pool|user",				conf_v_user },
 	{ "pool|group",				conf_v_group },
 	{ "pool|chroot",			conf_v_abspath },
@@ -336,6 +349,8 @@ static const struct {
 	{ "site|application|root",		conf_v_key },
 	{ "site|application|max_body_size",	conf_v_size },
 	{ "site|application|cache",		conf_v_bool },
+	{ "site|application|handler",		conf_v_choice },
+	{ "site|application|cgi_timeout",	conf_v_duration },
 	{ "site|log",				conf_v_section },
 	{ "site|log|format",			conf_v_choice },
 	{ "site|log|dir",			conf_v_logdir },
@@ -344,6 +359,8 @@ static const struct {
 	{ "site|log|max_size",			conf_v_size },
 	{ "site|log|local_time",		conf_v_bool },
 	{ "site|cache",				conf_v_bool },
+	{ "site|handler",			conf_v_choice },
+	{ "site|cgi_timeout",			conf_v_duration },
 };
 
 const char *const conf_w3c_names[W3C_NFIELDS] = {
@@ -850,6 +867,8 @@ static const struct {
 	{ "format",	{ "off", "w3c", "ncsa", "combined" } },
 	/* enum conf_rollover */
 	{ "rollover",	{ "hourly", "daily", "weekly", "monthly", "size" } },
+	/* enum conf_handler; "fastcgi" and "module" are still to come. */
+	{ "handler",	{ "static", "cgi" } },
 };
 
 static const char *const *
@@ -1540,6 +1559,7 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = conf_pool_opts[0].def.number;
 		pl->pl_queue_length = conf_pool_opts[1].def.number;
 		pl->pl_concurrency = conf_pool_opts[2].def.number;
+		pl->pl_cgi_max_children = conf_pool_opts[3].def.number;
 		pl->pl_start_always = 0;
 		pl->pl_rapid_fail_max = CONF_RAPID_FAIL_MAX;
 		if (conf_parse_duration(CONF_RAPID_FAIL_INTERVAL,
@@ -1557,6 +1577,7 @@ conf_build_pools(cfg_t *root, struct hsd_config *cf)
 		pl->pl_workers = cfg_getint(sec, "workers");
 		pl->pl_queue_length = cfg_getint(sec, "queue_length");
 		pl->pl_concurrency = cfg_getint(sec, "concurrency");
+		pl->pl_cgi_max_children = cfg_getint(sec, "cgi_max_children");
 		pl->pl_start_always = strcmp(cfg_getstr(sec, "start"),
 		    "always") == 0;
 		pl->pl_rapid_fail_max = cfg_getint(sec, "rapid_fail_max");
@@ -1757,6 +1778,15 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		ap->ap_cache = -1;
 		if (cfg_size(sec, "cache") > 0)
 			ap->ap_cache = cfg_getbool(sec, "cache") == cfg_true;
+		/* Unset: the site's, as conf_handler() reads it. */
+		ap->ap_handler = -1;
+		if ((s = cfg_getstr(sec, "handler")) != NULL &&
+		    (ap->ap_handler = conf_choice("handler", s)) == -1)
+			return -1;
+		ap->ap_cgi_timeout_ms = st->st_cgi_timeout_ms;
+		if ((s = cfg_getstr(sec, "cgi_timeout")) != NULL &&
+		    conf_parse_duration(s, &ap->ap_cgi_timeout_ms) == -1)
+			return -1;
 	}
 	return 0;
 fail:
@@ -1937,6 +1967,11 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 		    &st->st_max_body) == -1)
 			goto fail;
 		st->st_cache = cfg_getbool(site, "cache") == cfg_true;
+		if ((st->st_handler = conf_choice("handler",
+		    cfg_getstr(site, "handler"))) == -1 ||
+		    conf_parse_duration(cfg_getstr(site, "cgi_timeout"),
+		    &st->st_cgi_timeout_ms) == -1)
+			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1)
 			goto fail;
@@ -2482,6 +2517,23 @@ conf_cacheable(const struct hsd_config *cf, const struct conf_site *st,
 	    st->st_apps[app].ap_cache != -1)
 		return st->st_apps[app].ap_cache != 0;
 	return st->st_cache != 0;
+}
+
+int
+conf_handler(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps &&
+	    st->st_apps[app].ap_handler != -1)
+		return st->st_apps[app].ap_handler;
+	return st->st_handler;
+}
+
+uint64_t
+conf_cgi_timeout(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps)
+		return st->st_apps[app].ap_cgi_timeout_ms;
+	return st->st_cgi_timeout_ms;
 }
 
 /*

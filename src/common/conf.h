@@ -55,6 +55,8 @@ struct conf_pool {
 	uint32_t	 pl_workers;
 	uint32_t	 pl_queue_length;
 	uint32_t	 pl_concurrency;	/* requests one worker holds at once */
+	/* CGI programs one worker runs at once; more requests wait. */
+	uint32_t	 pl_cgi_max_children;
 	int		 pl_start_always;	/* start = "always"; else on demand */
 	struct conf_ident pl_ident;		/* its workers run as */
 	/*
@@ -108,6 +110,16 @@ struct conf_binding {
 	char			*bd_text;	/* as written, for messages */
 };
 
+/*
+ * What answers a site's or an application's requests: its files, or the
+ * CGI/1.1 program (RFC 3875) each path names.  The words of the handler
+ * key, in this order.
+ */
+enum conf_handler {
+	CONF_HANDLER_STATIC,	/* "static" */
+	CONF_HANDLER_CGI,	/* "cgi" */
+};
+
 struct conf_app {
 	char		*ap_prefix;	/* "/api", no trailing slash */
 	size_t		 ap_prefix_len;
@@ -115,6 +127,9 @@ struct conf_app {
 	char		*ap_root;	/* NULL: the site's root + full path */
 	uint64_t	 ap_max_body;	/* 0: no limit; unset: the site's */
 	int		 ap_cache;	/* cache = on/off; -1: the site's */
+	int		 ap_handler;	/* enum conf_handler; -1: the site's */
+	/* Unset: the site's, copied when loaded, so never 0. */
+	uint64_t	 ap_cgi_timeout_ms;
 };
 
 /*
@@ -194,6 +209,9 @@ struct conf_site {
 	uint64_t	 st_max_body;	/* bytes, 0: no limit */
 	struct conf_log	 st_log;
 	int		 st_cache;	/* cache = on/off (default on) */
+	int		 st_handler;	/* enum conf_handler */
+	/* A CGI program still running after this long is killed; never 0. */
+	uint64_t	 st_cgi_timeout_ms;
 };
 
 /*
@@ -299,6 +317,13 @@ uint64_t conf_max_body(const struct conf_site *, int app);
  * is enabled and the application's (else the site's) cache key is on. */
 int	conf_cacheable(const struct hsd_config *, const struct conf_site *,
 	    int app);
+/*
+ * The handler (enum conf_handler) and the CGI time limit, in
+ * milliseconds, for a request routed to site/app (app -1: none): the
+ * application's if it sets them, else the site's.
+ */
+int	conf_handler(const struct conf_site *, int app);
+uint64_t conf_cgi_timeout(const struct conf_site *, int app);
 
 /*
  * The entity-body rules: a body whose reading started at start_ms, of

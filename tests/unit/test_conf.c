@@ -261,8 +261,14 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_pools[0].pl_workers, 1);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_queue_length, 1000);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_concurrency, 64);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_cgi_max_children, 16);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_rapid_fail_max, 5);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_rapid_fail_interval_ms, 300000);
+	ck_assert_int_eq(cf->cf_sites[0].st_handler, CONF_HANDLER_STATIC);
+	ck_assert_int_eq(conf_handler(&cf->cf_sites[0], -1),
+	    CONF_HANDLER_STATIC);
+	ck_assert_uint_eq(cf->cf_sites[0].st_cgi_timeout_ms, 300000);
+	ck_assert_uint_eq(conf_cgi_timeout(&cf->cf_sites[0], -1), 300000);
 	ck_assert_uint_eq(cf->cf_nsites, 1);
 	ck_assert_str_eq(cf->cf_sites[0].st_name, "s");
 	ck_assert_str_eq(cf->cf_sites[0].st_root, www);
@@ -281,6 +287,7 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
 	ck_assert_uint_eq(cf->cf_npools, 2);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 1);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_cgi_max_children, 16);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_max, 5);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_interval_ms, 300000);
 	conf_free(cf);
@@ -447,18 +454,22 @@ START_TEST(test_conf_default_pool)
 	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 7);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_queue_length, 5);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_concurrency, 64);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_cgi_max_children, 16);
 	ck_assert_uint_eq(cf->cf_sites[0].st_pool, 1);
 	conf_free(cf);
 
 	/* Limits of the ranges are accepted. */
 	cf = load_ok("pool \"p\" { workers = 256 queue_length = 1000000 "
-	    "concurrency = 4096 }\n"
-	    "pool \"q\" { workers = 1 queue_length = 1 concurrency = 1 }\n"
+	    "concurrency = 4096 cgi_max_children = 4096 }\n"
+	    "pool \"q\" { workers = 1 queue_length = 1 concurrency = 1 "
+	    "cgi_max_children = 1 }\n"
 	    "limits { max_request_bytes = 64K max_field_length = 64 }\n"
 	    ONE_SITE);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_workers, 256);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_queue_length, 1000000);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_concurrency, 4096);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_cgi_max_children, 4096);
+	ck_assert_uint_eq(cf->cf_pools[2].pl_cgi_max_children, 1);
 	ck_assert_uint_eq(cf->cf_limits.max_request_bytes, 65536);
 	ck_assert_uint_eq(cf->cf_limits.max_field_length, 64);
 	conf_free(cf);
@@ -1285,6 +1296,62 @@ static const struct conf_reject conf_rejects[] = {
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  cache { enabled = false } }\n",
 	  "t.conf:2: ", "'cache'" },
+
+	/* A handler is one of its words, as written; "fastcgi" and
+	 * "module" are not offered yet. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  handler = \"php\" }\n",
+	  "t.conf:2: site \"s\": handler: \"php\" is neither \"static\" nor "
+	  "\"cgi\"", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/cgi-bin\" {\n    handler = \"fastcgi\"\n  }\n}\n",
+	  "t.conf:5: site \"s\": application \"/cgi-bin\": handler: "
+	  "\"fastcgi\" is neither \"static\" nor \"cgi\"", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  handler = module }\n",
+	  "t.conf:2: site \"s\": handler: \"module\" is neither", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" { handler = \"CGI\" } }\n",
+	  "t.conf:2: site \"s\": application \"/a\": handler: \"CGI\" is "
+	  "neither", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  handler = \"\" }\n",
+	  "t.conf:2: site \"s\": handler: \"\" is neither", NULL },
+	/* A CGI program always has a time limit. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cgi_timeout = 0 }\n",
+	  "t.conf:2: site \"s\": cgi_timeout: must be more than 0", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/cgi-bin\" {\n    handler = \"cgi\"\n"
+	  "    cgi_timeout = \"0ms\"\n  }\n}\n",
+	  "t.conf:6: site \"s\": application \"/cgi-bin\": cgi_timeout: "
+	  "must be more than 0", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cgi_timeout = \"5 minutes\" }\n",
+	  "t.conf:2: site \"s\": cgi_timeout: bad duration \"5 minutes\"",
+	  NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" { cgi_timeout = \"-1s\" } }\n",
+	  "t.conf:2: site \"s\": application \"/a\": cgi_timeout: bad "
+	  "duration \"-1s\"", NULL },
+	{ "pool \"p\" { cgi_max_children = 0 }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": cgi_max_children: 0 is out of range "
+	  "(1..4096)", NULL },
+	{ "pool \"p\" {\n  cgi_max_children = 4097\n}\n" ONE_SITE,
+	  "t.conf:2: pool \"p\": cgi_max_children: 4097 is out of range "
+	  "(1..4096)", NULL },
+	{ "pool \"p\" { cgi_max_children = -1 }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": cgi_max_children: -1 is out of range", NULL },
+	{ "pool \"p\" { cgi_max_children = many }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\":", "'cgi_max_children'" },
+	/* Each key in its own sections only. */
+	{ "pool \"p\" { handler = \"cgi\" }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": no such option 'handler'", NULL },
+	{ "cgi_timeout = \"1m\"\n" ONE_SITE,
+	  "t.conf:1: no such option 'cgi_timeout'", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cgi_max_children = 4 }\n",
+	  "t.conf:2: site \"s\": no such option 'cgi_max_children'", NULL },
 };
 
 START_TEST(test_conf_reject)
@@ -1553,6 +1620,95 @@ START_TEST(test_conf_cacheable)
 	ck_assert_int_eq(conf_cacheable(cf, on, 2), 0);
 	ck_assert_int_eq(conf_cacheable(cf, off, 0), 0);
 	conf_free(cf);
+}
+END_TEST
+
+/*
+ * The handler and the CGI time limit: a site's (default "static" and
+ * 5m), an application's (default its site's).
+ */
+#define CGI_SITES \
+	"site \"st\" {\n" \
+	"  bindings = {\"*:8080\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  application \"/cgi-bin\" { handler = \"cgi\" }\n" \
+	"  application \"/slow\" { handler = cgi cgi_timeout = \"1h\" }\n" \
+	"  application \"/inherit\" { }\n" \
+	"}\n" \
+	"site \"cgi\" {\n" \
+	"  bindings = {\"*:8081\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  handler = \"cgi\"\n" \
+	"  cgi_timeout = 30\n" \
+	"  application \"/static\" { handler = \"static\" }\n" \
+	"  application \"/inherit\" { }\n" \
+	"  application \"/fast\" { cgi_timeout = 500ms }\n" \
+	"}\n"
+
+START_TEST(test_conf_cgi)
+{
+	struct hsd_config	*cf;
+	const struct conf_site	*st, *cgi;
+	char			*t;
+	int			 pass;
+
+	/* The listener parses without the filesystem: the same values. */
+	t = fx_subst(CGI_SITES);
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(conf_load_text(t, CONF_NAME,
+		    pass ? CONF_LOAD_NOFS : 0, &cf), 0);
+		st = &cf->cf_sites[0];
+		cgi = &cf->cf_sites[1];
+
+		ck_assert_int_eq(st->st_handler, CONF_HANDLER_STATIC);
+		ck_assert_uint_eq(st->st_cgi_timeout_ms, 300000);
+		ck_assert_int_eq(st->st_apps[0].ap_handler, CONF_HANDLER_CGI);
+		ck_assert_uint_eq(st->st_apps[0].ap_cgi_timeout_ms, 300000);
+		ck_assert_int_eq(st->st_apps[1].ap_handler, CONF_HANDLER_CGI);
+		ck_assert_uint_eq(st->st_apps[1].ap_cgi_timeout_ms, 3600000);
+		ck_assert_int_eq(st->st_apps[2].ap_handler, -1);
+		ck_assert_uint_eq(st->st_apps[2].ap_cgi_timeout_ms, 300000);
+		ck_assert_int_eq(conf_handler(st, -1), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_handler(st, 0), CONF_HANDLER_CGI);
+		ck_assert_int_eq(conf_handler(st, 1), CONF_HANDLER_CGI);
+		ck_assert_int_eq(conf_handler(st, 2), CONF_HANDLER_STATIC);
+		ck_assert_uint_eq(conf_cgi_timeout(st, -1), 300000);
+		ck_assert_uint_eq(conf_cgi_timeout(st, 0), 300000);
+		ck_assert_uint_eq(conf_cgi_timeout(st, 1), 3600000);
+		ck_assert_uint_eq(conf_cgi_timeout(st, 2), 300000);
+
+		ck_assert_int_eq(cgi->st_handler, CONF_HANDLER_CGI);
+		ck_assert_uint_eq(cgi->st_cgi_timeout_ms, 30000);
+		ck_assert_int_eq(cgi->st_apps[0].ap_handler,
+		    CONF_HANDLER_STATIC);
+		ck_assert_int_eq(cgi->st_apps[1].ap_handler, -1);
+		ck_assert_int_eq(cgi->st_apps[2].ap_handler, -1);
+		ck_assert_uint_eq(cgi->st_apps[2].ap_cgi_timeout_ms, 500);
+		ck_assert_int_eq(conf_handler(cgi, -1), CONF_HANDLER_CGI);
+		ck_assert_int_eq(conf_handler(cgi, 0), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_handler(cgi, 1), CONF_HANDLER_CGI);
+		ck_assert_int_eq(conf_handler(cgi, 2), CONF_HANDLER_CGI);
+		ck_assert_uint_eq(conf_cgi_timeout(cgi, -1), 30000);
+		ck_assert_uint_eq(conf_cgi_timeout(cgi, 0), 30000);
+		ck_assert_uint_eq(conf_cgi_timeout(cgi, 1), 30000);
+		ck_assert_uint_eq(conf_cgi_timeout(cgi, 2), 500);
+
+		/* An index past the applications is the site. */
+		ck_assert_int_eq(conf_handler(st, 3), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_handler(cgi, 3), CONF_HANDLER_CGI);
+		ck_assert_uint_eq(conf_cgi_timeout(cgi, 3), 30000);
+		/* As routing gives it. */
+		ck_assert_int_eq(conf_handler(st, conf_route_app(st,
+		    "/cgi-bin/env.sh", 15)), CONF_HANDLER_CGI);
+		ck_assert_int_eq(conf_handler(st, conf_route_app(st,
+		    "/cgi-binx", 9)), CONF_HANDLER_STATIC);
+		ck_assert_uint_eq(conf_cgi_timeout(cgi, conf_route_app(cgi,
+		    "/fast/x", 7)), 500);
+		ck_assert_int_eq(conf_handler(cgi, conf_route_app(cgi,
+		    "/static/a.css", 13)), CONF_HANDLER_STATIC);
+		conf_free(cf);
+	}
+	free(t);
 }
 END_TEST
 
@@ -2676,6 +2832,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_cache_defaults);
 	tcase_add_test(tc, test_conf_cache_keys);
 	tcase_add_test(tc, test_conf_cacheable);
+	tcase_add_test(tc, test_conf_cgi);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
