@@ -2709,10 +2709,25 @@ conf_site_uses(const struct hsd_config *cf, uint32_t i, const char *pool)
 }
 
 /*
+ * Whether requests routed to site/app (app -1: none) are answered alike
+ * in sa and sb: the same handler, and for a CGI the same time limit.
+ */
+static int
+conf_handler_same(const struct conf_site *sa, const struct conf_site *sb,
+    int app)
+{
+	if (conf_handler(sa, app) != conf_handler(sb, app))
+		return 0;
+	return conf_handler(sa, app) != CONF_HANDLER_CGI ||
+	    conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app);
+}
+
+/*
  * Every site of a that uses the pool is in b and routes the same, and
  * the roots the pool's workers serve there are the same: the site's own
- * for the paths the pool serves, an application's for its prefix.  A
- * root only another pool serves is that pool's business.
+ * for the paths the pool serves, an application's for its prefix.  So
+ * are the handlers and CGI time limits of those paths.  A root or a
+ * handler only another pool serves is that pool's business.
  */
 static int
 conf_sites_same_for(const struct hsd_config *a, const struct hsd_config *b,
@@ -2732,10 +2747,14 @@ conf_sites_same_for(const struct hsd_config *a, const struct hsd_config *b,
 			return 0;
 		sb = &b->cf_sites[k];
 		own = strcmp(a->cf_pools[sa->st_pool].pl_name, pool) == 0;
+		if (own && !conf_handler_same(sa, sb, -1))
+			return 0;
 		for (j = 0; j < sa->st_napps; j++) {
 			apool = a->cf_pools[sa->st_apps[j].ap_pool].pl_name;
 			if (strcmp(apool, pool) != 0)
 				continue;
+			if (!conf_handler_same(sa, sb, j))
+				return 0;
 			if (sa->st_apps[j].ap_root == NULL)
 				own = 1;	/* it serves the site's root */
 			else if (strcmp(sa->st_apps[j].ap_root,
@@ -2762,6 +2781,7 @@ conf_pool_same(const struct hsd_config *a, uint32_t ai,
 	    pa->pl_workers != pb->pl_workers ||
 	    pa->pl_queue_length != pb->pl_queue_length ||
 	    pa->pl_concurrency != pb->pl_concurrency ||
+	    pa->pl_cgi_max_children != pb->pl_cgi_max_children ||
 	    pa->pl_start_always != pb->pl_start_always ||
 	    pa->pl_ident.id_uid != pb->pl_ident.id_uid ||
 	    pa->pl_ident.id_gid != pb->pl_ident.id_gid ||

@@ -359,11 +359,13 @@ const char *conf_map_path(const struct conf_site *, int app, const char *path,
  * the same name and route alike -- same pool, the same applications in
  * the same order (prefix, pool, whether each has a root of its own),
  * same max_body_size -- so a request's site and application indices in
- * one translate to the other; roots are not compared.
+ * one translate to the other; roots, handlers and cgi_timeouts are not
+ * compared.
  * conf_pool_same(): pool ai of a and bi of b are the same for their
  * workers: every pool key, the limits, how every site either
- * configuration sends to the pool routes, and the roots the pool serves
- * there (as resolved: not for NOFS text).  No cache key counts in any of
+ * configuration sends to the pool routes, and the roots, handlers and
+ * cgi_timeouts the pool serves there (roots as resolved: not for NOFS
+ * text).  No cache key counts in any of
  * the three: every reload flushes the cache instead.
  * conf_find_site() and conf_pool_index() are a site's and a pool's index
  * by name, -1 if none; conf_find_listen() the listening address a socket

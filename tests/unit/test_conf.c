@@ -2761,6 +2761,73 @@ START_TEST(test_conf_reload_cache)
 }
 END_TEST
 
+/*
+ * The handler and cgi_timeout of the paths a pool serves change what its
+ * workers do, so they recycle it, as its cgi_max_children does; they
+ * change no route.  RL_CGI(), all empty, is RL_BASE.
+ */
+#define RL_CGI(pa, ss, api, tt) \
+	"pool \"a\" { workers = 2 " pa " }\n" \
+	"pool \"b\" { }\n" \
+	"site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\" " ss \
+	"\n  application \"/api\" { pool = \"b\" root = \"@/api\" " api \
+	" } }\n" \
+	"site \"t\" { bindings = {\"127.0.0.1:8081\"} root = \"@/www\" " \
+	"pool = \"a\" " tt " }\n"
+
+START_TEST(test_conf_reload_cgi)
+{
+	struct hsd_config	*a, *b;
+
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_CGI("", "", "", ""), "a"),
+	    1);
+	/* A pool's own key. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("cgi_max_children = 8", "", "", ""), "a"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("cgi_max_children = 8", "", "", ""), "b"), 1);
+	/* Written as the default: no change. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("cgi_max_children = 16", "handler = \"static\"",
+	    "handler = \"static\"", "cgi_timeout = \"5m\""), "a"), 1);
+	/* The site's handler: its pool, and b, whose application
+	 * inherits it; not a, which serves another site. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("", "handler = cgi", "", ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("", "handler = cgi", "", ""), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("", "handler = cgi", "", ""), "a"), 1);
+	/* ... unless the application keeps its own. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("", "handler = cgi", "handler = static", ""), "b"), 1);
+	/* The application's: its pool only. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("", "", "handler = cgi", ""), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("", "", "handler = cgi", ""), "default"), 1);
+	/* A time limit counts where a CGI runs, not for static files. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE,
+	    RL_CGI("", "", "", "cgi_timeout = 1m"), "a"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "", "", "handler = cgi"),
+	    RL_CGI("", "", "", "handler = cgi cgi_timeout = 1m"), "a"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "handler = cgi", "", ""),
+	    RL_CGI("", "handler = cgi cgi_timeout = 10s", "", ""), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "handler = cgi", "", ""),
+	    RL_CGI("", "handler = cgi cgi_timeout = 10s",
+	    "cgi_timeout = 5m", ""), "b"), 1);
+
+	a = load_ok(RL_BASE);
+	b = load_ok(RL_CGI("", "handler = cgi cgi_timeout = 1s",
+	    "handler = static", "handler = cgi"));
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 1);
+	ck_assert_int_eq(conf_site_routes_same(a, 1, b, 1), 1);
+	ck_assert_ptr_null(conf_restart_key(a, b));
+	conf_free(b);
+	conf_free(a);
+}
+END_TEST
+
 /* The listener's parse: no filesystem, no user database. */
 START_TEST(test_conf_reload_nofs)
 {
@@ -2875,6 +2942,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_reload_restart_keys);
 	tcase_add_test(tc, test_conf_reload_nofs);
 	tcase_add_test(tc, test_conf_reload_cache);
+	tcase_add_test(tc, test_conf_reload_cgi);
 	tcase_add_test(tc, test_conf_find_listen);
 	suite_add_tcase(s, tc);
 	return s;
