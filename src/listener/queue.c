@@ -505,15 +505,25 @@ queue_deadline_arm(struct conn *c)
 	const http_parser	*p = &c->cn_parser;
 	struct timeval		 tv;
 
+	const struct conf_site	*st;
+	uint64_t		 ms = 0;
+
 	/* cn_sent is what the socket had written at the handoff: no system
 	 * call on the request path. */
 	c->cn_progress = c->cn_sent;
 	/* A worker may read a body for up to entity_body_timeout before it
-	 * writes a byte: that is not a hang. */
+	 * writes a byte, and a CGI program may think for up to its
+	 * cgi_timeout (the worker enforces it): that is not a hang. */
 	if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
-	    p->content_length > 0)) {
-		conf_timeval(lim->entity_body_timeout_ms +
-		    lim->connection_timeout_ms, &tv);
+	    p->content_length > 0))
+		ms += lim->entity_body_timeout_ms;
+	if (c->cn_site < lenv->le_conf->cf_nsites) {
+		st = &lenv->le_conf->cf_sites[c->cn_site];
+		if (conf_handler(st, c->cn_app) == CONF_HANDLER_CGI)
+			ms += conf_cgi_timeout(st, c->cn_app);
+	}
+	if (ms > 0) {
+		conf_timeval(ms + lim->connection_timeout_ms, &tv);
 		event_add(c->cn_timer, &tv);
 	} else
 		event_add(c->cn_timer, lenv->le_tv_conn);

@@ -83,7 +83,7 @@ static char	 static_mtime_buf[STATIC_DATE_LEN + 1];
 static time_t	 static_mtime_sec;
 static int	 static_mtime_set;
 
-static const char *
+const char *
 static_reason(int status)
 {
 	switch (status) {
@@ -98,11 +98,14 @@ static_reason(int status)
 	case 408:	return "Request Timeout";
 	case 413:	return "Content Too Large";
 	case 416:	return "Range Not Satisfiable";
+	case 502:	return "Bad Gateway";
+	case 503:	return "Service Unavailable";
+	case 504:	return "Gateway Timeout";
 	default:	return "Internal Server Error";
 	}
 }
 
-static const char *
+const char *
 static_date(void)
 {
 	time_t	now = time(NULL);

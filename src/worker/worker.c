@@ -229,22 +229,25 @@ worker_on_headers_complete(http_parser *p)
 	rq->rq_major = p->http_major;
 	rq->rq_minor = p->http_minor;
 	rq->rq_keepalive = http_should_keep_alive(p);
+	rq->rq_cl = (p->flags & F_CONTENTLENGTH) ? p->content_length : 0;
 	return 0;
 }
 
 /* Count the body against max_body_size: only a chunked one can pass it
- * here, the listener refuses a Content-Length that would. */
+ * here, the listener refuses a Content-Length that would.  A CGI program
+ * gets the bytes. */
 static int
 worker_on_body(http_parser *p, const char *at, size_t len)
 {
 	struct wrk_req	*rq = p->data;
 
-	(void)at;
 	rq->rq_body_len += len;
 	if (rq->rq_body_max != 0 && rq->rq_body_len > rq->rq_body_max) {
 		rq->rq_too_large = 1;
 		return -1;
 	}
+	if (rq->rq_cgi != NULL && cgi_body(rq, at, len) == -1)
+		return -1;
 	return 0;
 }
 
@@ -260,7 +263,7 @@ worker_on_message_complete(http_parser *p)
 }
 
 /* Bytes of buf that belong to the request, -1 on a parse error. */
-static ssize_t
+ssize_t
 worker_parse(struct wrk_req *rq, const char *buf, size_t len)
 {
 	size_t		n;
@@ -424,6 +427,19 @@ worker_listener_chan(void)
 	return worker_peers[PEER_LISTENER].wp_chan;
 }
 
+struct event_base *
+worker_evbase(void)
+{
+	return worker_base;
+}
+
+/* The most one read of a body may take (see main()). */
+size_t
+worker_read_limit(void)
+{
+	return worker_read_max;
+}
+
 /* The listener's view of a slot: see struct wrk_slot in msg.h. */
 static struct wrk_slot *
 worker_slot(const struct wrk_req *rq)
@@ -501,7 +517,7 @@ worker_send_done(const struct wrk_req *rq, uint32_t flags)
 }
 
 /* The request is over: report it, release the slot and the socket. */
-static void
+void
 worker_finish(struct wrk_req *rq, int keepalive)
 {
 	uint32_t	flags = keepalive ? DONE_KEEPALIVE : 0;
@@ -523,6 +539,7 @@ worker_release(struct wrk_req *rq)
 	 * channel's output queue, and if this process dies before it leaves,
 	 * the slot is what lets the listener keep the connection.  The next
 	 * handoff to the slot clears it. */
+	cgi_free(rq);
 	close(rq->rq_sock);
 	rq->rq_sock = -1;
 	static_reset(rq);
@@ -561,7 +578,7 @@ worker_wait_writable(struct wrk_req *rq)
 }
 
 /* sendfile() must not block on a socket the listener also holds. */
-static int
+int
 worker_nonblock(struct wrk_req *rq)
 {
 	int	fl;
@@ -678,14 +695,35 @@ worker_respond(struct wrk_req *rq)
  * the message; only when the handed bytes were all the worker saw, since
  * the listener cannot know what was read from the socket.
  */
-static void
+void
 worker_start_response(struct wrk_req *rq)
+{
+	/* A 100 Continue sent while the body was awaited is part of it. */
+	rq->rq_resp_len += rq->rq_pre;
+	worker_slot_record(rq);
+	/*
+	 * A body too large to go out with the head in one send() is not
+	 * started here at all: a worker killed between two writes would cut
+	 * the response.  The listener sends it whole, as HTTP.sys sends what
+	 * IIS hands it, and a worker that dies now costs the client nothing.
+	 */
+	if (rq->rq_file != -1 && worker_handback_fits(rq)) {
+		worker_handback(rq);
+		return;
+	}
+	worker_respond(rq);
+}
+
+/* What DONE would say, in the slot the listener reads if we die. */
+void
+worker_slot_record(struct wrk_req *rq)
 {
 	struct wrk_slot	*s;
 
-	/* A 100 Continue sent while the body was awaited is part of it. */
-	rq->rq_resp_len += rq->rq_pre;
 	if ((s = worker_slot(rq)) != NULL) {
+		/* Said again (a CGI response's length, once known): a death
+		 * halfway through leaves it saying nothing. */
+		__atomic_store_n(&s->ws_state, WS_IDLE, __ATOMIC_RELEASE);
 		s->ws_conn = rq->rq_conn;
 		s->ws_resp_len = rq->rq_resp_len;
 		s->ws_consumed = rq->rq_consumed;
@@ -699,17 +737,6 @@ worker_start_response(struct wrk_req *rq)
 		s->ws_fid = rq->rq_fid;
 		__atomic_store_n(&s->ws_state, WS_RESPONDING, __ATOMIC_RELEASE);
 	}
-	/*
-	 * A body too large to go out with the head in one send() is not
-	 * started here at all: a worker killed between two writes would cut
-	 * the response.  The listener sends it whole, as HTTP.sys sends what
-	 * IIS hands it, and a worker that dies now costs the client nothing.
-	 */
-	if (rq->rq_file != -1 && worker_handback_fits(rq)) {
-		worker_handback(rq);
-		return;
-	}
-	worker_respond(rq);
 }
 
 /* The body will not be read to its end: a complete answer, then close. */
@@ -821,7 +848,7 @@ worker_body_readable(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Expect: 100-continue on an HTTP/1.1 request. */
-static int
+int
 worker_expects_continue(const struct wrk_req *rq)
 {
 	const struct wrk_hval	*h = &rq->rq_hdr[WH_EXPECT];
@@ -973,6 +1000,8 @@ worker_handoff(const struct msg_hdr *hdr, const unsigned char *payload,
 	rq->rq_nonblock = 0;
 	rq->rq_ho = ho;
 	rq->rq_cache = (ho.ho_flags & HO_CACHE) != 0;
+	rq->rq_cl = 0;
+	rq->rq_cgi = NULL;
 	static_reset(rq);
 
 	/*
@@ -1020,6 +1049,15 @@ worker_handoff_run(struct wrk_req *rq)
 
 	http_parser_init(&rq->rq_parser, HTTP_REQUEST);
 	rq->rq_parser.data = rq;
+	/* A CGI program's body bytes are kept from the first parse on. */
+	if (!(ho->ho_flags & HO_RESUME) && conf_handler(
+	    &wrk_conf->cf_sites[rq->rq_site], rq->rq_app) == CONF_HANDLER_CGI &&
+	    cgi_new(rq) == -1) {
+		rq->rq_close = 1;
+		static_error(rq, 500);
+		worker_start_response(rq);
+		return;
+	}
 
 	/* The listener checked the head with the same rules; a head that
 	 * fails them here came some other way and is not served. */
@@ -1034,6 +1072,15 @@ worker_handoff_run(struct wrk_req *rq)
 		rq->rq_close = 1;
 		static_error(rq, rq->rq_too_large ? 413 : 400);
 		worker_start_response(rq);
+		return;
+	}
+	if (rq->rq_cgi != NULL) {
+		if (rq->rq_msg_done) {
+			rq->rq_consumed = n;
+			rq->rq_rest = rq->rq_data + n;
+			rq->rq_rest_len = ho->ho_data_len - n;
+		}
+		cgi_serve(rq);
 		return;
 	}
 	if (rq->rq_msg_done) {
@@ -1496,6 +1543,8 @@ main(int argc, char *argv[])
 
 	worker_init_roots();
 	worker_init_reqs();
+	cgi_init(worker_base,
+	    wrk_conf->cf_pools[worker_pool].pl_cgi_max_children);
 	/* Each slot may hold a client socket and a file, the channels and
 	 * libevent a few more. */
 	filecache_init(worker_base, 2 * worker_conc + 64);

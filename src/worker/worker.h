@@ -18,6 +18,7 @@
 
 #include "msg.h"
 
+struct cgi_run;
 struct chan;
 struct event;
 struct event_base;
@@ -89,6 +90,7 @@ struct wrk_req {
 	uint64_t	 rq_body_got;		/* bytes received after the head */
 	uint64_t	 rq_body_start;		/* monotonic ms, at the handoff */
 	int		 rq_too_large;		/* passed rq_body_max */
+	uint64_t	 rq_cl;			/* Content-Length, 0: none */
 	uint64_t	 rq_discard;		/* left for the listener to drop */
 
 	/* Parsed head. */
@@ -119,6 +121,7 @@ struct wrk_req {
 	uint64_t	 rq_bytes;		/* written so far */
 	int		 rq_nonblock;		/* O_NONBLOCK checked for sendfile */
 	int		 rq_cache;		/* HO_CACHE: offer the response */
+	struct cgi_run	*rq_cgi;		/* handler "cgi": cgi.c's */
 
 	/* A body that is a file's range says which file, so that another
 	 * worker can finish it if this one dies (struct wrk_slot). */
@@ -134,12 +137,29 @@ struct wrk_req {
 extern struct hsd_config	*wrk_conf;
 int		 worker_rootfd(const struct wrk_req *, const char *root);
 struct chan	*worker_listener_chan(void);
+struct event_base *worker_evbase(void);
+size_t		 worker_read_limit(void);
+ssize_t		 worker_parse(struct wrk_req *, const char *, size_t);
+int		 worker_expects_continue(const struct wrk_req *);
+int		 worker_nonblock(struct wrk_req *);
+void		 worker_slot_record(struct wrk_req *);
+void		 worker_start_response(struct wrk_req *);
+void		 worker_finish(struct wrk_req *, int keepalive);
+
+/* cgi.c */
+void		 cgi_init(struct event_base *, uint32_t max_children);
+int		 cgi_new(struct wrk_req *);
+int		 cgi_body(struct wrk_req *, const char *, size_t);
+void		 cgi_serve(struct wrk_req *);
+void		 cgi_free(struct wrk_req *);
 
 /* offer.c */
 void		 offer_response(struct wrk_req *, const char *name);
 const char	*worker_root_path(const char *root);
 
 /* static.c */
+const char	*static_reason(int status);
+const char	*static_date(void);
 void		 static_serve(struct wrk_req *);
 void		 static_error(struct wrk_req *, int status);
 void		 static_reset(struct wrk_req *);

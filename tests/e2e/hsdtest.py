@@ -424,11 +424,11 @@ class Client:
             data = data.encode('latin-1')
         self.sock.sendall(data)
 
-    def request(self, *a, **kw):
+    def request(self, *a, chunked=False, timeout=None, **kw):
         """Send req(*a, **kw) and read its response."""
         self.send(req(*a, **kw))
         method = a[0] if a else kw.get('method', 'GET')
-        return self.response(method=method)
+        return self.response(method=method, timeout=timeout, chunked=chunked)
 
     def _fill(self, deadline):
         """Read more bytes into buf; False on EOF/reset."""
@@ -451,8 +451,9 @@ class Client:
         self.buf += data
         return True
 
-    def response(self, method='GET', timeout=None):
-        """Read one complete response (Content-Length or to EOF)."""
+    def response(self, method='GET', timeout=None, chunked=False):
+        """Read one complete response (Content-Length, to EOF, or, if
+        chunked, a chunked body, decoded; its Response has .chunks)."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while b'\r\n\r\n' not in self.buf:
             if not self._fill(deadline):
@@ -479,8 +480,12 @@ class Client:
         if method == 'HEAD' or status in (204, 304) or 100 <= status < 200:
             n = 0
         elif 'transfer-encoding' in hdrs:
-            raise AssertionError('chunked responses are not expected: %r'
-                                 % head)
+            if not chunked or hdrs['transfer-encoding'] != 'chunked':
+                raise AssertionError('chunked responses are not expected: '
+                                     '%r' % head)
+            r = Response(version, status, reason, hl,
+                         self._chunked_body(deadline), head)
+            return r
         elif 'content-length' in hdrs:
             n = int(hdrs['content-length'])
         else:
@@ -497,6 +502,35 @@ class Client:
                         % (self.eof, len(self.buf), n), self.buf)
             body, self.buf = self.buf[:n], self.buf[n:]
         return Response(version, status, reason, hl, body, head)
+
+    def _line(self, deadline):
+        while b'\r\n' not in self.buf:
+            if not self._fill(deadline):
+                raise ConnectionClosed('connection %s inside a chunked body'
+                                       % self.eof, self.buf)
+        line, _, self.buf = self.buf.partition(b'\r\n')
+        return line
+
+    def _chunked_body(self, deadline):
+        """A chunked body to its last chunk and trailer section; a body
+        cut anywhere raises ConnectionClosed."""
+        parts = []
+        while True:
+            size = int(self._line(deadline).split(b';')[0], 16)
+            if size == 0:
+                while self._line(deadline) != b'':
+                    pass
+                return b''.join(parts)
+            while len(self.buf) < size + 2:
+                if not self._fill(deadline):
+                    raise ConnectionClosed('connection %s inside a chunk'
+                                           % self.eof,
+                                           b''.join(parts) + self.buf)
+            if self.buf[size:size + 2] != b'\r\n':
+                raise AssertionError('chunk of %d bytes not followed by '
+                                     'CRLF' % size)
+            parts.append(self.buf[:size])
+            self.buf = self.buf[size + 2:]
 
     def read_head(self, timeout=None):
         """Read just a response head, leaving the body unread."""

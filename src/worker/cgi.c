@@ -1,0 +1,1407 @@
+/*
+ * The CGI handler (RFC 3875): a request routed to a site or application
+ * with handler = "cgi" runs the program its path names below the root.
+ *
+ * The worker forks the child with three pipes.  The request body is
+ * streamed to its standard input as it arrives, never more than
+ * CGI_BODY_HIGH bytes ahead of what the child has read; what it writes
+ * to standard error becomes lines of the error log; its standard output
+ * is the response: CGI header lines, a blank line, the body.  The worker
+ * turns the header lines into an HTTP head and relays the body to the
+ * client, with the client's socket pacing the child (no more than
+ * CGI_SEND_HIGH bytes queued).  A body of unknown length goes chunked to
+ * an HTTP/1.1 client and ends the connection for HTTP/1.0.
+ *
+ * A response is whole only if the child said so: its Content-Length
+ * reached, or for a body of unknown length, the child exiting by itself.
+ * A child killed by a signal (a crash, or cgi_timeout) before its head
+ * was complete costs the client nothing it could notice when the
+ * request can be run again (GET or HEAD, no body): it is, once; else the
+ * client gets 502.  After the head went out, the connection is reset
+ * (DONE_INCOMPLETE): a cut response must never look complete.
+ *
+ * Each child is a session leader with the worker as its parent-death
+ * signal, so a timeout kills what it started too, and a worker that dies
+ * takes its children with it.  At most the pool's cgi_max_children run
+ * at once per worker; other requests wait for one to end, within their
+ * cgi_timeout.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <linux/openat2.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "head.h"
+#include "log.h"
+#include "worker.h"
+
+/* Body bytes held for the child's stdin before the socket is left alone. */
+#define CGI_BODY_HIGH	(64 * 1024)
+/* Response bytes queued for the client before the child is left alone. */
+#define CGI_SEND_HIGH	(64 * 1024)
+/* The child's header block may be this large. */
+#define CGI_HEAD_MAX	(16 * 1024)
+/* One line of its stderr, longer ones are cut. */
+#define CGI_ERRLINE_MAX	1000
+/* A request whose child crashed before any output is run this often. */
+#define CGI_TRIES	2
+
+#define CGI_PATH	"/usr/local/bin:/usr/bin:/bin"
+
+struct cgi_run {
+	struct wrk_req	*cg_rq;
+	pid_t		 cg_pid;	/* 0: not started, -1: reaped */
+	int		 cg_wstatus;	/* wait status, once reaped */
+	int		 cg_tries;
+	int		 cg_in;		/* its stdin, -1: closed */
+	int		 cg_out;	/* its stdout, -1: at EOF */
+	int		 cg_err;	/* its stderr, -1: at EOF */
+	struct event	*cg_in_ev;
+	struct event	*cg_out_ev;
+	struct event	*cg_err_ev;
+	struct event	*cg_sock_ev;	/* client socket: body or writable */
+	struct event	*cg_timer;	/* cgi_timeout */
+	struct evbuffer	*cg_body;	/* request body for its stdin */
+	struct evbuffer	*cg_resp;	/* its stdout not yet relayed */
+	struct evbuffer	*cg_sendq;	/* for the client */
+	struct evbuffer	*cg_errline;	/* a stderr line so far */
+	int		 cg_timed_out;
+	int		 cg_stdin_gone;	/* the child closed it: discard */
+	int		 cg_sock_wait;	/* 0, EV_READ or EV_WRITE */
+	int		 cg_head_done;	/* the HTTP head is queued */
+	int		 cg_no_body;	/* HEAD, 204, 304: body not sent */
+	int		 cg_chunked;
+	int64_t		 cg_clen;	/* its Content-Length, -1: none */
+	uint64_t	 cg_body_out;	/* body bytes relayed */
+	int		 cg_ending;	/* the last bytes are queued */
+	int		 cg_waiting;	/* on cgi_queue for a child slot */
+	int		 cg_done;	/* answered without it: ignore it */
+	TAILQ_ENTRY(cgi_run) cg_entry;
+	LIST_ENTRY(cgi_run) cg_live;	/* on cgi_live while cg_pid > 0 */
+	char		 cg_script[PATH_MAX];	/* as the child execs it */
+	char		 cg_dir[PATH_MAX];	/* its working directory */
+	char		*cg_env;		/* NUL-separated, then NULL-ended */
+	char		**cg_envp;
+};
+
+static TAILQ_HEAD(, cgi_run) cgi_queue = TAILQ_HEAD_INITIALIZER(cgi_queue);
+static LIST_HEAD(, cgi_run) cgi_live = LIST_HEAD_INITIALIZER(cgi_live);
+static uint32_t		 cgi_running;	/* children not yet reaped */
+static uint32_t		 cgi_max = 16;
+static struct event	*cgi_sigchld;
+
+static void	cgi_spawn(struct cgi_run *);
+static void	cgi_progress(struct cgi_run *);
+static void	cgi_pump_body(struct cgi_run *);
+static void	cgi_flush(struct cgi_run *);
+static void	cgi_kill(struct cgi_run *, const char *);
+
+/* Reap every child that ended; each frees a place for one that waits. */
+static void
+cgi_reap(evutil_socket_t sig, short ev, void *arg)
+{
+	struct cgi_run	*cg;
+	struct wrk_req	*rq;
+	pid_t		 pid;
+	int		 st;
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (cgi_running > 0)
+			cgi_running--;
+		/* A request that ended first killed it: nothing to do. */
+		LIST_FOREACH(cg, &cgi_live, cg_live)
+			if (cg->cg_pid == pid)
+				break;
+		if (cg == NULL)
+			continue;
+		LIST_REMOVE(cg, cg_live);
+		cg->cg_pid = -1;
+		cg->cg_wstatus = st;
+		if (cg->cg_done)
+			continue;
+		rq = cg->cg_rq;
+		if (WIFSIGNALED(st) && !cg->cg_timed_out)
+			log_warnx("cgi: conn %u: %s killed by signal %d",
+			    rq->rq_conn, cg->cg_script, WTERMSIG(st));
+		else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+			log_info("cgi: conn %u: %s exited with status %d",
+			    rq->rq_conn, cg->cg_script, WEXITSTATUS(st));
+		cgi_progress(cg);
+	}
+	while (cgi_running < cgi_max && (cg = TAILQ_FIRST(&cgi_queue)) !=
+	    NULL) {
+		TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
+		cg->cg_waiting = 0;
+		cgi_spawn(cg);
+	}
+}
+
+void
+cgi_init(struct event_base *base, uint32_t max_children)
+{
+	cgi_max = max_children > 0 ? max_children : 1;
+	if ((cgi_sigchld = evsignal_new(base, SIGCHLD, cgi_reap, NULL)) ==
+	    NULL || evsignal_add(cgi_sigchld, NULL) == -1)
+		fatalx("cgi_init: SIGCHLD event setup failed");
+}
+
+/*
+ * Called before the handed bytes are parsed, so that body bytes among
+ * them are kept for the child.
+ */
+int
+cgi_new(struct wrk_req *rq)
+{
+	struct cgi_run	*cg;
+
+	if ((cg = calloc(1, sizeof(*cg))) == NULL) {
+		log_warn("cgi_new");
+		return -1;
+	}
+	cg->cg_rq = rq;
+	cg->cg_in = cg->cg_out = cg->cg_err = -1;
+	cg->cg_clen = -1;
+	if ((cg->cg_body = evbuffer_new()) == NULL ||
+	    (cg->cg_resp = evbuffer_new()) == NULL ||
+	    (cg->cg_sendq = evbuffer_new()) == NULL ||
+	    (cg->cg_errline = evbuffer_new()) == NULL) {
+		log_warnx("cgi_new: evbuffer_new failed");
+		rq->rq_cgi = cg;
+		cgi_free(rq);
+		return -1;
+	}
+	rq->rq_cgi = cg;
+	return 0;
+}
+
+/* Body bytes the parser found: for the child, unless it stopped reading. */
+int
+cgi_body(struct wrk_req *rq, const char *at, size_t len)
+{
+	struct cgi_run	*cg = rq->rq_cgi;
+
+	if (cg->cg_stdin_gone)
+		return 0;
+	return evbuffer_add(cg->cg_body, at, len);
+}
+
+static void
+cgi_close_fd(int *fd, struct event **ev)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* The request is over (worker_release()): a child still running is
+ * killed, and reaped when it is gone. */
+void
+cgi_free(struct wrk_req *rq)
+{
+	struct cgi_run	*cg = rq->rq_cgi;
+
+	if (cg == NULL)
+		return;
+	if (cg->cg_waiting)
+		TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
+	if (cg->cg_pid > 0) {
+		kill(-cg->cg_pid, SIGKILL);
+		LIST_REMOVE(cg, cg_live);
+	}
+	cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
+	cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
+	cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
+	if (cg->cg_sock_ev != NULL)
+		event_free(cg->cg_sock_ev);
+	if (cg->cg_timer != NULL)
+		event_free(cg->cg_timer);
+	if (cg->cg_body != NULL)
+		evbuffer_free(cg->cg_body);
+	if (cg->cg_resp != NULL)
+		evbuffer_free(cg->cg_resp);
+	if (cg->cg_sendq != NULL)
+		evbuffer_free(cg->cg_sendq);
+	if (cg->cg_errline != NULL)
+		evbuffer_free(cg->cg_errline);
+	free(cg->cg_env);
+	free(cg->cg_envp);
+	free(cg);
+	rq->rq_cgi = NULL;
+}
+
+/* An answer of the worker's own before any byte of the child's. */
+static void
+cgi_answer(struct wrk_req *rq, int status)
+{
+	struct cgi_run	*cg = rq->rq_cgi;
+
+	/* From here the child's doings do not matter; it is killed. */
+	if (cg != NULL) {
+		cg->cg_done = 1;
+		if (cg->cg_pid > 0)
+			kill(-cg->cg_pid, SIGKILL);
+		if (cg->cg_waiting) {
+			TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
+			cg->cg_waiting = 0;
+		}
+		cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
+		cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
+		cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
+		if (cg->cg_sock_ev != NULL)
+			event_del(cg->cg_sock_ev);
+		if (cg->cg_timer != NULL)
+			event_del(cg->cg_timer);
+	}
+	/* A body not read to its end: a Content-Length one the listener
+	 * throws away, a chunked one ends the connection. */
+	if (!rq->rq_msg_done) {
+		if (rq->rq_parser.flags & F_CHUNKED)
+			rq->rq_close = 1;
+		else
+			rq->rq_discard = rq->rq_parser.content_length;
+	}
+	static_error(rq, status);
+	worker_start_response(rq);
+}
+
+/* The response cannot be finished: the listener resets the connection. */
+static void
+cgi_cut(struct wrk_req *rq)
+{
+	rq->rq_resp_len = UINT64_MAX;
+	worker_finish(rq, 0);
+}
+
+/*
+ * Find the program: the longest leading part of the path below the root
+ * that is not a directory; what follows it is PATH_INFO.  openat2() with
+ * RESOLVE_BENEATH keeps the search below the root.  0 or a status.
+ */
+static int
+cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
+{
+	const struct conf_site	*site = &wrk_conf->cf_sites[rq->rq_site];
+	struct cgi_run		*cg = rq->rq_cgi;
+	struct open_how		 how;
+	struct stat		 st;
+	const char		*root, *rel, *rootpath, *end;
+	char			 name[PATH_MAX];
+	size_t			 len;
+	int			 dirfd, fd, n;
+
+	rel = conf_map_path(site, rq->rq_app, rq->rq_path, &root);
+	if (rel == NULL || root == NULL || (dirfd = worker_rootfd(rq,
+	    root)) == -1 || (rootpath = worker_root_path(root)) == NULL)
+		return 404;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	end = rel;
+	for (;;) {
+		/* The next component's end. */
+		while (*end == '/')
+			end++;
+		if (*end == '\0')
+			return 403;	/* a directory: nothing to run */
+		while (*end != '\0' && *end != '/')
+			end++;
+		len = end - rel;
+		while (len > 0 && rel[0] == '/') {
+			rel++;
+			len--;
+		}
+		if (len + 1 > sizeof(name))
+			return 404;
+		memcpy(name, rel, len);
+		name[len] = '\0';
+		if ((fd = syscall(SYS_openat2, dirfd, name, &how,
+		    sizeof(how))) == -1)
+			return errno == EACCES ? 403 : 404;
+		n = fstat(fd, &st);
+		close(fd);
+		if (n == -1)
+			return 404;
+		if (S_ISDIR(st.st_mode))
+			continue;
+		if (!S_ISREG(st.st_mode) ||
+		    (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) {
+			log_info("cgi: conn %u: %s/%s is not an executable "
+			    "file", rq->rq_conn, rootpath, name);
+			return 403;
+		}
+		break;
+	}
+	*pathinfo = end;
+	*scriptlen = rq->rq_path_len - strlen(end);
+	n = snprintf(cg->cg_script, sizeof(cg->cg_script), "%s%s%s",
+	    rootpath, strcmp(rootpath, "/") == 0 ? "" : "/", name);
+	if (n < 0 || (size_t)n >= sizeof(cg->cg_script))
+		return 404;
+	memcpy(cg->cg_dir, cg->cg_script, n + 1);
+	*strrchr(cg->cg_dir, '/') = '\0';
+	if (cg->cg_dir[0] == '\0')
+		memcpy(cg->cg_dir, "/", 2);
+	return 0;
+}
+
+/* The environment: a growing NUL-separated block, then pointers. */
+struct cgi_envbuf {
+	struct evbuffer	*eb;
+	int		 n;
+	int		 failed;
+};
+
+static void
+cgi_setenv(struct cgi_envbuf *e, const char *name, const char *val,
+    size_t vlen)
+{
+	if (evbuffer_add_printf(e->eb, "%s=", name) == -1 ||
+	    evbuffer_add(e->eb, val, vlen) == -1 ||
+	    evbuffer_add(e->eb, "", 1) == -1)
+		e->failed = 1;
+	e->n++;
+}
+
+static void
+cgi_setenvs(struct cgi_envbuf *e, const char *name, const char *val)
+{
+	cgi_setenv(e, name, val, strlen(val));
+}
+
+static void
+cgi_setenvu(struct cgi_envbuf *e, const char *name, uint64_t v)
+{
+	char	buf[24];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	cgi_setenvs(e, name, buf);
+}
+
+static void
+cgi_addr(const struct sockaddr_storage *ss, char *host, size_t hostlen,
+    unsigned int *port)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	host[0] = '\0';
+	*port = 0;
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, host, hostlen);
+		*port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, hostlen);
+		*port = ntohs(sin6->sin6_port);
+	}
+}
+
+/*
+ * A request header as HTTP_NAME: letters upper-cased, '-' as '_'.
+ * Headers whose names have '_' (which would pass for '-') are dropped,
+ * as Apache and nginx do, and so are Authorization (RFC 3875 4.1) and
+ * Proxy (it would become HTTP_PROXY, which programs take for a proxy).
+ * Repeated headers are joined with ", " (RFC 3875 4.1.18): the same
+ * name's values are gathered in one pass per name.
+ */
+static void
+cgi_env_headers(struct cgi_envbuf *e, const char *head, size_t headlen)
+{
+	const char	*p = head, *end = head + headlen, *line, *eol, *colon;
+	const char	*q, *v, *ve, *seen;
+	char		 name[128 + 6];
+	size_t		 nlen, i;
+	int		 first;
+
+	/* Past any empty lines and the request line. */
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	if ((p = memchr(p, '\n', end - p)) == NULL)
+		return;
+	for (line = p + 1; line < end; line = eol + 1) {
+		if ((eol = memchr(line, '\n', end - line)) == NULL)
+			break;
+		if (eol == line || (eol == line + 1 && *line == '\r'))
+			break;
+		if ((colon = memchr(line, ':', eol - line)) == NULL)
+			continue;
+		nlen = colon - line;
+		if (nlen == 0 || nlen > 128 || memchr(line, '_', nlen) != NULL)
+			continue;
+		if ((nlen == 14 && strncasecmp(line, "Content-Length", 14) ==
+		    0) || (nlen == 12 && strncasecmp(line, "Content-Type",
+		    12) == 0) || (nlen == 13 && strncasecmp(line,
+		    "Authorization", 13) == 0) || (nlen == 5 &&
+		    strncasecmp(line, "Proxy", 5) == 0))
+			continue;
+		/* Only the first line of each name does the work. */
+		for (seen = p + 1; seen < line; seen = q + 1) {
+			if ((q = memchr(seen, '\n', line - seen)) == NULL)
+				break;
+			if ((size_t)(q - seen) > nlen && seen[nlen] == ':' &&
+			    strncasecmp(seen, line, nlen) == 0)
+				break;
+		}
+		if (seen < line)
+			continue;
+		memcpy(name, "HTTP_", 5);
+		for (i = 0; i < nlen; i++)
+			name[5 + i] = line[i] == '-' ? '_' :
+			    (line[i] >= 'a' && line[i] <= 'z') ?
+			    line[i] - 'a' + 'A' : line[i];
+		name[5 + nlen] = '\0';
+		if (evbuffer_add_printf(e->eb, "%s=", name) == -1)
+			e->failed = 1;
+		first = 1;
+		for (q = line; q < end; q = ve + 1) {
+			if ((ve = memchr(q, '\n', end - q)) == NULL ||
+			    ve == q || (ve == q + 1 && *q == '\r'))
+				break;
+			if ((size_t)(ve - q) <= nlen || q[nlen] != ':' ||
+			    strncasecmp(q, line, nlen) != 0)
+				continue;
+			v = q + nlen + 1;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			eol = ve;
+			while (eol > v && (eol[-1] == ' ' || eol[-1] == '\t' ||
+			    eol[-1] == '\r'))
+				eol--;
+			if (!first && evbuffer_add(e->eb, ", ", 2) == -1)
+				e->failed = 1;
+			if (evbuffer_add(e->eb, v, eol - v) == -1)
+				e->failed = 1;
+			first = 0;
+		}
+		if (evbuffer_add(e->eb, "", 1) == -1)
+			e->failed = 1;
+		e->n++;
+		/* Go on after the line this pass started from. */
+		eol = memchr(line, '\n', end - line);
+	}
+}
+
+/* The value of request header name (first one), NULL if none. */
+static const char *
+cgi_header(const char *head, size_t headlen, const char *name, size_t *vlen)
+{
+	const char	*p, *end = head + headlen, *eol, *v, *ve;
+	size_t		 nlen = strlen(name);
+
+	if ((p = memchr(head, '\n', headlen)) == NULL)
+		return NULL;
+	for (p++; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', end - p)) == NULL)
+			return NULL;
+		if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
+		    strncasecmp(p, name, nlen) == 0) {
+			v = p + nlen + 1;
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			ve = eol;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' ||
+			    ve[-1] == '\r'))
+				ve--;
+			*vlen = ve - v;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+static int
+cgi_env(struct wrk_req *rq, const char *pathinfo, size_t scriptlen)
+{
+	const struct conf_site	*site = &wrk_conf->cf_sites[rq->rq_site];
+	struct cgi_run		*cg = rq->rq_cgi;
+	struct cgi_envbuf	 e;
+	struct sockaddr_storage	 ss;
+	struct head_info	 hi;
+	socklen_t		 slen;
+	const char		*head = rq->rq_data, *root, *rootpath, *v, *sp;
+	const char		*target, *tend;
+	char			 host[INET6_ADDRSTRLEN], proto[32], *p;
+	size_t			 headlen = rq->rq_ho.ho_head_len, vlen, len;
+	unsigned int		 port;
+	int			 i;
+
+	memset(&e, 0, sizeof(e));
+	if ((e.eb = evbuffer_new()) == NULL)
+		return -1;
+	cgi_setenvs(&e, "GATEWAY_INTERFACE", "CGI/1.1");
+	cgi_setenvs(&e, "SERVER_SOFTWARE", "hsd/" PACKAGE_VERSION);
+	snprintf(proto, sizeof(proto), "HTTP/%u.%u", rq->rq_major % 10,
+	    rq->rq_minor % 10);
+	cgi_setenvs(&e, "SERVER_PROTOCOL", proto);
+	cgi_setenvs(&e, "REQUEST_METHOD", http_method_str(rq->rq_method));
+	cgi_setenvs(&e, "PATH", CGI_PATH);
+	cgi_setenvs(&e, "REDIRECT_STATUS", "200");	/* php-cgi asks */
+
+	/* Names: the URL's, the file's. */
+	cgi_setenv(&e, "SCRIPT_NAME", rq->rq_path, scriptlen);
+	cgi_setenvs(&e, "PATH_INFO", pathinfo);
+	(void)conf_map_path(site, rq->rq_app, rq->rq_path, &root);
+	rootpath = worker_root_path(root);
+	cgi_setenvs(&e, "DOCUMENT_ROOT", rootpath);
+	cgi_setenvs(&e, "SCRIPT_FILENAME", cg->cg_script);
+	if (*pathinfo != '\0') {
+		if (evbuffer_add_printf(e.eb, "PATH_TRANSLATED=%s%s",
+		    strcmp(rootpath, "/") == 0 ? "" : rootpath, pathinfo) ==
+		    -1 || evbuffer_add(e.eb, "", 1) == -1)
+			e.failed = 1;
+		e.n++;
+	}
+	cgi_setenv(&e, "QUERY_STRING", rq->rq_query != NULL ?
+	    rq->rq_query + 1 : "", rq->rq_query != NULL ?
+	    rq->rq_query_len - 1 : 0);
+	/* The request-target as sent. */
+	sp = head;
+	while (sp < head + headlen && (*sp == '\r' || *sp == '\n'))
+		sp++;
+	if ((target = memchr(sp, ' ', head + headlen - sp)) != NULL &&
+	    (tend = memchr(target + 1, ' ', head + headlen - target - 1)) !=
+	    NULL)
+		cgi_setenv(&e, "REQUEST_URI", target + 1, tend - target - 1);
+
+	/* The body. */
+	if (rq->rq_parser.flags & F_CONTENTLENGTH)
+		cgi_setenvu(&e, "CONTENT_LENGTH", rq->rq_cl);
+	if ((v = cgi_header(head, headlen, "Content-Type", &vlen)) != NULL)
+		cgi_setenv(&e, "CONTENT_TYPE", v, vlen);
+
+	/* The connection's ends. */
+	slen = sizeof(ss);
+	if (getpeername(rq->rq_sock, (struct sockaddr *)&ss, &slen) == 0) {
+		cgi_addr(&ss, host, sizeof(host), &port);
+		cgi_setenvs(&e, "REMOTE_ADDR", host);
+		cgi_setenvu(&e, "REMOTE_PORT", port);
+	}
+	slen = sizeof(ss);
+	port = 0;
+	if (getsockname(rq->rq_sock, (struct sockaddr *)&ss, &slen) == 0) {
+		cgi_addr(&ss, host, sizeof(host), &port);
+		cgi_setenvs(&e, "SERVER_ADDR", host);
+		cgi_setenvu(&e, "SERVER_PORT", port);
+	}
+	/* SERVER_NAME: the Host the client asked for, without its port. */
+	if (head_check(head, headlen, &hi) == 0 && hi.hi_host_len > 0) {
+		v = head + hi.hi_host_off;
+		len = hi.hi_host_len;
+		if (v[0] == '[') {
+			if ((sp = memchr(v, ']', len)) != NULL)
+				len = sp - v + 1;
+		} else if ((sp = memchr(v, ':', len)) != NULL)
+			len = sp - v;
+		cgi_setenv(&e, "SERVER_NAME", v, len);
+	} else
+		cgi_setenvs(&e, "SERVER_NAME", site->st_name);
+	cgi_env_headers(&e, head, headlen);
+
+	if (e.failed || (cg->cg_envp = calloc(e.n + 1,
+	    sizeof(char *))) == NULL) {
+		evbuffer_free(e.eb);
+		return -1;
+	}
+	len = evbuffer_get_length(e.eb);
+	if ((cg->cg_env = malloc(len)) == NULL) {
+		evbuffer_free(e.eb);
+		return -1;
+	}
+	evbuffer_remove(e.eb, cg->cg_env, len);
+	evbuffer_free(e.eb);
+	for (i = 0, p = cg->cg_env; i < e.n && p < cg->cg_env + len; i++) {
+		cg->cg_envp[i] = p;
+		p += strlen(p) + 1;
+	}
+	cg->cg_envp[i] = NULL;
+	return 0;
+}
+
+/* In the child, between fork() and exec: system calls only. */
+static __attribute__((noreturn)) void
+cgi_child(struct cgi_run *cg, int in, int out, int err, pid_t parent)
+{
+	static const char	 msg[] = "hsd-worker: cannot run the CGI program\n";
+	char			*argv[2];
+	sigset_t		 none;
+	int			 sig;
+
+	setsid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
+		_exit(127);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	if (chdir(cg->cg_dir) == -1)
+		_exit(127);
+	argv[0] = cg->cg_script;
+	argv[1] = NULL;
+	execve(cg->cg_script, argv, cg->cg_envp);
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+static void	cgi_in_ready(evutil_socket_t, short, void *);
+static void	cgi_out_ready(evutil_socket_t, short, void *);
+static void	cgi_err_ready(evutil_socket_t, short, void *);
+
+static void
+cgi_spawn(struct cgi_run *cg)
+{
+	struct wrk_req		*rq = cg->cg_rq;
+	struct event_base	*base = worker_evbase();
+	int			 pin[2], pout[2], perr[2];
+	pid_t			 pid, self = getpid();
+
+	if (cgi_running >= cgi_max) {
+		cg->cg_waiting = 1;
+		TAILQ_INSERT_TAIL(&cgi_queue, cg, cg_entry);
+		return;
+	}
+	pin[0] = pin[1] = pout[0] = pout[1] = perr[0] = perr[1] = -1;
+	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
+	    pipe2(perr, O_CLOEXEC) == -1) {
+		log_warn("cgi_spawn: conn %u: pipe", rq->rq_conn);
+		goto fail;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("cgi_spawn: conn %u: fork", rq->rq_conn);
+		goto fail;
+	}
+	if (pid == 0)
+		cgi_child(cg, pin[0], pout[1], perr[1], self);
+	cgi_running++;
+	cg->cg_pid = pid;
+	cg->cg_tries++;
+	LIST_INSERT_HEAD(&cgi_live, cg, cg_live);
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	cg->cg_in = pin[1];
+	cg->cg_out = pout[0];
+	cg->cg_err = perr[0];
+	if (fcntl(cg->cg_in, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(cg->cg_out, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(cg->cg_err, F_SETFL, O_NONBLOCK) == -1 ||
+	    (cg->cg_in_ev = event_new(base, cg->cg_in, EV_WRITE,
+	    cgi_in_ready, cg)) == NULL ||
+	    (cg->cg_out_ev = event_new(base, cg->cg_out, EV_READ | EV_PERSIST,
+	    cgi_out_ready, cg)) == NULL ||
+	    (cg->cg_err_ev = event_new(base, cg->cg_err, EV_READ | EV_PERSIST,
+	    cgi_err_ready, cg)) == NULL ||
+	    event_add(cg->cg_out_ev, NULL) == -1 ||
+	    event_add(cg->cg_err_ev, NULL) == -1) {
+		log_warnx("cgi_spawn: conn %u: event setup failed",
+		    rq->rq_conn);
+		cgi_answer(rq, 502);
+		return;
+	}
+	log_debug("cgi_spawn: conn %u: %s, pid %d", rq->rq_conn,
+	    cg->cg_script, (int)pid);
+	cgi_pump_body(cg);
+	return;
+fail:
+	close(pin[0]);
+	close(pin[1]);
+	close(pout[0]);
+	close(pout[1]);
+	close(perr[0]);
+	close(perr[1]);
+	cgi_answer(rq, 502);
+}
+
+/* Kill the child (and what it started); its death finishes the request. */
+static void
+cgi_kill(struct cgi_run *cg, const char *why)
+{
+	if (why != NULL)
+		log_warnx("cgi: conn %u: %s: %s", cg->cg_rq->rq_conn,
+		    cg->cg_script, why);
+	if (cg->cg_pid > 0)
+		kill(-cg->cg_pid, SIGKILL);
+	/* Its output no longer matters: EOF comes with its death. */
+}
+
+static void
+cgi_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct cgi_run	*cg = arg;
+	struct wrk_req	*rq = cg->cg_rq;
+
+	(void)fd;
+	(void)ev;
+	if (cg->cg_done)
+		return;
+	if (cg->cg_waiting) {
+		TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
+		cg->cg_waiting = 0;
+		log_warnx("cgi: conn %u: no CGI process free within "
+		    "cgi_timeout", rq->rq_conn);
+		cgi_answer(rq, 503);
+		return;
+	}
+	cg->cg_timed_out = 1;
+	cgi_kill(cg, "cgi_timeout reached; killed");
+}
+
+/* The client's socket: read more body, or send more response. */
+static void
+cgi_sock_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	struct cgi_run	*cg = arg;
+
+	(void)fd;
+	cg->cg_sock_wait = 0;
+	if (ev & EV_WRITE)
+		cgi_flush(cg);
+	else
+		cgi_pump_body(cg);
+}
+
+static int
+cgi_sock_arm(struct cgi_run *cg, short what)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+
+	if (cg->cg_sock_wait == what)
+		return 0;
+	if (cg->cg_sock_ev != NULL)
+		event_free(cg->cg_sock_ev);
+	cg->cg_sock_wait = 0;
+	if ((cg->cg_sock_ev = event_new(worker_evbase(), rq->rq_sock, what,
+	    cgi_sock_ready, cg)) == NULL || event_add(cg->cg_sock_ev,
+	    NULL) == -1) {
+		log_warnx("cgi: conn %u: event setup failed", rq->rq_conn);
+		return -1;
+	}
+	cg->cg_sock_wait = what;
+	return 0;
+}
+
+/*
+ * Move the body along: held bytes into the child's stdin, more from the
+ * client while not too many are held, EOF to the child at the body's
+ * end.  A body that breaks the entity-body rules or max_body_size ends
+ * the request.
+ */
+static void
+cgi_pump_body(struct cgi_run *cg)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+	char		*buf = rq->rq_data + rq->rq_head_len;
+	size_t		 cap = rq->rq_data_cap - rq->rq_head_len;
+	ssize_t		 n, m;
+	uint64_t	 wait;
+
+	if (cg->cg_pid <= 0)
+		return;		/* waiting for a place, or ended */
+	if (cap > worker_read_limit())
+		cap = worker_read_limit();
+	for (;;) {
+		while (cg->cg_in != -1 && evbuffer_get_length(cg->cg_body) >
+		    0) {
+			n = evbuffer_write(cg->cg_body, cg->cg_in);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1 && (errno == EAGAIN ||
+			    errno == EWOULDBLOCK)) {
+				event_add(cg->cg_in_ev, NULL);
+				break;
+			}
+			if (n == -1) {
+				/* It stopped reading: the rest is dropped. */
+				if (errno != EPIPE)
+					log_warn("cgi: conn %u: stdin",
+					    rq->rq_conn);
+				cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
+				cg->cg_stdin_gone = 1;
+				evbuffer_drain(cg->cg_body,
+				    evbuffer_get_length(cg->cg_body));
+			}
+		}
+		if (rq->rq_msg_done) {
+			if (evbuffer_get_length(cg->cg_body) == 0)
+				cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
+			return;
+		}
+		if (evbuffer_get_length(cg->cg_body) >= CGI_BODY_HIGH)
+			return;		/* cgi_in_ready() comes back */
+		if (cg->cg_sock_wait == EV_WRITE)
+			return;		/* the response first */
+		n = recv(rq->rq_sock, buf, cap, MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (conf_body_check(&wrk_conf->cf_limits,
+			    rq->rq_body_start, clock_ms(), rq->rq_body_got,
+			    &wait) == -1) {
+				log_info("cgi: conn %u: body too slow (%llu "
+				    "bytes)", rq->rq_conn,
+				    (unsigned long long)rq->rq_body_got);
+				goto refuse408;
+			}
+			if (cgi_sock_arm(cg, EV_READ) == -1)
+				goto cut;
+			/* The rules' deadline: a timer of its own. */
+			{
+				struct timeval	tv;
+
+				conf_timeval(wait, &tv);
+				event_del(cg->cg_sock_ev);
+				event_add(cg->cg_sock_ev, &tv);
+			}
+			return;
+		}
+		if (n <= 0) {
+			if (n == -1 && errno != ECONNRESET)
+				log_warn("cgi: conn %u: recv", rq->rq_conn);
+			rq->rq_close = 1;
+			rq->rq_status = 400;
+			cgi_kill(cg, NULL);
+			goto cut;
+		}
+		rq->rq_read_sock = 1;
+		rq->rq_body_got += n;
+		if ((m = worker_parse(rq, buf, n)) == -1) {
+			if (rq->rq_too_large) {
+				if (cg->cg_head_done)
+					goto cut;
+				cgi_answer(rq, 413);
+				return;
+			}
+			if (cg->cg_head_done)
+				goto cut;
+			cgi_answer(rq, 400);
+			return;
+		}
+		if (rq->rq_msg_done) {
+			rq->rq_rest = buf + m;
+			rq->rq_rest_len = n - m;
+		}
+	}
+refuse408:
+	if (!cg->cg_head_done) {
+		cgi_answer(rq, 408);
+		return;
+	}
+cut:
+	cgi_cut(rq);
+}
+
+static void
+cgi_in_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	cgi_pump_body(arg);
+}
+
+/* Is name a token (RFC 9110 5.6.2)? */
+static int
+cgi_token(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] >= 127 ||
+		    strchr("\"(),/:;<=>?@[\\]{}", s[i]) != NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * The child's header block (RFC 3875 6.3) as an HTTP head in cg_sendq.
+ * Status and Location decide the status; Date, Server, Connection and
+ * the framing are the worker's; everything else passes through if it is
+ * a well-formed field.  -1 if the block is not acceptable (502).
+ */
+static int
+cgi_head(struct cgi_run *cg, const char *blk, size_t len)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+	struct evbuffer	*fields;
+	const char	*p = blk, *end = blk + len, *eol, *colon, *v, *ve;
+	const char	*reason = NULL;
+	size_t		 nlen, rlen = 0;
+	int		 status = 0, location = 0, keepalive;
+	char		*ep;
+	long		 l;
+	unsigned long long cl;
+
+	if ((fields = evbuffer_new()) == NULL)
+		return -1;
+	for (; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', end - p)) == NULL)
+			eol = end;
+		ve = eol;
+		if (ve > p && ve[-1] == '\r')
+			ve--;
+		if (ve == p)
+			break;
+		if ((colon = memchr(p, ':', ve - p)) == NULL ||
+		    !cgi_token(p, colon - p))
+			goto bad;
+		nlen = colon - p;
+		v = colon + 1;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		if (memchr(v, '\r', ve - v) != NULL ||
+		    memchr(v, '\0', ve - v) != NULL)
+			goto bad;
+		if (nlen == 6 && strncasecmp(p, "Status", 6) == 0) {
+			if (ve - v < 3)
+				goto bad;
+			errno = 0;
+			l = strtol(v, &ep, 10);
+			if (ep != v + 3 || l < 200 || l > 999 ||
+			    (ep < ve && *ep != ' '))
+				goto bad;
+			status = l;
+			while (ep < ve && *ep == ' ')
+				ep++;
+			reason = ep;
+			rlen = ve - ep;
+			continue;
+		}
+		if ((nlen == 10 && strncasecmp(p, "Connection", 10) == 0) ||
+		    (nlen == 10 && strncasecmp(p, "Keep-Alive", 10) == 0) ||
+		    (nlen == 17 && strncasecmp(p, "Transfer-Encoding",
+		    17) == 0) || (nlen == 16 && strncasecmp(p,
+		    "Proxy-Connection", 16) == 0) || (nlen == 2 &&
+		    strncasecmp(p, "TE", 2) == 0) || (nlen == 7 &&
+		    strncasecmp(p, "Trailer", 7) == 0) || (nlen == 7 &&
+		    strncasecmp(p, "Upgrade", 7) == 0) || (nlen == 4 &&
+		    strncasecmp(p, "Date", 4) == 0) || (nlen == 6 &&
+		    strncasecmp(p, "Server", 6) == 0))
+			continue;
+		if (nlen == 14 && strncasecmp(p, "Content-Length", 14) == 0) {
+			if (v == ve || cg->cg_clen != -1)
+				goto bad;
+			errno = 0;
+			cl = strtoull(v, &ep, 10);
+			if (ep != ve || errno != 0 || *v < '0' || *v > '9' ||
+			    cl > INT64_MAX)
+				goto bad;
+			cg->cg_clen = cl;
+			continue;
+		}
+		if (nlen == 8 && strncasecmp(p, "Location", 8) == 0)
+			location = 1;
+		if (evbuffer_add(fields, p, nlen) == -1 ||
+		    evbuffer_add(fields, ": ", 2) == -1 ||
+		    evbuffer_add(fields, v, ve - v) == -1 ||
+		    evbuffer_add(fields, "\r\n", 2) == -1)
+			goto bad;
+	}
+	if (status == 0)
+		status = location ? 302 : 200;
+	if (reason == NULL || rlen == 0) {
+		reason = static_reason(status);
+		rlen = strlen(reason);
+	}
+	rq->rq_status = status;
+	cg->cg_no_body = rq->rq_method == HTTP_HEAD || status == 204 ||
+	    status == 304;
+
+	/*
+	 * The connection goes on only if the body's end will be known, and
+	 * if the request's body has been read to its end (else the listener
+	 * would have to wait for the rest to throw it away).
+	 */
+	keepalive = rq->rq_keepalive && !rq->rq_close && rq->rq_msg_done;
+	if (!cg->cg_no_body && cg->cg_clen == -1) {
+		if (rq->rq_major == 1 && rq->rq_minor >= 1)
+			cg->cg_chunked = 1;
+		else
+			keepalive = 0;
+	}
+	rq->rq_close = !keepalive;
+	if (evbuffer_add_printf(cg->cg_sendq, "HTTP/1.1 %d %.*s\r\n"
+	    "Server: hsd/" PACKAGE_VERSION "\r\nDate: %s\r\n", status,
+	    (int)rlen, reason, static_date()) == -1)
+		goto bad;
+	if (!keepalive && (rq->rq_major > 1 || rq->rq_minor >= 1))
+		evbuffer_add_printf(cg->cg_sendq, "Connection: close\r\n");
+	else if (keepalive && rq->rq_major == 1 && rq->rq_minor == 0)
+		evbuffer_add_printf(cg->cg_sendq, "Connection: keep-alive\r\n");
+	if (cg->cg_clen != -1)
+		evbuffer_add_printf(cg->cg_sendq, "Content-Length: %lld\r\n",
+		    (long long)cg->cg_clen);
+	else if (cg->cg_chunked)
+		evbuffer_add_printf(cg->cg_sendq,
+		    "Transfer-Encoding: chunked\r\n");
+	evbuffer_add_buffer(cg->cg_sendq, fields);
+	if (evbuffer_add(cg->cg_sendq, "\r\n", 2) == -1)
+		goto bad;
+	evbuffer_free(fields);
+	rq->rq_resp_head = evbuffer_get_length(cg->cg_sendq);
+	cg->cg_head_done = 1;
+	return 0;
+bad:
+	evbuffer_free(fields);
+	return -1;
+}
+
+/* Find the end of the header block in cg_resp; parse it once whole. */
+static int
+cgi_head_scan(struct cgi_run *cg)
+{
+	struct evbuffer_ptr	 pe;
+	size_t			 len, skip;
+	char			*blk;
+	int			 r;
+
+	pe = evbuffer_search(cg->cg_resp, "\n\n", 2, NULL);
+	skip = 2;
+	{
+		struct evbuffer_ptr pc = evbuffer_search(cg->cg_resp,
+		    "\r\n\r\n", 4, NULL);
+
+		if (pc.pos != -1 && (pe.pos == -1 || pc.pos < pe.pos)) {
+			pe = pc;
+			skip = 4;
+		}
+	}
+	if (pe.pos == -1) {
+		/* "\n\r\n" too: lines may end either way. */
+		pe = evbuffer_search(cg->cg_resp, "\n\r\n", 3, NULL);
+		skip = 3;
+	} else {
+		struct evbuffer_ptr pm = evbuffer_search(cg->cg_resp,
+		    "\n\r\n", 3, NULL);
+
+		if (pm.pos != -1 && pm.pos < pe.pos) {
+			pe = pm;
+			skip = 3;
+		}
+	}
+	if (pe.pos == -1)
+		return evbuffer_get_length(cg->cg_resp) > CGI_HEAD_MAX ? -1 : 0;
+	if ((size_t)pe.pos + skip > CGI_HEAD_MAX)
+		return -1;
+	len = pe.pos + 1;	/* the block and its last line's LF */
+	if ((blk = malloc(len)) == NULL)
+		return -1;
+	evbuffer_remove(cg->cg_resp, blk, len);
+	evbuffer_drain(cg->cg_resp, skip - 1);
+	r = cgi_head(cg, blk, len);
+	free(blk);
+	return r == -1 ? -1 : 1;
+}
+
+/* The child's output after the head, framed, into cg_sendq. */
+static void
+cgi_relay(struct cgi_run *cg)
+{
+	size_t	len = evbuffer_get_length(cg->cg_resp);
+
+	if (len == 0)
+		return;
+	if (cg->cg_no_body) {
+		evbuffer_drain(cg->cg_resp, len);
+		return;
+	}
+	if (cg->cg_clen != -1 && cg->cg_body_out + len > (uint64_t)cg->cg_clen) {
+		/* More than it announced: the extra bytes are not sent. */
+		if (cg->cg_body_out < (uint64_t)cg->cg_clen)
+			log_warnx("cgi: conn %u: %s wrote more than its "
+			    "Content-Length", cg->cg_rq->rq_conn,
+			    cg->cg_script);
+		len = (uint64_t)cg->cg_clen - cg->cg_body_out;
+		evbuffer_remove_buffer(cg->cg_resp, cg->cg_sendq, len);
+		evbuffer_drain(cg->cg_resp, evbuffer_get_length(cg->cg_resp));
+		cg->cg_body_out += len;
+		return;
+	}
+	if (cg->cg_chunked)
+		evbuffer_add_printf(cg->cg_sendq, "%zx\r\n", len);
+	evbuffer_add_buffer(cg->cg_sendq, cg->cg_resp);
+	if (cg->cg_chunked)
+		evbuffer_add(cg->cg_sendq, "\r\n", 2);
+	cg->cg_body_out += len;
+}
+
+/* Is what the child wrote a whole response? */
+static int
+cgi_whole(const struct cgi_run *cg)
+{
+	if (cg->cg_no_body)
+		return 1;
+	if (cg->cg_clen != -1)
+		return cg->cg_body_out == (uint64_t)cg->cg_clen;
+	/* Of unknown length: whole only if it ended by itself. */
+	return !cg->cg_timed_out && WIFEXITED(cg->cg_wstatus);
+}
+
+/* Send what is queued; at the end, finish the request. */
+static void
+cgi_flush(struct cgi_run *cg)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+	ssize_t		 n;
+
+	if (rq->rq_bytes == 0 && evbuffer_get_length(cg->cg_sendq) > 0) {
+		if (worker_nonblock(rq) == -1) {
+			cgi_kill(cg, NULL);
+			cgi_cut(rq);
+			return;
+		}
+		/* The slot says a response is on its way, of no known
+		 * length until the last bytes are queued. */
+		if (!cg->cg_ending)
+			rq->rq_resp_len = UINT64_MAX;
+		worker_slot_record(rq);
+	}
+	while (evbuffer_get_length(cg->cg_sendq) > 0) {
+		n = evbuffer_write(cg->cg_sendq, rq->rq_sock);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (cgi_sock_arm(cg, EV_WRITE) == -1) {
+				cgi_kill(cg, NULL);
+				cgi_cut(rq);
+				return;
+			}
+			/* The child waits while the client catches up. */
+			if (cg->cg_out_ev != NULL)
+				event_del(cg->cg_out_ev);
+			return;
+		}
+		if (n <= 0) {
+			if (errno != EPIPE && errno != ECONNRESET)
+				log_warn("cgi: conn %u: send", rq->rq_conn);
+			cgi_kill(cg, NULL);
+			cgi_cut(rq);
+			return;
+		}
+		rq->rq_bytes += n;
+	}
+	if (cg->cg_ending) {
+		worker_finish(rq, !rq->rq_close);
+		return;
+	}
+	if (cg->cg_out_ev != NULL && cg->cg_out != -1)
+		event_add(cg->cg_out_ev, NULL);
+	if (!rq->rq_msg_done && cg->cg_sock_wait == 0)
+		cgi_pump_body(cg);
+}
+
+/*
+ * Where the request stands: after output, after EOF, after the child's
+ * death.  The request ends when the child has closed its stdout and has
+ * been reaped.
+ */
+static void
+cgi_progress(struct cgi_run *cg)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+	int		 r, crashed;
+
+	if (cg->cg_done)
+		return;
+	if (!cg->cg_head_done) {
+		if ((r = cgi_head_scan(cg)) == -1) {
+			log_warnx("cgi: conn %u: %s: malformed or too large "
+			    "header block", rq->rq_conn, cg->cg_script);
+			cgi_kill(cg, NULL);
+			cgi_answer(rq, 502);
+			return;
+		}
+	}
+	if (cg->cg_head_done)
+		cgi_relay(cg);
+	if (cg->cg_out != -1 || cg->cg_pid != -1) {
+		/* Still running: send what there is. */
+		if (evbuffer_get_length(cg->cg_sendq) > 0) {
+			cgi_flush(cg);
+			if (rq->rq_cgi == cg && cg->cg_out_ev != NULL &&
+			    evbuffer_get_length(cg->cg_sendq) >= CGI_SEND_HIGH)
+				event_del(cg->cg_out_ev);
+		}
+		return;
+	}
+
+	/* It is gone, and so is its output. */
+	crashed = WIFSIGNALED(cg->cg_wstatus) || cg->cg_timed_out;
+	if (!cg->cg_head_done) {
+		if (crashed && !cg->cg_timed_out && cg->cg_tries < CGI_TRIES &&
+		    (rq->rq_method == HTTP_GET || rq->rq_method == HTTP_HEAD) &&
+		    !(rq->rq_parser.flags & F_CHUNKED) && rq->rq_cl == 0) {
+			log_info("cgi: conn %u: %s died before its answer; "
+			    "run again", rq->rq_conn, cg->cg_script);
+			cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
+			cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
+			cg->cg_pid = 0;
+			evbuffer_drain(cg->cg_resp,
+			    evbuffer_get_length(cg->cg_resp));
+			cgi_spawn(cg);
+			return;
+		}
+		log_warnx("cgi: conn %u: %s %s without a complete header "
+		    "block", rq->rq_conn, cg->cg_script, cg->cg_timed_out ?
+		    "timed out" : crashed ? "died" : "exited");
+		cgi_answer(rq, 502);
+		return;
+	}
+	if (!cgi_whole(cg)) {
+		log_warnx("cgi: conn %u: %s %s after %llu body bytes; the "
+		    "response is cut", rq->rq_conn, cg->cg_script,
+		    cg->cg_timed_out ? "timed out" : crashed ? "died" :
+		    "ended short", (unsigned long long)cg->cg_body_out);
+		cgi_cut(rq);
+		return;
+	}
+	if (cg->cg_chunked)
+		evbuffer_add(cg->cg_sendq, "0\r\n\r\n", 5);
+	cg->cg_ending = 1;
+	/* The last bytes: now the slot can say how long it all is. */
+	rq->rq_resp_len = rq->rq_bytes + evbuffer_get_length(cg->cg_sendq);
+	if (rq->rq_bytes > 0)
+		worker_slot_record(rq);
+	cgi_flush(cg);
+}
+
+static void
+cgi_out_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	struct cgi_run	*cg = arg;
+	int		 n;
+
+	(void)fd;
+	(void)ev;
+	n = evbuffer_read(cg->cg_resp, cg->cg_out, 16384);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == -1)
+			log_warn("cgi: conn %u: stdout", cg->cg_rq->rq_conn);
+		cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
+	}
+	cgi_progress(cg);
+}
+
+/* Its stderr, a line at a time, into the error log. */
+static void
+cgi_err_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	struct cgi_run	*cg = arg;
+	struct evbuffer	*b = cg->cg_errline;
+	char		*line;
+	size_t		 len;
+	int		 n;
+
+	(void)fd;
+	(void)ev;
+	n = evbuffer_read(b, cg->cg_err, 4096);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	while ((line = evbuffer_readln(b, &len, EVBUFFER_EOL_ANY)) != NULL) {
+		log_warnx("cgi: %s: %.*s", cg->cg_script,
+		    len > CGI_ERRLINE_MAX ? CGI_ERRLINE_MAX : (int)len, line);
+		free(line);
+	}
+	if (n <= 0 || evbuffer_get_length(b) > CGI_ERRLINE_MAX) {
+		len = evbuffer_get_length(b);
+		if (len > 0) {
+			line = (char *)evbuffer_pullup(b, -1);
+			log_warnx("cgi: %s: %.*s", cg->cg_script,
+			    len > CGI_ERRLINE_MAX ? CGI_ERRLINE_MAX : (int)len,
+			    line);
+			evbuffer_drain(b, len);
+		}
+	}
+	if (n <= 0)
+		cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
+}
+
+/*
+ * A request for the CGI handler, its head parsed (and any body bytes that
+ * came with it held for the child): find the program and run it.
+ */
+void
+cgi_serve(struct wrk_req *rq)
+{
+	struct cgi_run	*cg = rq->rq_cgi;
+	const char	*pathinfo;
+	size_t		 scriptlen;
+	struct timeval	 tv;
+	int		 status;
+	ssize_t		 n;
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if ((status = cgi_locate(rq, &pathinfo, &scriptlen)) != 0) {
+		cgi_answer(rq, status);
+		return;
+	}
+	if (cgi_env(rq, pathinfo, scriptlen) == -1) {
+		log_warnx("cgi_serve: conn %u: no memory for the environment",
+		    rq->rq_conn);
+		cgi_answer(rq, 500);
+		return;
+	}
+	conf_timeval(conf_cgi_timeout(&wrk_conf->cf_sites[rq->rq_site],
+	    rq->rq_app), &tv);
+	if ((cg->cg_timer = evtimer_new(worker_evbase(), cgi_timeout, cg)) ==
+	    NULL || evtimer_add(cg->cg_timer, &tv) == -1) {
+		cgi_answer(rq, 500);
+		return;
+	}
+	/* Told to go ahead, the client sends the body the child reads. */
+	if (!rq->rq_msg_done && worker_expects_continue(rq) &&
+	    rq->rq_ho.ho_head_len == rq->rq_ho.ho_data_len) {
+		n = send(rq->rq_sock, cont, sizeof(cont) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			rq->rq_bytes += n;
+		if (n != sizeof(cont) - 1) {
+			rq->rq_resp_len = sizeof(cont) - 1;
+			worker_finish(rq, 0);
+			return;
+		}
+		rq->rq_pre = n;
+	}
+	cgi_spawn(cg);
+}
