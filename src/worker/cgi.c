@@ -38,6 +38,8 @@
 
 #include <linux/openat2.h>
 
+#include <sys/un.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -65,6 +67,8 @@
 #define CGI_BODY_HIGH	(64 * 1024)
 /* Response bytes queued for the client before the child is left alone. */
 #define CGI_SEND_HIGH	(64 * 1024)
+/* A response is held until the program ends, up to this much body. */
+#define CGI_HOLD	(64 * 1024)
 /* The child's header block may be this large. */
 #define CGI_HEAD_MAX	(16 * 1024)
 /* One line of its stderr, longer ones are cut. */
@@ -94,7 +98,11 @@ struct cgi_run {
 	int		 cg_timed_out;
 	int		 cg_stdin_gone;	/* the child closed it: discard */
 	int		 cg_sock_wait;	/* 0, EV_READ or EV_WRITE */
-	int		 cg_head_done;	/* the HTTP head is queued */
+	int		 cg_head_done;	/* its header block is parsed */
+	int		 cg_committed;	/* the HTTP head is queued */
+	struct evbuffer	*cg_fields;	/* its header fields, as sent */
+	int		 cg_status;
+	char		 cg_reason[64];
 	int		 cg_no_body;	/* HEAD, 204, 304: body not sent */
 	int		 cg_chunked;
 	int64_t		 cg_clen;	/* its Content-Length, -1: none */
@@ -102,6 +110,16 @@ struct cgi_run {
 	int		 cg_ending;	/* the last bytes are queued */
 	int		 cg_waiting;	/* on cgi_queue for a child slot */
 	int		 cg_done;	/* answered without it: ignore it */
+	/* FastCGI (handler "fastcgi"): a connection instead of a child. */
+	int		 cg_fastcgi;
+	struct fcgi_conn *cg_fc;	/* NULL: none (yet, or any more) */
+	int		 cg_fc_ended;	/* FCGI_END_REQUEST, or the end */
+	int		 cg_fc_lost;	/* ... the connection's, without it */
+	int		 cg_fc_keep;	/* a supervised group: keep-alive */
+	uint32_t	 cg_fc_cap;	/* connections to it, at most */
+	struct sockaddr_storage cg_fc_sa;
+	socklen_t	 cg_fc_salen;
+	char		 cg_fc_addr[128];	/* for messages and matching */
 	TAILQ_ENTRY(cgi_run) cg_entry;
 	LIST_ENTRY(cgi_run) cg_live;	/* on cgi_live while cg_pid > 0 */
 	char		 cg_script[PATH_MAX];	/* as the child execs it */
@@ -117,6 +135,15 @@ static uint32_t		 cgi_max = 16;
 static struct event	*cgi_sigchld;
 
 static void	cgi_spawn(struct cgi_run *);
+static void	fcgi_start(struct cgi_run *);
+static void	fcgi_feed(struct cgi_run *);
+static void	fcgi_close(struct fcgi_conn *);
+static void	fcgi_detach(struct cgi_run *, int keep);
+static int	cgi_crashed(const struct cgi_run *);
+static void	cgi_wake(void);
+static void	cgi_output_pause(struct cgi_run *);
+static void	cgi_output_resume(struct cgi_run *);
+static void	cgi_start(struct cgi_run *);
 static void	cgi_progress(struct cgi_run *);
 static void	cgi_pump_body(struct cgi_run *);
 static void	cgi_flush(struct cgi_run *);
@@ -157,12 +184,7 @@ cgi_reap(evutil_socket_t sig, short ev, void *arg)
 			    rq->rq_conn, cg->cg_script, WEXITSTATUS(st));
 		cgi_progress(cg);
 	}
-	while (cgi_running < cgi_max && (cg = TAILQ_FIRST(&cgi_queue)) !=
-	    NULL) {
-		TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
-		cg->cg_waiting = 0;
-		cgi_spawn(cg);
-	}
+	cgi_wake();
 }
 
 void
@@ -190,10 +212,13 @@ cgi_new(struct wrk_req *rq)
 	cg->cg_rq = rq;
 	cg->cg_in = cg->cg_out = cg->cg_err = -1;
 	cg->cg_clen = -1;
+	cg->cg_fastcgi = conf_handler(&wrk_conf->cf_sites[rq->rq_site],
+	    rq->rq_app) == CONF_HANDLER_FASTCGI;
 	if ((cg->cg_body = evbuffer_new()) == NULL ||
 	    (cg->cg_resp = evbuffer_new()) == NULL ||
 	    (cg->cg_sendq = evbuffer_new()) == NULL ||
-	    (cg->cg_errline = evbuffer_new()) == NULL) {
+	    (cg->cg_errline = evbuffer_new()) == NULL ||
+	    (cg->cg_fields = evbuffer_new()) == NULL) {
 		log_warnx("cgi_new: evbuffer_new failed");
 		rq->rq_cgi = cg;
 		cgi_free(rq);
@@ -242,6 +267,10 @@ cgi_free(struct wrk_req *rq)
 		kill(-cg->cg_pid, SIGKILL);
 		LIST_REMOVE(cg, cg_live);
 	}
+	if (cg->cg_fc != NULL) {
+		fcgi_detach(cg, 0);
+		cgi_wake();
+	}
 	cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
 	cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
 	cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
@@ -257,6 +286,8 @@ cgi_free(struct wrk_req *rq)
 		evbuffer_free(cg->cg_sendq);
 	if (cg->cg_errline != NULL)
 		evbuffer_free(cg->cg_errline);
+	if (cg->cg_fields != NULL)
+		evbuffer_free(cg->cg_fields);
 	free(cg->cg_env);
 	free(cg->cg_envp);
 	free(cg);
@@ -281,6 +312,10 @@ cgi_answer(struct wrk_req *rq, int status)
 		cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
 		cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
 		cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
+		if (cg->cg_fc != NULL) {
+			fcgi_detach(cg, 0);
+			cgi_wake();
+		}
 		if (cg->cg_sock_ev != NULL)
 			event_del(cg->cg_sock_ev);
 		if (cg->cg_timer != NULL)
@@ -331,12 +366,29 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 	how.flags = O_PATH | O_CLOEXEC;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 	end = rel;
+	len = 0;
+	name[0] = '\0';
 	for (;;) {
 		/* The next component's end. */
 		while (*end == '/')
 			end++;
-		if (*end == '\0')
-			return 403;	/* a directory: nothing to run */
+		if (*end == '\0') {
+			/* A directory: nothing to run, but for FastCGI its
+			 * index.php, as nginx's fastcgi_index. */
+			if (!cg->cg_fastcgi ||
+			    len + sizeof("/index.php") > sizeof(name))
+				return 403;
+			memcpy(name + len, len > 0 ? "/index.php" :
+			    "index.php", sizeof("/index.php"));
+			if ((fd = syscall(SYS_openat2, dirfd, name, &how,
+			    sizeof(how))) == -1)
+				return 403;
+			n = fstat(fd, &st);
+			close(fd);
+			if (n == -1 || !S_ISREG(st.st_mode))
+				return 403;
+			break;
+		}
 		while (*end != '\0' && *end != '/')
 			end++;
 		len = end - rel;
@@ -357,8 +409,9 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 			return 404;
 		if (S_ISDIR(st.st_mode))
 			continue;
-		if (!S_ISREG(st.st_mode) ||
-		    (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) {
+		/* A FastCGI application reads the file; a CGI one runs. */
+		if (!S_ISREG(st.st_mode) || (!cg->cg_fastcgi &&
+		    (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0)) {
 			log_info("cgi: conn %u: %s/%s is not an executable "
 			    "file", rq->rq_conn, rootpath, name);
 			return 403;
@@ -375,6 +428,8 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 	*strrchr(cg->cg_dir, '/') = '\0';
 	if (cg->cg_dir[0] == '\0')
 		memcpy(cg->cg_dir, "/", 2);
+	if (cg->cg_fastcgi && *end == '\0')
+		*scriptlen = rq->rq_path_len;	/* an index.php or the file */
 	return 0;
 }
 
@@ -438,7 +493,8 @@ cgi_addr(const struct sockaddr_storage *ss, char *host, size_t hostlen,
  * name's values are gathered in one pass per name.
  */
 static void
-cgi_env_headers(struct cgi_envbuf *e, const char *head, size_t headlen)
+cgi_env_headers(struct cgi_envbuf *e, const char *head, size_t headlen,
+    int auth)
 {
 	const char	*p = head, *end = head + headlen, *line, *eol, *colon;
 	const char	*q, *v, *ve, *seen;
@@ -463,7 +519,7 @@ cgi_env_headers(struct cgi_envbuf *e, const char *head, size_t headlen)
 			continue;
 		if ((nlen == 14 && strncasecmp(line, "Content-Length", 14) ==
 		    0) || (nlen == 12 && strncasecmp(line, "Content-Type",
-		    12) == 0) || (nlen == 13 && strncasecmp(line,
+		    12) == 0) || (!auth && nlen == 13 && strncasecmp(line,
 		    "Authorization", 13) == 0) || (nlen == 5 &&
 		    strncasecmp(line, "Proxy", 5) == 0))
 			continue;
@@ -628,7 +684,8 @@ cgi_env(struct wrk_req *rq, const char *pathinfo, size_t scriptlen)
 		cgi_setenv(&e, "SERVER_NAME", v, len);
 	} else
 		cgi_setenvs(&e, "SERVER_NAME", site->st_name);
-	cgi_env_headers(&e, head, headlen);
+	/* PHP and its kin read HTTP_AUTHORIZATION, as nginx passes it. */
+	cgi_env_headers(&e, head, headlen, cg->cg_fastcgi);
 
 	if (e.failed || (cg->cg_envp = calloc(e.n + 1,
 	    sizeof(char *))) == NULL) {
@@ -758,7 +815,13 @@ cgi_kill(struct cgi_run *cg, const char *why)
 		    cg->cg_script, why);
 	if (cg->cg_pid > 0)
 		kill(-cg->cg_pid, SIGKILL);
-	/* Its output no longer matters: EOF comes with its death. */
+	/* Its output no longer matters: EOF comes with its death.  A
+	 * FastCGI request ends with its connection. */
+	if (cg->cg_fc != NULL) {
+		fcgi_detach(cg, 0);
+		cg->cg_fc_lost = cg->cg_fc_ended = 1;
+		cgi_wake();
+	}
 }
 
 static void
@@ -781,6 +844,10 @@ cgi_timeout(evutil_socket_t fd, short ev, void *arg)
 	}
 	cg->cg_timed_out = 1;
 	cgi_kill(cg, "cgi_timeout reached; killed");
+	if (cg->cg_fastcgi) {
+		cg->cg_fc_lost = cg->cg_fc_ended = 1;
+		cgi_progress(cg);
+	}
 }
 
 /* The client's socket: read more body, or send more response. */
@@ -832,11 +899,16 @@ cgi_pump_body(struct cgi_run *cg)
 	ssize_t		 n, m;
 	uint64_t	 wait;
 
-	if (cg->cg_pid <= 0)
+	if (cg->cg_fastcgi ? cg->cg_fc == NULL : cg->cg_pid <= 0)
 		return;		/* waiting for a place, or ended */
 	if (cap > worker_read_limit())
 		cap = worker_read_limit();
 	for (;;) {
+		if (cg->cg_fastcgi) {
+			fcgi_feed(cg);
+			if (rq->rq_cgi != cg || cg->cg_fc == NULL)
+				return;
+		}
 		while (cg->cg_in != -1 && evbuffer_get_length(cg->cg_body) >
 		    0) {
 			n = evbuffer_write(cg->cg_body, cg->cg_in);
@@ -859,7 +931,8 @@ cgi_pump_body(struct cgi_run *cg)
 			}
 		}
 		if (rq->rq_msg_done) {
-			if (evbuffer_get_length(cg->cg_body) == 0)
+			if (!cg->cg_fastcgi &&
+			    evbuffer_get_length(cg->cg_body) == 0)
 				cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
 			return;
 		}
@@ -903,12 +976,12 @@ cgi_pump_body(struct cgi_run *cg)
 		rq->rq_body_got += n;
 		if ((m = worker_parse(rq, buf, n)) == -1) {
 			if (rq->rq_too_large) {
-				if (cg->cg_head_done)
+				if (cg->cg_committed)
 					goto cut;
 				cgi_answer(rq, 413);
 				return;
 			}
-			if (cg->cg_head_done)
+			if (cg->cg_committed)
 				goto cut;
 			cgi_answer(rq, 400);
 			return;
@@ -919,7 +992,7 @@ cgi_pump_body(struct cgi_run *cg)
 		}
 	}
 refuse408:
-	if (!cg->cg_head_done) {
+	if (!cg->cg_committed) {
 		cgi_answer(rq, 408);
 		return;
 	}
@@ -951,26 +1024,24 @@ cgi_token(const char *s, size_t len)
 }
 
 /*
- * The child's header block (RFC 3875 6.3) as an HTTP head in cg_sendq.
- * Status and Location decide the status; Date, Server, Connection and
- * the framing are the worker's; everything else passes through if it is
- * a well-formed field.  -1 if the block is not acceptable (502).
+ * The child's header block (RFC 3875 6.3), parsed: Status and Location
+ * decide the status; Date, Server, Connection and the framing are the
+ * worker's; everything else passes through if it is a well-formed field.
+ * -1 if the block is not acceptable (502).
  */
 static int
 cgi_head(struct cgi_run *cg, const char *blk, size_t len)
 {
 	struct wrk_req	*rq = cg->cg_rq;
-	struct evbuffer	*fields;
+	struct evbuffer	*fields = cg->cg_fields;
 	const char	*p = blk, *end = blk + len, *eol, *colon, *v, *ve;
 	const char	*reason = NULL;
 	size_t		 nlen, rlen = 0;
-	int		 status = 0, location = 0, keepalive;
+	int		 status = 0, location = 0;
 	char		*ep;
 	long		 l;
 	unsigned long long cl;
 
-	if ((fields = evbuffer_new()) == NULL)
-		return -1;
 	for (; p < end; p = eol + 1) {
 		if ((eol = memchr(p, '\n', end - p)) == NULL)
 			eol = end;
@@ -1042,10 +1113,33 @@ cgi_head(struct cgi_run *cg, const char *blk, size_t len)
 		reason = static_reason(status);
 		rlen = strlen(reason);
 	}
-	rq->rq_status = status;
+	if (rlen >= sizeof(cg->cg_reason))
+		rlen = sizeof(cg->cg_reason) - 1;
+	memcpy(cg->cg_reason, reason, rlen);
+	cg->cg_reason[rlen] = '\0';
+	cg->cg_status = status;
 	cg->cg_no_body = rq->rq_method == HTTP_HEAD || status == 204 ||
 	    status == 304;
+	cg->cg_head_done = 1;
+	return 0;
+bad:
+	return -1;
+}
 
+/*
+ * The HTTP head into cg_sendq.  whole: the program has ended and
+ * cg_resp is all of its body, so its length is known even if it gave
+ * none; else the body streams, chunked to an HTTP/1.1 client when the
+ * program gave no length, to the connection's end for HTTP/1.0.
+ */
+static int
+cgi_commit(struct cgi_run *cg, int whole)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+	int		 keepalive;
+
+	if (whole && !cg->cg_no_body && cg->cg_clen == -1)
+		cg->cg_clen = evbuffer_get_length(cg->cg_resp);
 	/*
 	 * The connection goes on only if the body's end will be known, and
 	 * if the request's body has been read to its end (else the listener
@@ -1059,10 +1153,11 @@ cgi_head(struct cgi_run *cg, const char *blk, size_t len)
 			keepalive = 0;
 	}
 	rq->rq_close = !keepalive;
-	if (evbuffer_add_printf(cg->cg_sendq, "HTTP/1.1 %d %.*s\r\n"
-	    "Server: hsd/" PACKAGE_VERSION "\r\nDate: %s\r\n", status,
-	    (int)rlen, reason, static_date()) == -1)
-		goto bad;
+	rq->rq_status = cg->cg_status;
+	if (evbuffer_add_printf(cg->cg_sendq, "HTTP/1.1 %d %s\r\n"
+	    "Server: hsd/" PACKAGE_VERSION "\r\nDate: %s\r\n",
+	    cg->cg_status, cg->cg_reason, static_date()) == -1)
+		return -1;
 	if (!keepalive && (rq->rq_major > 1 || rq->rq_minor >= 1))
 		evbuffer_add_printf(cg->cg_sendq, "Connection: close\r\n");
 	else if (keepalive && rq->rq_major == 1 && rq->rq_minor == 0)
@@ -1073,16 +1168,12 @@ cgi_head(struct cgi_run *cg, const char *blk, size_t len)
 	else if (cg->cg_chunked)
 		evbuffer_add_printf(cg->cg_sendq,
 		    "Transfer-Encoding: chunked\r\n");
-	evbuffer_add_buffer(cg->cg_sendq, fields);
+	evbuffer_add_buffer(cg->cg_sendq, cg->cg_fields);
 	if (evbuffer_add(cg->cg_sendq, "\r\n", 2) == -1)
-		goto bad;
-	evbuffer_free(fields);
+		return -1;
 	rq->rq_resp_head = evbuffer_get_length(cg->cg_sendq);
-	cg->cg_head_done = 1;
+	cg->cg_committed = 1;
 	return 0;
-bad:
-	evbuffer_free(fields);
-	return -1;
 }
 
 /* Find the end of the header block in cg_resp; parse it once whole. */
@@ -1173,7 +1264,7 @@ cgi_whole(const struct cgi_run *cg)
 	if (cg->cg_clen != -1)
 		return cg->cg_body_out == (uint64_t)cg->cg_clen;
 	/* Of unknown length: whole only if it ended by itself. */
-	return !cg->cg_timed_out && WIFEXITED(cg->cg_wstatus);
+	return !cgi_crashed(cg);
 }
 
 /* Send what is queued; at the end, finish the request. */
@@ -1205,9 +1296,8 @@ cgi_flush(struct cgi_run *cg)
 				cgi_cut(rq);
 				return;
 			}
-			/* The child waits while the client catches up. */
-			if (cg->cg_out_ev != NULL)
-				event_del(cg->cg_out_ev);
+			/* The program waits while the client catches up. */
+			cgi_output_pause(cg);
 			return;
 		}
 		if (n <= 0) {
@@ -1223,68 +1313,680 @@ cgi_flush(struct cgi_run *cg)
 		worker_finish(rq, !rq->rq_close);
 		return;
 	}
-	if (cg->cg_out_ev != NULL && cg->cg_out != -1)
-		event_add(cg->cg_out_ev, NULL);
+	cgi_output_resume(cg);
 	if (!rq->rq_msg_done && cg->cg_sock_wait == 0)
 		cgi_pump_body(cg);
 }
 
 /*
- * Where the request stands: after output, after EOF, after the child's
- * death.  The request ends when the child has closed its stdout and has
- * been reaped.
+ * FastCGI (handler "fastcgi"): the same request, the same header block
+ * and the same rules, carried in FastCGI records over a connection to
+ * the application -- one the pool manager supervises (fastcgi_command,
+ * a unix socket it owns) or an external server (fastcgi_address).  One
+ * request per connection at a time (no multiplexing).
+ *
+ * Connections to a supervised group are kept alive (FCGI_KEEP_CONN):
+ * each worker uses at most its share of the group's processes
+ * (fastcgi_processes / workers), so a connection it keeps idle never
+ * holds a process another worker needs.  An external server's processes
+ * are shared with whoever else uses it, and a kept connection would pin
+ * one each, starving the connections queued behind them: there, each
+ * request has a connection of its own, at most cgi_max_children at once
+ * per worker.
+ */
+#define FCGI_VERSION		1
+#define FCGI_BEGIN_REQUEST	1
+#define FCGI_END_REQUEST	3
+#define FCGI_PARAMS		4
+#define FCGI_STDIN		5
+#define FCGI_STDOUT		6
+#define FCGI_STDERR		7
+#define FCGI_RESPONDER		1
+#define FCGI_KEEP_CONN		1
+#define FCGI_REQUEST_COMPLETE	0
+#define FCGI_OVERLOADED		2
+#define FCGI_HDR_LEN		8
+#define FCGI_RID		1	/* the one request id used */
+/* Request body bytes per STDIN record, and queued to the application. */
+#define FCGI_STDIN_REC		32768
+#define FCGI_OUT_HIGH		(64 * 1024)
+
+struct fcgi_conn {
+	int		 fc_fd;
+	struct event	*fc_rev;
+	struct event	*fc_wev;
+	struct evbuffer	*fc_in;
+	struct evbuffer	*fc_out;
+	struct cgi_run	*fc_cg;		/* NULL: idle */
+	int		 fc_connecting;
+	int		 fc_stdin_done;	/* the empty STDIN record is queued */
+	int		 fc_keep;
+	char		 fc_addr[128];
+	TAILQ_ENTRY(fcgi_conn) fc_entry;
+};
+
+static TAILQ_HEAD(, fcgi_conn) fcgi_conns = TAILQ_HEAD_INITIALIZER(fcgi_conns);
+
+static void	fcgi_readable(evutil_socket_t, short, void *);
+static void	fcgi_writable(evutil_socket_t, short, void *);
+
+/* Connections to addr: all, and one idle if there is one. */
+static uint32_t
+fcgi_count(const char *addr, struct fcgi_conn **idle)
+{
+	struct fcgi_conn	*fc;
+	uint32_t		 n = 0;
+
+	if (idle != NULL)
+		*idle = NULL;
+	TAILQ_FOREACH(fc, &fcgi_conns, fc_entry)
+		if (strcmp(fc->fc_addr, addr) == 0) {
+			n++;
+			if (fc->fc_cg == NULL && idle != NULL && *idle == NULL)
+				*idle = fc;
+		}
+	return n;
+}
+
+static void
+fcgi_close(struct fcgi_conn *fc)
+{
+	TAILQ_REMOVE(&fcgi_conns, fc, fc_entry);
+	if (fc->fc_rev != NULL)
+		event_free(fc->fc_rev);
+	if (fc->fc_wev != NULL)
+		event_free(fc->fc_wev);
+	if (fc->fc_in != NULL)
+		evbuffer_free(fc->fc_in);
+	if (fc->fc_out != NULL)
+		evbuffer_free(fc->fc_out);
+	if (fc->fc_fd != -1)
+		close(fc->fc_fd);
+	free(fc);
+}
+
+/* The request lets go of its connection: kept idle if keep, else closed. */
+static void
+fcgi_detach(struct cgi_run *cg, int keep)
+{
+	struct fcgi_conn	*fc = cg->cg_fc;
+
+	if (fc == NULL)
+		return;
+	cg->cg_fc = NULL;
+	fc->fc_cg = NULL;
+	if (!keep || !fc->fc_keep || evbuffer_get_length(fc->fc_in) > 0 ||
+	    evbuffer_get_length(fc->fc_out) > 0) {
+		fcgi_close(fc);
+		return;
+	}
+	/* Idle: its read event stays, to hear the application go away. */
+	event_add(fc->fc_rev, NULL);
+	event_del(fc->fc_wev);
+}
+
+/* One record's header and content (len <= 65535) into b. */
+static int
+fcgi_record(struct evbuffer *b, int type, const void *data, size_t len)
+{
+	unsigned char	h[FCGI_HDR_LEN];
+	unsigned char	pad = (8 - len % 8) % 8;
+	static const unsigned char zeros[8];
+
+	h[0] = FCGI_VERSION;
+	h[1] = type;
+	h[2] = FCGI_RID >> 8;
+	h[3] = FCGI_RID & 0xff;
+	h[4] = len >> 8;
+	h[5] = len & 0xff;
+	h[6] = pad;
+	h[7] = 0;
+	if (evbuffer_add(b, h, sizeof(h)) == -1 ||
+	    (len > 0 && evbuffer_add(b, data, len) == -1) ||
+	    (pad > 0 && evbuffer_add(b, zeros, pad) == -1))
+		return -1;
+	return 0;
+}
+
+static void
+fcgi_putlen(unsigned char **p, size_t len)
+{
+	if (len < 128)
+		*(*p)++ = len;
+	else {
+		*(*p)++ = 0x80 | ((len >> 24) & 0x7f);
+		*(*p)++ = (len >> 16) & 0xff;
+		*(*p)++ = (len >> 8) & 0xff;
+		*(*p)++ = len & 0xff;
+	}
+}
+
+/* BEGIN_REQUEST and the PARAMS stream: the environment cgi_env() made. */
+static int
+fcgi_begin(struct fcgi_conn *fc, struct cgi_run *cg)
+{
+	unsigned char	 begin[8] = { 0, FCGI_RESPONDER, 0, 0, 0, 0, 0, 0 };
+	unsigned char	 pair[8];
+	unsigned char	*p;
+	struct evbuffer	*params;
+	const char	*eq, *e;
+	size_t		 nlen, vlen, chunk;
+	char		 buf[65528];
+	char		**ep;
+
+	begin[2] = fc->fc_keep ? FCGI_KEEP_CONN : 0;
+	if (fcgi_record(fc->fc_out, FCGI_BEGIN_REQUEST, begin,
+	    sizeof(begin)) == -1 || (params = evbuffer_new()) == NULL)
+		return -1;
+	for (ep = cg->cg_envp; *ep != NULL; ep++) {
+		e = *ep;
+		if ((eq = strchr(e, '=')) == NULL)
+			continue;
+		nlen = eq - e;
+		vlen = strlen(eq + 1);
+		p = pair;
+		fcgi_putlen(&p, nlen);
+		fcgi_putlen(&p, vlen);
+		if (evbuffer_add(params, pair, p - pair) == -1 ||
+		    evbuffer_add(params, e, nlen) == -1 ||
+		    evbuffer_add(params, eq + 1, vlen) == -1) {
+			evbuffer_free(params);
+			return -1;
+		}
+	}
+	while ((chunk = evbuffer_remove(params, buf, sizeof(buf))) > 0 &&
+	    chunk != (size_t)-1)
+		if (fcgi_record(fc->fc_out, FCGI_PARAMS, buf, chunk) == -1) {
+			evbuffer_free(params);
+			return -1;
+		}
+	evbuffer_free(params);
+	return fcgi_record(fc->fc_out, FCGI_PARAMS, NULL, 0);
+}
+
+/* Send what is queued; wait for the socket if it would block. */
+static int
+fcgi_send(struct fcgi_conn *fc)
+{
+	int	n;
+
+	if (fc->fc_connecting)
+		return 0;
+	while (evbuffer_get_length(fc->fc_out) > 0) {
+		n = evbuffer_write(fc->fc_out, fc->fc_fd);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(fc->fc_wev, NULL);
+			return 0;
+		}
+		if (n <= 0)
+			return -1;
+	}
+	event_del(fc->fc_wev);
+	return 0;
+}
+
+/* The connection failed under its request: the request decides. */
+static void
+fcgi_lost(struct fcgi_conn *fc, const char *why)
+{
+	struct cgi_run	*cg = fc->fc_cg;
+
+	if (cg == NULL) {
+		fcgi_close(fc);
+		return;
+	}
+	log_warnx("cgi: conn %u: %s: FastCGI connection to %s %s",
+	    cg->cg_rq->rq_conn, cg->cg_script, fc->fc_addr, why);
+	fcgi_detach(cg, 0);
+	cg->cg_fc_lost = cg->cg_fc_ended = 1;
+	cgi_wake();
+	cgi_progress(cg);
+}
+
+/* Request body into STDIN records, the empty one at its end. */
+static void
+fcgi_feed(struct cgi_run *cg)
+{
+	struct fcgi_conn	*fc = cg->cg_fc;
+	struct wrk_req		*rq = cg->cg_rq;
+	char			 buf[FCGI_STDIN_REC];
+	size_t			 n;
+
+	if (fc == NULL || fc->fc_connecting)
+		return;
+	/* Until the body held is all sent or the connection is full. */
+	do {
+		while (evbuffer_get_length(fc->fc_out) < FCGI_OUT_HIGH &&
+		    (n = evbuffer_remove(cg->cg_body, buf, sizeof(buf))) > 0 &&
+		    n != (size_t)-1)
+			if (fcgi_record(fc->fc_out, FCGI_STDIN, buf, n) == -1) {
+				fcgi_lost(fc, "failed (out of memory)");
+				return;
+			}
+		if (rq->rq_msg_done && evbuffer_get_length(cg->cg_body) == 0 &&
+		    !fc->fc_stdin_done) {
+			fc->fc_stdin_done = 1;
+			if (fcgi_record(fc->fc_out, FCGI_STDIN, NULL, 0) == -1) {
+				fcgi_lost(fc, "failed (out of memory)");
+				return;
+			}
+		}
+		if (fcgi_send(fc) == -1) {
+			fcgi_lost(fc, "failed while sending");
+			return;
+		}
+	} while (evbuffer_get_length(fc->fc_out) == 0 &&
+	    evbuffer_get_length(cg->cg_body) > 0);
+}
+
+static void
+fcgi_writable(evutil_socket_t fd, short ev, void *arg)
+{
+	struct fcgi_conn	*fc = arg;
+	struct cgi_run		*cg = fc->fc_cg;
+	int			 err = 0;
+	socklen_t		 len = sizeof(err);
+
+	(void)ev;
+	if (fc->fc_connecting) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			errno = err;
+			fcgi_lost(fc, "could not be made");
+			return;
+		}
+		fc->fc_connecting = 0;
+		event_add(fc->fc_rev, NULL);
+	}
+	if (cg == NULL) {
+		fcgi_close(fc);
+		return;
+	}
+	/* More of the body fits now. */
+	fcgi_feed(cg);
+	if (cg->cg_fc != NULL && cg->cg_sock_wait == 0 &&
+	    !cg->cg_rq->rq_msg_done &&
+	    evbuffer_get_length(cg->cg_body) < CGI_BODY_HIGH)
+		cgi_pump_body(cg);
+}
+
+/* STDERR bytes: lines of the error log, as a child's stderr. */
+static void
+fcgi_stderr(struct cgi_run *cg, struct evbuffer *in, size_t len)
+{
+	struct evbuffer	*b = cg->cg_errline;
+	char		*line;
+	size_t		 n;
+
+	evbuffer_remove_buffer(in, b, len);
+	while ((line = evbuffer_readln(b, &n, EVBUFFER_EOL_ANY)) != NULL) {
+		log_warnx("cgi: %s: %.*s", cg->cg_script,
+		    n > CGI_ERRLINE_MAX ? CGI_ERRLINE_MAX : (int)n, line);
+		free(line);
+	}
+	if ((n = evbuffer_get_length(b)) > CGI_ERRLINE_MAX) {
+		line = (char *)evbuffer_pullup(b, -1);
+		log_warnx("cgi: %s: %.*s", cg->cg_script, CGI_ERRLINE_MAX,
+		    line);
+		evbuffer_drain(b, n);
+	}
+}
+
+static void
+fcgi_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	struct fcgi_conn	*fc = arg;
+	struct cgi_run		*cg = fc->fc_cg;
+	unsigned char		 h[FCGI_HDR_LEN], end[8];
+	size_t			 clen, total;
+	int			 n, ended = 0;
+
+	(void)ev;
+	n = evbuffer_read(fc->fc_in, fd, 65536);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (cg == NULL) {
+		/* Idle: the application closed it, or sent what nobody
+		 * asked for. */
+		fcgi_close(fc);
+		return;
+	}
+	while (evbuffer_copyout(fc->fc_in, h, sizeof(h)) ==
+	    (ssize_t)sizeof(h)) {
+		clen = (size_t)h[4] << 8 | h[5];
+		total = sizeof(h) + clen + h[6];
+		if (h[0] != FCGI_VERSION || (h[2] << 8 | h[3]) != FCGI_RID) {
+			fcgi_lost(fc, "sent a record that is not FastCGI/1 "
+			    "for this request");
+			return;
+		}
+		if (evbuffer_get_length(fc->fc_in) < total)
+			break;
+		evbuffer_drain(fc->fc_in, sizeof(h));
+		switch (h[1]) {
+		case FCGI_STDOUT:
+			evbuffer_remove_buffer(fc->fc_in, cg->cg_resp, clen);
+			break;
+		case FCGI_STDERR:
+			fcgi_stderr(cg, fc->fc_in, clen);
+			break;
+		case FCGI_END_REQUEST:
+			if (clen < sizeof(end)) {
+				fcgi_lost(fc, "sent a short END_REQUEST");
+				return;
+			}
+			evbuffer_remove(fc->fc_in, end, sizeof(end));
+			evbuffer_drain(fc->fc_in, clen - sizeof(end));
+			if (end[4] != FCGI_REQUEST_COMPLETE) {
+				evbuffer_drain(fc->fc_in, h[6]);
+				fcgi_lost(fc, end[4] == FCGI_OVERLOADED ?
+				    "says it is overloaded" :
+				    "refused the request");
+				return;
+			}
+			ended = 1;
+			break;
+		default:
+			evbuffer_drain(fc->fc_in, clen);
+			break;
+		}
+		evbuffer_drain(fc->fc_in, h[6]);
+		if (ended)
+			break;
+	}
+	if (ended) {
+		cg->cg_fc_ended = 1;
+		fcgi_detach(cg, 1);
+		cgi_wake();
+	} else if (n <= 0) {
+		fcgi_lost(fc, n == 0 ? "closed before the end of the request" :
+		    "failed");
+		return;
+	}
+	cgi_progress(cg);
+}
+
+/*
+ * Where to connect: the group's socket (kept alive, this worker's share
+ * of its processes), or the configured address (cgi_max_children).
+ */
+static int
+fcgi_address(struct cgi_run *cg)
+{
+	struct wrk_req		*rq = cg->cg_rq;
+	const struct conf_fastcgi *f = conf_fastcgi(
+	    &wrk_conf->cf_sites[rq->rq_site], rq->rq_app);
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&cg->cg_fc_sa;
+	uint32_t		 workers;
+
+	memset(&cg->cg_fc_sa, 0, sizeof(cg->cg_fc_sa));
+	if (f->fc_command == NULL) {
+		if (f->fc_address == NULL || conf_parse_fastcgi_address(
+		    f->fc_address, &cg->cg_fc_sa, &cg->cg_fc_salen) == -1)
+			return -1;
+		cg->cg_fc_cap = cgi_max;
+		snprintf(cg->cg_fc_addr, sizeof(cg->cg_fc_addr), "%s",
+		    f->fc_address);
+		return 0;
+	}
+	if (conf_fastcgi_socket(wrk_conf, rq->rq_site, rq->rq_app,
+	    sun->sun_path, sizeof(sun->sun_path)) == -1)
+		return -1;
+	sun->sun_family = AF_UNIX;
+	cg->cg_fc_salen = sizeof(*sun);
+	cg->cg_fc_keep = 1;
+	workers = wrk_conf->cf_pools[worker_pool_index()].pl_workers;
+	cg->cg_fc_cap = f->fc_processes / (workers > 0 ? workers : 1);
+	if (cg->cg_fc_cap == 0)
+		cg->cg_fc_cap = 1;
+	snprintf(cg->cg_fc_addr, sizeof(cg->cg_fc_addr), "unix:%s",
+	    sun->sun_path);
+	return 0;
+}
+
+/* A connection for cg (kept, or new) and its request on it. */
+static void
+fcgi_start(struct cgi_run *cg)
+{
+	struct wrk_req		*rq = cg->cg_rq;
+	struct fcgi_conn	*fc;
+	struct event_base	*base = worker_evbase();
+	int			 fd;
+
+	if (fcgi_count(cg->cg_fc_addr, &fc) >= cg->cg_fc_cap && fc == NULL) {
+		cg->cg_waiting = 1;
+		TAILQ_INSERT_TAIL(&cgi_queue, cg, cg_entry);
+		return;
+	}
+	cg->cg_tries++;
+	cg->cg_fc_ended = cg->cg_fc_lost = 0;
+	if (fc == NULL) {
+		if ((fc = calloc(1, sizeof(*fc))) == NULL) {
+			log_warn("fcgi_start");
+			cgi_answer(rq, 500);
+			return;
+		}
+		fc->fc_fd = -1;
+		fc->fc_keep = cg->cg_fc_keep;
+		memcpy(fc->fc_addr, cg->cg_fc_addr, sizeof(fc->fc_addr));
+		TAILQ_INSERT_TAIL(&fcgi_conns, fc, fc_entry);
+		if ((fd = socket(cg->cg_fc_sa.ss_family, SOCK_STREAM |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+			log_warn("fcgi_start: socket");
+			fcgi_close(fc);
+			cgi_answer(rq, 500);
+			return;
+		}
+		fc->fc_fd = fd;
+		if ((fc->fc_in = evbuffer_new()) == NULL ||
+		    (fc->fc_out = evbuffer_new()) == NULL ||
+		    (fc->fc_rev = event_new(base, fd, EV_READ | EV_PERSIST,
+		    fcgi_readable, fc)) == NULL ||
+		    (fc->fc_wev = event_new(base, fd, EV_WRITE,
+		    fcgi_writable, fc)) == NULL) {
+			log_warnx("fcgi_start: event setup failed");
+			fcgi_close(fc);
+			cgi_answer(rq, 500);
+			return;
+		}
+		if (connect(fd, (struct sockaddr *)&cg->cg_fc_sa,
+		    cg->cg_fc_salen) == -1) {
+			if (errno != EINPROGRESS) {
+				/* Down (refused, no socket) or full: the
+				 * client learns it at once. */
+				log_warn("cgi: conn %u: %s: cannot connect to "
+				    "the FastCGI application at %s",
+				    rq->rq_conn, cg->cg_script, fc->fc_addr);
+				fcgi_close(fc);
+				cgi_wake();
+				if (cg->cg_committed)
+					cgi_cut(rq);
+				else
+					cgi_answer(rq, 503);
+				return;
+			}
+			fc->fc_connecting = 1;
+			event_add(fc->fc_wev, NULL);
+		} else
+			event_add(fc->fc_rev, NULL);
+	}
+	fc->fc_cg = cg;
+	fc->fc_stdin_done = 0;
+	cg->cg_fc = fc;
+	if (fcgi_begin(fc, cg) == -1) {
+		fcgi_lost(fc, "failed (out of memory)");
+		return;
+	}
+	log_debug("fcgi_start: conn %u: %s via %s", rq->rq_conn,
+	    cg->cg_script, fc->fc_addr);
+	cgi_pump_body(cg);
+}
+
+/* A place came free: start what waits for one, in order. */
+static void
+cgi_wake(void)
+{
+	struct cgi_run	*cg, *next;
+	struct fcgi_conn *idle;
+
+	for (cg = TAILQ_FIRST(&cgi_queue); cg != NULL; cg = next) {
+		next = TAILQ_NEXT(cg, cg_entry);
+		if (cg->cg_fastcgi ? fcgi_count(cg->cg_fc_addr, &idle) >=
+		    cg->cg_fc_cap && idle == NULL : cgi_running >= cgi_max)
+			continue;
+		TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
+		cg->cg_waiting = 0;
+		cgi_start(cg);
+	}
+}
+
+/* The client is slow: the program waits (its output is not read). */
+static void
+cgi_output_pause(struct cgi_run *cg)
+{
+	if (cg->cg_out_ev != NULL)
+		event_del(cg->cg_out_ev);
+	if (cg->cg_fc != NULL && !cg->cg_fc->fc_connecting)
+		event_del(cg->cg_fc->fc_rev);
+}
+
+static void
+cgi_output_resume(struct cgi_run *cg)
+{
+	if (cg->cg_out_ev != NULL && cg->cg_out != -1)
+		event_add(cg->cg_out_ev, NULL);
+	if (cg->cg_fc != NULL && !cg->cg_fc->fc_connecting)
+		event_add(cg->cg_fc->fc_rev, NULL);
+}
+
+/* Before running it again: nothing of the last run is left. */
+static void
+cgi_reset_run(struct cgi_run *cg)
+{
+	cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
+	cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
+	if (cg->cg_fc != NULL)
+		fcgi_detach(cg, 0);
+	cg->cg_pid = 0;
+	cg->cg_fc_ended = cg->cg_fc_lost = 0;
+	cg->cg_head_done = 0;
+	cg->cg_no_body = 0;
+	cg->cg_clen = -1;
+	evbuffer_drain(cg->cg_resp, evbuffer_get_length(cg->cg_resp));
+	evbuffer_drain(cg->cg_fields, evbuffer_get_length(cg->cg_fields));
+	evbuffer_drain(cg->cg_errline, evbuffer_get_length(cg->cg_errline));
+}
+
+/* Has the program ended, its output all read? */
+static int
+cgi_ended(const struct cgi_run *cg)
+{
+	if (cg->cg_fastcgi)
+		return cg->cg_fc_ended;
+	return cg->cg_out == -1 && cg->cg_pid == -1;
+}
+
+/* Did it end without finishing (killed, timed out, connection lost)? */
+static int
+cgi_crashed(const struct cgi_run *cg)
+{
+	if (cg->cg_timed_out)
+		return 1;
+	if (cg->cg_fastcgi)
+		return cg->cg_fc_lost;
+	return WIFSIGNALED(cg->cg_wstatus);
+}
+
+/* Run it (again): a child, or a FastCGI request. */
+static void
+cgi_start(struct cgi_run *cg)
+{
+	if (cg->cg_fastcgi)
+		fcgi_start(cg);
+	else
+		cgi_spawn(cg);
+}
+
+/*
+ * Where the request stands: after output, after its end.  The response
+ * is held until the program ends (then its length is known) or until
+ * CGI_HOLD bytes of body came: a program that dies before that costs the
+ * client nothing it can see -- a GET is run again, anything else is 502.
  */
 static void
 cgi_progress(struct cgi_run *cg)
 {
 	struct wrk_req	*rq = cg->cg_rq;
-	int		 r, crashed;
+	int		 ended, crashed;
 
 	if (cg->cg_done)
 		return;
-	if (!cg->cg_head_done) {
-		if ((r = cgi_head_scan(cg)) == -1) {
-			log_warnx("cgi: conn %u: %s: malformed or too large "
-			    "header block", rq->rq_conn, cg->cg_script);
-			cgi_kill(cg, NULL);
-			cgi_answer(rq, 502);
-			return;
-		}
+	if (!cg->cg_head_done && cgi_head_scan(cg) == -1) {
+		log_warnx("cgi: conn %u: %s: malformed or too large header "
+		    "block", rq->rq_conn, cg->cg_script);
+		cgi_answer(rq, 502);
+		return;
 	}
-	if (cg->cg_head_done)
+	ended = cgi_ended(cg);
+	if (cg->cg_head_done && !cg->cg_committed && !ended &&
+	    (cg->cg_no_body || evbuffer_get_length(cg->cg_resp) >= CGI_HOLD) &&
+	    cgi_commit(cg, 0) == -1) {
+		cgi_answer(rq, 500);
+		return;
+	}
+	if (cg->cg_committed)
 		cgi_relay(cg);
-	if (cg->cg_out != -1 || cg->cg_pid != -1) {
+	if (!ended) {
 		/* Still running: send what there is. */
 		if (evbuffer_get_length(cg->cg_sendq) > 0) {
 			cgi_flush(cg);
-			if (rq->rq_cgi == cg && cg->cg_out_ev != NULL &&
+			if (rq->rq_cgi == cg &&
 			    evbuffer_get_length(cg->cg_sendq) >= CGI_SEND_HIGH)
-				event_del(cg->cg_out_ev);
+				cgi_output_pause(cg);
 		}
 		return;
 	}
 
-	/* It is gone, and so is its output. */
-	crashed = WIFSIGNALED(cg->cg_wstatus) || cg->cg_timed_out;
-	if (!cg->cg_head_done) {
-		if (crashed && !cg->cg_timed_out && cg->cg_tries < CGI_TRIES &&
+	/* It is over, and all its output is here. */
+	crashed = cgi_crashed(cg);
+	if (!cg->cg_committed && crashed) {
+		if (!cg->cg_timed_out && cg->cg_tries < CGI_TRIES &&
 		    (rq->rq_method == HTTP_GET || rq->rq_method == HTTP_HEAD) &&
 		    !(rq->rq_parser.flags & F_CHUNKED) && rq->rq_cl == 0) {
-			log_info("cgi: conn %u: %s died before its answer; "
-			    "run again", rq->rq_conn, cg->cg_script);
-			cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
-			cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
-			cg->cg_pid = 0;
-			evbuffer_drain(cg->cg_resp,
-			    evbuffer_get_length(cg->cg_resp));
-			cgi_spawn(cg);
+			log_info("cgi: conn %u: %s died before its answer was "
+			    "sent; run again", rq->rq_conn, cg->cg_script);
+			cgi_reset_run(cg);
+			cgi_start(cg);
 			return;
 		}
-		log_warnx("cgi: conn %u: %s %s without a complete header "
-		    "block", rq->rq_conn, cg->cg_script, cg->cg_timed_out ?
-		    "timed out" : crashed ? "died" : "exited");
+		log_warnx("cgi: conn %u: %s %s before its answer was sent",
+		    rq->rq_conn, cg->cg_script, cg->cg_timed_out ?
+		    "timed out" : "died");
 		cgi_answer(rq, 502);
 		return;
+	}
+	if (!cg->cg_head_done) {
+		log_warnx("cgi: conn %u: %s ended without a header block",
+		    rq->rq_conn, cg->cg_script);
+		cgi_answer(rq, 502);
+		return;
+	}
+	if (!cg->cg_committed) {
+		if (cg->cg_clen != -1 && !cg->cg_no_body &&
+		    evbuffer_get_length(cg->cg_resp) < (size_t)cg->cg_clen) {
+			log_warnx("cgi: conn %u: %s ended short of its "
+			    "Content-Length", rq->rq_conn, cg->cg_script);
+			cgi_answer(rq, 502);
+			return;
+		}
+		if (cgi_commit(cg, 1) == -1) {
+			cgi_answer(rq, 500);
+			return;
+		}
+		cgi_relay(cg);
 	}
 	if (!cgi_whole(cg)) {
 		log_warnx("cgi: conn %u: %s %s after %llu body bytes; the "
@@ -1382,6 +2084,12 @@ cgi_serve(struct wrk_req *rq)
 		cgi_answer(rq, 500);
 		return;
 	}
+	if (cg->cg_fastcgi && fcgi_address(cg) == -1) {
+		log_warnx("cgi_serve: conn %u: no FastCGI address to use",
+		    rq->rq_conn);
+		cgi_answer(rq, 500);
+		return;
+	}
 	conf_timeval(conf_cgi_timeout(&wrk_conf->cf_sites[rq->rq_site],
 	    rq->rq_app), &tv);
 	if ((cg->cg_timer = evtimer_new(worker_evbase(), cgi_timeout, cg)) ==
@@ -1403,5 +2111,5 @@ cgi_serve(struct wrk_req *rq)
 		}
 		rq->rq_pre = n;
 	}
-	cgi_spawn(cg);
+	cgi_start(cg);
 }

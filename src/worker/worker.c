@@ -433,6 +433,12 @@ worker_evbase(void)
 	return worker_base;
 }
 
+uint32_t
+worker_pool_index(void)
+{
+	return worker_pool;
+}
+
 /* The most one read of a body may take (see main()). */
 size_t
 worker_read_limit(void)
@@ -1051,8 +1057,8 @@ worker_handoff_run(struct wrk_req *rq)
 	rq->rq_parser.data = rq;
 	/* A CGI program's body bytes are kept from the first parse on. */
 	if (!(ho->ho_flags & HO_RESUME) && conf_handler(
-	    &wrk_conf->cf_sites[rq->rq_site], rq->rq_app) == CONF_HANDLER_CGI &&
-	    cgi_new(rq) == -1) {
+	    &wrk_conf->cf_sites[rq->rq_site], rq->rq_app) !=
+	    CONF_HANDLER_STATIC && cgi_new(rq) == -1) {
 		rq->rq_close = 1;
 		static_error(rq, 500);
 		worker_start_response(rq);

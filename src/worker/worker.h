@@ -139,6 +139,7 @@ int		 worker_rootfd(const struct wrk_req *, const char *root);
 struct chan	*worker_listener_chan(void);
 struct event_base *worker_evbase(void);
 size_t		 worker_read_limit(void);
+uint32_t	 worker_pool_index(void);
 ssize_t		 worker_parse(struct wrk_req *, const char *, size_t);
 int		 worker_expects_continue(const struct wrk_req *);
 int		 worker_nonblock(struct wrk_req *);

@@ -75,10 +75,16 @@ cat > /dev/null
 kill -9 $$
 '''
 
+# 100000 bytes: more than the worker holds back (64 KiB), so the head
+# is out before the program's end.
 CUT = '''#!/bin/sh
 case "$QUERY_STRING" in
-chunked) printf 'Content-Type: text/plain\\n\\nfirst part\\n'; sleep 0.3; kill -9 $$ ;;
-short) printf 'Content-Type: text/plain\\nContent-Length: 100\\n\\nonly ten.\\n' ;;
+chunked) printf 'Content-Type: text/plain\\n\\n'; head -c 100000 /dev/zero
+	sleep 0.3; kill -9 $$ ;;
+short) printf 'Content-Type: text/plain\\nContent-Length: 200000\\n\\n'
+	head -c 100000 /dev/zero ;;
+small-short) printf 'Content-Type: text/plain\\nContent-Length: 100\\n\\nonly ten.\\n' ;;
+small-crash) printf 'Content-Type: text/plain\\n\\nfirst part\\n'; kill -9 $$ ;;
 long) printf 'Content-Type: text/plain\\nContent-Length: 5\\n\\nfive and more\\n' ;;
 esac
 '''
@@ -88,7 +94,7 @@ echo "slow $$" >&2
 sleep 30 &
 echo $! > "$DOCUMENT_ROOT/../marks/child"
 case "$QUERY_STRING" in
-head) printf 'Content-Type: text/plain\\n\\nstarted\\n' ;;
+head) printf 'Content-Type: text/plain\\n\\n'; head -c 100000 /dev/zero ;;
 esac
 wait
 printf 'Content-Type: text/plain\\n\\nlate\\n'
@@ -178,8 +184,10 @@ def test_meta_variables():
                               'Authorization': 'Basic Zm9vOmJhcg=='}))
         r = c.response(chunked=True)
         T.assert_eq(r.status, 200, 'status')
-        T.assert_eq(r.header('Transfer-Encoding'), 'chunked',
-                    'no length from the program: chunked')
+        # Held until the program ended: its length is known.
+        T.assert_eq((r.header('Transfer-Encoding'),
+                     r.header('Content-Length')),
+                    (None, str(len(r.body))), 'Content-Length')
         e = envmap(r.body)
         want = {
             'GATEWAY_INTERFACE': 'CGI/1.1',
@@ -206,7 +214,7 @@ def test_meta_variables():
         for k in ('HTTP_PROXY', 'HTTP_X_UNDER', 'HTTP_AUTHORIZATION',
                   'CONTENT_LENGTH', 'CONTENT_TYPE'):
             T.assert_eq(e.get(k), None, k + ' is not passed')
-        # The connection goes on: the chunked body had an end.
+        # The connection goes on.
         c.send(T.req('GET', '/cgi/sub/x.sh?again'))
         r = c.response(chunked=True)
         T.assert_eq(envmap(r.body).get('QUERY_STRING'), 'again',
@@ -332,7 +340,8 @@ def test_crash_before_the_answer():
             r = ask(c, 'GET', '/cgi/crash_once.sh?a')
             T.assert_eq((r.status, r.body), (200, b'second run\n'),
                         'a GET whose program crashed once')
-        T.wait_for(lambda: 'died before its answer; run again' in s.log(),
+        T.wait_for(lambda: 'died before its answer was sent; run again' in
+                   s.log(),
                    5, 'the retry logged')
         # Crashing every time: 502 after the second run.
         with T.Client(s.port) as c:
@@ -349,6 +358,15 @@ def test_crash_before_the_answer():
 
 def test_cut_responses_are_reset():
     with server() as s:
+        # Held back, a response cut short is never sent: 502 (a GET
+        # that crashed was run a second time first).
+        with T.Client(s.port) as c:
+            T.assert_eq(ask(c, 'GET', '/cgi/cut.sh?small-short').status,
+                        502, 'short of its Content-Length, nothing sent')
+            T.assert_eq(ask(c, 'GET', '/cgi/cut.sh?small-crash').status,
+                        502, 'crashed after its head, nothing sent')
+        T.wait_for(lambda: 'ended short of its Content-Length' in s.log(),
+                   5, 'logged')
         for q, what in (('chunked', 'died mid-body'),
                         ('short', 'fewer bytes than its Content-Length')):
             with T.Client(s.port) as c:

@@ -1,0 +1,267 @@
+"""
+The FastCGI handler (handler = "fastcgi") against the real PHP of Debian:
+php-fpm as an external server (fastcgi_address, unix and TCP), started
+by the test.  PARAMS as PHP reads them, request bodies, headers and
+status from header(), large responses, the
+server down (503 at once), and a PHP process that dies: a GET is run
+again and the client never knows; a POST gets 502.
+"""
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hsdtest as T  # noqa: E402
+
+FPM = '/usr/sbin/php-fpm8.2'
+
+INFO = r'''<?php
+header('Content-Type: text/plain');
+foreach (['SCRIPT_FILENAME', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING',
+          'REQUEST_METHOD', 'REQUEST_URI', 'DOCUMENT_ROOT', 'SERVER_NAME',
+          'SERVER_PORT', 'REMOTE_ADDR', 'HTTP_X_TEST', 'HTTP_AUTHORIZATION',
+          'SERVER_PROTOCOL', 'GATEWAY_INTERFACE'] as $k)
+    echo $k, '=', $_SERVER[$k] ?? '(unset)', "\n";
+echo 'GET_a=', $_GET['a'] ?? '(unset)', "\n";
+'''
+
+POST = r'''<?php
+header('Content-Type: text/plain');
+$in = file_get_contents('php://input');
+echo strlen($in), ' ', hash('sha256', $in), ' ', $_POST['k'] ?? '-', "\n";
+'''
+
+HEADERS = r'''<?php
+http_response_code(404);
+header('X-From-PHP: yes');
+setcookie('c', 'v');
+error_log('php-stderr-marker ' . ($_GET['m'] ?? ''));
+echo "not here\n";
+'''
+
+BIG = r'''<?php
+header('Content-Type: application/octet-stream');
+for ($i = 0; $i < 40; $i++) { echo str_repeat(chr(65 + $i % 26), 65536); flush(); }
+'''
+
+CRASH = r'''<?php
+$m = __DIR__ . '/../marks/' . ($_GET['m'] ?? 'x');
+if (isset($_GET['once']) && file_exists($m)) { echo "second run\n"; exit; }
+touch($m);
+file_get_contents('php://input');
+posix_kill(getmypid(), 9);
+'''
+
+FILES = {
+    'app/info.php': INFO, 'app/post.php': POST, 'app/headers.php': HEADERS,
+    'app/big.php': BIG, 'app/crash.php': CRASH,
+    'app/index.php': '<?php echo "index of ", $_SERVER["SCRIPT_FILENAME"], "\\n";',
+    'static.txt': 'static\n',
+}
+
+CONF = '''pool "default" { workers = 2 }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+	application "/app" { handler = "fastcgi"  fastcgi_address = "%s" }
+}
+'''
+
+
+class Fpm:
+    """php-fpm, in the foreground, on a unix socket or a TCP port."""
+
+    def __init__(self, d, listen):
+        self.dir = d
+        self.conf = os.path.join(d, 'fpm.conf')
+        with open(self.conf, 'w') as f:
+            f.write('[global]\nerror_log = %s/fpm.log\ndaemonize = no\n'
+                    'pid = %s/fpm.pid\n[www]\nuser = www-data\n'
+                    'group = www-data\nlisten = %s\nlisten.mode = 0666\n'
+                    'pm = static\npm.max_children = 4\n'
+                    'catch_workers_output = yes\n' % (d, d, listen))
+        self.proc = subprocess.Popen([FPM, '-n', '-F', '-y', self.conf,
+                                      '-d', 'extension=posix'],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        if listen.startswith('/'):
+            T.wait_for(lambda: os.path.exists(listen), 10, 'php-fpm socket')
+        else:
+            T.wait_for(lambda: T.port_open(int(listen.split(':')[1])), 10,
+                       'php-fpm port')
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def need_fpm():
+    if not os.access(FPM, os.X_OK):
+        raise T.Skip('%s is not installed (sh tools/deps.sh test)' % FPM)
+
+
+def setup(addr_fn):
+    """A server whose /app is PHP through php-fpm; addr_fn(dir) gives
+    (fpm listen, fastcgi_address)."""
+    need_fpm()
+    d = __import__('tempfile').mkdtemp(prefix='hsd-fpm-')
+    os.chmod(d, 0o755)
+    listen, address = addr_fn(d)
+    fpm = Fpm(d, listen)
+    try:
+        s = T.Server(CONF % address, files=FILES)
+    except BaseException:
+        fpm.stop()
+        raise
+    os.chmod(s.dir, 0o755)
+    marks = os.path.join(s.root, 'marks')
+    os.makedirs(marks)
+    os.chmod(marks, 0o777)
+    return fpm, s
+
+
+def unix_fpm(d):
+    return os.path.join(d, 'fpm.sock'), 'unix:' + os.path.join(d, 'fpm.sock')
+
+
+def tcp_fpm(d):
+    (p,) = T.free_ports(1)
+    return '127.0.0.1:%d' % p, '127.0.0.1:%d' % p
+
+
+def ask(c, *a, **kw):
+    kw.setdefault('chunked', True)
+    return c.request(*a, **kw)
+
+
+def lines(body):
+    return dict(ln.split('=', 1) for ln in body.decode().splitlines()
+                if '=' in ln)
+
+
+def run_php_checks(s):
+    with T.Client(s.port) as c:
+        r = ask(c, 'GET', '/app/info.php/more/path?a=1&b=2',
+                headers={'X-Test': 'yes',
+                         'Authorization': 'Basic dTpw'})
+        T.assert_eq(r.status, 200, 'status')
+        e = lines(r.body)
+        want = {
+            'SCRIPT_FILENAME': s.path('app/info.php'),
+            'SCRIPT_NAME': '/app/info.php',
+            'PATH_INFO': '/more/path',
+            'QUERY_STRING': 'a=1&b=2',
+            'REQUEST_METHOD': 'GET',
+            'REQUEST_URI': '/app/info.php/more/path?a=1&b=2',
+            'DOCUMENT_ROOT': s.root,
+            'SERVER_PORT': str(s.port),
+            'REMOTE_ADDR': '127.0.0.1',
+            'HTTP_X_TEST': 'yes',
+            'HTTP_AUTHORIZATION': 'Basic dTpw',
+            'SERVER_PROTOCOL': 'HTTP/1.1',
+            'GATEWAY_INTERFACE': 'CGI/1.1',
+            'GET_a': '1',
+        }
+        for k, v in want.items():
+            T.assert_eq(e.get(k), v, k)
+        T.assert_eq(r.header('Content-Length'), str(len(r.body)),
+                    'a whole response gets its length')
+        # A directory's index.php.
+        r = ask(c, 'GET', '/app/')
+        T.assert_eq(r.body, ('index of %s\n' % s.path('app/index.php'))
+                    .encode(), 'index.php')
+        # Status, headers and stderr.
+        r = ask(c, 'GET', '/app/headers.php?m=abc')
+        T.assert_eq((r.status, r.header('X-From-PHP'), r.body),
+                    (404, 'yes', b'not here\n'), 'status and header')
+        T.assert_eq(r.header('Set-Cookie', '').startswith('c=v'), True,
+                    'Set-Cookie')
+        # (php-fpm keeps PHP's messages in its own log; what a FastCGI
+        # application sends as FCGI_STDERR is checked with php-cgi.)
+        # Bodies: form, large, chunked.
+        r = ask(c, 'POST', '/app/post.php', body=b'k=v1&z=2',
+                headers={'Content-Type':
+                         'application/x-www-form-urlencoded'})
+        T.assert_eq(r.body, b'8 %s v1\n' % hashlib.sha256(b'k=v1&z=2')
+                    .hexdigest().encode(), 'form POST')
+        body = os.urandom(3000000)
+        r = ask(c, 'POST', '/app/post.php', body=body,
+                headers={'Content-Type': 'application/octet-stream'})
+        T.assert_eq(r.body, b'%d %s -\n' % (len(body), hashlib.sha256(body)
+                    .hexdigest().encode()), '3 MB POST')
+        # Larger than the worker holds back: streamed, chunked.
+        r = ask(c, 'GET', '/app/big.php')
+        want = b''.join(bytes([65 + i % 26]) * 65536 for i in range(40))
+        T.assert_eq((len(r.body), r.body == want), (len(want), True),
+                    'big response')
+        T.assert_eq(r.header('Transfer-Encoding'), 'chunked', 'streamed')
+        # The static part of the site.
+        T.assert_eq(ask(c, 'GET', '/static.txt').body, b'static\n',
+                    'static file')
+
+
+def test_php_fpm_unix():
+    fpm, s = setup(unix_fpm)
+    try:
+        with s:
+            run_php_checks(s)
+    finally:
+        fpm.stop()
+
+
+def test_php_fpm_tcp():
+    fpm, s = setup(tcp_fpm)
+    try:
+        with s:
+            run_php_checks(s)
+    finally:
+        fpm.stop()
+
+
+def test_php_crashes():
+    fpm, s = setup(unix_fpm)
+    try:
+        with s, T.Client(s.port) as c:
+            # Killed before its answer, once: run again, unnoticed.
+            r = ask(c, 'GET', '/app/crash.php?once=1&m=a')
+            T.assert_eq((r.status, r.body), (200, b'second run\n'),
+                        'a GET whose PHP process died once')
+            # Every time: 502 after the second run.
+            r = ask(c, 'GET', '/app/crash.php?m=b')
+            T.assert_eq(r.status, 502, 'a GET whose PHP always dies')
+            # A POST is never run twice.
+            r = ask(c, 'POST', '/app/crash.php?once=1&m=c', body=b'x=1')
+            T.assert_eq(r.status, 502, 'POST')
+            T.assert_eq(ask(c, 'GET', '/app/info.php').status, 200,
+                        'the connection goes on')
+    finally:
+        fpm.stop()
+
+
+def test_fpm_down():
+    need_fpm()
+    d = __import__('tempfile').mkdtemp(prefix='hsd-fpm-')
+    with T.Server(CONF % ('unix:' + os.path.join(d, 'none.sock')),
+                  files=FILES) as s, T.Client(s.port) as c:
+        t0 = time.monotonic()
+        r = ask(c, 'GET', '/app/info.php')
+        T.assert_eq(r.status, 503, 'FastCGI server down')
+        assert time.monotonic() - t0 < 5, 'answered at once'
+        T.wait_for(lambda: 'cannot connect to the FastCGI application' in
+                   s.log(), 5, 'logged')
+        T.assert_eq(ask(c, 'GET', '/static.txt').body, b'static\n',
+                    'the rest of the site')
+
+
+if __name__ == '__main__':
+    T.main()
