@@ -263,5 +263,142 @@ def test_fpm_down():
                     'the rest of the site')
 
 
+class Responder:
+    """A FastCGI responder written here to send its records in the ways
+    a real one may: a byte per write, with padding, with STDERR between,
+    or wrongly.  What it answers depends on QUERY_STRING.  It is a peer
+    hsd must survive, not a stand-in for PHP (which the tests above run).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(64)
+        self.seen = {}
+        self.stop = False
+        self.t = __import__('threading').Thread(target=self.run,
+                                                 daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            __import__('threading').Thread(target=self.conn, args=(c,),
+                                           daemon=True).start()
+
+    @staticmethod
+    def rec(t, data=b'', pad=0, version=1):
+        return bytes([version, t, 0, 1, len(data) >> 8, len(data) & 255,
+                      pad, 0]) + data + b'\0' * pad
+
+    @staticmethod
+    def params(data):
+        out, i = {}, 0
+        while i < len(data):
+            ln = []
+            for _ in range(2):
+                if data[i] < 128:
+                    ln.append(data[i])
+                    i += 1
+                else:
+                    ln.append(int.from_bytes(data[i:i + 4], 'big') &
+                              0x7fffffff)
+                    i += 4
+            out[data[i:i + ln[0]].decode()] = \
+                data[i + ln[0]:i + ln[0] + ln[1]].decode()
+            i += ln[0] + ln[1]
+        return out
+
+    def conn(self, c):
+        buf, prm, body = b'', b'', b''
+        try:
+            while True:
+                while len(buf) < 8 or len(buf) < 8 + (buf[4] << 8 |
+                                                      buf[5]) + buf[6]:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                n = buf[4] << 8 | buf[5]
+                t, data = buf[1], buf[8:8 + n]
+                buf = buf[8 + n + buf[6]:]
+                if t == 4:
+                    prm += data
+                elif t == 5 and data:
+                    body += data
+                elif t == 5:
+                    break
+            self.answer(c, self.params(prm), body)
+        finally:
+            c.close()
+
+    def answer(self, c, env, body):
+        q = env.get('QUERY_STRING', '')
+        n = self.seen[q] = self.seen.get(q, 0) + 1
+        text = b'Content-Type: text/plain\r\n\r\nbody of %s, %d bytes in\n' \
+            % (q.encode(), len(body))
+        end = self.rec(3, bytes(8))
+        if q == 'split':
+            for b in self.rec(6, text, pad=3) + self.rec(6) + end:
+                c.sendall(bytes([b]))
+                time.sleep(0.001)
+        elif q == 'stderr':
+            c.sendall(self.rec(7, b'first line\nsecond ') +
+                      self.rec(6, text[:10]) + self.rec(7, b'line\n') +
+                      self.rec(6, text[10:]) + self.rec(6) + end)
+        elif q == 'badversion':
+            c.sendall(self.rec(6, text, version=2) + end)
+        elif q == 'overloaded':
+            c.sendall(self.rec(3, bytes([0, 0, 0, 0, 2, 0, 0, 0])))
+        elif q == 'close-once' and n == 1:
+            c.sendall(self.rec(6, text))	# then gone, no END_REQUEST
+        else:
+            c.sendall(self.rec(6, text) + self.rec(6) + end)
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
+def test_records_as_they_come():
+    d = __import__('tempfile').mkdtemp(prefix='hsd-fcgi-')
+    os.chmod(d, 0o755)
+    fc = Responder(os.path.join(d, 'r.sock'))
+    try:
+        with T.Server(CONF % ('unix:' + fc.path), files=FILES) as s, \
+                T.Client(s.port) as c:
+            # Every record split a byte per write, with padding.
+            r = ask(c, 'POST', '/app/info.php?split', body=b'x' * 70000)
+            T.assert_eq((r.status, r.body),
+                        (200, b'body of split, 70000 bytes in\n'),
+                        'records a byte at a time')
+            # STDERR records between STDOUT ones, a line cut across two.
+            r = ask(c, 'GET', '/app/info.php?stderr')
+            T.assert_eq(r.body, b'body of stderr, 0 bytes in\n', 'body')
+            T.wait_for(lambda: 'info.php: first line' in s.log() and
+                       'info.php: second line' in s.log(), 5,
+                       'STDERR lines in the error log')
+            # Gone before END_REQUEST, once: a GET is sent again.
+            r = ask(c, 'GET', '/app/info.php?close-once')
+            T.assert_eq((r.status, r.body),
+                        (200, b'body of close-once, 0 bytes in\n'),
+                        'connection lost once')
+            T.assert_eq(fc.seen['close-once'], 2, 'asked twice')
+            # Not FastCGI/1, or overloaded: 502 (after the one retry).
+            for q in ('badversion', 'overloaded'):
+                T.assert_eq(ask(c, 'GET', '/app/info.php?' + q).status,
+                            502, q)
+                T.assert_eq(fc.seen[q], 2, q + ': tried twice')
+            T.assert_eq(ask(c, 'GET', '/static.txt').body, b'static\n',
+                        'the connection goes on')
+    finally:
+        fc.close()
+
+
 if __name__ == '__main__':
     T.main()
