@@ -10,7 +10,9 @@
 # off: neither does -- run both to see what logging costs each), CACHE
 # (on: hsd's response cache as configured by default, so a hot file is
 # answered by the listener alone; off: cache { enabled = false }, every
-# request goes to a worker -- the worker path).
+# request goes to a worker -- the worker path).  A script that sources
+# this file may set nginx_extra (lines inside nginx's server block) and
+# hsd_extra (lines inside hsd's site) before start_servers.
 #
 # Fairness: nginx gets worker_processes 2, the CPU budget of hsd's 2 workers
 # (hsd also has its listener; the machine has 2 cores and the load
@@ -141,6 +143,7 @@ start_servers() {
 		server {
 			listen 127.0.0.1:$NGINX_PORT;
 			root $tmp/www;
+			${nginx_extra:-}
 		}
 	}
 	EOF
@@ -175,6 +178,7 @@ start_servers() {
 	site "default" {
 		bindings = {"127.0.0.1:$HSD_PORT"}
 		root = "$tmp/www"
+		${hsd_extra:-}
 	}
 	EOF
 		"$poolmgr" -f "$tmp/hsd/hsd.conf" >"$tmp/hsd/hsd.log" 2>&1 &

@@ -365,6 +365,22 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 	memset(&how, 0, sizeof(how));
 	how.flags = O_PATH | O_CLOEXEC;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	/* Most paths name the file itself: one look first. */
+	for (end = rel; *end == '/'; end++)
+		;
+	len = strlen(end);
+	if (len > 0 && len < sizeof(name) && end[len - 1] != '/') {
+		memcpy(name, end, len + 1);
+		if ((fd = syscall(SYS_openat2, dirfd, name, &how,
+		    sizeof(how))) != -1) {
+			n = fstat(fd, &st);
+			close(fd);
+			if (n == 0 && S_ISREG(st.st_mode)) {
+				end += len;
+				goto found;
+			}
+		}
+	}
 	end = rel;
 	len = 0;
 	name[0] = '\0';
@@ -409,14 +425,15 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 			return 404;
 		if (S_ISDIR(st.st_mode))
 			continue;
-		/* A FastCGI application reads the file; a CGI one runs. */
-		if (!S_ISREG(st.st_mode) || (!cg->cg_fastcgi &&
-		    (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0)) {
-			log_info("cgi: conn %u: %s/%s is not an executable "
-			    "file", rq->rq_conn, rootpath, name);
-			return 403;
-		}
 		break;
+	}
+found:
+	/* A FastCGI application reads the file; a CGI one runs. */
+	if (!S_ISREG(st.st_mode) || (!cg->cg_fastcgi &&
+	    (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0)) {
+		log_info("cgi: conn %u: %s/%s is not an executable file",
+		    rq->rq_conn, rootpath, name);
+		return 403;
 	}
 	*pathinfo = end;
 	*scriptlen = rq->rq_path_len - strlen(end);
@@ -1267,6 +1284,67 @@ cgi_whole(const struct cgi_run *cg)
 	return !cgi_crashed(cg);
 }
 
+/*
+ * What is queued in b to the client, without blocking and without
+ * SIGPIPE whatever the socket's flags (it is the listener's too): no
+ * fcntl() per request.  As write(2).
+ */
+static ssize_t
+cgi_send(struct evbuffer *b, int fd)
+{
+	struct evbuffer_iovec	 v[16];
+	struct iovec		 iov[16];
+	struct msghdr		 mh;
+	ssize_t			 n;
+	int			 i, nv;
+
+	nv = evbuffer_peek(b, -1, NULL, v, 16);
+	if (nv > 16)
+		nv = 16;
+	for (i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = nv;
+	if ((n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+		evbuffer_drain(b, n);
+	return n;
+}
+
+/* A read into b of at most max bytes, as read(2): no FIONREAD first. */
+static ssize_t
+cgi_read(struct evbuffer *b, int fd, size_t max)
+{
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	ssize_t			 n, got;
+	int			 i, nv;
+
+	if ((nv = evbuffer_reserve_space(b, max, v, 2)) <= 0)
+		return -1;
+	for (i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	if ((got = readv(fd, iov, nv)) <= 0) {
+		evbuffer_commit_space(b, v, 0);
+		return got;
+	}
+	/* Commit what was filled: whole vectors, then part of one. */
+	for (n = got, i = 0; i < nv; i++) {
+		if ((size_t)n <= v[i].iov_len) {
+			v[i].iov_len = n;
+			nv = i + 1;
+			break;
+		}
+		n -= v[i].iov_len;
+	}
+	evbuffer_commit_space(b, v, nv);
+	return got;
+}
+
 /* Send what is queued; at the end, finish the request. */
 static void
 cgi_flush(struct cgi_run *cg)
@@ -1275,11 +1353,6 @@ cgi_flush(struct cgi_run *cg)
 	ssize_t		 n;
 
 	if (rq->rq_bytes == 0 && evbuffer_get_length(cg->cg_sendq) > 0) {
-		if (worker_nonblock(rq) == -1) {
-			cgi_kill(cg, NULL);
-			cgi_cut(rq);
-			return;
-		}
 		/* The slot says a response is on its way, of no known
 		 * length until the last bytes are queued. */
 		if (!cg->cg_ending)
@@ -1287,7 +1360,7 @@ cgi_flush(struct cgi_run *cg)
 		worker_slot_record(rq);
 	}
 	while (evbuffer_get_length(cg->cg_sendq) > 0) {
-		n = evbuffer_write(cg->cg_sendq, rq->rq_sock);
+		n = cgi_send(cg->cg_sendq, rq->rq_sock);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1513,7 +1586,7 @@ fcgi_send(struct fcgi_conn *fc)
 	if (fc->fc_connecting)
 		return 0;
 	while (evbuffer_get_length(fc->fc_out) > 0) {
-		n = evbuffer_write(fc->fc_out, fc->fc_fd);
+		n = cgi_send(fc->fc_out, fc->fc_fd);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1645,7 +1718,7 @@ fcgi_readable(evutil_socket_t fd, short ev, void *arg)
 	int			 n, ended = 0;
 
 	(void)ev;
-	n = evbuffer_read(fc->fc_in, fd, 65536);
+	n = cgi_read(fc->fc_in, fd, 65536);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (cg == NULL) {
@@ -2014,7 +2087,7 @@ cgi_out_ready(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	n = evbuffer_read(cg->cg_resp, cg->cg_out, 16384);
+	n = cgi_read(cg->cg_resp, cg->cg_out, 65536);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
