@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -92,6 +93,8 @@ static const struct conf_range conf_ranges[] = {
 	{ "rapid_fail_interval", 1,	LONG_MAX },
 	/* A CGI program without a time limit is not offered. */
 	{ "cgi_timeout",	1,	LONG_MAX },
+	/* Copies of one FastCGI command; 1024 bounds typing mistakes. */
+	{ "fastcgi_processes",	1,	1024 },
 	/* Logging: an empty file could not roll over, a buffer too small
 	 * would hold no request with long headers, and a zero interval
 	 * would flush continuously. */
@@ -161,6 +164,24 @@ static cfg_opt_t conf_pool_opts[] = {
 
 #define CONF_POOL_SHUTDOWN	"90s"	/* IIS's ShutdownTimeLimit */
 
+/*
+ * A site's and an application's FastCGI keys, the same in both: whether
+ * an application wrote any is what decides whether it has its own
+ * settings (libconfuse marks each written option CFGF_MODIFIED), not
+ * whether a value differs from a default.
+ */
+#define CONF_FASTCGI_OPTS						\
+	CFG_STR("fastcgi_address", NULL, CFGF_NONE),			\
+	CFG_STR("fastcgi_command", NULL, CFGF_NONE),			\
+	CFG_STR_LIST("fastcgi_args", NULL, CFGF_NONE),			\
+	CFG_STR_LIST("fastcgi_env", NULL, CFGF_NONE),			\
+	CFG_INT("fastcgi_processes", CONF_FASTCGI_PROCESSES, CFGF_NONE)
+
+static const char *const conf_fastcgi_keys[] = {
+	"fastcgi_address", "fastcgi_command", "fastcgi_args", "fastcgi_env",
+	"fastcgi_processes",
+};
+
 static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("pool", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
@@ -171,6 +192,8 @@ static cfg_opt_t conf_app_opts[] = {
 	/* NULL: the site's. */
 	CFG_STR("handler", NULL, CFGF_NONE),
 	CFG_STR("cgi_timeout", NULL, CFGF_NONE),
+	/* None written: the site's, all five (conf_build_fastcgi()). */
+	CONF_FASTCGI_OPTS,
 	CFG_END()
 };
 
@@ -219,6 +242,7 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_STR("handler", "static", CFGF_NONE),
 	/* IIS's CGITimeout. */
 	CFG_STR("cgi_timeout", "5m", CFGF_NONE),
+	CONF_FASTCGI_OPTS,
 	CFG_END()
 };
 
@@ -278,6 +302,9 @@ static int	conf_v_clock(cfg_t *, cfg_opt_t *);
 static int	conf_v_bool(cfg_t *, cfg_opt_t *);
 static int	conf_v_logdir(cfg_t *, cfg_opt_t *);
 static int	conf_v_fields(cfg_t *, cfg_opt_t *);
+static int	conf_v_list(cfg_t *, cfg_opt_t *);
+static int	conf_v_fastcgi_address(cfg_t *, cfg_opt_t *);
+static int	conf_v_fastcgi_env(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -351,6 +378,11 @@ static const struct {
 	{ "site|application|cache",		conf_v_bool },
 	{ "site|application|handler",		conf_v_choice },
 	{ "site|application|cgi_timeout",	conf_v_duration },
+	{ "site|application|fastcgi_address",	conf_v_fastcgi_address },
+	{ "site|application|fastcgi_command",	conf_v_abspath },
+	{ "site|application|fastcgi_args",	conf_v_list },
+	{ "site|application|fastcgi_env",	conf_v_fastcgi_env },
+	{ "site|application|fastcgi_processes",	conf_v_int },
 	{ "site|log",				conf_v_section },
 	{ "site|log|format",			conf_v_choice },
 	{ "site|log|dir",			conf_v_logdir },
@@ -361,6 +393,11 @@ static const struct {
 	{ "site|cache",				conf_v_bool },
 	{ "site|handler",			conf_v_choice },
 	{ "site|cgi_timeout",			conf_v_duration },
+	{ "site|fastcgi_address",		conf_v_fastcgi_address },
+	{ "site|fastcgi_command",		conf_v_abspath },
+	{ "site|fastcgi_args",			conf_v_list },
+	{ "site|fastcgi_env",			conf_v_fastcgi_env },
+	{ "site|fastcgi_processes",		conf_v_int },
 };
 
 const char *const conf_w3c_names[W3C_NFIELDS] = {
@@ -792,6 +829,81 @@ conf_parse_binding(const char *s, struct conf_binding *bd)
 	return 0;
 }
 
+/* A port as written after an address: 1 to 65535, digits only. */
+static int
+conf_parse_port(const char *p, uint16_t *port)
+{
+	unsigned long	v = 0;
+	size_t		i;
+
+	for (i = 0; isdigit((unsigned char)p[i]) && i < 6; i++)
+		v = v * 10 + (p[i] - '0');
+	if (i == 0 || i == 6 || p[i] != '\0' || v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int
+conf_parse_fastcgi_address(const char *s, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_un	*sun;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	char			 addr[INET6_ADDRSTRLEN + 1];
+	const char		*end;
+	size_t			 alen;
+	uint16_t		 port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s == NULL)
+		return -1;
+	if (strncmp(s, "unix:", 5) == 0) {
+		sun = (struct sockaddr_un *)ss;
+		s += 5;
+		/* A relative path would depend on each worker's directory. */
+		if (s[0] != '/' || strlen(s) >= sizeof(sun->sun_path))
+			return -1;
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, s, strlen(s) + 1);
+		*len = sizeof(*sun);
+		return 0;
+	}
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		alen = end - (s + 1);
+		if (alen == 0 || alen >= sizeof(addr))
+			return -1;
+		memcpy(addr, s + 1, alen);
+		addr[alen] = '\0';
+		sin6 = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1 ||
+		    conf_parse_port(end + 2, &port) == -1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	if ((end = strrchr(s, ':')) == NULL)
+		return -1;
+	alen = end - s;
+	if (alen == 0 || alen >= sizeof(addr))
+		return -1;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	sin = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1 ||
+	    conf_parse_port(end + 1, &port) == -1)
+		return -1;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	*len = sizeof(*sin);
+	return 0;
+}
+
 char *
 conf_default_run_dir(uid_t euid, const char *xdg)
 {
@@ -867,8 +979,8 @@ static const struct {
 	{ "format",	{ "off", "w3c", "ncsa", "combined" } },
 	/* enum conf_rollover */
 	{ "rollover",	{ "hourly", "daily", "weekly", "monthly", "size" } },
-	/* enum conf_handler; "fastcgi" and "module" are still to come. */
-	{ "handler",	{ "static", "cgi" } },
+	/* enum conf_handler; "module" is still to come. */
+	{ "handler",	{ "static", "cgi", "fastcgi" } },
 };
 
 static const char *const *
@@ -1242,6 +1354,63 @@ conf_v_fields(cfg_t *cfg, cfg_opt_t *opt)
 			    cfg_opt_name(opt), s);
 			return -1;
 		}
+	return 0;
+}
+
+/* A list whose values need no check: only where it was written. */
+static int
+conf_v_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+	conf_note_key(cfg, opt);
+	return 0;
+}
+
+static int
+conf_v_fastcgi_address(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*s = cfg_opt_getnstr(opt, 0);
+
+	if (conf_v_key(cfg, opt) == -1)
+		return -1;
+	if (conf_parse_fastcgi_address(s, &ss, &len) == 0)
+		return 0;
+	if (strncmp(s, "unix:/", 6) == 0)
+		cfg_error(cfg, "%s: \"%s\": the path is longer than %zu bytes, "
+		    "the most a socket address holds", cfg_opt_name(opt), s,
+		    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+	else
+		cfg_error(cfg, "%s: bad address \"%s\" (want "
+		    "unix:/absolute/path, ipv4:port or [ipv6]:port)",
+		    cfg_opt_name(opt), s);
+	return -1;
+}
+
+/*
+ * The environment of a FastCGI command, checked value by value as the
+ * list is read, so an error carries the line of the value at fault.
+ */
+static int
+conf_v_fastcgi_env(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int	 n = cfg_opt_size(opt);
+	const char	*s;
+
+	conf_note_key(cfg, opt);
+	if (n == 0)
+		return 0;
+	s = cfg_opt_getnstr(opt, n - 1);
+	if (s == NULL || strchr(s, '=') == NULL) {
+		cfg_error(cfg, "%s: \"%s\" is not NAME=value",
+		    cfg_opt_name(opt), s ? s : "");
+		return -1;
+	}
+	if (s[0] == '=') {
+		cfg_error(cfg, "%s: \"%s\" has an empty name",
+		    cfg_opt_name(opt), s);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1695,6 +1864,159 @@ conf_build_bindings(cfg_t *site, uint32_t sidx, struct hsd_config *cf,
 	return 0;
 }
 
+/* A list key's values as a NULL-terminated array, never NULL itself. */
+static char **
+conf_strv(cfg_t *sec, const char *key)
+{
+	unsigned int	 i, n = cfg_size(sec, key);
+	char		**v;
+
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL) {
+		log_warn("conf_strv: calloc");
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		if ((v[i] = conf_strdup(cfg_getnstr(sec, key, i))) == NULL)
+			goto fail;
+	return v;
+fail:
+	while (i-- > 0)
+		free(v[i]);
+	free(v);
+	return NULL;
+}
+
+static void
+conf_strv_free(char **v)
+{
+	size_t	i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+conf_fastcgi_free(struct conf_fastcgi *fc)
+{
+	free(fc->fc_address);
+	free(fc->fc_command);
+	conf_strv_free(fc->fc_args);
+	conf_strv_free(fc->fc_env);
+}
+
+/*
+ * A section's FastCGI keys, every value checked as it was read.  An
+ * application that writes none keeps fc_set 0 and nothing else: it
+ * follows its site through conf_fastcgi().  One that writes any takes
+ * none of its site's, so what its processes get is what it says.
+ */
+static int
+conf_build_fastcgi(cfg_t *sec, int app, struct conf_fastcgi *fc)
+{
+	cfg_opt_t	*opt;
+	const char	*s;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(conf_fastcgi_keys) /
+	    sizeof(conf_fastcgi_keys[0]); i++)
+		if ((opt = cfg_getopt(sec, conf_fastcgi_keys[i])) != NULL &&
+		    (opt->flags & CFGF_MODIFIED))
+			fc->fc_set = 1;
+	if (app && !fc->fc_set)
+		return 0;
+	if ((s = cfg_getstr(sec, "fastcgi_address")) != NULL &&
+	    (fc->fc_address = conf_strdup(s)) == NULL)
+		return -1;
+	if ((s = cfg_getstr(sec, "fastcgi_command")) != NULL &&
+	    (fc->fc_command = conf_strdup(s)) == NULL)
+		return -1;
+	if ((fc->fc_args = conf_strv(sec, "fastcgi_args")) == NULL ||
+	    (fc->fc_env = conf_strv(sec, "fastcgi_env")) == NULL)
+		return -1;
+	fc->fc_processes = cfg_getint(sec, "fastcgi_processes");
+	return 0;
+}
+
+/* The later of two keys' lines in sec: the one that made them clash. */
+static int
+conf_later_line(cfg_t *sec, const char *k1, const char *k2)
+{
+	int	l1 = conf_key_line(sec, k1, 0), l2 = conf_key_line(sec, k2, 0);
+
+	return l1 > l2 ? l1 : l2;
+}
+
+/*
+ * Each path of site st (sidx, section site) that the "fastcgi" handler
+ * answers has one kind of FastCGI application: an address or a command,
+ * never both.  A command runs as its pool's user but outside any chroot
+ * (a program such as php-cgi needs its libraries and its own files,
+ * which a chroot made for static files does not hold), so a chrooted
+ * pool cannot have one.  Its socket's path must fit a socket address.
+ */
+static int
+conf_check_fastcgi(const struct hsd_config *cf, cfg_t *site, uint32_t sidx,
+    const struct conf_site *st)
+{
+	const struct conf_fastcgi	*fc;
+	const struct conf_pool		*pl;
+	struct sockaddr_un		 sun;
+	cfg_t				*rsec, *fsec;
+	char				 path[PATH_MAX];
+	int				 r, line;
+
+	for (r = -1; r < (int)st->st_napps; r++) {
+		if (conf_handler(st, r) != CONF_HANDLER_FASTCGI)
+			continue;
+		/* The section written for the path, and the one its
+		 * FastCGI settings come from: the site's when it has none. */
+		rsec = r < 0 ? site : cfg_getnsec(site, "application", r);
+		fc = conf_fastcgi(st, r);
+		fsec = fc == &st->st_fastcgi ? site : rsec;
+		if (fc->fc_address != NULL && fc->fc_command != NULL) {
+			conf_err(conf_later_line(fsec, "fastcgi_address",
+			    "fastcgi_command"), fsec, fsec == site ? NULL :
+			    site, "handler \"fastcgi\" needs fastcgi_address "
+			    "or fastcgi_command, not both");
+			return -1;
+		}
+		if (fc->fc_address == NULL && fc->fc_command == NULL) {
+			conf_err(conf_key_line(rsec, "handler", 0), rsec,
+			    rsec == site ? NULL : site, "handler \"fastcgi\" "
+			    "needs fastcgi_address or fastcgi_command");
+			return -1;
+		}
+		if (fc->fc_command == NULL)
+			continue;
+		pl = &cf->cf_pools[conf_route_pool(st, r)];
+		if (pl->pl_chroot != NULL) {
+			line = fsec == rsec ? conf_key_line(fsec,
+			    "fastcgi_command", 0) : conf_key_line(rsec, "pool",
+			    0);
+			conf_err(line, rsec, rsec == site ? NULL : site,
+			    "fastcgi_command is not supported in a chrooted "
+			    "pool (pool \"%s\" has chroot \"%s\", line %d)",
+			    pl->pl_name, pl->pl_chroot, pl->pl_chroot_line);
+			return -1;
+		}
+		/* run_dir is not known without the filesystem. */
+		if (conf_cur->cp_flags & CONF_LOAD_NOFS)
+			continue;
+		if (conf_fastcgi_socket(cf, sidx, r, path, sizeof(path)) ==
+		    -1 || strlen(path) >= sizeof(sun.sun_path)) {
+			conf_err(conf_key_line(fsec, "fastcgi_command", 0),
+			    fsec, fsec == site ? NULL : site, "fastcgi_command: "
+			    "its socket in run_dir \"%s\" would be longer "
+			    "than %zu bytes, the most a socket address holds; "
+			    "a shorter run_dir makes room", cf->cf_run_dir,
+			    sizeof(sun.sun_path) - 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 {
@@ -1786,6 +2108,8 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		ap->ap_cgi_timeout_ms = st->st_cgi_timeout_ms;
 		if ((s = cfg_getstr(sec, "cgi_timeout")) != NULL &&
 		    conf_parse_duration(s, &ap->ap_cgi_timeout_ms) == -1)
+			return -1;
+		if (conf_build_fastcgi(sec, 1, &ap->ap_fastcgi) == -1)
 			return -1;
 	}
 	return 0;
@@ -1970,10 +2294,12 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 		if ((st->st_handler = conf_choice("handler",
 		    cfg_getstr(site, "handler"))) == -1 ||
 		    conf_parse_duration(cfg_getstr(site, "cgi_timeout"),
-		    &st->st_cgi_timeout_ms) == -1)
+		    &st->st_cgi_timeout_ms) == -1 ||
+		    conf_build_fastcgi(site, 0, &st->st_fastcgi) == -1)
 			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
-		    conf_build_apps(site, st, cf) == -1)
+		    conf_build_apps(site, st, cf) == -1 ||
+		    conf_check_fastcgi(cf, site, i, st) == -1)
 			goto fail;
 		if (conf_build_log(cfg_getsec(site, "log"), &cf->cf_log, site,
 		    &st->st_log) == -1)
@@ -2380,7 +2706,9 @@ conf_free(struct hsd_config *cf)
 		for (j = 0; j < cf->cf_sites[i].st_napps; j++) {
 			free(cf->cf_sites[i].st_apps[j].ap_prefix);
 			free(cf->cf_sites[i].st_apps[j].ap_root);
+			conf_fastcgi_free(&cf->cf_sites[i].st_apps[j].ap_fastcgi);
 		}
+		conf_fastcgi_free(&cf->cf_sites[i].st_fastcgi);
 		free(cf->cf_sites[i].st_apps);
 		free(cf->cf_sites[i].st_log.lg_dir);
 	}
@@ -2534,6 +2862,51 @@ conf_cgi_timeout(const struct conf_site *st, int app)
 	if (app >= 0 && (uint32_t)app < st->st_napps)
 		return st->st_apps[app].ap_cgi_timeout_ms;
 	return st->st_cgi_timeout_ms;
+}
+
+const struct conf_fastcgi *
+conf_fastcgi(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps &&
+	    st->st_apps[app].ap_fastcgi.fc_set)
+		return &st->st_apps[app].ap_fastcgi;
+	return &st->st_fastcgi;
+}
+
+/*
+ * An application that follows its site shares the site's processes,
+ * unless another pool serves it: its workers run as another user, who
+ * may not connect to the site's socket, and a pool's application code
+ * runs as that pool's user, which is what pools are for.
+ */
+int
+conf_fastcgi_group(const struct conf_site *st, int app)
+{
+	const struct conf_app	*ap;
+
+	if (app < 0 || (uint32_t)app >= st->st_napps)
+		return -1;
+	ap = &st->st_apps[app];
+	return ap->ap_fastcgi.fc_set || ap->ap_pool != st->st_pool ? app : -1;
+}
+
+/* The pool manager and the workers each call this: a pure function. */
+int
+conf_fastcgi_socket(const struct hsd_config *cf, uint32_t site, int app,
+    char *buf, size_t len)
+{
+	int	group, n;
+
+	if (site >= cf->cf_nsites)
+		return -1;
+	group = conf_fastcgi_group(&cf->cf_sites[site], app);
+	if (group < 0)
+		n = snprintf(buf, len, "%s/%s/%u.site.sock", cf->cf_run_dir,
+		    CONF_FASTCGI_DIR, site);
+	else
+		n = snprintf(buf, len, "%s/%s/%u.%d.sock", cf->cf_run_dir,
+		    CONF_FASTCGI_DIR, site, group);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 /*
@@ -2708,26 +3081,65 @@ conf_site_uses(const struct hsd_config *cf, uint32_t i, const char *pool)
 	return 0;
 }
 
+static int
+conf_strv_same(char *const *a, char *const *b)
+{
+	size_t	i;
+
+	for (i = 0; a[i] != NULL && b[i] != NULL; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return a[i] == NULL && b[i] == NULL;
+}
+
+static int
+conf_fastcgi_same(const struct conf_fastcgi *a, const struct conf_fastcgi *b)
+{
+	return conf_str_same(a->fc_address, b->fc_address) &&
+	    conf_str_same(a->fc_command, b->fc_command) &&
+	    conf_strv_same(a->fc_args, b->fc_args) &&
+	    conf_strv_same(a->fc_env, b->fc_env) &&
+	    a->fc_processes == b->fc_processes;
+}
+
 /*
  * Whether requests routed to site/app (app -1: none) are answered alike
- * in sa and sb: the same handler, and for a CGI the same time limit.
+ * in site ai of a and bi of b: the same handler, for a CGI the same time
+ * limit, for FastCGI the same settings and, for a command, the same
+ * socket: a worker connects to the path its own configuration gives.
  */
 static int
-conf_handler_same(const struct conf_site *sa, const struct conf_site *sb,
-    int app)
+conf_handler_same(const struct hsd_config *a, uint32_t ai,
+    const struct hsd_config *b, uint32_t bi, int app)
 {
+	const struct conf_site	*sa = &a->cf_sites[ai], *sb = &b->cf_sites[bi];
+	char			 pa[PATH_MAX], pb[PATH_MAX];
+
 	if (conf_handler(sa, app) != conf_handler(sb, app))
 		return 0;
-	return conf_handler(sa, app) != CONF_HANDLER_CGI ||
-	    conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app);
+	switch (conf_handler(sa, app)) {
+	case CONF_HANDLER_CGI:
+		return conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app);
+	case CONF_HANDLER_FASTCGI:
+		if (!conf_fastcgi_same(conf_fastcgi(sa, app),
+		    conf_fastcgi(sb, app)))
+			return 0;
+		if (conf_fastcgi(sa, app)->fc_command == NULL)
+			return 1;
+		return conf_fastcgi_socket(a, ai, app, pa, sizeof(pa)) == 0 &&
+		    conf_fastcgi_socket(b, bi, app, pb, sizeof(pb)) == 0 &&
+		    strcmp(pa, pb) == 0;
+	default:
+		return 1;
+	}
 }
 
 /*
  * Every site of a that uses the pool is in b and routes the same, and
  * the roots the pool's workers serve there are the same: the site's own
  * for the paths the pool serves, an application's for its prefix.  So
- * are the handlers and CGI time limits of those paths.  A root or a
- * handler only another pool serves is that pool's business.
+ * are the handlers, CGI time limits and FastCGI settings of those paths.
+ * A root or a handler only another pool serves is that pool's business.
  */
 static int
 conf_sites_same_for(const struct hsd_config *a, const struct hsd_config *b,
@@ -2747,13 +3159,13 @@ conf_sites_same_for(const struct hsd_config *a, const struct hsd_config *b,
 			return 0;
 		sb = &b->cf_sites[k];
 		own = strcmp(a->cf_pools[sa->st_pool].pl_name, pool) == 0;
-		if (own && !conf_handler_same(sa, sb, -1))
+		if (own && !conf_handler_same(a, i, b, k, -1))
 			return 0;
 		for (j = 0; j < sa->st_napps; j++) {
 			apool = a->cf_pools[sa->st_apps[j].ap_pool].pl_name;
 			if (strcmp(apool, pool) != 0)
 				continue;
-			if (!conf_handler_same(sa, sb, j))
+			if (!conf_handler_same(a, i, b, k, j))
 				return 0;
 			if (sa->st_apps[j].ap_root == NULL)
 				own = 1;	/* it serves the site's root */

@@ -111,14 +111,36 @@ struct conf_binding {
 };
 
 /*
- * What answers a site's or an application's requests: its files, or the
- * CGI/1.1 program (RFC 3875) each path names.  The words of the handler
- * key, in this order.
+ * What answers a site's or an application's requests: its files, the
+ * CGI/1.1 program (RFC 3875) each path names, or a FastCGI application
+ * (struct conf_fastcgi).  The words of the handler key, in this order.
  */
 enum conf_handler {
 	CONF_HANDLER_STATIC,	/* "static" */
 	CONF_HANDLER_CGI,	/* "cgi" */
+	CONF_HANDLER_FASTCGI,	/* "fastcgi" */
 };
+
+/*
+ * A FastCGI application: a server of its own the workers connect to
+ * (fc_address), or a command hsd-poolmgr runs fc_processes copies of,
+ * each accept()ing on fd 0, a listening socket it owns
+ * (conf_fastcgi_socket()).  Read it through conf_fastcgi(): there
+ * fc_args and fc_env are never NULL.  Where the handler is "fastcgi",
+ * exactly one of fc_address and fc_command is set (conf_load_*()
+ * checked it).
+ */
+struct conf_fastcgi {
+	char		*fc_address;	/* "unix:/path" or "host:port"; NULL with fc_command */
+	char		*fc_command;	/* absolute; NULL: fc_address is an external server */
+	char		**fc_args;	/* NULL-terminated */
+	char		**fc_env;	/* NULL-terminated "NAME=value" */
+	uint32_t	 fc_processes;
+	int		 fc_set;	/* the section wrote any fastcgi_ key */
+};
+
+#define CONF_FASTCGI_PROCESSES	4
+#define CONF_FASTCGI_DIR	"fcgi"	/* below run_dir: the groups' sockets */
 
 struct conf_app {
 	char		*ap_prefix;	/* "/api", no trailing slash */
@@ -130,6 +152,8 @@ struct conf_app {
 	int		 ap_handler;	/* enum conf_handler; -1: the site's */
 	/* Unset: the site's, copied when loaded, so never 0. */
 	uint64_t	 ap_cgi_timeout_ms;
+	/* fc_set 0: none written, the site's applies (conf_fastcgi()). */
+	struct conf_fastcgi ap_fastcgi;
 };
 
 /*
@@ -212,6 +236,7 @@ struct conf_site {
 	int		 st_handler;	/* enum conf_handler */
 	/* A CGI program still running after this long is killed; never 0. */
 	uint64_t	 st_cgi_timeout_ms;
+	struct conf_fastcgi st_fastcgi;
 };
 
 /*
@@ -326,6 +351,36 @@ int	conf_handler(const struct conf_site *, int app);
 uint64_t conf_cgi_timeout(const struct conf_site *, int app);
 
 /*
+ * FastCGI.  conf_fastcgi(): the settings for a request routed to
+ * site/app (app -1: none): the application's if it writes any fastcgi_
+ * key, else the site's.
+ *
+ * A command (fc_command) runs as a group of processes per site, and per
+ * application that writes fastcgi_ keys of its own or is served by
+ * another pool than its site (its processes run as that pool's user).
+ * conf_fastcgi_group() says which group serves site/app: -1 the site's,
+ * else that application's.
+ *
+ * conf_fastcgi_socket() writes the path of that group's listening
+ * socket to buf: <run_dir>/fcgi/<site index>.<group>.sock, the group
+ * "site" for -1, else the application's index.  The pool manager binds
+ * it, the workers connect to it: both call this, so it must stay a pure
+ * function of the configuration (run_dir is resolved when the text is
+ * loaded, and every process loads it as the user hsd-poolmgr runs as).
+ * 0, or -1 if it does not fit in len bytes.
+ *
+ * conf_parse_fastcgi_address(): a fastcgi_address as the socket address
+ * to connect to: "unix:/absolute/path", "ipv4:port" or "[ipv6]:port",
+ * numeric only (a worker never waits for a name lookup).  0 or -1.
+ */
+const struct conf_fastcgi *conf_fastcgi(const struct conf_site *, int app);
+int	conf_fastcgi_group(const struct conf_site *, int app);
+int	conf_fastcgi_socket(const struct hsd_config *, uint32_t site, int app,
+	    char *buf, size_t len);
+int	conf_parse_fastcgi_address(const char *, struct sockaddr_storage *,
+	    socklen_t *);
+
+/*
  * The entity-body rules: a body whose reading started at start_ms, of
  * which got bytes arrived by now_ms (monotonic milliseconds), breaks them
  * when entity_body_timeout has passed, or when min_body_rate is set,
@@ -363,10 +418,11 @@ const char *conf_map_path(const struct conf_site *, int app, const char *path,
  * compared.
  * conf_pool_same(): pool ai of a and bi of b are the same for their
  * workers: every pool key, the limits, how every site either
- * configuration sends to the pool routes, and the roots, handlers and
- * cgi_timeouts the pool serves there (roots as resolved: not for NOFS
- * text).  No cache key counts in any of
- * the three: every reload flushes the cache instead.
+ * configuration sends to the pool routes, and the roots, handlers,
+ * cgi_timeouts and FastCGI settings (with the socket of a FastCGI group)
+ * the pool serves there (roots as resolved: not for NOFS text).  No
+ * cache key counts in any of the three: every reload flushes the cache
+ * instead.
  * conf_find_site() and conf_pool_index() are a site's and a pool's index
  * by name, -1 if none; conf_find_listen() the listening address a socket
  * is bound to, -1.

@@ -2,7 +2,9 @@
  * The configuration module: a full file read into the expected structs,
  * the defaults, every rejection (with the file, line and key the message
  * must name), the value parsers, bindings and the listening sockets they
- * share, and the routing functions the listener and worker call.
+ * share, and the routing functions the listener and worker call, with
+ * the FastCGI settings and socket paths the pool manager and the worker
+ * both read.
  *
  * Config texts are templates: '@' stands for the scratch directory, whose
  * www/, api/, file and link -> www the roots point at.
@@ -11,6 +13,7 @@
 
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -1297,26 +1300,26 @@ static const struct conf_reject conf_rejects[] = {
 	  "  cache { enabled = false } }\n",
 	  "t.conf:2: ", "'cache'" },
 
-	/* A handler is one of its words, as written; "fastcgi" and
-	 * "module" are not offered yet. */
+	/* A handler is one of its words, as written; "module" is not
+	 * offered yet. */
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  handler = \"php\" }\n",
-	  "t.conf:2: site \"s\": handler: \"php\" is neither \"static\" nor "
-	  "\"cgi\"", NULL },
+	  "t.conf:2: site \"s\": handler: \"php\" is not \"static\", "
+	  "\"cgi\" or \"fastcgi\"", NULL },
 	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
-	  "  application \"/cgi-bin\" {\n    handler = \"fastcgi\"\n  }\n}\n",
+	  "  application \"/cgi-bin\" {\n    handler = \"fcgi\"\n  }\n}\n",
 	  "t.conf:5: site \"s\": application \"/cgi-bin\": handler: "
-	  "\"fastcgi\" is neither \"static\" nor \"cgi\"", NULL },
+	  "\"fcgi\" is not \"static\", \"cgi\" or \"fastcgi\"", NULL },
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  handler = module }\n",
-	  "t.conf:2: site \"s\": handler: \"module\" is neither", NULL },
+	  "t.conf:2: site \"s\": handler: \"module\" is not", NULL },
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  application \"/a\" { handler = \"CGI\" } }\n",
 	  "t.conf:2: site \"s\": application \"/a\": handler: \"CGI\" is "
-	  "neither", NULL },
+	  "not", NULL },
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  handler = \"\" }\n",
-	  "t.conf:2: site \"s\": handler: \"\" is neither", NULL },
+	  "t.conf:2: site \"s\": handler: \"\" is not", NULL },
 	/* A CGI program always has a time limit. */
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  cgi_timeout = 0 }\n",
@@ -1352,6 +1355,125 @@ static const struct conf_reject conf_rejects[] = {
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  cgi_max_children = 4 }\n",
 	  "t.conf:2: site \"s\": no such option 'cgi_max_children'", NULL },
+
+	/* FastCGI: an address or a command where the handler is
+	 * "fastcgi", never both, on the path's own line. */
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  handler = \"fastcgi\"\n}\n",
+	  "t.conf:4: site \"s\": handler \"fastcgi\" needs fastcgi_address "
+	  "or fastcgi_command", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  handler = \"fastcgi\"\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n"
+	  "  fastcgi_address = \"127.0.0.1:9000\"\n}\n",
+	  "t.conf:6: site \"s\": handler \"fastcgi\" needs fastcgi_address "
+	  "or fastcgi_command, not both", NULL },
+	/* An application that writes a fastcgi_ key takes none of the
+	 * site's: its own section is named. */
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  handler = \"fastcgi\"\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n"
+	  "  application \"/a\" {\n    fastcgi_processes = 2\n  }\n}\n",
+	  "t.conf:6: site \"s\": application \"/a\": handler \"fastcgi\" "
+	  "needs fastcgi_address or fastcgi_command", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/a\" {\n    handler = \"fastcgi\"\n  }\n}\n",
+	  "t.conf:5: site \"s\": application \"/a\": handler \"fastcgi\" "
+	  "needs fastcgi_address or fastcgi_command", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/a\" {\n    handler = \"fastcgi\"\n"
+	  "    fastcgi_address = \"unix:/run/php/php8.2-fpm.sock\"\n"
+	  "    fastcgi_command = \"/usr/bin/php-cgi\"\n  }\n}\n",
+	  "t.conf:7: site \"s\": application \"/a\": handler \"fastcgi\" "
+	  "needs fastcgi_address or fastcgi_command, not both", NULL },
+	/* Both in the site, used by an application only: the site's
+	 * lines are at fault. */
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  fastcgi_address = \"127.0.0.1:9000\"\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n"
+	  "  application \"/a\" { handler = \"fastcgi\" }\n}\n",
+	  "t.conf:5: site \"s\": handler \"fastcgi\" needs "
+	  "fastcgi_address or fastcgi_command, not both", NULL },
+	/* Addresses. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_address = \"unix:run/php.sock\" }\n",
+	  "t.conf:2: site \"s\": fastcgi_address: bad address "
+	  "\"unix:run/php.sock\" (want unix:/absolute/path, ipv4:port or "
+	  "[ipv6]:port)", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_address = \"unix:/" 
+	  "0123456789012345678901234567890123456789012345678901234567890123"
+	  "4567890123456789012345678901234567890123456\" }\n",
+	  "t.conf:2: site \"s\": fastcgi_address: \"unix:/0123",
+	  "\": the path is longer than 107 bytes, the most a socket address "
+	  "holds" },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" {\n"
+	  "    fastcgi_address = \"localhost:9000\" } }\n",
+	  "t.conf:3: site \"s\": application \"/a\": fastcgi_address: bad "
+	  "address \"localhost:9000\"", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_address = \"127.0.0.1\" }\n",
+	  "t.conf:2: site \"s\": fastcgi_address: bad address", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_address = \"127.0.0.1:65536\" }\n",
+	  "t.conf:2: site \"s\": fastcgi_address: bad address", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_address = \"::1:9000\" }\n",
+	  "t.conf:2: site \"s\": fastcgi_address: bad address", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_address = \"\" }\n",
+	  "t.conf:2: site \"s\": fastcgi_address: must not be empty", NULL },
+	/* The command, its environment, its copies. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_command = \"php-cgi\" }\n",
+	  "t.conf:2: site \"s\": fastcgi_command: \"php-cgi\" is not an "
+	  "absolute path", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_env = {\"A=1\",\n"
+	  "    \"PHP_FCGI_MAX_REQUESTS\"} }\n",
+	  "t.conf:3: site \"s\": fastcgi_env: \"PHP_FCGI_MAX_REQUESTS\" is "
+	  "not NAME=value", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" { fastcgi_env = {\"=1\"} } }\n",
+	  "t.conf:2: site \"s\": application \"/a\": fastcgi_env: \"=1\" "
+	  "has an empty name", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_processes = 0 }\n",
+	  "t.conf:2: site \"s\": fastcgi_processes: 0 is out of range "
+	  "(1..1024)", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" {\n    fastcgi_processes = 1025 } }\n",
+	  "t.conf:3: site \"s\": application \"/a\": fastcgi_processes: "
+	  "1025 is out of range (1..1024)", NULL },
+	/* A command runs outside any chroot. */
+	{ "pool \"jail\" {\n  chroot = \"@\"\n}\n"
+	  "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  pool = \"jail\"\n  handler = \"fastcgi\"\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n}\n",
+	  "t.conf:9: site \"s\": fastcgi_command is not supported in a "
+	  "chrooted pool (pool \"jail\" has chroot \"@\", line 2)", NULL },
+	{ "pool \"jail\" {\n  chroot = \"@\"\n}\n"
+	  "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n"
+	  "  application \"/php\" {\n    handler = \"fastcgi\"\n"
+	  "    pool = \"jail\"\n  }\n}\n",
+	  "t.conf:10: site \"s\": application \"/php\": fastcgi_command is "
+	  "not supported in a chrooted pool", NULL },
+	/* Its socket must fit a socket address. */
+	{ "run_dir = \"/tmp/"
+	  "0123456789012345678901234567890123456789012345678901234567890123"
+	  "4567890123456789012345\"\n"
+	  "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  handler = \"fastcgi\"\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n}\n",
+	  "t.conf:6: site \"s\": fastcgi_command: its socket in run_dir "
+	  "\"/tmp/0123", "would be longer than 107 bytes" },
+	/* Site and application keys only. */
+	{ "pool \"p\" { fastcgi_processes = 2 }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": no such option 'fastcgi_processes'", NULL },
+	{ "fastcgi_command = \"/usr/bin/php-cgi\"\n" ONE_SITE,
+	  "t.conf:1: no such option 'fastcgi_command'", NULL },
 };
 
 START_TEST(test_conf_reject)
@@ -1709,6 +1831,173 @@ START_TEST(test_conf_cgi)
 		conf_free(cf);
 	}
 	free(t);
+}
+END_TEST
+
+/*
+ * FastCGI: a site's settings and their defaults (4 processes, no
+ * arguments, no environment), an application's own when it writes any
+ * fastcgi_ key, else its site's.
+ */
+#define FCGI_SITES \
+	"pool \"other\" { }\n" \
+	"site \"none\" { bindings = {\"*:8080\"} root = \"@/www\" }\n" \
+	"site \"php\" {\n" \
+	"  bindings = {\"*:8081\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  handler = \"fastcgi\"\n" \
+	"  fastcgi_command = \"/usr/bin/php-cgi\"\n" \
+	"  fastcgi_args = {\"-d\", \"display_errors=0\", \"\"}\n" \
+	"  fastcgi_env = {\"PHP_FCGI_MAX_REQUESTS=100\", \"X=a=b\", \"E=\"}\n" \
+	"  application \"/inherit\" { }\n" \
+	"  application \"/fpm\" {\n" \
+	"    fastcgi_address = \"unix:/run/php/php8.2-fpm.sock\"\n" \
+	"  }\n" \
+	"  application \"/more\" {\n" \
+	"    fastcgi_command = \"/usr/bin/php-cgi\"\n" \
+	"    fastcgi_processes = 1024\n" \
+	"  }\n" \
+	"  application \"/static\" { handler = \"static\" }\n" \
+	"  application \"/other\" { pool = \"other\" }\n" \
+	"  application \"/empty\" {\n" \
+	"    handler = \"static\"\n" \
+	"    fastcgi_args = {}\n" \
+	"  }\n" \
+	"}\n"
+
+START_TEST(test_conf_fastcgi)
+{
+	struct hsd_config		*cf;
+	const struct conf_site		*none, *php;
+	const struct conf_fastcgi	*fc;
+	char				*t;
+	int				 pass;
+
+	t = fx_subst(FCGI_SITES);
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(conf_load_text(t, CONF_NAME,
+		    pass ? CONF_LOAD_NOFS : 0, &cf), 0);
+		none = &cf->cf_sites[0];
+		php = &cf->cf_sites[1];
+
+		/* Nothing written: the defaults, lists empty, not NULL. */
+		fc = conf_fastcgi(none, -1);
+		ck_assert_ptr_eq(fc, &none->st_fastcgi);
+		ck_assert_int_eq(fc->fc_set, 0);
+		ck_assert_ptr_null(fc->fc_address);
+		ck_assert_ptr_null(fc->fc_command);
+		ck_assert_ptr_nonnull(fc->fc_args);
+		ck_assert_ptr_null(fc->fc_args[0]);
+		ck_assert_ptr_nonnull(fc->fc_env);
+		ck_assert_ptr_null(fc->fc_env[0]);
+		ck_assert_uint_eq(fc->fc_processes, 4);
+
+		ck_assert_int_eq(php->st_handler, CONF_HANDLER_FASTCGI);
+		fc = conf_fastcgi(php, -1);
+		ck_assert_int_eq(fc->fc_set, 1);
+		ck_assert_ptr_null(fc->fc_address);
+		ck_assert_str_eq(fc->fc_command, "/usr/bin/php-cgi");
+		ck_assert_str_eq(fc->fc_args[0], "-d");
+		ck_assert_str_eq(fc->fc_args[1], "display_errors=0");
+		ck_assert_str_eq(fc->fc_args[2], "");
+		ck_assert_ptr_null(fc->fc_args[3]);
+		ck_assert_str_eq(fc->fc_env[0], "PHP_FCGI_MAX_REQUESTS=100");
+		ck_assert_str_eq(fc->fc_env[1], "X=a=b");
+		ck_assert_str_eq(fc->fc_env[2], "E=");
+		ck_assert_ptr_null(fc->fc_env[3]);
+		ck_assert_uint_eq(fc->fc_processes, 4);
+
+		/* /inherit: the site's, handler and all. */
+		ck_assert_int_eq(php->st_apps[0].ap_fastcgi.fc_set, 0);
+		ck_assert_ptr_eq(conf_fastcgi(php, 0), &php->st_fastcgi);
+		ck_assert_int_eq(conf_handler(php, 0), CONF_HANDLER_FASTCGI);
+		/* /fpm: its own, with nothing of the site's. */
+		fc = conf_fastcgi(php, 1);
+		ck_assert_ptr_eq(fc, &php->st_apps[1].ap_fastcgi);
+		ck_assert_int_eq(fc->fc_set, 1);
+		ck_assert_str_eq(fc->fc_address,
+		    "unix:/run/php/php8.2-fpm.sock");
+		ck_assert_ptr_null(fc->fc_command);
+		ck_assert_ptr_null(fc->fc_args[0]);
+		ck_assert_ptr_null(fc->fc_env[0]);
+		ck_assert_uint_eq(fc->fc_processes, 4);
+		/* /more: its own command and count. */
+		fc = conf_fastcgi(php, 2);
+		ck_assert_str_eq(fc->fc_command, "/usr/bin/php-cgi");
+		ck_assert_uint_eq(fc->fc_processes, 1024);
+		ck_assert_ptr_null(fc->fc_args[0]);
+		/* /static, /other: the site's settings. */
+		ck_assert_ptr_eq(conf_fastcgi(php, 3), &php->st_fastcgi);
+		ck_assert_int_eq(conf_handler(php, 3), CONF_HANDLER_STATIC);
+		ck_assert_ptr_eq(conf_fastcgi(php, 4), &php->st_fastcgi);
+		/* An empty list written is a key written. */
+		ck_assert_int_eq(php->st_apps[5].ap_fastcgi.fc_set, 1);
+		ck_assert_ptr_eq(conf_fastcgi(php, 5),
+		    &php->st_apps[5].ap_fastcgi);
+		ck_assert_ptr_null(conf_fastcgi(php, 5)->fc_command);
+		/* An index past the applications is the site. */
+		ck_assert_ptr_eq(conf_fastcgi(php, 6), &php->st_fastcgi);
+		/* As routing gives it. */
+		ck_assert_ptr_eq(conf_fastcgi(php, conf_route_app(php,
+		    "/fpm/index.php", 14)), &php->st_apps[1].ap_fastcgi);
+		ck_assert_ptr_eq(conf_fastcgi(php, conf_route_app(php,
+		    "/index.php", 10)), &php->st_fastcgi);
+		conf_free(cf);
+	}
+	free(t);
+}
+END_TEST
+
+/*
+ * Which processes serve a path, and the socket both the pool manager
+ * and the workers find them at: the site's group for the site and the
+ * applications that follow it in its pool; an application's own for
+ * one with settings of its own or another pool.
+ */
+START_TEST(test_conf_fastcgi_socket)
+{
+	struct hsd_config	*cf;
+	const struct conf_site	*php;
+	char			 buf[256], want[256], small[8];
+
+	cf = load_ok("run_dir = \"/run/x\"\n" FCGI_SITES);
+	php = &cf->cf_sites[1];
+	ck_assert_int_eq(conf_fastcgi_group(php, -1), -1);
+	ck_assert_int_eq(conf_fastcgi_group(php, 0), -1);
+	ck_assert_int_eq(conf_fastcgi_group(php, 1), 1);
+	ck_assert_int_eq(conf_fastcgi_group(php, 2), 2);
+	ck_assert_int_eq(conf_fastcgi_group(php, 3), -1);
+	ck_assert_int_eq(conf_fastcgi_group(php, 4), 4);
+	ck_assert_int_eq(conf_fastcgi_group(php, 6), -1);
+
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, -1, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/x/fcgi/1.site.sock");
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 0, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/x/fcgi/1.site.sock");
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 2, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/x/fcgi/1.2.sock");
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 4, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/x/fcgi/1.4.sock");
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 0, -1, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/x/fcgi/0.site.sock");
+	/* Exactly fitting, one byte short, no such site. */
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 2, buf, 21), 0);
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 2, buf, 20), -1);
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 2, small, sizeof(small)),
+	    -1);
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 2, -1, buf, sizeof(buf)), -1);
+	conf_free(cf);
+
+	/* A trailing '/' of run_dir is not doubled; the default run_dir. */
+	cf = load_ok("run_dir = \"/run/x/\"\n" FCGI_SITES);
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 1, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/x/fcgi/1.1.sock");
+	conf_free(cf);
+	cf = load_ok(FCGI_SITES);
+	snprintf(want, sizeof(want), "%s/fcgi/1.site.sock", cf->cf_run_dir);
+	ck_assert_int_eq(conf_fastcgi_socket(cf, 1, 3, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, want);
+	conf_free(cf);
 }
 END_TEST
 
@@ -2186,6 +2475,51 @@ START_TEST(test_conf_binding_ok)
 	ck_assert_str_eq(bd.bd_text, c->in);
 	free(bd.bd_host);
 	free(bd.bd_text);
+}
+END_TEST
+
+/* fastcgi_address as the worker connects to it. */
+START_TEST(test_conf_fastcgi_address)
+{
+	struct sockaddr_storage	 ss;
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
+	socklen_t		 len;
+	char			 path[160];
+	static const char	*bad[] = {
+		NULL, "", "unix:", "unix:run/php.sock", "UNIX:/x",
+		"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+		"127.0.0.1:9000x", "127.0.0.1:+900", "127.0.0.1:0009000",
+		":9000", "*:9000", "localhost:9000", "::1:9000", "[::1]",
+		"[::1]9000", "[]:9000", "[127.0.0.1]:9000", "[::1]:9000:x",
+		"1.2.3:9000",
+	};
+	size_t			 i;
+
+	ck_assert_int_eq(conf_parse_fastcgi_address("127.0.0.1:9000", &ss,
+	    &len), 0);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
+	assert_sin(&ss, "127.0.0.1", 9000);
+	ck_assert_int_eq(conf_parse_fastcgi_address("[::1]:65535", &ss, &len),
+	    0);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
+	assert_sin6(&ss, "::1", 65535);
+	ck_assert_int_eq(conf_parse_fastcgi_address(
+	    "unix:/run/php/php8.2-fpm.sock", &ss, &len), 0);
+	ck_assert_int_eq(sun->sun_family, AF_UNIX);
+	ck_assert_str_eq(sun->sun_path, "/run/php/php8.2-fpm.sock");
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_un));
+	/* The longest path a socket address holds, and one more byte. */
+	memset(path, 'a', sizeof(path));
+	memcpy(path, "unix:/", 6);
+	path[5 + sizeof(sun->sun_path) - 1] = '\0';
+	ck_assert_int_eq(conf_parse_fastcgi_address(path, &ss, &len), 0);
+	ck_assert_uint_eq(strlen(sun->sun_path), sizeof(sun->sun_path) - 1);
+	path[5 + sizeof(sun->sun_path) - 1] = 'a';
+	path[5 + sizeof(sun->sun_path)] = '\0';
+	ck_assert_int_eq(conf_parse_fastcgi_address(path, &ss, &len), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(conf_parse_fastcgi_address(bad[i], &ss, &len) ==
+		    -1, "\"%s\" accepted", bad[i] ? bad[i] : "(null)");
 }
 END_TEST
 
@@ -2828,6 +3162,96 @@ START_TEST(test_conf_reload_cgi)
 }
 END_TEST
 
+/*
+ * FastCGI settings of the paths a pool serves recycle it, every key, as
+ * the handler does; where no FastCGI runs they count for nothing.  A
+ * command's socket moves with its site's index, and workers started
+ * with the old index would connect to the old path: that recycles too.
+ */
+#define RL_FCGI(ss, api) \
+	"pool \"b\" { }\n" \
+	"site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\" " ss \
+	"\n  application \"/api\" { pool = \"b\" root = \"@/api\" " api \
+	" } }\n"
+#define RL_PHP	"handler = fastcgi fastcgi_command = \"/usr/bin/php-cgi\" "
+
+START_TEST(test_conf_reload_fastcgi)
+{
+	struct hsd_config	*a, *b;
+
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI(RL_PHP, ""), "default"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI(RL_PHP "fastcgi_processes = 4 fastcgi_args = {}", ""),
+	    "default"), 1);
+	/* Each key of the site's: its pool, and b, whose application
+	 * follows the site. */
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI(RL_PHP "fastcgi_processes = 2", ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI(RL_PHP "fastcgi_processes = 2", ""), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI(RL_PHP "fastcgi_args = {\"-c\", \"/etc/x.ini\"}", ""),
+	    "default"), 0);
+	ck_assert_int_eq(rl_pool_same(
+	    RL_FCGI(RL_PHP "fastcgi_args = {\"-c\", \"/etc/x.ini\"}", ""),
+	    RL_FCGI(RL_PHP "fastcgi_args = {\"-c\"}", ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI(RL_PHP "fastcgi_env = {\"A=1\"}", ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP "fastcgi_env = {\"A=1\"}",
+	    ""), RL_FCGI(RL_PHP "fastcgi_env = {\"A=2\"}", ""), "default"),
+	    0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI("handler = fastcgi fastcgi_command = \"/usr/bin/php\"",
+	    ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\"",
+	    ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\"",
+	    ""),
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9001\"",
+	    ""), "default"), 0);
+	/* ... unless the application has its own: then b stays. */
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
+	    RL_FCGI(RL_PHP "fastcgi_processes = 2", RL_PHP), "b"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
+	    RL_FCGI(RL_PHP, RL_PHP "fastcgi_processes = 2"), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
+	    RL_FCGI(RL_PHP, RL_PHP "fastcgi_processes = 2"), "default"), 1);
+	/* Where no FastCGI runs, its keys change nothing. */
+	ck_assert_int_eq(rl_pool_same(RL_FCGI("", ""),
+	    RL_FCGI("fastcgi_processes = 2", "fastcgi_env = {\"A=1\"}"),
+	    "default"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI("", ""),
+	    RL_FCGI("fastcgi_processes = 2", "fastcgi_env = {\"A=1\"}"),
+	    "b"), 1);
+	/* The handler itself. */
+	ck_assert_int_eq(rl_pool_same(RL_FCGI("", ""), RL_FCGI(RL_PHP, ""),
+	    "default"), 0);
+	/* The site's index moves its socket: a site added before it. */
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, ""),
+	    "site \"first\" { bindings = {\"127.0.0.1:8081\"} "
+	    "root = \"@/www\" pool = \"b\" }\n" RL_FCGI(RL_PHP, ""),
+	    "default"), 0);
+	/* ... which an external server does not have. */
+	ck_assert_int_eq(rl_pool_same(
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"[::1]:9000\"", ""),
+	    "pool \"c\" { }\n"
+	    "site \"first\" { bindings = {\"127.0.0.1:8081\"} "
+	    "root = \"@/www\" pool = \"c\" }\n"
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"[::1]:9000\"", ""),
+	    "default"), 1);
+
+	a = load_ok(RL_FCGI("", ""));
+	b = load_ok(RL_FCGI(RL_PHP, RL_PHP "fastcgi_processes = 9"));
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 1);
+	ck_assert_ptr_null(conf_restart_key(a, b));
+	conf_free(b);
+	conf_free(a);
+}
+END_TEST
+
 /* The listener's parse: no filesystem, no user database. */
 START_TEST(test_conf_reload_nofs)
 {
@@ -2900,6 +3324,8 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_cache_keys);
 	tcase_add_test(tc, test_conf_cacheable);
 	tcase_add_test(tc, test_conf_cgi);
+	tcase_add_test(tc, test_conf_fastcgi);
+	tcase_add_test(tc, test_conf_fastcgi_socket);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
@@ -2919,6 +3345,7 @@ suite_conf(void)
 	    sizeof(conf_bindings_ok) / sizeof(conf_bindings_ok[0]));
 	tcase_add_loop_test(tc, test_conf_binding_bad, 0,
 	    sizeof(conf_bindings_bad) / sizeof(conf_bindings_bad[0]));
+	tcase_add_test(tc, test_conf_fastcgi_address);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("routing");
@@ -2943,6 +3370,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_reload_nofs);
 	tcase_add_test(tc, test_conf_reload_cache);
 	tcase_add_test(tc, test_conf_reload_cgi);
+	tcase_add_test(tc, test_conf_reload_fastcgi);
 	tcase_add_test(tc, test_conf_find_listen);
 	suite_add_tcase(s, tc);
 	return s;
