@@ -9,7 +9,7 @@
 
 build="build-essential autoconf automake pkg-config libevent-dev
 	libhttp-parser-dev libconfuse-dev libseccomp-dev check"
-test="curl wrk python3 util-linux gdb goaccess strace"
+test="curl wrk python3 util-linux gdb goaccess strace php-cgi php-fpm"
 bench="nginx-light nghttp2-client slowhttptest"
 
 case "${1:-}" in
