@@ -2681,7 +2681,8 @@ fail:
 void
 conf_free(struct hsd_config *cf)
 {
-	uint32_t	i, j;
+	struct conf_app	*ap;
+	uint32_t	 i, j;
 
 	if (cf == NULL)
 		return;
@@ -2704,9 +2705,10 @@ conf_free(struct hsd_config *cf)
 		free(cf->cf_sites[i].st_name);
 		free(cf->cf_sites[i].st_root);
 		for (j = 0; j < cf->cf_sites[i].st_napps; j++) {
-			free(cf->cf_sites[i].st_apps[j].ap_prefix);
-			free(cf->cf_sites[i].st_apps[j].ap_root);
-			conf_fastcgi_free(&cf->cf_sites[i].st_apps[j].ap_fastcgi);
+			ap = &cf->cf_sites[i].st_apps[j];
+			free(ap->ap_prefix);
+			free(ap->ap_root);
+			conf_fastcgi_free(&ap->ap_fastcgi);
 		}
 		conf_fastcgi_free(&cf->cf_sites[i].st_fastcgi);
 		free(cf->cf_sites[i].st_apps);

@@ -454,6 +454,22 @@ ctl_status_json(struct evbuffer *out, const struct ctl_lsn *cl)
 			    1000);
 			first = 0;
 		}
+		evbuffer_add_printf(out, "], \"fastcgi\": [");
+		first = 1;
+		TAILQ_FOREACH(c, &penv->pe_children, pc_entry) {
+			if (c->pc_kind != PM_FASTCGI ||
+			    fastcgi_child_pool(c) != i)
+				continue;
+			evbuffer_add_printf(out, "%s\n    {\"group\": ",
+			    first ? "" : ",");
+			ctl_json_str(out, fastcgi_child_group(c));
+			evbuffer_add_printf(out, ", \"pid\": %d, \"state\": "
+			    "\"%s\", \"uptime_s\": %llu}", (int)c->pc_pid,
+			    c->pc_stop_sent ? "stopping" : "running",
+			    (unsigned long long)(now - c->pc_started_ms) /
+			    1000);
+			first = 0;
+		}
 		evbuffer_add_printf(out, "]}");
 	}
 	evbuffer_add_printf(out, "],\n \"listener\": ");
@@ -558,6 +574,17 @@ ctl_status_text(struct evbuffer *out, const struct ctl_lsn *cl)
 				    v);
 			else
 				evbuffer_add_printf(out, "? kB resident\n");
+		}
+		TAILQ_FOREACH(c, &penv->pe_children, pc_entry) {
+			if (c->pc_kind != PM_FASTCGI ||
+			    fastcgi_child_pool(c) != i)
+				continue;
+			evbuffer_add_printf(out, "  fastcgi ");
+			ctl_text_str(out, fastcgi_child_group(c));
+			evbuffer_add_printf(out, ": pid %d, %s, up %llus\n",
+			    (int)c->pc_pid, c->pc_stop_sent ? "stopping" :
+			    "running", (unsigned long long)(now -
+			    c->pc_started_ms) / 1000);
 		}
 	}
 }

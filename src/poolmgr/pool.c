@@ -495,13 +495,14 @@ pool_recent_failures(uint32_t pool)
 
 /*
  * Rapid-fail protection (IIS 6's): a worker of the pool failed -- it died,
- * failed to start, or the listener found it hung or broken.  When
- * rapid_fail_max failures fall within rapid_fail_interval the pool goes
- * offline: the listener answers its requests 503 at once, nothing is
- * restarted, and the workers it still has are retired, until an operator
- * starts it again.  Returns 1 if it went offline.
+ * failed to start, or the listener found it hung or broken -- or one of
+ * the FastCGI processes it runs crashed.  When rapid_fail_max failures
+ * fall within rapid_fail_interval the pool goes offline: the listener
+ * answers its requests 503 at once, nothing is restarted, and the
+ * workers and FastCGI processes it still has are stopped, until an
+ * operator starts it again.  Returns 1 if it went offline.
  */
-static int
+int
 pool_failure(uint32_t pool)
 {
 	const struct conf_pool	*cp = &penv->pe_conf->cf_pools[pool];
@@ -530,6 +531,7 @@ pool_failure(uint32_t pool)
 	evtimer_del(pp->pp_restart);
 	pool_send_state(pool);
 	pool_retire_all(pool, "its pool was taken offline");
+	fastcgi_pool_state(pool);
 	return 1;
 }
 
@@ -559,6 +561,7 @@ pool_stop(uint32_t pool, char *err, size_t errlen)
 	/* The listener first, so nothing more is handed to the workers. */
 	pool_send_state(pool);
 	pool_retire_all(pool, "its pool was stopped");
+	fastcgi_pool_state(pool);
 	return 0;
 }
 
@@ -584,6 +587,7 @@ pool_start(uint32_t pool, char *err, size_t errlen)
 	pp->pp_start_fails = 0;
 	pool_send_state(pool);
 	pool_fill(pool);
+	fastcgi_pool_state(pool);
 	return 0;
 }
 

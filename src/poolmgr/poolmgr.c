@@ -3,8 +3,9 @@
  * outlives the others (the WAS role of IIS 6).  It reads the config, binds
  * the listening sockets, creates every channel, spawns the listener and
  * each pool's workers (pool.c does the pools), restarts the listener
- * when it dies (supervise.c), and stops everything in order on
- * SIGTERM/SIGINT.
+ * when it dies (supervise.c), runs the FastCGI applications the
+ * configuration names a command for (fastcgi.c), and stops everything
+ * in order on SIGTERM/SIGINT.
  *
  * Peers:
  *	listener	hands it the listening sockets, each worker's channel
@@ -13,6 +14,8 @@
  *			channel; it says ready, answers pings and asks to be
  *			recycled (pool.c)
  *	hsdctl		the control socket in run_dir (ctl.c)
+ *	FastCGI		no channel: a listening socket each group accepts
+ *			on, and exit statuses (fastcgi.c)
  */
 #include "config.h"
 
@@ -241,6 +244,7 @@ poolmgr_connect(struct pm_child *a, uint16_t type_a, struct pm_child *b,
 	close(ch[1]);
 }
 
+/* chanfd -1: a child without a channel (a FastCGI process). */
 struct pm_child *
 poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 {
@@ -252,6 +256,9 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	c->pc_pool = pool;
 	c->pc_pid = pid;
 	c->pc_started_ms = clock_ms();
+	TAILQ_INSERT_TAIL(&penv->pe_children, c, pc_entry);
+	if (chanfd == -1)
+		return c;
 	c->pc_chan = chan_new(penv->pe_base, chanfd,
 	    kind == PM_LISTENER ? "listener" : kind == PM_LOGGER ? "logger" :
 	    kind == PM_CACHED ? "cache" : "worker",
@@ -261,7 +268,6 @@ poolmgr_child_new(enum pm_kind kind, uint32_t pool, pid_t pid, int chanfd)
 	    poolmgr_child_chan_gone, c);
 	if (c->pc_chan == NULL)
 		fatalx("poolmgr_child_new: no channel for pid %d", (int)pid);
-	TAILQ_INSERT_TAIL(&penv->pe_children, c, pc_entry);
 	return c;
 }
 
@@ -298,6 +304,18 @@ poolmgr_describe_exit(int status, char *buf, size_t len)
 		    WEXITSTATUS(status));
 }
 
+/* Whether a worker is left; FastCGI processes serve only them. */
+static int
+poolmgr_workers_left(void)
+{
+	struct pm_child	*c;
+
+	TAILQ_FOREACH(c, &penv->pe_children, pc_entry)
+		if (c->pc_kind == PM_WORKER)
+			return 1;
+	return 0;
+}
+
 static void
 poolmgr_reap(void)
 {
@@ -314,6 +332,9 @@ poolmgr_reap(void)
 		if (c->pc_kind == PM_WORKER) {
 			pool_worker_exited(c, status);
 			poolmgr_child_free(c);
+		} else if (c->pc_kind == PM_FASTCGI) {
+			fastcgi_exited(c, status);
+			poolmgr_child_free(c);
 		} else
 			supervise_exited(c, status);
 	}
@@ -324,6 +345,8 @@ poolmgr_reap(void)
 			logger_stop();
 			cache_stop();
 		}
+		if (!poolmgr_workers_left())
+			fastcgi_stop();
 		if (TAILQ_EMPTY(&penv->pe_children))
 			event_base_loopexit(penv->pe_base, NULL);
 	}
@@ -345,7 +368,8 @@ poolmgr_kill_all(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Graceful stop: the listener stops accepting and drains, then the workers
- * are told to finish; whatever is left after shutdown_timeout is killed. */
+ * are told to finish, then the FastCGI processes that served them;
+ * whatever is left after shutdown_timeout is killed. */
 void
 poolmgr_stop(int sig)
 {
@@ -370,6 +394,8 @@ poolmgr_stop(int sig)
 		    0, -1);
 	else
 		pool_stop_workers();
+	if (!poolmgr_workers_left())
+		fastcgi_stop();
 	conf_timeval(ms, &tv);
 	evtimer_add(penv->pe_kill_timer, &tv);
 	if (TAILQ_EMPTY(&penv->pe_children))
@@ -632,7 +658,8 @@ poolmgr_check_chroot(const struct hsd_config *cf, const char *file)
  * written after it, with the daemon's pid. */
 /*
  * What the configuration asks of this machine that conf_load_*() cannot
- * tell: users the server can switch to, chroot directories fit for use.
+ * tell: users the server can switch to, chroot directories fit for use,
+ * FastCGI commands that are there to run.
  * Each problem is logged with the file's line; -1 if any.
  */
 int
@@ -645,6 +672,8 @@ poolmgr_check_conf(const struct hsd_config *cf, const char *file)
 	if (poolmgr_check_chroot(cf, file) == -1)
 		rv = -1;
 	if (logger_check_dirs(cf, file) == -1)
+		rv = -1;
+	if (fastcgi_check_conf(cf, file) == -1)
 		rv = -1;
 	return rv;
 }
@@ -772,7 +801,14 @@ main(int argc, char *argv[])
 	 * control socket keeps its pid file. */
 	if (ctl_open() == -1)
 		exit(1);
+	/* After the control socket: a server already running keeps its
+	 * FastCGI sockets. */
+	if (fastcgi_open() == -1) {
+		ctl_close();
+		exit(1);
+	}
 	if ((pidfd = poolmgr_open_pidfile(rundir)) == -1) {
+		fastcgi_close();
 		ctl_close();
 		exit(1);
 	}
@@ -807,6 +843,7 @@ main(int argc, char *argv[])
 
 	/* The listener, then the workers once it is there to take them. */
 	supervise_start_all();
+	fastcgi_start();
 	if (penv->pe_conf->cf_shared)
 		log_info("started: isolation \"shared\" (IIS 5.0 isolation "
 		    "mode): every request goes to pool default, without "
@@ -818,6 +855,7 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(penv->pe_base);
 
+	fastcgi_close();
 	ctl_close();
 	if (penv->pe_pidfile != NULL)
 		unlink(penv->pe_pidfile);

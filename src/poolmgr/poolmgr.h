@@ -1,6 +1,6 @@
 /*
- * hsd-poolmgr's state: its children (the listener and every worker) and
- * each pool's bookkeeping for restarts.
+ * hsd-poolmgr's state: its children (the listener, every worker, the
+ * FastCGI processes it runs) and each pool's bookkeeping for restarts.
  */
 #ifndef HSD_POOLMGR_H
 #define HSD_POOLMGR_H
@@ -8,12 +8,14 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct chan;
 struct conf_listen;
 struct conf_pool;
 struct event;
 struct event_base;
+struct fcgi_group;
 struct hsd_config;
 struct msg_hdr;
 
@@ -37,6 +39,7 @@ enum pm_kind {
 	PM_WORKER,
 	PM_LOGGER,
 	PM_CACHED,
+	PM_FASTCGI,	/* no channel; fastcgi.c */
 };
 
 struct pm_child {
@@ -54,6 +57,7 @@ struct pm_child {
 	int			 pc_fail_counted; /* towards rapid-fail already */
 	uint64_t		 pc_started_ms;	/* monotonic, for uptime */
 	struct event		*pc_kill;	/* SIGKILL if not gone by then */
+	struct fcgi_group	*pc_fcgi;	/* a FastCGI process's group */
 	TAILQ_ENTRY(pm_child)	 pc_entry;
 
 	/* Health and recycling (pool.c); workers only. */
@@ -152,6 +156,18 @@ void	 logger_reopen(void);
 void	 logger_reload(uint32_t, int);
 void	 logger_stop(void);
 
+/* fastcgi.c */
+int	 fastcgi_open(void);
+void	 fastcgi_start(void);
+void	 fastcgi_close(void);
+void	 fastcgi_stop(void);
+void	 fastcgi_exited(struct pm_child *, int);
+void	 fastcgi_pool_state(uint32_t);
+void	 fastcgi_reload(FILE *);
+int	 fastcgi_check_conf(const struct hsd_config *, const char *);
+const char *fastcgi_child_group(const struct pm_child *);
+uint32_t fastcgi_child_pool(const struct pm_child *);
+
 /* reload.c */
 void	 reload_init(void);
 int	 reload_run(char **report, char *err, size_t errlen);
@@ -188,6 +204,7 @@ int	 pool_stop(uint32_t, char *err, size_t errlen);
 int	 pool_start(uint32_t, char *err, size_t errlen);
 int	 pool_recycle_pool(uint32_t, char *err, size_t errlen);
 uint32_t pool_recent_failures(uint32_t);
+int	 pool_failure(uint32_t);
 void	 pool_duration_text(uint64_t ms, char *buf, size_t len);
 
 /* ctl.c: the control socket hsdctl talks to */

@@ -19,6 +19,9 @@
  *			overlapped, so the new ones run the new
  *			configuration.  A pool keeps its state (stopped,
  *			offline) and its rapid-fail count.
+ *	FastCGI		groups of processes whose settings or socket
+ *			changed, or that are gone, are stopped, new ones
+ *			started; the others run on (fastcgi.c).
  *
  * A worker keeps the configuration it was started with (struct pm_conf);
  * one of a pool that did not change serves on under it.
@@ -352,6 +355,7 @@ reload_run(char **report, char *err, size_t errlen)
 	cache_reload(gen, memfd);
 	pool_reindex(old, newidx);
 	reload_report_pools(old, newidx, gen, rep);
+	fastcgi_reload(rep);
 	pool_send_states();
 	for (i = 0; i < cf->cf_npools; i++)
 		pool_fill(i);
