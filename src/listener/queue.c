@@ -512,14 +512,14 @@ queue_deadline_arm(struct conn *c)
 	 * call on the request path. */
 	c->cn_progress = c->cn_sent;
 	/* A worker may read a body for up to entity_body_timeout before it
-	 * writes a byte, and a CGI program may think for up to its
-	 * cgi_timeout (the worker enforces it): that is not a hang. */
+	 * writes a byte, and a CGI or FastCGI application may think for up
+	 * to its cgi_timeout (the worker enforces it): that is not a hang. */
 	if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > 0))
 		ms += lim->entity_body_timeout_ms;
 	if (c->cn_site < lenv->le_conf->cf_nsites) {
 		st = &lenv->le_conf->cf_sites[c->cn_site];
-		if (conf_handler(st, c->cn_app) == CONF_HANDLER_CGI)
+		if (conf_handler(st, c->cn_app) != CONF_HANDLER_STATIC)
 			ms += conf_cgi_timeout(st, c->cn_app);
 	}
 	if (ms > 0) {

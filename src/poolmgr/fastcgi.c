@@ -72,8 +72,15 @@
 #define FCGI_BACKOFF_MAX_MS	30000
 /* php-fpm's listen.backlog on Linux. */
 #define FCGI_BACKLOG		1024
-/* Everything the processes find in their environment but fastcgi_env. */
+/*
+ * Everything the processes find in their environment but fastcgi_env.
+ * PHP_FCGI_MAX_REQUESTS=0: php-cgi would otherwise exit after 500
+ * requests, closing a connection a worker keeps alive just as it may be
+ * sending the next request there -- which a POST could not survive.
+ * php-fpm's own default (pm.max_requests = 0) is the same.
+ */
 #define FCGI_PATH		"PATH=/usr/local/bin:/usr/bin:/bin"
+#define FCGI_PHP_MAX		"PHP_FCGI_MAX_REQUESTS=0"
 
 struct fcgi_group {
 	char			*fg_name;	/* "site" or "site[/prefix]" */
@@ -142,9 +149,9 @@ fastcgi_group_free(struct fcgi_group *fg)
 }
 
 /*
- * The environment the command starts with: a PATH, then fastcgi_env in
- * order, a name written again replacing the value before, so an
- * operator can set PATH too.  Built before fork(), so the child only
+ * The environment the command starts with: a PATH and
+ * PHP_FCGI_MAX_REQUESTS, then fastcgi_env in order, a name written again
+ * replacing the value before, so an operator can set them too.  Built before fork(), so the child only
  * has to exec.
  */
 static char **
@@ -155,10 +162,11 @@ fastcgi_envp(char *const *env)
 
 	for (n = 0; env[n] != NULL; n++)
 		;
-	if ((v = calloc(n + 2, sizeof(*v))) == NULL ||
-	    (v[0] = strdup(FCGI_PATH)) == NULL)
+	if ((v = calloc(n + 3, sizeof(*v))) == NULL ||
+	    (v[0] = strdup(FCGI_PATH)) == NULL ||
+	    (v[1] = strdup(FCGI_PHP_MAX)) == NULL)
 		goto fail;
-	for (i = 0, n = 1; env[i] != NULL; i++) {
+	for (i = 0, n = 2; env[i] != NULL; i++) {
 		/* conf.c refused a value without '='. */
 		len = strchr(env[i], '=') - env[i] + 1;
 		for (j = 0; j < n && strncmp(v[j], env[i], len) != 0; j++)

@@ -9,6 +9,7 @@ again and the client never knows; a POST gets 502.
 
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -261,6 +262,113 @@ def test_fpm_down():
                    s.log(), 5, 'logged')
         T.assert_eq(ask(c, 'GET', '/static.txt').body, b'static\n',
                     'the rest of the site')
+
+
+PHP_CGI = '/usr/bin/php-cgi'
+
+# Killing php-cgi on purpose every 300 ms would take the pool offline
+# under rapid-fail protection (which t_fastcgi_procs.py tests).
+CGI_CONF = '''pool "default" { workers = 2  rapid_fail_max = 0 }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+	application "/app" { handler = "fastcgi"  fastcgi_command = "%s"
+			     fastcgi_processes = 4
+			     fastcgi_args = {"-d", "extension=posix"} }
+}
+''' % PHP_CGI
+
+HELLO = b'<?php echo str_repeat("hello from php-cgi\\n", 50);'
+
+
+def php_cgi_server():
+    if not os.access(PHP_CGI, os.X_OK):
+        raise T.Skip('%s is not installed (sh tools/deps.sh test)' % PHP_CGI)
+    files = dict(FILES)
+    files['app/hello.php'] = HELLO
+    s = T.Server(CGI_CONF, files=files)
+    os.chmod(s.dir, 0o755)
+    marks = os.path.join(s.root, 'marks')
+    os.makedirs(marks)
+    os.chmod(marks, 0o777)
+    T.wait_for(lambda: len(s.children('php-cgi')) == 4, 10,
+               '4 php-cgi processes')
+    return s
+
+
+def test_php_cgi_supervised():
+    with php_cgi_server() as s:
+        run_php_checks(s)
+        with T.Client(s.port) as c:
+            # php-cgi sends PHP's messages as FCGI_STDERR.
+            ask(c, 'GET', '/app/headers.php?m=viacgi')
+            T.wait_for(lambda: 'php-stderr-marker viacgi' in s.log(), 5,
+                       'PHP\'s message in the error log')
+            # Killed once before its answer: the GET is sent again.
+            r = ask(c, 'GET', '/app/crash.php?once=1&m=k')
+            T.assert_eq((r.status, r.body), (200, b'second run\n'),
+                        'a GET whose php-cgi died once')
+
+
+def test_php_cgi_killed_under_load():
+    """The issue's anchor: nginx in front of php-fpm answers 502s and
+    truncated 200s when PHP processes are killed under load.  Here
+    php-cgi processes of the pool are killed every 300 ms under wrk on a
+    PHP page whose every body is checked: none may fail."""
+    wrk = T.need_program('wrk')
+    with php_cgi_server() as s:
+        expected = os.path.join(s.dir, 'expected')
+        with open(expected, 'wb') as f:
+            f.write(b'hello from php-cgi\n' * 50)
+        T.assert_eq(T.get(s.port, '/app/hello.php').body,
+                    b'hello from php-cgi\n' * 50, 'the page')
+        # Few connections and many: a stall shows in either.
+        for threads, conns, secs in ((1, 8, 4), (2, 50, 6)):
+            killed_under_load(s, wrk, expected, threads, conns, secs)
+
+
+def killed_under_load(s, wrk, expected, threads, conns, secs):
+    stop = __import__('threading').Event()
+    kills = []
+
+    def killer():
+        rnd = __import__('random').Random(7)
+        while not stop.wait(0.3):
+            p = s.children('php-cgi')
+            if p:
+                pid = rnd.choice(p)
+                T.kill_quietly(pid)
+                kills.append(pid)
+    t = __import__('threading').Thread(target=killer)
+    t.start()
+    try:
+        p = subprocess.run(
+            [wrk, '-t%d' % threads, '-c%d' % conns, '-d%ds' % secs,
+             '--timeout', '5s', '-s', os.path.join(T.E2EDIR, 'check_body.lua'),
+             'http://127.0.0.1:%d/app/hello.php' % s.port, '--', expected],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    finally:
+        stop.set()
+        t.join()
+    out = p.stdout.decode('utf-8', 'replace')
+    for line in out.rstrip().split('\n'):
+        print('#   wrk: ' + line)
+    T.assert_eq(p.returncode, 0, 'wrk exit status')
+    m = re.search(r'bad (\d+) total (\d+)', out)
+    assert m, 'no "bad N total M" line from check_body.lua'
+    bad, total = int(m.group(1)), int(m.group(2))
+    sock = re.search(r'Socket errors: connect (\d+), read (\d+), '
+                     r'write (\d+), timeout (\d+)', out)
+    errs = tuple(int(x) for x in sock.groups()) if sock else (0, 0, 0, 0)
+    m = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+    non2xx = int(m.group(1)) if m else 0
+    print('# -c%d: %d php-cgi killed; %d responses, socket errors %r, '
+          'non-2xx %d, bad bodies %d' % (conns, len(kills), total, errs,
+                                          non2xx, bad))
+    T.assert_eq(errs, (0, 0, 0, 0), 'socket errors')
+    T.assert_eq(non2xx, 0, 'non-2xx responses')
+    T.assert_eq(bad, 0, 'responses without status 200 and the body')
+    assert total > 0 and len(kills) >= 5, 'too few requests or kills'
 
 
 class Responder:
