@@ -3,7 +3,9 @@
 # bench/bench.sh does for files): a PHP "hello" page through Debian's
 # php-fpm, which both servers share (pm static, FPM_CHILDREN processes),
 # nginx with fastcgi_pass as its documentation configures it, hsd with
-# handler = "fastcgi" and fastcgi_address.  wrk, 50 keep-alive
+# handler = "fastcgi" and fastcgi_address; and hsd with the same number
+# of php-cgi processes it runs itself (fastcgi_command), against the
+# same nginx + php-fpm.  wrk, 50 keep-alive
 # connections, alternating rounds; the table gives median requests/s
 # and the ratio hsd/nginx.  Not a test: it asserts nothing, but it
 # prints any request that failed.
@@ -70,29 +72,40 @@ nginx_extra="location /php/ {
 				fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
 				fastcgi_pass unix:$tmp/fpm/fpm.sock;
 			}"
-hsd_extra="application \"/php\" { handler = \"fastcgi\"  fastcgi_address = \"unix:$tmp/fpm/fpm.sock\" }"
+hsd_extra="application \"/php\" { handler = \"fastcgi\"  fastcgi_address = \"unix:$tmp/fpm/fpm.sock\" }
+		application \"/phpcgi\" { handler = \"fastcgi\"  fastcgi_command = \"/usr/bin/php-cgi\"  fastcgi_processes = $FPM_CHILDREN }"
 start_servers
-mkdir "$tmp/www/php" || exit 1
-printf '<?php\nheader("Content-Type: text/plain");\necho "Hello, world\\n";\n' \
-    >"$tmp/www/php/hello.php"
+for d in php phpcgi; do
+	mkdir "$tmp/www/$d" || exit 1
+	printf '<?php\nheader("Content-Type: text/plain");\necho "Hello, world\\n";\n' \
+	    >"$tmp/www/$d/hello.php"
+done
 wait_http "http://127.0.0.1:$NGINX_PORT/php/hello.php" "$nginx_pid" ||
 	die "nginx does not answer the PHP page"
 wait_http "http://127.0.0.1:$HSD_PORT/php/hello.php" "$hsd_pid" ||
 	die "hsd does not answer the PHP page"
+wait_http "http://127.0.0.1:$HSD_PORT/phpcgi/hello.php" "$hsd_pid" ||
+	die "hsd does not answer the PHP page through php-cgi"
 
 echo "LOGGING=$LOGGING, $(nproc) cores, php-fpm pm.max_children=$FPM_CHILDREN (shared)"
 echo "wrk -c50 -d${DURATION}s, $RUNS alternating runs each, median req/s"
-printf '%-22s %10s %10s %10s\n' 'page, threads' nginx hsd hsd/nginx
+printf '%-30s %10s %10s %10s\n' 'hsd mode, threads' nginx+fpm hsd hsd/nginx
 for t in $THREADS; do
 	: >"$tmp/n.$t"
 	: >"$tmp/h.$t"
+	: >"$tmp/c.$t"
 	for _ in $(seq "$RUNS"); do
 		run_wrk "http://127.0.0.1:$NGINX_PORT/php/hello.php" "$t" >>"$tmp/n.$t"
 		run_wrk "http://127.0.0.1:$HSD_PORT/php/hello.php" "$t" >>"$tmp/h.$t"
+		run_wrk "http://127.0.0.1:$HSD_PORT/phpcgi/hello.php" "$t" >>"$tmp/c.$t"
 	done
 	n=$(median <"$tmp/n.$t")
-	h=$(median <"$tmp/h.$t")
-	printf '%-22s %10s %10s %10s\n' "php-fpm hello, -t$t" "$n" "$h" \
-	    "$(awk -v h="$h" -v n="$n" 'BEGIN { printf "%.2f", h / n }')"
+	for m in h c; do
+		h=$(median <"$tmp/$m.$t")
+		[ $m = h ] && what="php-fpm (fastcgi_address)" ||
+			what="php-cgi (fastcgi_command)"
+		printf '%-30s %10s %10s %10s\n' "$what, -t$t" "$n" "$h" \
+		    "$(awk -v h="$h" -v n="$n" 'BEGIN { printf "%.2f", h / n }')"
+	done
 done
 exit 0
