@@ -323,6 +323,29 @@ def test_request_bodies():
             T.assert_eq(c.response(chunked=True).status, 413, 'chunked over the limit')
 
 
+def test_slow_body_gets_408():
+    conf = CONF.replace('pool "default" { workers = 2 }',
+                        'limits { entity_body_timeout = "1s" '
+                        'min_body_rate = 0 }\npool "default" { workers = 2 }')
+    s = T.Server(conf, files=SCRIPTS)
+    for rel in SCRIPTS:
+        if rel.endswith(('.sh', '.py')):
+            os.chmod(s.path(rel), 0o755)
+    with s, T.Client(s.port) as c:
+        # Half the body, then nothing: the program waits for the rest,
+        # the client gets 408 at entity_body_timeout.
+        c.send(b'POST /cgi/digest.py HTTP/1.1\r\nHost: x\r\n'
+               b'Content-Length: 1000\r\n\r\n' + b'a' * 500)
+        t0 = time.monotonic()
+        r = c.response(chunked=True, timeout=10)
+        T.assert_eq(r.status, 408, 'a body that stopped coming')
+        assert time.monotonic() - t0 < 8, 'bounded by the deadline'
+        c.expect_closed()
+        with T.Client(s.port) as c2:
+            T.assert_eq(ask(c2, 'GET', '/cgi/headers.sh?length').body,
+                        b'sized\n', 'others are served')
+
+
 def test_large_response_streamed():
     with server() as s, T.Client(s.port, rcvbuf=65536) as c:
         c.send(T.req('GET', '/cgi/big.py'))
