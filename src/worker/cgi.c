@@ -59,16 +59,11 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "gateway.h"
 #include "head.h"
 #include "log.h"
 #include "worker.h"
 
-/* Body bytes held for the child's stdin before the socket is left alone. */
-#define CGI_BODY_HIGH	(64 * 1024)
-/* Response bytes queued for the client before the child is left alone. */
-#define CGI_SEND_HIGH	(64 * 1024)
-/* A response is held until the program ends, up to this much body. */
-#define CGI_HOLD	(64 * 1024)
 /* The child's header block may be this large. */
 #define CGI_HEAD_MAX	(16 * 1024)
 /* One line of its stderr, longer ones are cut. */
@@ -77,56 +72,6 @@
 #define CGI_TRIES	2
 
 #define CGI_PATH	"/usr/local/bin:/usr/bin:/bin"
-
-struct cgi_run {
-	struct wrk_req	*cg_rq;
-	pid_t		 cg_pid;	/* 0: not started, -1: reaped */
-	int		 cg_wstatus;	/* wait status, once reaped */
-	int		 cg_tries;
-	int		 cg_in;		/* its stdin, -1: closed */
-	int		 cg_out;	/* its stdout, -1: at EOF */
-	int		 cg_err;	/* its stderr, -1: at EOF */
-	struct event	*cg_in_ev;
-	struct event	*cg_out_ev;
-	struct event	*cg_err_ev;
-	struct event	*cg_sock_ev;	/* client socket: body or writable */
-	struct event	*cg_timer;	/* cgi_timeout */
-	struct evbuffer	*cg_body;	/* request body for its stdin */
-	struct evbuffer	*cg_resp;	/* its stdout not yet relayed */
-	struct evbuffer	*cg_sendq;	/* for the client */
-	struct evbuffer	*cg_errline;	/* a stderr line so far */
-	int		 cg_timed_out;
-	int		 cg_stdin_gone;	/* the child closed it: discard */
-	int		 cg_sock_wait;	/* 0, EV_READ or EV_WRITE */
-	int		 cg_head_done;	/* its header block is parsed */
-	int		 cg_committed;	/* the HTTP head is queued */
-	struct evbuffer	*cg_fields;	/* its header fields, as sent */
-	int		 cg_status;
-	char		 cg_reason[64];
-	int		 cg_no_body;	/* HEAD, 204, 304: body not sent */
-	int		 cg_chunked;
-	int64_t		 cg_clen;	/* its Content-Length, -1: none */
-	uint64_t	 cg_body_out;	/* body bytes relayed */
-	int		 cg_ending;	/* the last bytes are queued */
-	int		 cg_waiting;	/* on cgi_queue for a child slot */
-	int		 cg_done;	/* answered without it: ignore it */
-	/* FastCGI (handler "fastcgi"): a connection instead of a child. */
-	int		 cg_fastcgi;
-	struct fcgi_conn *cg_fc;	/* NULL: none (yet, or any more) */
-	int		 cg_fc_ended;	/* FCGI_END_REQUEST, or the end */
-	int		 cg_fc_lost;	/* ... the connection's, without it */
-	int		 cg_fc_keep;	/* a supervised group: keep-alive */
-	uint32_t	 cg_fc_cap;	/* connections to it, at most */
-	struct sockaddr_storage cg_fc_sa;
-	socklen_t	 cg_fc_salen;
-	char		 cg_fc_addr[128];	/* for messages and matching */
-	TAILQ_ENTRY(cgi_run) cg_entry;
-	LIST_ENTRY(cgi_run) cg_live;	/* on cgi_live while cg_pid > 0 */
-	char		 cg_script[PATH_MAX];	/* as the child execs it */
-	char		 cg_dir[PATH_MAX];	/* its working directory */
-	char		*cg_env;		/* NUL-separated, then NULL-ended */
-	char		**cg_envp;
-};
 
 static TAILQ_HEAD(, cgi_run) cgi_queue = TAILQ_HEAD_INITIALIZER(cgi_queue);
 static LIST_HEAD(, cgi_run) cgi_live = LIST_HEAD_INITIALIZER(cgi_live);
@@ -144,8 +89,6 @@ static void	cgi_wake(void);
 static void	cgi_output_pause(struct cgi_run *);
 static void	cgi_output_resume(struct cgi_run *);
 static void	cgi_start(struct cgi_run *);
-static void	cgi_progress(struct cgi_run *);
-static void	cgi_pump_body(struct cgi_run *);
 static void	cgi_flush(struct cgi_run *);
 static void	cgi_kill(struct cgi_run *, const char *);
 
@@ -295,7 +238,7 @@ cgi_free(struct wrk_req *rq)
 }
 
 /* An answer of the worker's own before any byte of the child's. */
-static void
+void
 cgi_answer(struct wrk_req *rq, int status)
 {
 	struct cgi_run	*cg = rq->rq_cgi;
@@ -334,7 +277,7 @@ cgi_answer(struct wrk_req *rq, int status)
 }
 
 /* The response cannot be finished: the listener resets the connection. */
-static void
+void
 cgi_cut(struct wrk_req *rq)
 {
 	rq->rq_resp_len = UINT64_MAX;
@@ -890,7 +833,7 @@ cgi_sock_arm(struct cgi_run *cg, short what)
  * end.  A body that breaks the entity-body rules or max_body_size ends
  * the request.
  */
-static void
+void
 cgi_pump_body(struct cgi_run *cg)
 {
 	struct wrk_req	*rq = cg->cg_rq;
@@ -1009,7 +952,7 @@ cgi_in_ready(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Is name a token (RFC 9110 5.6.2)? */
-static int
+int
 cgi_token(const char *s, size_t len)
 {
 	size_t	i;
@@ -1916,7 +1859,7 @@ cgi_start(struct cgi_run *cg)
  * CGI_HOLD bytes of body came: a program that dies before that costs the
  * client nothing it can see -- a GET is run again, anything else is 502.
  */
-static void
+void
 cgi_progress(struct cgi_run *cg)
 {
 	struct wrk_req	*rq = cg->cg_rq;
