@@ -148,6 +148,13 @@ cgi_new(struct wrk_req *rq)
 {
 	struct cgi_run	*cg;
 
+	/* The configuration knows modules before this worker does. */
+	if (conf_handler(&wrk_conf->cf_sites[rq->rq_site], rq->rq_app) ==
+	    CONF_HANDLER_MODULE) {
+		log_warnx("cgi_new: conn %u: handler \"module\" is not "
+		    "served yet", rq->rq_conn);
+		return -1;
+	}
 	if ((cg = calloc(1, sizeof(*cg))) == NULL) {
 		log_warn("cgi_new");
 		return -1;
