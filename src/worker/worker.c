@@ -1256,7 +1256,14 @@ worker_stop(const char *why)
 		return;
 	worker_stopping = 1;
 	log_debug("worker_stop: %s, %u requests in flight", why, worker_busy);
+	/*
+	 * The pool manager kills this worker once shutdown_timeout has
+	 * passed since it said stop: exit a little before, so that the
+	 * worker ends what is still in flight itself (and tells its
+	 * handlers) rather than being cut off by SIGKILL.
+	 */
 	if (ms > 0) {
+		ms -= ms / 10 < 1000 ? ms / 10 : 1000;
 		conf_timeval(ms, &tv);
 		evtimer_add(worker_stop_ev, &tv);
 	}
