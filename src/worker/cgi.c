@@ -147,14 +147,8 @@ int
 cgi_new(struct wrk_req *rq)
 {
 	struct cgi_run	*cg;
+	int		 handler;
 
-	/* The configuration knows modules before this worker does. */
-	if (conf_handler(&wrk_conf->cf_sites[rq->rq_site], rq->rq_app) ==
-	    CONF_HANDLER_MODULE) {
-		log_warnx("cgi_new: conn %u: handler \"module\" is not "
-		    "served yet", rq->rq_conn);
-		return -1;
-	}
 	if ((cg = calloc(1, sizeof(*cg))) == NULL) {
 		log_warn("cgi_new");
 		return -1;
@@ -162,19 +156,23 @@ cgi_new(struct wrk_req *rq)
 	cg->cg_rq = rq;
 	cg->cg_in = cg->cg_out = cg->cg_err = -1;
 	cg->cg_clen = -1;
-	cg->cg_fastcgi = conf_handler(&wrk_conf->cf_sites[rq->rq_site],
-	    rq->rq_app) == CONF_HANDLER_FASTCGI;
+	handler = conf_handler(&wrk_conf->cf_sites[rq->rq_site], rq->rq_app);
+	cg->cg_fastcgi = handler == CONF_HANDLER_FASTCGI;
+	cg->cg_module = handler == CONF_HANDLER_MODULE;
+	rq->rq_cgi = cg;
 	if ((cg->cg_body = evbuffer_new()) == NULL ||
 	    (cg->cg_resp = evbuffer_new()) == NULL ||
 	    (cg->cg_sendq = evbuffer_new()) == NULL ||
 	    (cg->cg_errline = evbuffer_new()) == NULL ||
 	    (cg->cg_fields = evbuffer_new()) == NULL) {
 		log_warnx("cgi_new: evbuffer_new failed");
-		rq->rq_cgi = cg;
 		cgi_free(rq);
 		return -1;
 	}
-	rq->rq_cgi = cg;
+	if (cg->cg_module && module_new(cg) == -1) {
+		cgi_free(rq);
+		return -1;
+	}
 	return 0;
 }
 
@@ -203,7 +201,7 @@ cgi_close_fd(int *fd, struct event **ev)
 }
 
 /* The request is over (worker_release()): a child still running is
- * killed, and reaped when it is gone. */
+ * killed, and reaped when it is gone; a module still on it is told. */
 void
 cgi_free(struct wrk_req *rq)
 {
@@ -221,6 +219,7 @@ cgi_free(struct wrk_req *rq)
 		fcgi_detach(cg, 0);
 		cgi_wake();
 	}
+	module_free(cg);
 	cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
 	cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
 	cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
@@ -266,6 +265,8 @@ cgi_answer(struct wrk_req *rq, int status)
 			fcgi_detach(cg, 0);
 			cgi_wake();
 		}
+		if (cg->cg_mod != NULL)
+			module_stop(cg);
 		if (cg->cg_sock_ev != NULL)
 			event_del(cg->cg_sock_ev);
 		if (cg->cg_timer != NULL)
@@ -766,12 +767,15 @@ cgi_kill(struct cgi_run *cg, const char *why)
 	if (cg->cg_pid > 0)
 		kill(-cg->cg_pid, SIGKILL);
 	/* Its output no longer matters: EOF comes with its death.  A
-	 * FastCGI request ends with its connection. */
+	 * FastCGI request ends with its connection, a module's with
+	 * abort(). */
 	if (cg->cg_fc != NULL) {
 		fcgi_detach(cg, 0);
 		cg->cg_fc_lost = cg->cg_fc_ended = 1;
 		cgi_wake();
 	}
+	if (cg->cg_mod != NULL)
+		module_stop(cg);
 }
 
 static void
@@ -782,7 +786,8 @@ cgi_timeout(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (cg->cg_done)
+	/* A module that ended its response is only waiting for the client. */
+	if (cg->cg_done || (cg->cg_module && module_ended(cg)))
 		return;
 	if (cg->cg_waiting) {
 		TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
@@ -793,11 +798,13 @@ cgi_timeout(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	cg->cg_timed_out = 1;
-	cgi_kill(cg, "cgi_timeout reached; killed");
+	cgi_kill(cg, cg->cg_module ? "cgi_timeout reached; aborted" :
+	    "cgi_timeout reached; killed");
 	if (cg->cg_fastcgi) {
 		cg->cg_fc_lost = cg->cg_fc_ended = 1;
 		cgi_progress(cg);
-	}
+	} else if (cg->cg_module)
+		cgi_progress(cg);
 }
 
 /* The client's socket: read more body, or send more response. */
@@ -849,7 +856,8 @@ cgi_pump_body(struct cgi_run *cg)
 	ssize_t		 n, m;
 	uint64_t	 wait;
 
-	if (cg->cg_fastcgi ? cg->cg_fc == NULL : cg->cg_pid <= 0)
+	if (cg->cg_module ? !module_running(cg) : cg->cg_fastcgi ?
+	    cg->cg_fc == NULL : cg->cg_pid <= 0)
 		return;		/* waiting for a place, or ended */
 	if (cap > worker_read_limit())
 		cap = worker_read_limit();
@@ -857,6 +865,11 @@ cgi_pump_body(struct cgi_run *cg)
 		if (cg->cg_fastcgi) {
 			fcgi_feed(cg);
 			if (rq->rq_cgi != cg || cg->cg_fc == NULL)
+				return;
+		} else if (cg->cg_module) {
+			/* It takes all there is, or fails (and is over). */
+			module_feed(cg);
+			if (rq->rq_cgi != cg)
 				return;
 		}
 		while (cg->cg_in != -1 && evbuffer_get_length(cg->cg_body) >
@@ -1801,6 +1814,8 @@ cgi_output_pause(struct cgi_run *cg)
 		event_del(cg->cg_out_ev);
 	if (cg->cg_fc != NULL && !cg->cg_fc->fc_connecting)
 		event_del(cg->cg_fc->fc_rev);
+	if (cg->cg_mod != NULL)
+		module_pause(cg);
 }
 
 static void
@@ -1810,6 +1825,8 @@ cgi_output_resume(struct cgi_run *cg)
 		event_add(cg->cg_out_ev, NULL);
 	if (cg->cg_fc != NULL && !cg->cg_fc->fc_connecting)
 		event_add(cg->cg_fc->fc_rev, NULL);
+	if (cg->cg_mod != NULL)
+		module_resume(cg);
 }
 
 /* Before running it again: nothing of the last run is left. */
@@ -1834,6 +1851,8 @@ cgi_reset_run(struct cgi_run *cg)
 static int
 cgi_ended(const struct cgi_run *cg)
 {
+	if (cg->cg_module)
+		return module_ended(cg);
 	if (cg->cg_fastcgi)
 		return cg->cg_fc_ended;
 	return cg->cg_out == -1 && cg->cg_pid == -1;
@@ -1845,16 +1864,20 @@ cgi_crashed(const struct cgi_run *cg)
 {
 	if (cg->cg_timed_out)
 		return 1;
+	if (cg->cg_module)
+		return module_failed(cg);
 	if (cg->cg_fastcgi)
 		return cg->cg_fc_lost;
 	return WIFSIGNALED(cg->cg_wstatus);
 }
 
-/* Run it (again): a child, or a FastCGI request. */
+/* Run it (again): a child, or a FastCGI request; a module's, once. */
 static void
 cgi_start(struct cgi_run *cg)
 {
-	if (cg->cg_fastcgi)
+	if (cg->cg_module)
+		module_start(cg);
+	else if (cg->cg_fastcgi)
 		fcgi_start(cg);
 	else
 		cgi_spawn(cg);
@@ -1872,9 +1895,11 @@ cgi_progress(struct cgi_run *cg)
 	struct wrk_req	*rq = cg->cg_rq;
 	int		 ended, crashed;
 
-	if (cg->cg_done)
+	/* Answered without it, or its last bytes already queued. */
+	if (cg->cg_done || cg->cg_ending)
 		return;
-	if (!cg->cg_head_done && cgi_head_scan(cg) == -1) {
+	/* A module's head is its calls, settled at its end or CGI_HOLD. */
+	if (!cg->cg_head_done && !cg->cg_module && cgi_head_scan(cg) == -1) {
 		log_warnx("cgi: conn %u: %s: malformed or too large header "
 		    "block", rq->rq_conn, cg->cg_script);
 		cgi_answer(rq, 502);
@@ -1903,7 +1928,9 @@ cgi_progress(struct cgi_run *cg)
 	/* It is over, and all its output is here. */
 	crashed = cgi_crashed(cg);
 	if (!cg->cg_committed && crashed) {
-		if (!cg->cg_timed_out && cg->cg_tries < CGI_TRIES &&
+		/* A module failed, it did not crash: not again. */
+		if (!cg->cg_timed_out && !cg->cg_module &&
+		    cg->cg_tries < CGI_TRIES &&
 		    (rq->rq_method == HTTP_GET || rq->rq_method == HTTP_HEAD) &&
 		    !(rq->rq_parser.flags & F_CHUNKED) && rq->rq_cl == 0) {
 			log_info("cgi: conn %u: %s died before its answer was "
@@ -2024,11 +2051,13 @@ cgi_serve(struct wrk_req *rq)
 	ssize_t		 n;
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-	if ((status = cgi_locate(rq, &pathinfo, &scriptlen)) != 0) {
+	/* A module answers for any path, from its own view of it. */
+	if (!cg->cg_module && (status = cgi_locate(rq, &pathinfo,
+	    &scriptlen)) != 0) {
 		cgi_answer(rq, status);
 		return;
 	}
-	if (cgi_env(rq, pathinfo, scriptlen) == -1) {
+	if (!cg->cg_module && cgi_env(rq, pathinfo, scriptlen) == -1) {
 		log_warnx("cgi_serve: conn %u: no memory for the environment",
 		    rq->rq_conn);
 		cgi_answer(rq, 500);

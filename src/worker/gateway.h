@@ -1,13 +1,13 @@
 /*
  * hsd-worker: what the handlers that put an application between the
  * client and the response share (cgi.c: a CGI program or a FastCGI
- * application).  One request, one struct cgi_run: the request body
- * streamed to the application through a window of CGI_BODY_HIGH bytes,
- * its answer parsed into a status and header fields, held until it is
- * whole or CGI_HOLD bytes of body came, then relayed with the client's
- * socket pacing it, and one set of rules for an application that fails
- * (cgi_progress()).  The transports differ only in how bytes reach the
- * application and come back.
+ * application; module.c: a handler module).  One request, one struct
+ * cgi_run: the request body streamed to the application through a window
+ * of CGI_BODY_HIGH bytes, its answer parsed into a status and header
+ * fields, held until it is whole or CGI_HOLD bytes of body came, then
+ * relayed with the client's socket pacing it, and one set of rules for
+ * an application that fails (cgi_progress()).  The transports differ
+ * only in how bytes reach the application and come back.
  */
 #ifndef HSD_GATEWAY_H
 #define HSD_GATEWAY_H
@@ -23,6 +23,7 @@
 struct event;
 struct evbuffer;
 struct fcgi_conn;
+struct hsd_req;
 struct wrk_req;
 
 /* Body bytes held for the application before the socket is left alone. */
@@ -74,6 +75,9 @@ struct cgi_run {
 	struct sockaddr_storage cg_fc_sa;
 	socklen_t	 cg_fc_salen;
 	char		 cg_fc_addr[128];	/* for messages and matching */
+	/* A handler module (handler "module"): calls instead of bytes. */
+	int		 cg_module;
+	struct hsd_req	*cg_mod;	/* module.c's side */
 	TAILQ_ENTRY(cgi_run) cg_entry;
 	LIST_ENTRY(cgi_run) cg_live;	/* on cgi_live while cg_pid > 0 */
 	char		 cg_script[PATH_MAX];	/* as the child execs it */
@@ -95,5 +99,24 @@ void	cgi_pump_body(struct cgi_run *);
 void	cgi_answer(struct wrk_req *, int status);
 void	cgi_cut(struct wrk_req *);
 int	cgi_token(const char *, size_t);
+
+/*
+ * module.c: the module's side of cgi.c's steps.  module_new() in
+ * cgi_new(), module_start() runs request(), module_feed() passes the
+ * body held on, module_running() / module_ended() / module_failed()
+ * say where it stands, module_pause() / module_resume() follow the
+ * client, module_stop() ends it with abort() unless the module ended
+ * it, module_free() in cgi_free().
+ */
+int	module_new(struct cgi_run *);
+void	module_start(struct cgi_run *);
+void	module_feed(struct cgi_run *);
+int	module_running(const struct cgi_run *);
+int	module_ended(const struct cgi_run *);
+int	module_failed(const struct cgi_run *);
+void	module_pause(struct cgi_run *);
+void	module_resume(struct cgi_run *);
+void	module_stop(struct cgi_run *);
+void	module_free(struct cgi_run *);
 
 #endif
