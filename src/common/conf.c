@@ -182,6 +182,13 @@ static const char *const conf_fastcgi_keys[] = {
 	"fastcgi_processes",
 };
 
+/* The same for a handler module: the file and its arguments go together. */
+#define CONF_MODULE_OPTS						\
+	CFG_STR("module", NULL, CFGF_NONE),				\
+	CFG_STR_LIST("module_args", NULL, CFGF_NONE)
+
+static const char *const conf_module_keys[] = { "module", "module_args" };
+
 static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("pool", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
@@ -194,6 +201,8 @@ static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("cgi_timeout", NULL, CFGF_NONE),
 	/* None written: the site's, all five (conf_build_fastcgi()). */
 	CONF_FASTCGI_OPTS,
+	/* Neither written: the site's, both (conf_build_module()). */
+	CONF_MODULE_OPTS,
 	CFG_END()
 };
 
@@ -243,6 +252,7 @@ static cfg_opt_t conf_site_opts[] = {
 	/* IIS's CGITimeout. */
 	CFG_STR("cgi_timeout", "5m", CFGF_NONE),
 	CONF_FASTCGI_OPTS,
+	CONF_MODULE_OPTS,
 	CFG_END()
 };
 
@@ -305,6 +315,7 @@ static int	conf_v_fields(cfg_t *, cfg_opt_t *);
 static int	conf_v_list(cfg_t *, cfg_opt_t *);
 static int	conf_v_fastcgi_address(cfg_t *, cfg_opt_t *);
 static int	conf_v_fastcgi_env(cfg_t *, cfg_opt_t *);
+static int	conf_v_module_args(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -383,6 +394,8 @@ static const struct {
 	{ "site|application|fastcgi_args",	conf_v_list },
 	{ "site|application|fastcgi_env",	conf_v_fastcgi_env },
 	{ "site|application|fastcgi_processes",	conf_v_int },
+	{ "site|application|module",		conf_v_abspath },
+	{ "site|application|module_args",	conf_v_module_args },
 	{ "site|log",				conf_v_section },
 	{ "site|log|format",			conf_v_choice },
 	{ "site|log|dir",			conf_v_logdir },
@@ -398,6 +411,8 @@ static const struct {
 	{ "site|fastcgi_args",			conf_v_list },
 	{ "site|fastcgi_env",			conf_v_fastcgi_env },
 	{ "site|fastcgi_processes",		conf_v_int },
+	{ "site|module",			conf_v_abspath },
+	{ "site|module_args",			conf_v_module_args },
 };
 
 const char *const conf_w3c_names[W3C_NFIELDS] = {
@@ -979,8 +994,8 @@ static const struct {
 	{ "format",	{ "off", "w3c", "ncsa", "combined" } },
 	/* enum conf_rollover */
 	{ "rollover",	{ "hourly", "daily", "weekly", "monthly", "size" } },
-	/* enum conf_handler; "module" is still to come. */
-	{ "handler",	{ "static", "cgi", "fastcgi" } },
+	/* enum conf_handler */
+	{ "handler",	{ "static", "cgi", "fastcgi", "module" } },
 };
 
 static const char *const *
@@ -1408,6 +1423,33 @@ conf_v_fastcgi_env(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	if (s[0] == '=') {
 		cfg_error(cfg, "%s: \"%s\" has an empty name",
+		    cfg_opt_name(opt), s);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A handler module's arguments, "key=value" each (the value may be
+ * empty or hold '='), checked value by value for the line.
+ */
+static int
+conf_v_module_args(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int	 n = cfg_opt_size(opt);
+	const char	*s;
+
+	conf_note_key(cfg, opt);
+	if (n == 0)
+		return 0;
+	s = cfg_opt_getnstr(opt, n - 1);
+	if (s == NULL || strchr(s, '=') == NULL) {
+		cfg_error(cfg, "%s: \"%s\" is not key=value",
+		    cfg_opt_name(opt), s ? s : "");
+		return -1;
+	}
+	if (s[0] == '=') {
+		cfg_error(cfg, "%s: \"%s\" has an empty key",
 		    cfg_opt_name(opt), s);
 		return -1;
 	}
@@ -1938,6 +1980,61 @@ conf_build_fastcgi(cfg_t *sec, int app, struct conf_fastcgi *fc)
 	return 0;
 }
 
+static void
+conf_module_free(struct conf_module *md)
+{
+	free(md->md_path);
+	conf_strv_free(md->md_args);
+}
+
+/*
+ * A section's module keys, as conf_build_fastcgi() does its own: an
+ * application that writes neither follows its site through
+ * conf_module(); one that writes either takes nothing of its site's, so
+ * arguments meant for one module never reach another.
+ */
+static int
+conf_build_module(cfg_t *sec, int app, struct conf_module *md)
+{
+	cfg_opt_t	*opt;
+	const char	*s;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(conf_module_keys) /
+	    sizeof(conf_module_keys[0]); i++)
+		if ((opt = cfg_getopt(sec, conf_module_keys[i])) != NULL &&
+		    (opt->flags & CFGF_MODIFIED))
+			md->md_set = 1;
+	if (app && !md->md_set)
+		return 0;
+	if ((s = cfg_getstr(sec, "module")) != NULL &&
+	    (md->md_path = conf_strdup(s)) == NULL)
+		return -1;
+	if ((md->md_args = conf_strv(sec, "module_args")) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Each path of site st that the "module" handler answers names its file. */
+static int
+conf_check_module(cfg_t *site, const struct conf_site *st)
+{
+	cfg_t	*rsec;
+	int	 r;
+
+	for (r = -1; r < (int)st->st_napps; r++) {
+		if (conf_handler(st, r) != CONF_HANDLER_MODULE ||
+		    conf_module(st, r)->md_path != NULL)
+			continue;
+		rsec = r < 0 ? site : cfg_getnsec(site, "application", r);
+		conf_err(conf_key_line(rsec, "handler", 0), rsec,
+		    rsec == site ? NULL : site, "handler \"module\" needs "
+		    "module, the shared object to load");
+		return -1;
+	}
+	return 0;
+}
+
 /* The later of two keys' lines in sec: the one that made them clash. */
 static int
 conf_later_line(cfg_t *sec, const char *k1, const char *k2)
@@ -2109,7 +2206,8 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		if ((s = cfg_getstr(sec, "cgi_timeout")) != NULL &&
 		    conf_parse_duration(s, &ap->ap_cgi_timeout_ms) == -1)
 			return -1;
-		if (conf_build_fastcgi(sec, 1, &ap->ap_fastcgi) == -1)
+		if (conf_build_fastcgi(sec, 1, &ap->ap_fastcgi) == -1 ||
+		    conf_build_module(sec, 1, &ap->ap_module) == -1)
 			return -1;
 	}
 	return 0;
@@ -2295,11 +2393,13 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 		    cfg_getstr(site, "handler"))) == -1 ||
 		    conf_parse_duration(cfg_getstr(site, "cgi_timeout"),
 		    &st->st_cgi_timeout_ms) == -1 ||
-		    conf_build_fastcgi(site, 0, &st->st_fastcgi) == -1)
+		    conf_build_fastcgi(site, 0, &st->st_fastcgi) == -1 ||
+		    conf_build_module(site, 0, &st->st_module) == -1)
 			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1 ||
-		    conf_check_fastcgi(cf, site, i, st) == -1)
+		    conf_check_fastcgi(cf, site, i, st) == -1 ||
+		    conf_check_module(site, st) == -1)
 			goto fail;
 		if (conf_build_log(cfg_getsec(site, "log"), &cf->cf_log, site,
 		    &st->st_log) == -1)
@@ -2709,8 +2809,10 @@ conf_free(struct hsd_config *cf)
 			free(ap->ap_prefix);
 			free(ap->ap_root);
 			conf_fastcgi_free(&ap->ap_fastcgi);
+			conf_module_free(&ap->ap_module);
 		}
 		conf_fastcgi_free(&cf->cf_sites[i].st_fastcgi);
+		conf_module_free(&cf->cf_sites[i].st_module);
 		free(cf->cf_sites[i].st_apps);
 		free(cf->cf_sites[i].st_log.lg_dir);
 	}
@@ -2873,6 +2975,15 @@ conf_fastcgi(const struct conf_site *st, int app)
 	    st->st_apps[app].ap_fastcgi.fc_set)
 		return &st->st_apps[app].ap_fastcgi;
 	return &st->st_fastcgi;
+}
+
+const struct conf_module *
+conf_module(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps &&
+	    st->st_apps[app].ap_module.md_set)
+		return &st->st_apps[app].ap_module;
+	return &st->st_module;
 }
 
 /*
@@ -3108,7 +3219,9 @@ conf_fastcgi_same(const struct conf_fastcgi *a, const struct conf_fastcgi *b)
  * Whether requests routed to site/app (app -1: none) are answered alike
  * in site ai of a and bi of b: the same handler, for a CGI the same time
  * limit, for FastCGI the same settings and, for a command, the same
- * socket: a worker connects to the path its own configuration gives.
+ * socket: a worker connects to the path its own configuration gives.  A
+ * module is loaded and given its arguments when a worker starts: the
+ * same file, the same arguments in the same order, the same time limit.
  */
 static int
 conf_handler_same(const struct hsd_config *a, uint32_t ai,
@@ -3122,6 +3235,12 @@ conf_handler_same(const struct hsd_config *a, uint32_t ai,
 	switch (conf_handler(sa, app)) {
 	case CONF_HANDLER_CGI:
 		return conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app);
+	case CONF_HANDLER_MODULE:
+		return conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app) &&
+		    conf_str_same(conf_module(sa, app)->md_path,
+		    conf_module(sb, app)->md_path) &&
+		    conf_strv_same(conf_module(sa, app)->md_args,
+		    conf_module(sb, app)->md_args);
 	case CONF_HANDLER_FASTCGI:
 		if (!conf_fastcgi_same(conf_fastcgi(sa, app),
 		    conf_fastcgi(sb, app)))

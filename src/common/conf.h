@@ -112,13 +112,15 @@ struct conf_binding {
 
 /*
  * What answers a site's or an application's requests: its files, the
- * CGI/1.1 program (RFC 3875) each path names, or a FastCGI application
- * (struct conf_fastcgi).  The words of the handler key, in this order.
+ * CGI/1.1 program (RFC 3875) each path names, a FastCGI application
+ * (struct conf_fastcgi), or a handler module loaded into the worker
+ * (struct conf_module).  The words of the handler key, in this order.
  */
 enum conf_handler {
 	CONF_HANDLER_STATIC,	/* "static" */
 	CONF_HANDLER_CGI,	/* "cgi" */
 	CONF_HANDLER_FASTCGI,	/* "fastcgi" */
+	CONF_HANDLER_MODULE,	/* "module" */
 };
 
 /*
@@ -140,6 +142,18 @@ struct conf_fastcgi {
 };
 
 #define CONF_FASTCGI_PROCESSES	4
+
+/*
+ * A handler module: the shared object each worker of the pool loads
+ * (<hsd/module.h>) and the "key=value" arguments its init() gets.  Read
+ * it through conf_module(): there md_args is never NULL.  Where the
+ * handler is "module", md_path is set (conf_load_*() checked it).
+ */
+struct conf_module {
+	char		*md_path;	/* absolute; NULL: none written */
+	char		**md_args;	/* NULL-terminated "key=value" */
+	int		 md_set;	/* the section wrote a module key */
+};
 #define CONF_FASTCGI_DIR	"fcgi"	/* below run_dir: the groups' sockets */
 
 struct conf_app {
@@ -154,6 +168,8 @@ struct conf_app {
 	uint64_t	 ap_cgi_timeout_ms;
 	/* fc_set 0: none written, the site's applies (conf_fastcgi()). */
 	struct conf_fastcgi ap_fastcgi;
+	/* md_set 0: none written, the site's applies (conf_module()). */
+	struct conf_module ap_module;
 };
 
 /*
@@ -237,6 +253,7 @@ struct conf_site {
 	/* A CGI program still running after this long is killed; never 0. */
 	uint64_t	 st_cgi_timeout_ms;
 	struct conf_fastcgi st_fastcgi;
+	struct conf_module st_module;
 };
 
 /*
@@ -381,6 +398,13 @@ int	conf_parse_fastcgi_address(const char *, struct sockaddr_storage *,
 	    socklen_t *);
 
 /*
+ * The handler module for a request routed to site/app (app -1: none):
+ * the application's if it writes module or module_args, else the
+ * site's.  cgi_timeout bounds its requests too.
+ */
+const struct conf_module *conf_module(const struct conf_site *, int app);
+
+/*
  * The entity-body rules: a body whose reading started at start_ms, of
  * which got bytes arrived by now_ms (monotonic milliseconds), breaks them
  * when entity_body_timeout has passed, or when min_body_rate is set,
@@ -419,10 +443,10 @@ const char *conf_map_path(const struct conf_site *, int app, const char *path,
  * conf_pool_same(): pool ai of a and bi of b are the same for their
  * workers: every pool key, the limits, how every site either
  * configuration sends to the pool routes, and the roots, handlers,
- * cgi_timeouts and FastCGI settings (with the socket of a FastCGI group)
- * the pool serves there (roots as resolved: not for NOFS text).  No
- * cache key counts in any of the three: every reload flushes the cache
- * instead.
+ * cgi_timeouts, FastCGI settings (with the socket of a FastCGI group)
+ * and handler modules with their arguments the pool serves there
+ * (roots as resolved: not for NOFS text).  No cache key counts in any
+ * of the three: every reload flushes the cache instead.
  * conf_find_site() and conf_pool_index() are a site's and a pool's index
  * by name, -1 if none; conf_find_listen() the listening address a socket
  * is bound to, -1.

@@ -59,16 +59,11 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "gateway.h"
 #include "head.h"
 #include "log.h"
 #include "worker.h"
 
-/* Body bytes held for the child's stdin before the socket is left alone. */
-#define CGI_BODY_HIGH	(64 * 1024)
-/* Response bytes queued for the client before the child is left alone. */
-#define CGI_SEND_HIGH	(64 * 1024)
-/* A response is held until the program ends, up to this much body. */
-#define CGI_HOLD	(64 * 1024)
 /* The child's header block may be this large. */
 #define CGI_HEAD_MAX	(16 * 1024)
 /* One line of its stderr, longer ones are cut. */
@@ -77,56 +72,6 @@
 #define CGI_TRIES	2
 
 #define CGI_PATH	"/usr/local/bin:/usr/bin:/bin"
-
-struct cgi_run {
-	struct wrk_req	*cg_rq;
-	pid_t		 cg_pid;	/* 0: not started, -1: reaped */
-	int		 cg_wstatus;	/* wait status, once reaped */
-	int		 cg_tries;
-	int		 cg_in;		/* its stdin, -1: closed */
-	int		 cg_out;	/* its stdout, -1: at EOF */
-	int		 cg_err;	/* its stderr, -1: at EOF */
-	struct event	*cg_in_ev;
-	struct event	*cg_out_ev;
-	struct event	*cg_err_ev;
-	struct event	*cg_sock_ev;	/* client socket: body or writable */
-	struct event	*cg_timer;	/* cgi_timeout */
-	struct evbuffer	*cg_body;	/* request body for its stdin */
-	struct evbuffer	*cg_resp;	/* its stdout not yet relayed */
-	struct evbuffer	*cg_sendq;	/* for the client */
-	struct evbuffer	*cg_errline;	/* a stderr line so far */
-	int		 cg_timed_out;
-	int		 cg_stdin_gone;	/* the child closed it: discard */
-	int		 cg_sock_wait;	/* 0, EV_READ or EV_WRITE */
-	int		 cg_head_done;	/* its header block is parsed */
-	int		 cg_committed;	/* the HTTP head is queued */
-	struct evbuffer	*cg_fields;	/* its header fields, as sent */
-	int		 cg_status;
-	char		 cg_reason[64];
-	int		 cg_no_body;	/* HEAD, 204, 304: body not sent */
-	int		 cg_chunked;
-	int64_t		 cg_clen;	/* its Content-Length, -1: none */
-	uint64_t	 cg_body_out;	/* body bytes relayed */
-	int		 cg_ending;	/* the last bytes are queued */
-	int		 cg_waiting;	/* on cgi_queue for a child slot */
-	int		 cg_done;	/* answered without it: ignore it */
-	/* FastCGI (handler "fastcgi"): a connection instead of a child. */
-	int		 cg_fastcgi;
-	struct fcgi_conn *cg_fc;	/* NULL: none (yet, or any more) */
-	int		 cg_fc_ended;	/* FCGI_END_REQUEST, or the end */
-	int		 cg_fc_lost;	/* ... the connection's, without it */
-	int		 cg_fc_keep;	/* a supervised group: keep-alive */
-	uint32_t	 cg_fc_cap;	/* connections to it, at most */
-	struct sockaddr_storage cg_fc_sa;
-	socklen_t	 cg_fc_salen;
-	char		 cg_fc_addr[128];	/* for messages and matching */
-	TAILQ_ENTRY(cgi_run) cg_entry;
-	LIST_ENTRY(cgi_run) cg_live;	/* on cgi_live while cg_pid > 0 */
-	char		 cg_script[PATH_MAX];	/* as the child execs it */
-	char		 cg_dir[PATH_MAX];	/* its working directory */
-	char		*cg_env;		/* NUL-separated, then NULL-ended */
-	char		**cg_envp;
-};
 
 static TAILQ_HEAD(, cgi_run) cgi_queue = TAILQ_HEAD_INITIALIZER(cgi_queue);
 static LIST_HEAD(, cgi_run) cgi_live = LIST_HEAD_INITIALIZER(cgi_live);
@@ -144,8 +89,6 @@ static void	cgi_wake(void);
 static void	cgi_output_pause(struct cgi_run *);
 static void	cgi_output_resume(struct cgi_run *);
 static void	cgi_start(struct cgi_run *);
-static void	cgi_progress(struct cgi_run *);
-static void	cgi_pump_body(struct cgi_run *);
 static void	cgi_flush(struct cgi_run *);
 static void	cgi_kill(struct cgi_run *, const char *);
 
@@ -204,6 +147,7 @@ int
 cgi_new(struct wrk_req *rq)
 {
 	struct cgi_run	*cg;
+	int		 handler;
 
 	if ((cg = calloc(1, sizeof(*cg))) == NULL) {
 		log_warn("cgi_new");
@@ -212,19 +156,23 @@ cgi_new(struct wrk_req *rq)
 	cg->cg_rq = rq;
 	cg->cg_in = cg->cg_out = cg->cg_err = -1;
 	cg->cg_clen = -1;
-	cg->cg_fastcgi = conf_handler(&wrk_conf->cf_sites[rq->rq_site],
-	    rq->rq_app) == CONF_HANDLER_FASTCGI;
+	handler = conf_handler(&wrk_conf->cf_sites[rq->rq_site], rq->rq_app);
+	cg->cg_fastcgi = handler == CONF_HANDLER_FASTCGI;
+	cg->cg_module = handler == CONF_HANDLER_MODULE;
+	rq->rq_cgi = cg;
 	if ((cg->cg_body = evbuffer_new()) == NULL ||
 	    (cg->cg_resp = evbuffer_new()) == NULL ||
 	    (cg->cg_sendq = evbuffer_new()) == NULL ||
 	    (cg->cg_errline = evbuffer_new()) == NULL ||
 	    (cg->cg_fields = evbuffer_new()) == NULL) {
 		log_warnx("cgi_new: evbuffer_new failed");
-		rq->rq_cgi = cg;
 		cgi_free(rq);
 		return -1;
 	}
-	rq->rq_cgi = cg;
+	if (cg->cg_module && module_new(cg) == -1) {
+		cgi_free(rq);
+		return -1;
+	}
 	return 0;
 }
 
@@ -253,7 +201,7 @@ cgi_close_fd(int *fd, struct event **ev)
 }
 
 /* The request is over (worker_release()): a child still running is
- * killed, and reaped when it is gone. */
+ * killed, and reaped when it is gone; a module still on it is told. */
 void
 cgi_free(struct wrk_req *rq)
 {
@@ -271,6 +219,7 @@ cgi_free(struct wrk_req *rq)
 		fcgi_detach(cg, 0);
 		cgi_wake();
 	}
+	module_free(cg);
 	cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
 	cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
 	cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
@@ -295,7 +244,7 @@ cgi_free(struct wrk_req *rq)
 }
 
 /* An answer of the worker's own before any byte of the child's. */
-static void
+void
 cgi_answer(struct wrk_req *rq, int status)
 {
 	struct cgi_run	*cg = rq->rq_cgi;
@@ -316,6 +265,8 @@ cgi_answer(struct wrk_req *rq, int status)
 			fcgi_detach(cg, 0);
 			cgi_wake();
 		}
+		if (cg->cg_mod != NULL)
+			module_stop(cg);
 		if (cg->cg_sock_ev != NULL)
 			event_del(cg->cg_sock_ev);
 		if (cg->cg_timer != NULL)
@@ -334,7 +285,7 @@ cgi_answer(struct wrk_req *rq, int status)
 }
 
 /* The response cannot be finished: the listener resets the connection. */
-static void
+void
 cgi_cut(struct wrk_req *rq)
 {
 	rq->rq_resp_len = UINT64_MAX;
@@ -833,12 +784,15 @@ cgi_kill(struct cgi_run *cg, const char *why)
 	if (cg->cg_pid > 0)
 		kill(-cg->cg_pid, SIGKILL);
 	/* Its output no longer matters: EOF comes with its death.  A
-	 * FastCGI request ends with its connection. */
+	 * FastCGI request ends with its connection, a module's with
+	 * abort(). */
 	if (cg->cg_fc != NULL) {
 		fcgi_detach(cg, 0);
 		cg->cg_fc_lost = cg->cg_fc_ended = 1;
 		cgi_wake();
 	}
+	if (cg->cg_mod != NULL)
+		module_stop(cg);
 }
 
 static void
@@ -849,7 +803,8 @@ cgi_timeout(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (cg->cg_done)
+	/* A module that ended its response is only waiting for the client. */
+	if (cg->cg_done || (cg->cg_module && module_ended(cg)))
 		return;
 	if (cg->cg_waiting) {
 		TAILQ_REMOVE(&cgi_queue, cg, cg_entry);
@@ -860,11 +815,13 @@ cgi_timeout(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	cg->cg_timed_out = 1;
-	cgi_kill(cg, "cgi_timeout reached; killed");
+	cgi_kill(cg, cg->cg_module ? "cgi_timeout reached; aborted" :
+	    "cgi_timeout reached; killed");
 	if (cg->cg_fastcgi) {
 		cg->cg_fc_lost = cg->cg_fc_ended = 1;
 		cgi_progress(cg);
-	}
+	} else if (cg->cg_module)
+		cgi_progress(cg);
 }
 
 /* The client's socket: read more body, or send more response. */
@@ -907,7 +864,7 @@ cgi_sock_arm(struct cgi_run *cg, short what)
  * end.  A body that breaks the entity-body rules or max_body_size ends
  * the request.
  */
-static void
+void
 cgi_pump_body(struct cgi_run *cg)
 {
 	struct wrk_req	*rq = cg->cg_rq;
@@ -916,7 +873,8 @@ cgi_pump_body(struct cgi_run *cg)
 	ssize_t		 n, m;
 	uint64_t	 wait;
 
-	if (cg->cg_fastcgi ? cg->cg_fc == NULL : cg->cg_pid <= 0)
+	if (cg->cg_module ? !module_running(cg) : cg->cg_fastcgi ?
+	    cg->cg_fc == NULL : cg->cg_pid <= 0)
 		return;		/* waiting for a place, or ended */
 	if (cap > worker_read_limit())
 		cap = worker_read_limit();
@@ -924,6 +882,11 @@ cgi_pump_body(struct cgi_run *cg)
 		if (cg->cg_fastcgi) {
 			fcgi_feed(cg);
 			if (rq->rq_cgi != cg || cg->cg_fc == NULL)
+				return;
+		} else if (cg->cg_module) {
+			/* It takes all there is, or fails (and is over). */
+			module_feed(cg);
+			if (rq->rq_cgi != cg)
 				return;
 		}
 		while (cg->cg_in != -1 && evbuffer_get_length(cg->cg_body) >
@@ -1026,7 +989,7 @@ cgi_in_ready(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Is name a token (RFC 9110 5.6.2)? */
-static int
+int
 cgi_token(const char *s, size_t len)
 {
 	size_t	i;
@@ -1924,6 +1887,8 @@ cgi_output_pause(struct cgi_run *cg)
 		event_del(cg->cg_out_ev);
 	if (cg->cg_fc != NULL && !cg->cg_fc->fc_connecting)
 		event_del(cg->cg_fc->fc_rev);
+	if (cg->cg_mod != NULL)
+		module_pause(cg);
 }
 
 static void
@@ -1933,6 +1898,8 @@ cgi_output_resume(struct cgi_run *cg)
 		event_add(cg->cg_out_ev, NULL);
 	if (cg->cg_fc != NULL && !cg->cg_fc->fc_connecting)
 		event_add(cg->cg_fc->fc_rev, NULL);
+	if (cg->cg_mod != NULL)
+		module_resume(cg);
 }
 
 /* Before running it again: nothing of the last run is left. */
@@ -1957,6 +1924,8 @@ cgi_reset_run(struct cgi_run *cg)
 static int
 cgi_ended(const struct cgi_run *cg)
 {
+	if (cg->cg_module)
+		return module_ended(cg);
 	if (cg->cg_fastcgi)
 		return cg->cg_fc_ended;
 	return cg->cg_out == -1 && cg->cg_pid == -1;
@@ -1968,16 +1937,20 @@ cgi_crashed(const struct cgi_run *cg)
 {
 	if (cg->cg_timed_out)
 		return 1;
+	if (cg->cg_module)
+		return module_failed(cg);
 	if (cg->cg_fastcgi)
 		return cg->cg_fc_lost;
 	return WIFSIGNALED(cg->cg_wstatus);
 }
 
-/* Run it (again): a child, or a FastCGI request. */
+/* Run it (again): a child, or a FastCGI request; a module's, once. */
 static void
 cgi_start(struct cgi_run *cg)
 {
-	if (cg->cg_fastcgi)
+	if (cg->cg_module)
+		module_start(cg);
+	else if (cg->cg_fastcgi)
 		fcgi_start(cg);
 	else
 		cgi_spawn(cg);
@@ -1989,15 +1962,17 @@ cgi_start(struct cgi_run *cg)
  * CGI_HOLD bytes of body came: a program that dies before that costs the
  * client nothing it can see -- a GET is run again, anything else is 502.
  */
-static void
+void
 cgi_progress(struct cgi_run *cg)
 {
 	struct wrk_req	*rq = cg->cg_rq;
 	int		 ended, crashed;
 
-	if (cg->cg_done)
+	/* Answered without it, or its last bytes already queued. */
+	if (cg->cg_done || cg->cg_ending)
 		return;
-	if (!cg->cg_head_done && cgi_head_scan(cg) == -1) {
+	/* A module's head is its calls, settled at its end or CGI_HOLD. */
+	if (!cg->cg_head_done && !cg->cg_module && cgi_head_scan(cg) == -1) {
 		log_warnx("cgi: conn %u: %s: malformed or too large header "
 		    "block", rq->rq_conn, cg->cg_script);
 		cgi_answer(rq, 502);
@@ -2026,7 +2001,9 @@ cgi_progress(struct cgi_run *cg)
 	/* It is over, and all its output is here. */
 	crashed = cgi_crashed(cg);
 	if (!cg->cg_committed && crashed) {
-		if (!cg->cg_timed_out && cg->cg_tries < CGI_TRIES &&
+		/* A module failed, it did not crash: not again. */
+		if (!cg->cg_timed_out && !cg->cg_module &&
+		    cg->cg_tries < CGI_TRIES &&
 		    (rq->rq_method == HTTP_GET || rq->rq_method == HTTP_HEAD) &&
 		    !(rq->rq_parser.flags & F_CHUNKED) && rq->rq_cl == 0) {
 			log_info("cgi: conn %u: %s died before its answer was "
@@ -2147,11 +2124,13 @@ cgi_serve(struct wrk_req *rq)
 	ssize_t		 n;
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-	if ((status = cgi_locate(rq, &pathinfo, &scriptlen)) != 0) {
+	/* A module answers for any path, from its own view of it. */
+	if (!cg->cg_module && (status = cgi_locate(rq, &pathinfo,
+	    &scriptlen)) != 0) {
 		cgi_answer(rq, status);
 		return;
 	}
-	if (cgi_env(rq, pathinfo, scriptlen) == -1) {
+	if (!cg->cg_module && cgi_env(rq, pathinfo, scriptlen) == -1) {
 		log_warnx("cgi_serve: conn %u: no memory for the environment",
 		    rq->rq_conn);
 		cgi_answer(rq, 500);

@@ -1,12 +1,13 @@
 /*
  * hsd-worker: runs one application pool's requests.  The listener hands it
- * a client socket plus the bytes it already read; the handler (static.c)
- * builds the response, the worker writes it to the socket itself and
- * tells the listener DONE, handing back any bytes that belong to the next
- * request.  What it cannot write in one go -- a body over WRK_SMALL_BODY,
- * which a kill between two writes would cut, or whatever the client's
- * socket will not take -- it hands to the listener with DONE
- * (DONE_HANDBACK) and takes its next request.
+ * a client socket plus the bytes it already read; the handler (static.c,
+ * or cgi.c and module.c for an application) builds the response, the
+ * worker writes it to the socket itself and tells the listener DONE,
+ * handing back any bytes that belong to the next request.  What it
+ * cannot write in one go -- a body over WRK_SMALL_BODY, which a kill
+ * between two writes would cut, or whatever the client's socket will not
+ * take -- it hands to the listener with DONE (DONE_HANDBACK) and takes
+ * its next request.
  *
  * The static handler decides on the head alone, so a body is never waited
  * for with a slot held: what is left of a Content-Length body is the
@@ -1218,6 +1219,7 @@ worker_exit_now(evutil_socket_t fd, short ev, void *arg)
 	if (worker_busy > 0)
 		log_warnx("worker_exit_now: shutdown timeout, %u requests "
 		    "still in flight", worker_busy);
+	module_exit();
 	exit(0);
 }
 
@@ -1243,6 +1245,7 @@ worker_maybe_exit(void)
 		evtimer_add(worker_drain_ev, &tv);
 		return;
 	}
+	module_exit();
 	exit(0);
 }
 
@@ -1256,7 +1259,14 @@ worker_stop(const char *why)
 		return;
 	worker_stopping = 1;
 	log_debug("worker_stop: %s, %u requests in flight", why, worker_busy);
+	/*
+	 * The pool manager kills this worker once shutdown_timeout has
+	 * passed since it said stop: exit a little before, so that the
+	 * worker ends what is still in flight itself (and tells its
+	 * handlers) rather than being cut off by SIGKILL.
+	 */
 	if (ms > 0) {
+		ms -= ms / 10 < 1000 ? ms / 10 : 1000;
 		conf_timeval(ms, &tv);
 		evtimer_add(worker_stop_ev, &tv);
 	}
@@ -1448,6 +1458,7 @@ worker_peer_closed(struct chan *c, void *arg)
 		worker_listener_lost();
 		return;
 	}
+	module_exit();
 	exit(0);
 }
 
@@ -1498,6 +1509,12 @@ main(int argc, char *argv[])
 	if (worker_conc == 0 || worker_conc > UINT16_MAX)
 		fatalx("main: pool %s: concurrency %u is out of range",
 		    wrk_conf->cf_pools[worker_pool].pl_name, worker_conc);
+	/*
+	 * Handler modules are opened first, as the files and the libraries
+	 * they need are named outside the pool's chroot; their init() runs
+	 * below, with the pool's identity.
+	 */
+	module_load(wrk_conf, worker_pool);
 	/* Before the roots are opened: files are served with the pool's
 	 * own permissions, from inside its chroot.  Nothing is read by
 	 * path after this but the roots and what is below them: logs go
@@ -1551,6 +1568,8 @@ main(int argc, char *argv[])
 	worker_init_reqs();
 	cgi_init(worker_base,
 	    wrk_conf->cf_pools[worker_pool].pl_cgi_max_children);
+	/* Before READY: a module that refuses to start is a failed start. */
+	module_init(worker_base);
 	/* Each slot may hold a client socket and a file, the channels and
 	 * libevent a few more. */
 	filecache_init(worker_base, 2 * worker_conc + 64);

@@ -121,7 +121,7 @@ struct wrk_req {
 	uint64_t	 rq_bytes;		/* written so far */
 	int		 rq_nonblock;		/* O_NONBLOCK checked for sendfile */
 	int		 rq_cache;		/* HO_CACHE: offer the response */
-	struct cgi_run	*rq_cgi;		/* handler "cgi": cgi.c's */
+	struct cgi_run	*rq_cgi;		/* cgi, fastcgi, module: cgi.c's */
 
 	/* A body that is a file's range says which file, so that another
 	 * worker can finish it if this one dies (struct wrk_slot). */
@@ -153,6 +153,15 @@ int		 cgi_new(struct wrk_req *);
 int		 cgi_body(struct wrk_req *, const char *, size_t);
 void		 cgi_serve(struct wrk_req *);
 void		 cgi_free(struct wrk_req *);
+
+/*
+ * module.c: handler modules.  module_load() before the worker drops its
+ * privileges, module_init() once its loop exists, module_exit() before
+ * it exits.
+ */
+void		 module_load(const struct hsd_config *, uint32_t pool);
+void		 module_init(struct event_base *);
+void		 module_exit(void);
 
 /* offer.c */
 void		 offer_response(struct wrk_req *, const char *name);

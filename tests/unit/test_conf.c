@@ -1300,19 +1300,19 @@ static const struct conf_reject conf_rejects[] = {
 	  "  cache { enabled = false } }\n",
 	  "t.conf:2: ", "'cache'" },
 
-	/* A handler is one of its words, as written; "module" is not
-	 * offered yet. */
+	/* A handler is one of its words, as written. */
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  handler = \"php\" }\n",
 	  "t.conf:2: site \"s\": handler: \"php\" is not \"static\", "
-	  "\"cgi\" or \"fastcgi\"", NULL },
+	  "\"cgi\", \"fastcgi\" or \"module\"", NULL },
 	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
 	  "  application \"/cgi-bin\" {\n    handler = \"fcgi\"\n  }\n}\n",
 	  "t.conf:5: site \"s\": application \"/cgi-bin\": handler: "
-	  "\"fcgi\" is not \"static\", \"cgi\" or \"fastcgi\"", NULL },
+	  "\"fcgi\" is not \"static\", \"cgi\", \"fastcgi\" or \"module\"",
+	  NULL },
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
-	  "  handler = module }\n",
-	  "t.conf:2: site \"s\": handler: \"module\" is not", NULL },
+	  "  handler = modules }\n",
+	  "t.conf:2: site \"s\": handler: \"modules\" is not", NULL },
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  application \"/a\" { handler = \"CGI\" } }\n",
 	  "t.conf:2: site \"s\": application \"/a\": handler: \"CGI\" is "
@@ -1474,6 +1474,46 @@ static const struct conf_reject conf_rejects[] = {
 	  "t.conf:1: pool \"p\": no such option 'fastcgi_processes'", NULL },
 	{ "fastcgi_command = \"/usr/bin/php-cgi\"\n" ONE_SITE,
 	  "t.conf:1: no such option 'fastcgi_command'", NULL },
+
+	/* A module handler needs its file, on the path's own line. */
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  handler = \"module\"\n}\n",
+	  "t.conf:4: site \"s\": handler \"module\" needs module, the "
+	  "shared object to load", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/m\" {\n    handler = \"module\"\n"
+	  "    module_args = {\"a=1\"}\n  }\n}\n",
+	  "t.conf:3: site \"s\": application \"/m\": handler \"module\" "
+	  "needs module", NULL },
+	/* An application that writes module_args takes none of the site's
+	 * keys, its file neither. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  handler = \"module\"\n"
+	  "  module = \"/usr/local/lib/hsd/hello.so\"\n"
+	  "  application \"/a\" {\n    module_args = {}\n  }\n}\n",
+	  "t.conf:6: site \"s\": application \"/a\": handler \"module\" "
+	  "needs module", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  module = \"hello.so\" }\n",
+	  "t.conf:2: site \"s\": module: \"hello.so\" is not an absolute "
+	  "path", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" { module = \"\" } }\n",
+	  "t.conf:2: site \"s\": application \"/a\": module: must not be "
+	  "empty", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  module_args = {\"greeting=hi\",\n"
+	  "    \"verbose\"} }\n",
+	  "t.conf:3: site \"s\": module_args: \"verbose\" is not "
+	  "key=value", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" { module_args = {\"=1\"} } }\n",
+	  "t.conf:2: site \"s\": application \"/a\": module_args: \"=1\" "
+	  "has an empty key", NULL },
+	{ "pool \"p\" { module = \"/a.so\" }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": no such option 'module'", NULL },
+	{ "module_args = {\"a=1\"}\n" ONE_SITE,
+	  "t.conf:1: no such option 'module_args'", NULL },
 };
 
 START_TEST(test_conf_reject)
@@ -1942,6 +1982,108 @@ START_TEST(test_conf_fastcgi)
 		    "/fpm/index.php", 14)), &php->st_apps[1].ap_fastcgi);
 		ck_assert_ptr_eq(conf_fastcgi(php, conf_route_app(php,
 		    "/index.php", 10)), &php->st_fastcgi);
+		conf_free(cf);
+	}
+	free(t);
+}
+END_TEST
+
+/*
+ * Handler modules: a site's file and arguments (none by default), an
+ * application's own when it writes module or module_args, else its
+ * site's, whatever its handler.
+ */
+#define MODULE_SITES \
+	"site \"none\" { bindings = {\"*:8080\"} root = \"@/www\" }\n" \
+	"site \"m\" {\n" \
+	"  bindings = {\"*:8081\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  handler = \"module\"\n" \
+	"  module = \"/usr/local/lib/hsd/hello.so\"\n" \
+	"  module_args = {\"greeting=Hi\", \"x=a=b\", \"empty=\"}\n" \
+	"  cgi_timeout = 10s\n" \
+	"  application \"/inherit\" { }\n" \
+	"  application \"/other\" {\n" \
+	"    module = \"/opt/other.so\"\n" \
+	"  }\n" \
+	"  application \"/args\" {\n" \
+	"    module = \"/usr/local/lib/hsd/hello.so\"\n" \
+	"    module_args = {\"greeting=Hello\"}\n" \
+	"  }\n" \
+	"  application \"/static\" { handler = \"static\" }\n" \
+	"}\n" \
+	"site \"a\" {\n" \
+	"  bindings = {\"*:8082\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  application \"/m\" {\n" \
+	"    handler = \"module\"\n" \
+	"    module = \"/usr/local/lib/hsd/hello.so\"\n" \
+	"  }\n" \
+	"}\n"
+
+START_TEST(test_conf_module)
+{
+	struct hsd_config		*cf;
+	const struct conf_site		*none, *m, *a;
+	const struct conf_module	*md;
+	char				*t;
+	int				 pass;
+
+	t = fx_subst(MODULE_SITES);
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(conf_load_text(t, CONF_NAME,
+		    pass ? CONF_LOAD_NOFS : 0, &cf), 0);
+		none = &cf->cf_sites[0];
+		m = &cf->cf_sites[1];
+		a = &cf->cf_sites[2];
+
+		/* Nothing written: no file, an empty list, not NULL. */
+		md = conf_module(none, -1);
+		ck_assert_ptr_eq(md, &none->st_module);
+		ck_assert_int_eq(md->md_set, 0);
+		ck_assert_ptr_null(md->md_path);
+		ck_assert_ptr_nonnull(md->md_args);
+		ck_assert_ptr_null(md->md_args[0]);
+
+		ck_assert_int_eq(m->st_handler, CONF_HANDLER_MODULE);
+		md = conf_module(m, -1);
+		ck_assert_int_eq(md->md_set, 1);
+		ck_assert_str_eq(md->md_path, "/usr/local/lib/hsd/hello.so");
+		ck_assert_str_eq(md->md_args[0], "greeting=Hi");
+		ck_assert_str_eq(md->md_args[1], "x=a=b");
+		ck_assert_str_eq(md->md_args[2], "empty=");
+		ck_assert_ptr_null(md->md_args[3]);
+		ck_assert_uint_eq(conf_cgi_timeout(m, -1), 10000);
+		/* /inherit: the site's, handler and all. */
+		ck_assert_int_eq(m->st_apps[0].ap_module.md_set, 0);
+		ck_assert_ptr_eq(conf_module(m, 0), &m->st_module);
+		ck_assert_int_eq(conf_handler(m, 0), CONF_HANDLER_MODULE);
+		ck_assert_uint_eq(conf_cgi_timeout(m, 0), 10000);
+		/* /other: its file, none of the site's arguments. */
+		md = conf_module(m, 1);
+		ck_assert_ptr_eq(md, &m->st_apps[1].ap_module);
+		ck_assert_str_eq(md->md_path, "/opt/other.so");
+		ck_assert_ptr_null(md->md_args[0]);
+		/* /args: the same file, its own arguments. */
+		md = conf_module(m, 2);
+		ck_assert_str_eq(md->md_path, "/usr/local/lib/hsd/hello.so");
+		ck_assert_str_eq(md->md_args[0], "greeting=Hello");
+		ck_assert_ptr_null(md->md_args[1]);
+		/* /static: the site's keys, another handler. */
+		ck_assert_ptr_eq(conf_module(m, 3), &m->st_module);
+		ck_assert_int_eq(conf_handler(m, 3), CONF_HANDLER_STATIC);
+		/* An index past the applications is the site. */
+		ck_assert_ptr_eq(conf_module(m, 4), &m->st_module);
+		/* As routing gives it. */
+		ck_assert_ptr_eq(conf_module(m, conf_route_app(m, "/args/x",
+		    7)), &m->st_apps[2].ap_module);
+		/* A static site with one module application. */
+		ck_assert_int_eq(conf_handler(a, -1), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_handler(a, 0), CONF_HANDLER_MODULE);
+		ck_assert_str_eq(conf_module(a, 0)->md_path,
+		    "/usr/local/lib/hsd/hello.so");
+		ck_assert_ptr_null(conf_module(a, 0)->md_args[0]);
+		ck_assert_ptr_null(conf_module(a, -1)->md_path);
 		conf_free(cf);
 	}
 	free(t);
@@ -3252,6 +3394,73 @@ START_TEST(test_conf_reload_fastcgi)
 }
 END_TEST
 
+/*
+ * A module is loaded and initialised when a worker starts: its file, its
+ * arguments (in order) and its time limit recycle the pools that serve
+ * it; where no module runs they count for nothing.
+ */
+#define RL_MOD(ss, api) \
+	"pool \"b\" { }\n" \
+	"site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\" " ss \
+	"\n  application \"/api\" { pool = \"b\" root = \"@/api\" " api \
+	" } }\n"
+#define RL_HELLO "handler = module module = \"/usr/lib/hsd/hello.so\" "
+
+START_TEST(test_conf_reload_module)
+{
+	struct hsd_config	*a, *b;
+
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, ""),
+	    RL_MOD(RL_HELLO "module_args = {}", ""), "default"), 1);
+	/* The file: its pool, and b, whose application follows the site. */
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, ""),
+	    RL_MOD("handler = module module = \"/usr/lib/hsd/other.so\"",
+	    ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, ""),
+	    RL_MOD("handler = module module = \"/usr/lib/hsd/other.so\"",
+	    ""), "b"), 0);
+	/* The arguments, their order, the time limit. */
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, ""),
+	    RL_MOD(RL_HELLO "module_args = {\"greeting=Hi\"}", ""),
+	    "default"), 0);
+	ck_assert_int_eq(rl_pool_same(
+	    RL_MOD(RL_HELLO "module_args = {\"a=1\", \"b=2\"}", ""),
+	    RL_MOD(RL_HELLO "module_args = {\"b=2\", \"a=1\"}", ""),
+	    "default"), 0);
+	ck_assert_int_eq(rl_pool_same(
+	    RL_MOD(RL_HELLO "module_args = {\"a=1\", \"b=2\"}", ""),
+	    RL_MOD(RL_HELLO "module_args = {\"a=1\", \"b=2\"}", ""),
+	    "default"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, ""),
+	    RL_MOD(RL_HELLO "cgi_timeout = 1m", ""), "default"), 0);
+	/* ... unless the application has its own: then b stays. */
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, RL_HELLO),
+	    RL_MOD(RL_HELLO "module_args = {\"x=1\"}", RL_HELLO), "b"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, RL_HELLO),
+	    RL_MOD(RL_HELLO, RL_HELLO "module_args = {\"x=1\"}"), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_MOD(RL_HELLO, RL_HELLO),
+	    RL_MOD(RL_HELLO, RL_HELLO "module_args = {\"x=1\"}"),
+	    "default"), 1);
+	/* Where no module runs, its keys change nothing. */
+	ck_assert_int_eq(rl_pool_same(RL_MOD("", ""),
+	    RL_MOD("module = \"/x.so\"", "module_args = {\"a=1\"}"),
+	    "default"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_MOD("", ""),
+	    RL_MOD("module = \"/x.so\"", "module_args = {\"a=1\"}"), "b"),
+	    1);
+	/* The handler itself. */
+	ck_assert_int_eq(rl_pool_same(RL_MOD("", ""), RL_MOD(RL_HELLO, ""),
+	    "default"), 0);
+
+	a = load_ok(RL_MOD("", ""));
+	b = load_ok(RL_MOD(RL_HELLO, RL_HELLO "module_args = {\"x=1\"}"));
+	ck_assert_int_eq(conf_site_routes_same(a, 0, b, 0), 1);
+	ck_assert_ptr_null(conf_restart_key(a, b));
+	conf_free(b);
+	conf_free(a);
+}
+END_TEST
+
 /* The listener's parse: no filesystem, no user database. */
 START_TEST(test_conf_reload_nofs)
 {
@@ -3326,6 +3535,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_cgi);
 	tcase_add_test(tc, test_conf_fastcgi);
 	tcase_add_test(tc, test_conf_fastcgi_socket);
+	tcase_add_test(tc, test_conf_module);
 	tcase_add_test(tc, test_conf_file);
 	tcase_add_test(tc, test_conf_buf_name);
 	tcase_add_test(tc, test_conf_roots);
@@ -3371,6 +3581,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_reload_cache);
 	tcase_add_test(tc, test_conf_reload_cgi);
 	tcase_add_test(tc, test_conf_reload_fastcgi);
+	tcase_add_test(tc, test_conf_reload_module);
 	tcase_add_test(tc, test_conf_find_listen);
 	suite_add_tcase(s, tc);
 	return s;
