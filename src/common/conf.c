@@ -1947,6 +1947,20 @@ conf_fastcgi_free(struct conf_fastcgi *fc)
 	conf_strv_free(fc->fc_env);
 }
 
+/* Does the section write any of the n keys? */
+static int
+conf_written(cfg_t *sec, const char *const *keys, size_t n)
+{
+	cfg_opt_t	*opt;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		if ((opt = cfg_getopt(sec, keys[i])) != NULL &&
+		    (opt->flags & CFGF_MODIFIED))
+			return 1;
+	return 0;
+}
+
 /*
  * A section's FastCGI keys, every value checked as it was read.  An
  * application that writes none keeps fc_set 0 and nothing else: it
@@ -1956,15 +1970,10 @@ conf_fastcgi_free(struct conf_fastcgi *fc)
 static int
 conf_build_fastcgi(cfg_t *sec, int app, struct conf_fastcgi *fc)
 {
-	cfg_opt_t	*opt;
 	const char	*s;
-	size_t		 i;
 
-	for (i = 0; i < sizeof(conf_fastcgi_keys) /
-	    sizeof(conf_fastcgi_keys[0]); i++)
-		if ((opt = cfg_getopt(sec, conf_fastcgi_keys[i])) != NULL &&
-		    (opt->flags & CFGF_MODIFIED))
-			fc->fc_set = 1;
+	fc->fc_set = conf_written(sec, conf_fastcgi_keys,
+	    sizeof(conf_fastcgi_keys) / sizeof(conf_fastcgi_keys[0]));
 	if (app && !fc->fc_set)
 		return 0;
 	if ((s = cfg_getstr(sec, "fastcgi_address")) != NULL &&
@@ -1996,15 +2005,10 @@ conf_module_free(struct conf_module *md)
 static int
 conf_build_module(cfg_t *sec, int app, struct conf_module *md)
 {
-	cfg_opt_t	*opt;
 	const char	*s;
-	size_t		 i;
 
-	for (i = 0; i < sizeof(conf_module_keys) /
-	    sizeof(conf_module_keys[0]); i++)
-		if ((opt = cfg_getopt(sec, conf_module_keys[i])) != NULL &&
-		    (opt->flags & CFGF_MODIFIED))
-			md->md_set = 1;
+	md->md_set = conf_written(sec, conf_module_keys,
+	    sizeof(conf_module_keys) / sizeof(conf_module_keys[0]));
 	if (app && !md->md_set)
 		return 0;
 	if ((s = cfg_getstr(sec, "module")) != NULL &&

@@ -1004,6 +1004,27 @@ cgi_token(const char *s, size_t len)
 }
 
 /*
+ * The response's status and reason phrase (rlen bytes of reason; none:
+ * the usual one), and whether it has a body at all.
+ */
+void
+cgi_set_status(struct cgi_run *cg, int status, const char *reason,
+    size_t rlen)
+{
+	if (reason == NULL || rlen == 0) {
+		reason = static_reason(status);
+		rlen = strlen(reason);
+	}
+	if (rlen >= sizeof(cg->cg_reason))
+		rlen = sizeof(cg->cg_reason) - 1;
+	memcpy(cg->cg_reason, reason, rlen);
+	cg->cg_reason[rlen] = '\0';
+	cg->cg_status = status;
+	cg->cg_no_body = cg->cg_rq->rq_method == HTTP_HEAD || status == 204 ||
+	    status == 304;
+}
+
+/*
  * The child's header block (RFC 3875 6.3), parsed: Status and Location
  * decide the status; Date, Server, Connection and the framing are the
  * worker's; everything else passes through if it is a well-formed field.
@@ -1012,7 +1033,6 @@ cgi_token(const char *s, size_t len)
 static int
 cgi_head(struct cgi_run *cg, const char *blk, size_t len)
 {
-	struct wrk_req	*rq = cg->cg_rq;
 	struct evbuffer	*fields = cg->cg_fields;
 	const char	*p = blk, *end = blk + len, *eol, *colon, *v, *ve;
 	const char	*reason = NULL;
@@ -1089,17 +1109,7 @@ cgi_head(struct cgi_run *cg, const char *blk, size_t len)
 	}
 	if (status == 0)
 		status = location ? 302 : 200;
-	if (reason == NULL || rlen == 0) {
-		reason = static_reason(status);
-		rlen = strlen(reason);
-	}
-	if (rlen >= sizeof(cg->cg_reason))
-		rlen = sizeof(cg->cg_reason) - 1;
-	memcpy(cg->cg_reason, reason, rlen);
-	cg->cg_reason[rlen] = '\0';
-	cg->cg_status = status;
-	cg->cg_no_body = rq->rq_method == HTTP_HEAD || status == 204 ||
-	    status == 304;
+	cgi_set_status(cg, status, reason, rlen);
 	cg->cg_head_done = 1;
 	return 0;
 bad:
@@ -2121,8 +2131,6 @@ cgi_serve(struct wrk_req *rq)
 	size_t		 scriptlen;
 	struct timeval	 tv;
 	int		 status;
-	ssize_t		 n;
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 	/* A module answers for any path, from its own view of it. */
 	if (!cg->cg_module && (status = cgi_locate(rq, &pathinfo,
@@ -2151,17 +2159,8 @@ cgi_serve(struct wrk_req *rq)
 	}
 	/* Told to go ahead, the client sends the body the child reads. */
 	if (!rq->rq_msg_done && worker_expects_continue(rq) &&
-	    rq->rq_ho.ho_head_len == rq->rq_ho.ho_data_len) {
-		n = send(rq->rq_sock, cont, sizeof(cont) - 1,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n > 0)
-			rq->rq_bytes += n;
-		if (n != sizeof(cont) - 1) {
-			rq->rq_resp_len = sizeof(cont) - 1;
-			worker_finish(rq, 0);
-			return;
-		}
-		rq->rq_pre = n;
-	}
+	    rq->rq_ho.ho_head_len == rq->rq_ho.ho_data_len &&
+	    worker_send_continue(rq) == -1)
+		return;
 	cgi_start(cg);
 }

@@ -642,7 +642,6 @@ hsd_resp_status(struct hsd_req *r, int status, const char *reason)
 {
 	struct cgi_run	*cg;
 	const char	*rr = reason;
-	size_t		 len;
 
 	if (!mod_open_resp(r) || r->r_cg->cg_head_done || status < 200 ||
 	    status > 999 || (rr != NULL && !mod_text_ok(rr)))
@@ -650,16 +649,7 @@ hsd_resp_status(struct hsd_req *r, int status, const char *reason)
 	cg = r->r_cg;
 	while (rr != NULL && (*rr == ' ' || *rr == '\t'))
 		rr++;
-	if (rr == NULL || *rr == '\0')
-		rr = static_reason(status);
-	len = strlen(rr);
-	if (len >= sizeof(cg->cg_reason))
-		len = sizeof(cg->cg_reason) - 1;
-	memcpy(cg->cg_reason, rr, len);
-	cg->cg_reason[len] = '\0';
-	cg->cg_status = status;
-	cg->cg_no_body = cg->cg_rq->rq_method == HTTP_HEAD || status == 204 ||
-	    status == 304;
+	cgi_set_status(cg, status, rr, rr != NULL ? strlen(rr) : 0);
 	/* Written before it was known that no body goes out. */
 	if (cg->cg_no_body)
 		evbuffer_drain(cg->cg_resp, evbuffer_get_length(cg->cg_resp));

@@ -854,6 +854,30 @@ worker_body_readable(evutil_socket_t fd, short ev, void *arg)
 		worker_body_read(rq, 1);
 }
 
+/*
+ * 100 Continue, before a body the handler wants: it counts as the start
+ * of the response (rq_pre).  -1 if it could not go, and the request is
+ * over.
+ */
+int
+worker_send_continue(struct wrk_req *rq)
+{
+	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	ssize_t			 n;
+
+	n = send(rq->rq_sock, cont, sizeof(cont) - 1,
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n > 0)
+		rq->rq_bytes += n;
+	if (n != sizeof(cont) - 1) {
+		rq->rq_resp_len = sizeof(cont) - 1;
+		worker_finish(rq, 0);
+		return -1;
+	}
+	rq->rq_pre = n;
+	return 0;
+}
+
 /* Expect: 100-continue on an HTTP/1.1 request. */
 int
 worker_expects_continue(const struct wrk_req *rq)
@@ -1049,7 +1073,6 @@ worker_batch_over(evutil_socket_t fd, short ev, void *arg)
 static void
 worker_handoff_run(struct wrk_req *rq)
 {
-	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	const struct msg_handoff *ho = &rq->rq_ho;
 	ssize_t			 n;
 	int			 fd = rq->rq_sock;
@@ -1116,15 +1139,8 @@ worker_handoff_run(struct wrk_req *rq)
 	}
 	if (worker_expects_continue(rq) && ho->ho_head_len == ho->ho_data_len) {
 		/* Told to go ahead, the client sends the body: wait for it. */
-		n = send(fd, cont, sizeof(cont) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n > 0)
-			rq->rq_bytes += n;
-		if (n != sizeof(cont) - 1) {
-			rq->rq_resp_len = sizeof(cont) - 1;
-			worker_finish(rq, 0);
+		if (worker_send_continue(rq) == -1)
 			return;
-		}
-		rq->rq_pre = n;
 		event_assign(rq->rq_ev, worker_base, fd, EV_READ | EV_PERSIST,
 		    worker_body_readable, rq);
 		worker_body_read(rq, 1);

@@ -142,6 +142,7 @@ size_t		 worker_read_limit(void);
 uint32_t	 worker_pool_index(void);
 ssize_t		 worker_parse(struct wrk_req *, const char *, size_t);
 int		 worker_expects_continue(const struct wrk_req *);
+int		 worker_send_continue(struct wrk_req *);
 int		 worker_nonblock(struct wrk_req *);
 void		 worker_slot_record(struct wrk_req *);
 void		 worker_start_response(struct wrk_req *);
