@@ -1403,11 +1403,12 @@ conf_v_fastcgi_address(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /*
- * The environment of a FastCGI command, checked value by value as the
- * list is read, so an error carries the line of the value at fault.
+ * A list of "name=value" strings, checked value by value as the list is
+ * read, so an error carries the line of the value at fault; what calls
+ * the name says ("NAME" for an environment, "key" for arguments).
  */
 static int
-conf_v_fastcgi_env(cfg_t *cfg, cfg_opt_t *opt)
+conf_v_pairs(cfg_t *cfg, cfg_opt_t *opt, const char *what)
 {
 	unsigned int	 n = cfg_opt_size(opt);
 	const char	*s;
@@ -1417,43 +1418,31 @@ conf_v_fastcgi_env(cfg_t *cfg, cfg_opt_t *opt)
 		return 0;
 	s = cfg_opt_getnstr(opt, n - 1);
 	if (s == NULL || strchr(s, '=') == NULL) {
-		cfg_error(cfg, "%s: \"%s\" is not NAME=value",
-		    cfg_opt_name(opt), s ? s : "");
+		cfg_error(cfg, "%s: \"%s\" is not %s=value",
+		    cfg_opt_name(opt), s ? s : "", what);
 		return -1;
 	}
 	if (s[0] == '=') {
-		cfg_error(cfg, "%s: \"%s\" has an empty name",
-		    cfg_opt_name(opt), s);
+		cfg_error(cfg, "%s: \"%s\" has an empty %s",
+		    cfg_opt_name(opt), s, strcmp(what, "NAME") == 0 ? "name" :
+		    what);
 		return -1;
 	}
 	return 0;
 }
 
-/*
- * A handler module's arguments, "key=value" each (the value may be
- * empty or hold '='), checked value by value for the line.
- */
+/* The environment of a FastCGI command. */
+static int
+conf_v_fastcgi_env(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_v_pairs(cfg, opt, "NAME");
+}
+
+/* A handler module's arguments (the value may be empty or hold '='). */
 static int
 conf_v_module_args(cfg_t *cfg, cfg_opt_t *opt)
 {
-	unsigned int	 n = cfg_opt_size(opt);
-	const char	*s;
-
-	conf_note_key(cfg, opt);
-	if (n == 0)
-		return 0;
-	s = cfg_opt_getnstr(opt, n - 1);
-	if (s == NULL || strchr(s, '=') == NULL) {
-		cfg_error(cfg, "%s: \"%s\" is not key=value",
-		    cfg_opt_name(opt), s ? s : "");
-		return -1;
-	}
-	if (s[0] == '=') {
-		cfg_error(cfg, "%s: \"%s\" has an empty key",
-		    cfg_opt_name(opt), s);
-		return -1;
-	}
-	return 0;
+	return conf_v_pairs(cfg, opt, "key");
 }
 
 /* Building the result. */

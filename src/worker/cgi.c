@@ -401,6 +401,20 @@ found:
 	return 0;
 }
 
+/*
+ * A field's value from *v to ve (its line's end), without the blanks
+ * around it or the CR of a CRLF: moves *v, returns the new end.
+ */
+const char *
+cgi_trim(const char **v, const char *ve)
+{
+	while (*v < ve && (**v == ' ' || **v == '\t'))
+		(*v)++;
+	while (ve > *v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+		ve--;
+	return ve;
+}
+
 /* The environment: a growing NUL-separated block, then pointers. */
 struct cgi_envbuf {
 	struct evbuffer	*eb;
@@ -518,12 +532,7 @@ cgi_env_headers(struct cgi_envbuf *e, const char *head, size_t headlen,
 			    strncasecmp(q, line, nlen) != 0)
 				continue;
 			v = q + nlen + 1;
-			while (v < ve && (*v == ' ' || *v == '\t'))
-				v++;
-			eol = ve;
-			while (eol > v && (eol[-1] == ' ' || eol[-1] == '\t' ||
-			    eol[-1] == '\r'))
-				eol--;
+			eol = cgi_trim(&v, ve);
 			if (!first && evbuffer_add(e->eb, ", ", 2) == -1)
 				e->failed = 1;
 			if (evbuffer_add(e->eb, v, eol - v) == -1)
@@ -553,12 +562,7 @@ cgi_header(const char *head, size_t headlen, const char *name, size_t *vlen)
 		if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
 		    strncasecmp(p, name, nlen) == 0) {
 			v = p + nlen + 1;
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			ve = eol;
-			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' ||
-			    ve[-1] == '\r'))
-				ve--;
+			ve = cgi_trim(&v, eol);
 			*vlen = ve - v;
 			return v;
 		}
@@ -1055,10 +1059,7 @@ cgi_head(struct cgi_run *cg, const char *blk, size_t len)
 			goto bad;
 		nlen = colon - p;
 		v = colon + 1;
-		while (v < ve && (*v == ' ' || *v == '\t'))
-			v++;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
+		ve = cgi_trim(&v, ve);
 		if (memchr(v, '\r', ve - v) != NULL ||
 		    memchr(v, '\0', ve - v) != NULL)
 			goto bad;

@@ -99,6 +99,7 @@ void	cgi_pump_body(struct cgi_run *);
 void	cgi_answer(struct wrk_req *, int status);
 void	cgi_cut(struct wrk_req *);
 int	cgi_token(const char *, size_t);
+const char *cgi_trim(const char **, const char *);
 void	cgi_set_status(struct cgi_run *, int status, const char *reason,
 	    size_t rlen);
 

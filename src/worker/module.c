@@ -533,12 +533,7 @@ hsd_req_header_next(const struct hsd_req *r, size_t *pos, const char **name,
 		if ((colon = memchr(p, ':', eol - p)) == NULL)
 			continue;
 		v = colon + 1;
-		while (v < eol && (*v == ' ' || *v == '\t'))
-			v++;
-		ve = eol;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' ||
-		    ve[-1] == '\r'))
-			ve--;
+		ve = cgi_trim(&v, eol);
 		*name = p;
 		*namelen = colon - p;
 		*value = v;
@@ -680,11 +675,7 @@ hsd_resp_header(struct hsd_req *r, const char *name, const char *value)
 			return -1;
 	nlen = strlen(name);
 	v = value;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	ve = v + strlen(v);
-	while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-		ve--;
+	ve = cgi_trim(&v, value + strlen(value));
 	if (strcasecmp(name, "Content-Length") == 0) {
 		if (cg->cg_clen != -1 || v == ve || *v < '0' || *v > '9')
 			return -1;
