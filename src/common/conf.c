@@ -189,6 +189,15 @@ static const char *const conf_fastcgi_keys[] = {
 
 static const char *const conf_module_keys[] = { "module", "module_args" };
 
+/* Script maps: the two lists go together, as the FastCGI keys do. */
+#define CONF_EXTMAP_OPTS						\
+	CFG_STR_LIST("cgi_extensions", NULL, CFGF_NONE),		\
+	CFG_STR_LIST("fastcgi_extensions", NULL, CFGF_NONE)
+
+static const char *const conf_extmap_keys[] = {
+	"cgi_extensions", "fastcgi_extensions",
+};
+
 static cfg_opt_t conf_app_opts[] = {
 	CFG_STR("pool", NULL, CFGF_NONE),
 	CFG_STR("root", NULL, CFGF_NONE),
@@ -203,6 +212,8 @@ static cfg_opt_t conf_app_opts[] = {
 	CONF_FASTCGI_OPTS,
 	/* Neither written: the site's, both (conf_build_module()). */
 	CONF_MODULE_OPTS,
+	/* Neither written: the site's, both (conf_build_extmap()). */
+	CONF_EXTMAP_OPTS,
 	CFG_END()
 };
 
@@ -253,6 +264,7 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_STR("cgi_timeout", "5m", CFGF_NONE),
 	CONF_FASTCGI_OPTS,
 	CONF_MODULE_OPTS,
+	CONF_EXTMAP_OPTS,
 	CFG_END()
 };
 
@@ -316,6 +328,7 @@ static int	conf_v_list(cfg_t *, cfg_opt_t *);
 static int	conf_v_fastcgi_address(cfg_t *, cfg_opt_t *);
 static int	conf_v_fastcgi_env(cfg_t *, cfg_opt_t *);
 static int	conf_v_module_args(cfg_t *, cfg_opt_t *);
+static int	conf_v_extension(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -396,6 +409,8 @@ static const struct {
 	{ "site|application|fastcgi_processes",	conf_v_int },
 	{ "site|application|module",		conf_v_abspath },
 	{ "site|application|module_args",	conf_v_module_args },
+	{ "site|application|cgi_extensions",	conf_v_extension },
+	{ "site|application|fastcgi_extensions", conf_v_extension },
 	{ "site|log",				conf_v_section },
 	{ "site|log|format",			conf_v_choice },
 	{ "site|log|dir",			conf_v_logdir },
@@ -413,6 +428,8 @@ static const struct {
 	{ "site|fastcgi_processes",		conf_v_int },
 	{ "site|module",			conf_v_abspath },
 	{ "site|module_args",			conf_v_module_args },
+	{ "site|cgi_extensions",		conf_v_extension },
+	{ "site|fastcgi_extensions",		conf_v_extension },
 };
 
 const char *const conf_w3c_names[W3C_NFIELDS] = {
@@ -1445,6 +1462,31 @@ conf_v_module_args(cfg_t *cfg, cfg_opt_t *opt)
 	return conf_v_pairs(cfg, opt, "key");
 }
 
+/*
+ * A script map's extension, checked value by value as the list is read:
+ * ".php", the '.' and at least one byte after it, all within one path
+ * component, since that is what conf_handler_path() compares.
+ */
+static int
+conf_v_extension(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int	 n = cfg_opt_size(opt);
+	const char	*s;
+
+	conf_note_key(cfg, opt);
+	if (n == 0)
+		return 0;
+	s = cfg_opt_getnstr(opt, n - 1);
+	if (s == NULL || s[0] != '.' || s[1] == '\0' ||
+	    strchr(s, '/') != NULL) {
+		cfg_error(cfg, "%s: \"%s\" is not an extension such as "
+		    "\".php\" (a '.', then at least one byte, no '/')",
+		    cfg_opt_name(opt), s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
 /* Building the result. */
 
 static char *
@@ -2037,13 +2079,52 @@ conf_later_line(cfg_t *sec, const char *k1, const char *k2)
 	return l1 > l2 ? l1 : l2;
 }
 
+static void
+conf_extmap_free(struct conf_extmap *em)
+{
+	conf_strv_free(em->em_cgi);
+	conf_strv_free(em->em_fastcgi);
+}
+
+/*
+ * A section's script maps, as conf_build_fastcgi() does its settings:
+ * an application that writes neither list follows its site; one that
+ * writes either takes nothing of its site's, so "cgi_extensions = {}"
+ * turns the site's maps off below its prefix.  An extension in both
+ * lists would leave the handler to chance: refused.
+ */
+static int
+conf_build_extmap(cfg_t *sec, cfg_t *site, int app, struct conf_extmap *em)
+{
+	size_t	 i, j;
+
+	if (app && !conf_written(sec, conf_extmap_keys,
+	    sizeof(conf_extmap_keys) / sizeof(conf_extmap_keys[0])))
+		return 0;
+	if ((em->em_cgi = conf_strv(sec, "cgi_extensions")) == NULL ||
+	    (em->em_fastcgi = conf_strv(sec, "fastcgi_extensions")) == NULL)
+		return -1;
+	for (i = 0; em->em_fastcgi[i] != NULL; i++)
+		for (j = 0; em->em_cgi[j] != NULL; j++) {
+			if (strcmp(em->em_fastcgi[i], em->em_cgi[j]) != 0)
+				continue;
+			conf_err(conf_later_line(sec, "cgi_extensions",
+			    "fastcgi_extensions"), sec, app ? site : NULL,
+			    "\"%s\" is in both cgi_extensions and "
+			    "fastcgi_extensions", em->em_cgi[j]);
+			return -1;
+		}
+	return 0;
+}
+
 /*
  * Each path of site st (sidx, section site) that the "fastcgi" handler
- * answers has one kind of FastCGI application: an address or a command,
- * never both.  A command runs as its pool's user but outside any chroot
- * (a program such as php-cgi needs its libraries and its own files,
- * which a chroot made for static files does not hold), so a chrooted
- * pool cannot have one.  Its socket's path must fit a socket address.
+ * answers, or that fastcgi_extensions sends to it, has one kind of
+ * FastCGI application: an address or a command, never both.  A command
+ * runs as its pool's user but outside any chroot (a program such as
+ * php-cgi needs its libraries and its own files, which a chroot made for
+ * static files does not hold), so a chrooted pool cannot have one.  Its
+ * socket's path must fit a socket address.
  */
 static int
 conf_check_fastcgi(const struct hsd_config *cf, cfg_t *site, uint32_t sidx,
@@ -2052,29 +2133,41 @@ conf_check_fastcgi(const struct hsd_config *cf, cfg_t *site, uint32_t sidx,
 	const struct conf_fastcgi	*fc;
 	const struct conf_pool		*pl;
 	struct sockaddr_un		 sun;
-	cfg_t				*rsec, *fsec;
+	cfg_t				*rsec, *fsec, *wsec;
+	const char			*what, *key;
 	char				 path[PATH_MAX];
 	int				 r, line;
 
 	for (r = -1; r < (int)st->st_napps; r++) {
-		if (conf_handler(st, r) != CONF_HANDLER_FASTCGI)
+		if (!conf_uses(st, r, CONF_HANDLER_FASTCGI))
 			continue;
 		/* The section written for the path, and the one its
 		 * FastCGI settings come from: the site's when it has none. */
 		rsec = r < 0 ? site : cfg_getnsec(site, "application", r);
 		fc = conf_fastcgi(st, r);
 		fsec = fc == &st->st_fastcgi ? site : rsec;
+		/* What asked for FastCGI, and where: the handler, else the
+		 * script map, written by the application or its site. */
+		what = "handler \"fastcgi\"";
+		key = "handler";
+		wsec = rsec;
+		if (conf_handler(st, r) != CONF_HANDLER_FASTCGI) {
+			what = key = "fastcgi_extensions";
+			if (r >= 0 && st->st_apps[r].ap_extmap.em_fastcgi ==
+			    NULL)
+				wsec = site;
+		}
 		if (fc->fc_address != NULL && fc->fc_command != NULL) {
 			conf_err(conf_later_line(fsec, "fastcgi_address",
 			    "fastcgi_command"), fsec, fsec == site ? NULL :
-			    site, "handler \"fastcgi\" needs fastcgi_address "
-			    "or fastcgi_command, not both");
+			    site, "%s needs fastcgi_address or "
+			    "fastcgi_command, not both", what);
 			return -1;
 		}
 		if (fc->fc_address == NULL && fc->fc_command == NULL) {
-			conf_err(conf_key_line(rsec, "handler", 0), rsec,
-			    rsec == site ? NULL : site, "handler \"fastcgi\" "
-			    "needs fastcgi_address or fastcgi_command");
+			conf_err(conf_key_line(wsec, key, 0), wsec,
+			    wsec == site ? NULL : site, "%s needs "
+			    "fastcgi_address or fastcgi_command", what);
 			return -1;
 		}
 		if (fc->fc_command == NULL)
@@ -2200,7 +2293,8 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		    conf_parse_duration(s, &ap->ap_cgi_timeout_ms) == -1)
 			return -1;
 		if (conf_build_fastcgi(sec, 1, &ap->ap_fastcgi) == -1 ||
-		    conf_build_module(sec, 1, &ap->ap_module) == -1)
+		    conf_build_module(sec, 1, &ap->ap_module) == -1 ||
+		    conf_build_extmap(sec, site, 1, &ap->ap_extmap) == -1)
 			return -1;
 	}
 	return 0;
@@ -2387,7 +2481,8 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 		    conf_parse_duration(cfg_getstr(site, "cgi_timeout"),
 		    &st->st_cgi_timeout_ms) == -1 ||
 		    conf_build_fastcgi(site, 0, &st->st_fastcgi) == -1 ||
-		    conf_build_module(site, 0, &st->st_module) == -1)
+		    conf_build_module(site, 0, &st->st_module) == -1 ||
+		    conf_build_extmap(site, NULL, 0, &st->st_extmap) == -1)
 			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1 ||
@@ -2803,9 +2898,11 @@ conf_free(struct hsd_config *cf)
 			free(ap->ap_root);
 			conf_fastcgi_free(&ap->ap_fastcgi);
 			conf_module_free(&ap->ap_module);
+			conf_extmap_free(&ap->ap_extmap);
 		}
 		conf_fastcgi_free(&cf->cf_sites[i].st_fastcgi);
 		conf_module_free(&cf->cf_sites[i].st_module);
+		conf_extmap_free(&cf->cf_sites[i].st_extmap);
 		free(cf->cf_sites[i].st_apps);
 		free(cf->cf_sites[i].st_log.lg_dir);
 	}
@@ -2951,6 +3048,82 @@ conf_handler(const struct conf_site *st, int app)
 	    st->st_apps[app].ap_handler != -1)
 		return st->st_apps[app].ap_handler;
 	return st->st_handler;
+}
+
+/* The script maps for site/app: the application's if it writes any. */
+static const struct conf_extmap *
+conf_extmap(const struct conf_site *st, int app)
+{
+	if (app >= 0 && (uint32_t)app < st->st_napps &&
+	    st->st_apps[app].ap_extmap.em_cgi != NULL)
+		return &st->st_apps[app].ap_extmap;
+	return &st->st_extmap;
+}
+
+/*
+ * The length of the longest extension of v that the len bytes at name
+ * end in, 0 if none: of ".php" and ".inc.php", "a.inc.php" is the
+ * second's.
+ */
+static size_t
+conf_ext_match(char *const *v, const char *name, size_t len)
+{
+	size_t	i, n, best = 0;
+
+	for (i = 0; v[i] != NULL; i++) {
+		n = strlen(v[i]);
+		if (n <= len && n > best &&
+		    memcmp(name + len - n, v[i], n) == 0)
+			best = n;
+	}
+	return best;
+}
+
+int
+conf_handler_path(const struct conf_site *st, int app, const char *path,
+    size_t len)
+{
+	const struct conf_extmap	*em;
+	size_t				 end, c, f;
+	int				 h;
+
+	if ((h = conf_handler(st, app)) != CONF_HANDLER_STATIC)
+		return h;
+	em = conf_extmap(st, app);
+	if (em->em_cgi[0] == NULL && em->em_fastcgi[0] == NULL)
+		return h;
+	/*
+	 * Each component, by where it ends.  An extension holds no '/', so
+	 * one that path[0..end) ends in lies within the last component;
+	 * the bytes compared are the file system's, hence the case too.
+	 */
+	for (end = 1; end <= len; end++) {
+		if (end < len && path[end] != '/')
+			continue;
+		c = conf_ext_match(em->em_cgi, path, end);
+		f = conf_ext_match(em->em_fastcgi, path, end);
+		if (c > 0 || f > 0)
+			return c > f ? CONF_HANDLER_CGI : CONF_HANDLER_FASTCGI;
+	}
+	return h;
+}
+
+int
+conf_uses(const struct conf_site *st, int app, int handler)
+{
+	const struct conf_extmap	*em;
+	int				 h;
+
+	if ((h = conf_handler(st, app)) == handler)
+		return 1;
+	if (h != CONF_HANDLER_STATIC)
+		return 0;
+	em = conf_extmap(st, app);
+	if (handler == CONF_HANDLER_CGI)
+		return em->em_cgi[0] != NULL;
+	if (handler == CONF_HANDLER_FASTCGI)
+		return em->em_fastcgi[0] != NULL;
+	return 0;
 }
 
 uint64_t
@@ -3215,6 +3388,8 @@ conf_fastcgi_same(const struct conf_fastcgi *a, const struct conf_fastcgi *b)
  * socket: a worker connects to the path its own configuration gives.  A
  * module is loaded and given its arguments when a worker starts: the
  * same file, the same arguments in the same order, the same time limit.
+ * Where the handler is static, the same script maps, and for the
+ * handlers they send paths to, what those need.
  */
 static int
 conf_handler_same(const struct hsd_config *a, uint32_t ai,
@@ -3228,12 +3403,18 @@ conf_handler_same(const struct hsd_config *a, uint32_t ai,
 	switch (conf_handler(sa, app)) {
 	case CONF_HANDLER_CGI:
 		return conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app);
-	case CONF_HANDLER_MODULE:
-		return conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app) &&
-		    conf_str_same(conf_module(sa, app)->md_path,
-		    conf_module(sb, app)->md_path) &&
-		    conf_strv_same(conf_module(sa, app)->md_args,
-		    conf_module(sb, app)->md_args);
+	case CONF_HANDLER_STATIC:
+		if (!conf_strv_same(conf_extmap(sa, app)->em_cgi,
+		    conf_extmap(sb, app)->em_cgi) ||
+		    !conf_strv_same(conf_extmap(sa, app)->em_fastcgi,
+		    conf_extmap(sb, app)->em_fastcgi))
+			return 0;
+		if (conf_uses(sa, app, CONF_HANDLER_CGI) &&
+		    conf_cgi_timeout(sa, app) != conf_cgi_timeout(sb, app))
+			return 0;
+		if (!conf_uses(sa, app, CONF_HANDLER_FASTCGI))
+			return 1;
+		/* FALLTHROUGH */
 	case CONF_HANDLER_FASTCGI:
 		if (!conf_fastcgi_same(conf_fastcgi(sa, app),
 		    conf_fastcgi(sb, app)))
@@ -3243,6 +3424,12 @@ conf_handler_same(const struct hsd_config *a, uint32_t ai,
 		return conf_fastcgi_socket(a, ai, app, pa, sizeof(pa)) == 0 &&
 		    conf_fastcgi_socket(b, bi, app, pb, sizeof(pb)) == 0 &&
 		    strcmp(pa, pb) == 0;
+	case CONF_HANDLER_MODULE:
+		return conf_cgi_timeout(sa, app) == conf_cgi_timeout(sb, app) &&
+		    conf_str_same(conf_module(sa, app)->md_path,
+		    conf_module(sb, app)->md_path) &&
+		    conf_strv_same(conf_module(sa, app)->md_args,
+		    conf_module(sb, app)->md_args);
 	default:
 		return 1;
 	}

@@ -156,6 +156,19 @@ struct conf_module {
 };
 #define CONF_FASTCGI_DIR	"fcgi"	/* below run_dir: the groups' sockets */
 
+/*
+ * Script maps, as IIS has them: where the handler is "static", a path
+ * with a component ending in one of these extensions (".php", compared
+ * case-sensitively) is answered by CGI or FastCGI instead.  Each list is
+ * NULL-terminated; no extension is in both.  An application that writes
+ * neither key has both NULL and follows its site (conf_handler_path());
+ * one that writes either takes nothing of its site's.
+ */
+struct conf_extmap {
+	char		**em_cgi;	/* cgi_extensions */
+	char		**em_fastcgi;	/* fastcgi_extensions */
+};
+
 struct conf_app {
 	char		*ap_prefix;	/* "/api", no trailing slash */
 	size_t		 ap_prefix_len;
@@ -170,6 +183,8 @@ struct conf_app {
 	struct conf_fastcgi ap_fastcgi;
 	/* md_set 0: none written, the site's applies (conf_module()). */
 	struct conf_module ap_module;
+	/* Both lists NULL: neither written, the site's apply. */
+	struct conf_extmap ap_extmap;
 };
 
 /*
@@ -254,6 +269,7 @@ struct conf_site {
 	uint64_t	 st_cgi_timeout_ms;
 	struct conf_fastcgi st_fastcgi;
 	struct conf_module st_module;
+	struct conf_extmap st_extmap;	/* never NULL, maybe empty */
 };
 
 /*
@@ -366,6 +382,20 @@ int	conf_cacheable(const struct hsd_config *, const struct conf_site *,
  */
 int	conf_handler(const struct conf_site *, int app);
 uint64_t conf_cgi_timeout(const struct conf_site *, int app);
+/*
+ * conf_handler_path(): the handler for a request for path (len bytes,
+ * normalised, no query) routed to site/app: conf_handler(), unless that
+ * is static and a component of path ends in an extension of
+ * cgi_extensions or fastcgi_extensions (struct conf_extmap): then the
+ * handler of the first such component, whether that names a file or a
+ * directory (cgi_locate() answers for what is there).  No allocation:
+ * the listener calls it for every request it hands on.
+ * conf_uses(): 1 if some request routed to site/app can be answered by
+ * handler: it is the path's, or a script map sends some paths to it.
+ */
+int	conf_handler_path(const struct conf_site *, int app,
+	    const char *path, size_t len);
+int	conf_uses(const struct conf_site *, int app, int handler);
 
 /*
  * FastCGI.  conf_fastcgi(): the settings for a request routed to
@@ -443,8 +473,9 @@ const char *conf_map_path(const struct conf_site *, int app, const char *path,
  * conf_pool_same(): pool ai of a and bi of b are the same for their
  * workers: every pool key, the limits, how every site either
  * configuration sends to the pool routes, and the roots, handlers,
- * cgi_timeouts, FastCGI settings (with the socket of a FastCGI group)
- * and handler modules with their arguments the pool serves there
+ * script maps, cgi_timeouts, FastCGI settings (with the socket of a
+ * FastCGI group) and handler modules with their arguments the pool
+ * serves there
  * (roots as resolved: not for NOFS text).  No cache key counts in any
  * of the three: every reload flushes the cache instead.
  * conf_find_site() and conf_pool_index() are a site's and a pool's index

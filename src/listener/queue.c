@@ -519,7 +519,8 @@ queue_deadline_arm(struct conn *c)
 		ms += lim->entity_body_timeout_ms;
 	if (c->cn_site < lenv->le_conf->cf_nsites) {
 		st = &lenv->le_conf->cf_sites[c->cn_site];
-		if (conf_handler(st, c->cn_app) != CONF_HANDLER_STATIC)
+		if (conf_handler_path(st, c->cn_app, c->cn_path,
+		    c->cn_path_len) != CONF_HANDLER_STATIC)
 			ms += conf_cgi_timeout(st, c->cn_app);
 	}
 	if (ms > 0) {

@@ -279,7 +279,8 @@ fastcgi_group_same(const struct fcgi_group *a, const struct fcgi_group *b)
 /*
  * Every group cf asks for, in order: the site's once, for its own paths
  * and those of the applications that share it, and each application's
- * own.  Only paths the "fastcgi" handler answers with a command count.
+ * own.  Only paths the "fastcgi" handler answers with a command count,
+ * or that fastcgi_extensions sends to one.
  */
 static int
 fastcgi_groups_of(const struct hsd_config *cf, struct fcgi_groups *out)
@@ -294,7 +295,7 @@ fastcgi_groups_of(const struct hsd_config *cf, struct fcgi_groups *out)
 		st = &cf->cf_sites[s];
 		site_done = 0;
 		for (r = -1; r < (int)st->st_napps; r++) {
-			if (conf_handler(st, r) != CONF_HANDLER_FASTCGI ||
+			if (!conf_uses(st, r, CONF_HANDLER_FASTCGI) ||
 			    conf_fastcgi(st, r)->fc_command == NULL)
 				continue;
 			if ((g = conf_fastcgi_group(st, r)) < 0) {

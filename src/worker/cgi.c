@@ -156,7 +156,9 @@ cgi_new(struct wrk_req *rq)
 	cg->cg_rq = rq;
 	cg->cg_in = cg->cg_out = cg->cg_err = -1;
 	cg->cg_clen = -1;
-	handler = conf_handler(&wrk_conf->cf_sites[rq->rq_site], rq->rq_app);
+	/* A script map may answer a static route's path. */
+	handler = conf_handler_path(&wrk_conf->cf_sites[rq->rq_site],
+	    rq->rq_app, rq->rq_path, rq->rq_path_len);
 	cg->cg_fastcgi = handler == CONF_HANDLER_FASTCGI;
 	cg->cg_module = handler == CONF_HANDLER_MODULE;
 	rq->rq_cgi = cg;
@@ -296,6 +298,12 @@ cgi_cut(struct wrk_req *rq)
  * Find the program: the longest leading part of the path below the root
  * that is not a directory; what follows it is PATH_INFO.  openat2() with
  * RESOLVE_BENEATH keeps the search below the root.  0 or a status.
+ *
+ * Where a script map (cgi_extensions, fastcgi_extensions) chose the
+ * handler, the file found must carry one of its extensions itself: a
+ * file before the mapped component ("/upload/a.jpg/x.php") is not run
+ * with the rest as its PATH_INFO, the hole PHP's cgi.fix_pathinfo left
+ * behind other servers' script maps.
  */
 static int
 cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
@@ -304,11 +312,12 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 	struct cgi_run		*cg = rq->rq_cgi;
 	struct open_how		 how;
 	struct stat		 st;
-	const char		*root, *rel, *rootpath, *end;
+	const char		*root, *rel, *rootpath, *end, *base;
 	char			 name[PATH_MAX];
 	size_t			 len;
-	int			 dirfd, fd, n;
+	int			 dirfd, fd, n, mapped;
 
+	mapped = conf_handler(site, rq->rq_app) == CONF_HANDLER_STATIC;
 	rel = conf_map_path(site, rq->rq_app, rq->rq_path, &root);
 	if (rel == NULL || root == NULL || (dirfd = worker_rootfd(rq,
 	    root)) == -1 || (rootpath = worker_root_path(root)) == NULL)
@@ -379,6 +388,14 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 		break;
 	}
 found:
+	base = strrchr(name, '/') != NULL ? strrchr(name, '/') + 1 : name;
+	if (mapped && conf_handler_path(site, rq->rq_app, base,
+	    strlen(base)) != (cg->cg_fastcgi ? CONF_HANDLER_FASTCGI :
+	    CONF_HANDLER_CGI)) {
+		log_info("cgi: conn %u: %s/%s is not a mapped script",
+		    rq->rq_conn, rootpath, name);
+		return 404;
+	}
 	/* A FastCGI application reads the file; a CGI one runs. */
 	if (!S_ISREG(st.st_mode) || (!cg->cg_fastcgi &&
 	    (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0)) {

@@ -1079,10 +1079,11 @@ worker_handoff_run(struct wrk_req *rq)
 
 	http_parser_init(&rq->rq_parser, HTTP_REQUEST);
 	rq->rq_parser.data = rq;
-	/* A CGI program's body bytes are kept from the first parse on. */
-	if (!(ho->ho_flags & HO_RESUME) && conf_handler(
-	    &wrk_conf->cf_sites[rq->rq_site], rq->rq_app) !=
-	    CONF_HANDLER_STATIC && cgi_new(rq) == -1) {
+	/* A CGI program's body bytes are kept from the first parse on;
+	 * the path decides, for a script map may send it to one. */
+	if (!(ho->ho_flags & HO_RESUME) && conf_handler_path(
+	    &wrk_conf->cf_sites[rq->rq_site], rq->rq_app, rq->rq_path,
+	    rq->rq_path_len) != CONF_HANDLER_STATIC && cgi_new(rq) == -1) {
 		rq->rq_close = 1;
 		static_error(rq, 500);
 		worker_start_response(rq);

@@ -9,6 +9,8 @@ again for a GET and gets 502 for a POST; one that dies mid-body, or
 breaks its own Content-Length, gets the connection reset, never a
 response that looks whole; cgi_timeout kills it and what it started;
 cgi_max_children holds; a worker killed mid-request is failed over.
+A static site with cgi_extensions runs its .cgi files and serves the
+rest.
 """
 
 import hashlib
@@ -520,6 +522,65 @@ def test_worker_killed_mid_request():
             raise r
         T.assert_eq((r.status, r.body), (200, b'waited\n'),
                     'the client saw one whole answer')
+
+
+# A static site whose .cgi files are programs (cgi_extensions, IIS's
+# script maps); everything else is a file.
+EXT_CONF = '''pool "default" { workers = 2 }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+	cgi_extensions = {".cgi"}
+}
+'''
+
+EXT_FILES = {
+    'x.cgi': ENV, 'dir/x.cgi': ENV, 'x.txt': 'a file\n', 'X.CGI': ENV,
+    'up/a.txt': ENV, 'd.cgi/inner.txt': 'inner\n', 'plain.cgi': ENV,
+}
+
+
+def test_cgi_extensions():
+    s = T.Server(EXT_CONF, files=EXT_FILES)
+    with s, T.Client(s.port) as c:
+        for rel in ('x.cgi', 'dir/x.cgi', 'X.CGI', 'up/a.txt'):
+            os.chmod(s.path(rel), 0o755)
+        os.chmod(s.dir, 0o755)
+        r = ask(c, 'GET', '/x.cgi?q=1')
+        T.assert_eq(r.status, 200, '/x.cgi status')
+        e = envmap(r.body)
+        T.assert_eq((e.get('SCRIPT_NAME'), e.get('QUERY_STRING'),
+                     e.get('PATH_INFO')), ('/x.cgi', 'q=1', ''),
+                    '/x.cgi ran')
+        r = ask(c, 'GET', '/x.txt')
+        T.assert_eq((r.status, r.body), (200, b'a file\n'),
+                    'another extension is a file')
+        r = ask(c, 'GET', '/dir/x.cgi/extra/path')
+        e = envmap(r.body)
+        T.assert_eq((r.status, e.get('SCRIPT_NAME'), e.get('PATH_INFO'),
+                     e.get('SCRIPT_FILENAME')),
+                    (200, '/dir/x.cgi', '/extra/path', s.path('dir/x.cgi')),
+                    'the mapped component and PATH_INFO')
+        # Case-sensitive: X.CGI is a file, served as one, not run.
+        r = ask(c, 'GET', '/X.CGI')
+        T.assert_eq((r.status, r.body), (200, ENV.encode()),
+                    'the extension compared case-sensitively')
+        # A file before the mapped component is not run with the rest
+        # as its PATH_INFO, executable or not.
+        T.assert_eq(ask(c, 'GET', '/up/a.txt/x.cgi').status, 404,
+                    'a.txt is no script')
+        # A directory named d.cgi is mapped too: nothing to run there.
+        T.assert_eq(ask(c, 'GET', '/d.cgi/').status, 403, 'a directory')
+        T.assert_eq(ask(c, 'GET', '/d.cgi/inner.txt').status, 404,
+                    'a file in it is no script')
+        T.assert_eq(ask(c, 'GET', '/plain.cgi').status, 403,
+                    'not executable')
+        T.assert_eq(ask(c, 'GET', '/nothing.cgi').status, 404,
+                    'no such program')
+        r = ask(c, 'GET', '/x.cgi')
+        T.assert_eq(r.status, 200, 'the connection goes on')
+        T.wait_for(lambda: 'up/a.txt is not a mapped script' in s.log(), 5,
+                   'the refused file logged')
 
 
 if __name__ == '__main__':

@@ -4,7 +4,8 @@ php-fpm as an external server (fastcgi_address, unix and TCP), started
 by the test.  PARAMS as PHP reads them, request bodies, headers and
 status from header(), large responses, the
 server down (503 at once), and a PHP process that dies: a GET is run
-again and the client never knows; a POST gets 502.
+again and the client never knows; a POST gets 502.  A static site with
+fastcgi_extensions runs its .php files by php-cgi and serves the rest.
 """
 
 import hashlib
@@ -308,6 +309,57 @@ def test_php_cgi_supervised():
             r = ask(c, 'GET', '/app/crash.php?once=1&m=k')
             T.assert_eq((r.status, r.body), (200, b'second run\n'),
                         'a GET whose php-cgi died once')
+
+
+# A static site whose .php files are PHP (fastcgi_extensions, IIS's
+# script maps), run by php-cgi processes the pool manager starts.
+EXT_CONF = '''pool "default" { workers = 2 }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+	fastcgi_extensions = {".php"}
+	fastcgi_command = "%s"
+	fastcgi_processes = 2
+}
+''' % PHP_CGI
+
+
+def test_fastcgi_extensions():
+    if not os.access(PHP_CGI, os.X_OK):
+        raise T.Skip('%s is not installed (sh tools/deps.sh test)' % PHP_CGI)
+    files = dict(FILES)
+    files['up/a.txt'] = '<?php echo "ran a.txt\\n";'
+    files['d.php/inner.txt'] = 'inner\n'
+    with T.Server(EXT_CONF, files=files) as s, T.Client(s.port) as c:
+        os.chmod(s.dir, 0o755)
+        T.wait_for(lambda: len(s.children('php-cgi')) == 2, 10,
+                   '2 php-cgi processes for a static site')
+        r = ask(c, 'GET', '/app/info.php?a=1')
+        e = lines(r.body)
+        T.assert_eq((r.status, e.get('SCRIPT_FILENAME'),
+                     e.get('SCRIPT_NAME'), e.get('GET_a')),
+                    (200, s.path('app/info.php'), '/app/info.php', '1'),
+                    '/app/info.php ran')
+        r = ask(c, 'GET', '/static.txt')
+        T.assert_eq((r.status, r.body), (200, b'static\n'), 'a file')
+        r = ask(c, 'GET', '/app/info.php/more')
+        e = lines(r.body)
+        T.assert_eq((r.status, e.get('SCRIPT_NAME'), e.get('PATH_INFO')),
+                    (200, '/app/info.php', '/more'), 'PATH_INFO')
+        # The file itself, not PHP's output, for another extension.
+        r = ask(c, 'GET', '/up/a.txt')
+        T.assert_eq(r.body, files['up/a.txt'].encode(), 'served as a file')
+        # Never a file before the mapped component run as PHP.
+        T.assert_eq(ask(c, 'GET', '/up/a.txt/x.php').status, 404,
+                    'a.txt is no script')
+        T.assert_eq(ask(c, 'GET', '/d.php/inner.txt').status, 404,
+                    'a directory named d.php')
+        T.assert_eq(ask(c, 'GET', '/nothing.php').status, 404,
+                    'no such script')
+        T.assert_eq(ask(c, 'GET', '/app/').status in (403, 404), True,
+                    'a directory without a mapped component is static')
+        r = ask(c, 'GET', '/app/info.php')
+        T.assert_eq(r.status, 200, 'the connection goes on')
 
 
 def test_php_cgi_killed_under_load():

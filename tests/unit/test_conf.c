@@ -1510,6 +1510,73 @@ static const struct conf_reject conf_rejects[] = {
 	  "  application \"/a\" { module_args = {\"=1\"} } }\n",
 	  "t.conf:2: site \"s\": application \"/a\": module_args: \"=1\" "
 	  "has an empty key", NULL },
+	/* Script maps: extensions as written, in one list each, and
+	 * FastCGI settings where fastcgi_extensions applies, the line at
+	 * fault that of the list that asked for them. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cgi_extensions = {\".cgi\", \"pl\"} }\n",
+	  "t.conf:2: site \"s\": cgi_extensions: \"pl\" is not an "
+	  "extension such as \".php\" (a '.', then at least one byte, "
+	  "no '/')", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_extensions = {\".\"} }\n",
+	  "t.conf:2: site \"s\": fastcgi_extensions: \".\" is not an "
+	  "extension", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" {\n"
+	  "    cgi_extensions = {\".cgi\",\n\".x/y\"} } }\n",
+	  "t.conf:4: site \"s\": application \"/a\": cgi_extensions: "
+	  "\".x/y\" is not an extension", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  cgi_extensions = {\"\"} }\n",
+	  "t.conf:2: site \"s\": cgi_extensions: \"\" is not an "
+	  "extension", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  fastcgi_address = \"127.0.0.1:9000\"\n"
+	  "  cgi_extensions = {\".cgi\", \".php\"}\n"
+	  "  fastcgi_extensions = {\".php\"}\n}\n",
+	  "t.conf:6: site \"s\": \".php\" is in both cgi_extensions and "
+	  "fastcgi_extensions", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/a\" {\n"
+	  "    fastcgi_extensions = {\".php\"}\n"
+	  "    cgi_extensions = {\".php\"}\n  }\n}\n",
+	  "t.conf:6: site \"s\": application \"/a\": \".php\" is in both "
+	  "cgi_extensions and fastcgi_extensions", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  fastcgi_extensions = {\".php\"}\n}\n",
+	  "t.conf:4: site \"s\": fastcgi_extensions needs fastcgi_address "
+	  "or fastcgi_command", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  fastcgi_extensions = {\".php\"}\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n"
+	  "  fastcgi_address = \"127.0.0.1:9000\"\n}\n",
+	  "t.conf:6: site \"s\": fastcgi_extensions needs fastcgi_address "
+	  "or fastcgi_command, not both", NULL },
+	/* Inherited by an application with FastCGI settings of its own
+	 * that name nothing to run: the site's list is at fault... */
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  fastcgi_extensions = {\".php\"}\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n"
+	  "  application \"/a\" {\n    fastcgi_processes = 2\n  }\n}\n",
+	  "t.conf:4: site \"s\": fastcgi_extensions needs fastcgi_address "
+	  "or fastcgi_command", NULL },
+	/* ...and an application's own where it writes one. */
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/a\" {\n"
+	  "    fastcgi_extensions = {\".php\"}\n  }\n}\n",
+	  "t.conf:5: site \"s\": application \"/a\": fastcgi_extensions "
+	  "needs fastcgi_address or fastcgi_command", NULL },
+	/* FastCGI commands run outside any chroot, mapped or not. */
+	{ "pool \"c\" { chroot = \"@\" }\n"
+	  "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  pool = \"c\"\n  fastcgi_extensions = {\".php\"}\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n}\n",
+	  "fastcgi_command is not supported in a chrooted pool", NULL },
+	{ "pool \"p\" { cgi_extensions = {\".cgi\"} }\n" ONE_SITE,
+	  "t.conf:1: pool \"p\": no such option 'cgi_extensions'", NULL },
+	{ "fastcgi_extensions = {\".php\"}\n" ONE_SITE,
+	  "t.conf:1: no such option 'fastcgi_extensions'", NULL },
 	{ "pool \"p\" { module = \"/a.so\" }\n" ONE_SITE,
 	  "t.conf:1: pool \"p\": no such option 'module'", NULL },
 	{ "module_args = {\"a=1\"}\n" ONE_SITE,
@@ -1868,6 +1935,136 @@ START_TEST(test_conf_cgi)
 		    "/fast/x", 7)), 500);
 		ck_assert_int_eq(conf_handler(cgi, conf_route_app(cgi,
 		    "/static/a.css", 13)), CONF_HANDLER_STATIC);
+		conf_free(cf);
+	}
+	free(t);
+}
+END_TEST
+
+/*
+ * Script maps: none by default; an application that writes neither list
+ * follows its site, one that writes either has only what it writes.
+ * They count only where the handler is static.
+ */
+#define EXTMAP_SITES \
+	"site \"none\" { bindings = {\"*:8080\"} root = \"@/www\" }\n" \
+	"site \"s\" {\n" \
+	"  bindings = {\"*:8081\"}\n" \
+	"  root = \"@/www\"\n" \
+	"  cgi_extensions = {\".cgi\", \".pl\"}\n" \
+	"  fastcgi_extensions = {\".php\", \".inc.cgi\"}\n" \
+	"  fastcgi_address = \"127.0.0.1:9000\"\n" \
+	"  application \"/inherit\" { }\n" \
+	"  application \"/own\" { cgi_extensions = {\".sh\"} }\n" \
+	"  application \"/off\" { fastcgi_extensions = {} }\n" \
+	"  application \"/cgi\" { handler = \"cgi\" }\n" \
+	"  application \"/mod\" { handler = \"module\" module = \"/m.so\" }\n" \
+	"}\n"
+
+/* conf_handler_path() on a NUL-terminated path. */
+static int
+hp(const struct conf_site *st, int app, const char *path)
+{
+	return conf_handler_path(st, app, path, strlen(path));
+}
+
+START_TEST(test_conf_extmap)
+{
+	struct hsd_config	*cf;
+	const struct conf_site	*none, *st;
+	char			*t;
+	int			 pass;
+
+	t = fx_subst(EXTMAP_SITES);
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(conf_load_text(t, CONF_NAME,
+		    pass ? CONF_LOAD_NOFS : 0, &cf), 0);
+		none = &cf->cf_sites[0];
+		st = &cf->cf_sites[1];
+
+		/* Defaults: empty lists, never NULL, in a site. */
+		ck_assert_ptr_nonnull(none->st_extmap.em_cgi);
+		ck_assert_ptr_null(none->st_extmap.em_cgi[0]);
+		ck_assert_ptr_nonnull(none->st_extmap.em_fastcgi);
+		ck_assert_ptr_null(none->st_extmap.em_fastcgi[0]);
+		ck_assert_int_eq(hp(none, -1, "/x.php"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_uses(none, -1, CONF_HANDLER_STATIC), 1);
+		ck_assert_int_eq(conf_uses(none, -1, CONF_HANDLER_CGI), 0);
+		ck_assert_int_eq(conf_uses(none, -1, CONF_HANDLER_FASTCGI), 0);
+
+		ck_assert_str_eq(st->st_extmap.em_cgi[0], ".cgi");
+		ck_assert_str_eq(st->st_extmap.em_cgi[1], ".pl");
+		ck_assert_ptr_null(st->st_extmap.em_cgi[2]);
+		ck_assert_str_eq(st->st_extmap.em_fastcgi[0], ".php");
+		/* Unset in an application that writes neither... */
+		ck_assert_ptr_null(st->st_apps[0].ap_extmap.em_cgi);
+		ck_assert_ptr_null(st->st_apps[0].ap_extmap.em_fastcgi);
+		/* ...both set in one that writes either. */
+		ck_assert_str_eq(st->st_apps[1].ap_extmap.em_cgi[0], ".sh");
+		ck_assert_ptr_null(st->st_apps[1].ap_extmap.em_fastcgi[0]);
+		ck_assert_ptr_null(st->st_apps[2].ap_extmap.em_cgi[0]);
+		ck_assert_ptr_null(st->st_apps[2].ap_extmap.em_fastcgi[0]);
+
+		/* The site's paths. */
+		ck_assert_int_eq(hp(st, -1, "/"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, -1, "/a.txt"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, -1, "/x.cgi"), CONF_HANDLER_CGI);
+		ck_assert_int_eq(hp(st, -1, "/d/x.pl"), CONF_HANDLER_CGI);
+		ck_assert_int_eq(hp(st, -1, "/blog/index.php/2026/12"),
+		    CONF_HANDLER_FASTCGI);
+		/* The first mapped component decides, not the last. */
+		ck_assert_int_eq(hp(st, -1, "/x.cgi/y.php"), CONF_HANDLER_CGI);
+		ck_assert_int_eq(hp(st, -1, "/x.php/y.cgi"),
+		    CONF_HANDLER_FASTCGI);
+		/* A directory x.php is mapped too: the path cannot say. */
+		ck_assert_int_eq(hp(st, -1, "/x.php/"), CONF_HANDLER_FASTCGI);
+		ck_assert_int_eq(hp(st, -1, "/x.php"), CONF_HANDLER_FASTCGI);
+		/* The longest extension a component ends in wins. */
+		ck_assert_int_eq(hp(st, -1, "/a.inc.cgi"),
+		    CONF_HANDLER_FASTCGI);
+		ck_assert_int_eq(hp(st, -1, "/a.cgi"), CONF_HANDLER_CGI);
+		/* Case-sensitive, and the end of a component only. */
+		ck_assert_int_eq(hp(st, -1, "/X.PHP"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, -1, "/x.php5"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, -1, "/x.phps/a"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, -1, "/xphp"), CONF_HANDLER_STATIC);
+		/* Only len bytes count. */
+		ck_assert_int_eq(conf_handler_path(st, -1, "/x.php", 5),
+		    CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_handler_path(st, -1, "/x.cgi/a", 6),
+		    CONF_HANDLER_CGI);
+		ck_assert_int_eq(conf_uses(st, -1, CONF_HANDLER_CGI), 1);
+		ck_assert_int_eq(conf_uses(st, -1, CONF_HANDLER_FASTCGI), 1);
+		ck_assert_int_eq(conf_uses(st, -1, CONF_HANDLER_MODULE), 0);
+
+		/* Inherited. */
+		ck_assert_int_eq(hp(st, 0, "/inherit/a.php"),
+		    CONF_HANDLER_FASTCGI);
+		ck_assert_int_eq(hp(st, 0, "/inherit/a.pl"), CONF_HANDLER_CGI);
+		/* Its own: none of the site's. */
+		ck_assert_int_eq(hp(st, 1, "/own/a.sh"), CONF_HANDLER_CGI);
+		ck_assert_int_eq(hp(st, 1, "/own/a.cgi"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, 1, "/own/a.php"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_uses(st, 1, CONF_HANDLER_CGI), 1);
+		ck_assert_int_eq(conf_uses(st, 1, CONF_HANDLER_FASTCGI), 0);
+		ck_assert_int_eq(hp(st, 2, "/off/a.php"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, 2, "/off/a.cgi"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(conf_uses(st, 2, CONF_HANDLER_CGI), 0);
+		ck_assert_int_eq(conf_uses(st, 2, CONF_HANDLER_FASTCGI), 0);
+		ck_assert_int_eq(conf_uses(st, 2, CONF_HANDLER_STATIC), 1);
+		/* Another handler: the lists do not count. */
+		ck_assert_int_eq(hp(st, 3, "/cgi/a.php"), CONF_HANDLER_CGI);
+		ck_assert_int_eq(hp(st, 3, "/cgi/a.txt"), CONF_HANDLER_CGI);
+		ck_assert_int_eq(conf_uses(st, 3, CONF_HANDLER_FASTCGI), 0);
+		ck_assert_int_eq(hp(st, 4, "/mod/a.php"), CONF_HANDLER_MODULE);
+		ck_assert_int_eq(conf_uses(st, 4, CONF_HANDLER_MODULE), 1);
+		ck_assert_int_eq(conf_uses(st, 4, CONF_HANDLER_FASTCGI), 0);
+		ck_assert_int_eq(conf_uses(st, 4, CONF_HANDLER_CGI), 0);
+		/* As routing gives it. */
+		ck_assert_int_eq(hp(st, conf_route_app(st, "/own/x.php", 10),
+		    "/own/x.php"), CONF_HANDLER_STATIC);
+		ck_assert_int_eq(hp(st, conf_route_app(st, "/ownx.php", 9),
+		    "/ownx.php"), CONF_HANDLER_FASTCGI);
 		conf_free(cf);
 	}
 	free(t);
@@ -3317,6 +3514,62 @@ END_TEST
 	" } }\n"
 #define RL_PHP	"handler = fastcgi fastcgi_command = \"/usr/bin/php-cgi\" "
 
+/*
+ * Script maps change what the workers of the pools serving those paths
+ * run, as a handler does: a change of either list recycles them, and so
+ * does what a mapped handler needs (cgi_timeout, FastCGI settings).
+ * Where the handler is not static the lists count for nothing.
+ */
+START_TEST(test_conf_reload_extmap)
+{
+	/* The site's lists: its pool and b, whose application inherits
+	 * them; not a. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_CGI("", "cgi_extensions = "
+	    "{\".cgi\"}", "", ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_CGI("", "cgi_extensions = "
+	    "{\".cgi\"}", "", ""), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_CGI("", "cgi_extensions = "
+	    "{\".cgi\"}", "", ""), "a"), 1);
+	/* An application's own: its pool only. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_CGI("", "", "cgi_extensions "
+	    "= {\".pl\"}", ""), "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_CGI("", "", "cgi_extensions "
+	    "= {\".pl\"}", ""), "default"), 1);
+	/* One entry more, or another order. */
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "", "", "cgi_extensions = "
+	    "{\".cgi\"}"), RL_CGI("", "", "", "cgi_extensions = "
+	    "{\".cgi\", \".pl\"}"), "a"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "", "", "cgi_extensions = "
+	    "{\".pl\", \".cgi\"}"), RL_CGI("", "", "", "cgi_extensions = "
+	    "{\".cgi\", \".pl\"}"), "a"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "", "", "cgi_extensions = "
+	    "{\".cgi\"}"), RL_CGI("", "", "", "cgi_extensions = "
+	    "{\".cgi\"}"), "a"), 1);
+	/* A static site's cgi_timeout counts once CGI may answer. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE, RL_CGI("", "", "",
+	    "cgi_timeout = 10s"), "a"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "", "", "cgi_extensions = "
+	    "{\".cgi\"}"), RL_CGI("", "", "", "cgi_extensions = {\".cgi\"} "
+	    "cgi_timeout = 10s"), "a"), 0);
+	/* FastCGI settings count once fastcgi_extensions sends paths to
+	 * them. */
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "", "", "fastcgi_address = "
+	    "\"127.0.0.1:9000\""), RL_CGI("", "", "", "fastcgi_address = "
+	    "\"127.0.0.1:9001\""), "a"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "", "", "fastcgi_extensions "
+	    "= {\".php\"} fastcgi_address = \"127.0.0.1:9000\""),
+	    RL_CGI("", "", "", "fastcgi_extensions = {\".php\"} "
+	    "fastcgi_address = \"127.0.0.1:9001\""), "a"), 0);
+	/* Not static: the lists are ignored. */
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "handler = cgi", "", ""),
+	    RL_CGI("", "handler = cgi cgi_extensions = {\".cgi\"}", "", ""),
+	    "default"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_CGI("", "handler = cgi", "", ""),
+	    RL_CGI("", "handler = cgi cgi_extensions = {\".cgi\"}", "", ""),
+	    "b"), 1);
+}
+END_TEST
+
 START_TEST(test_conf_reload_fastcgi)
 {
 	struct hsd_config	*a, *b;
@@ -3533,6 +3786,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_cache_keys);
 	tcase_add_test(tc, test_conf_cacheable);
 	tcase_add_test(tc, test_conf_cgi);
+	tcase_add_test(tc, test_conf_extmap);
 	tcase_add_test(tc, test_conf_fastcgi);
 	tcase_add_test(tc, test_conf_fastcgi_socket);
 	tcase_add_test(tc, test_conf_module);
@@ -3581,6 +3835,7 @@ suite_conf(void)
 	tcase_add_test(tc, test_conf_reload_cache);
 	tcase_add_test(tc, test_conf_reload_cgi);
 	tcase_add_test(tc, test_conf_reload_fastcgi);
+	tcase_add_test(tc, test_conf_reload_extmap);
 	tcase_add_test(tc, test_conf_reload_module);
 	tcase_add_test(tc, test_conf_find_listen);
 	suite_add_tcase(s, tc);
