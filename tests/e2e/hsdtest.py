@@ -597,6 +597,21 @@ class Client:
         return bool(r)
 
 
+def post_chunked(c, path, parts=5, size=1000000):
+    """POST a chunked body of parts chunks of size bytes on client c,
+    as far as the server takes it (it may refuse and close first), and
+    return the response."""
+    c.send(('POST %s HTTP/1.1\r\nHost: x\r\n'
+            'Transfer-Encoding: chunked\r\n\r\n' % path).encode())
+    part = b'z' * size
+    try:
+        for _ in range(parts):
+            c.send(b'%x\r\n%s\r\n' % (len(part), part))
+    except OSError:
+        pass
+    return c.response(chunked=True)
+
+
 def get(port, path='/', host='localhost', headers=(), method='GET',
         body=b'', timeout=10.0):
     """One request on a fresh connection; returns the Response."""

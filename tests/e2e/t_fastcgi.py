@@ -63,7 +63,8 @@ posix_kill(getmypid(), 9);
 FILES = {
     'app/info.php': INFO, 'app/post.php': POST, 'app/headers.php': HEADERS,
     'app/big.php': BIG, 'app/crash.php': CRASH,
-    'app/index.php': '<?php echo "index of ", $_SERVER["SCRIPT_FILENAME"], "\\n";',
+    'app/index.php':
+        '<?php echo "index of ", $_SERVER["SCRIPT_FILENAME"], "\\n";',
     'static.txt': 'static\n',
 }
 
