@@ -125,12 +125,24 @@ while [ ! -e "$DOCUMENT_ROOT/../marks/go" ]; do sleep 0.05; done
 printf 'Content-Type: text/plain\\n\\nwaited\\n'
 '''
 
+# Its whole output a byte per write, a pause between: the header block
+# (CRLF and LF lines, its end split) and the body arrive across many reads.
+TRICKLE = '''#!/usr/bin/python3
+import sys, time
+out = (b'Status: 201 Made\\r\\nContent-Type: text/plain\\nX-Split: yes'
+       b'\\r\\n\\r\\nbyte by byte\\n')
+for b in out:
+    sys.stdout.buffer.write(bytes([b]))
+    sys.stdout.buffer.flush()
+    time.sleep(0.002)
+'''
+
 SCRIPTS = {
     'cgi/env.sh': ENV, 'cgi/digest.py': DIGEST, 'cgi/headers.sh': HEADERS,
     'cgi/big.py': BIG, 'cgi/crash_once.sh': CRASH_ONCE,
     'cgi/crash.sh': CRASH, 'cgi/cut.sh': CUT, 'cgi/stderr.sh': STDERR,
     'slow/slow.sh': SLOW, 'one/one.sh': ONE, 'cgi/wait.sh': WAIT,
-    'cgi/plain.txt': 'not a program\n', 'cgi/sub/x.sh': ENV,
+    'cgi/plain.txt': 'not a program\n', 'cgi/trickle.py': TRICKLE, 'cgi/sub/x.sh': ENV,
     'index.html': 'static\n',
 }
 
@@ -267,6 +279,33 @@ def test_header_block_to_http():
             T.assert_eq(envmap(r.body).get('SERVER_PROTOCOL'), 'HTTP/1.0',
                         'SERVER_PROTOCOL')
             c.expect_closed()
+
+
+def test_split_across_reads():
+    with server() as s, T.Client(s.port) as c:
+        # The program's output, a byte per write.
+        r = ask(c, 'GET', '/cgi/trickle.py')
+        T.assert_eq((r.status, r.reason, r.header('X-Split'), r.body),
+                    (201, 'Made', 'yes', b'byte by byte\n'),
+                    'a header block and body written a byte at a time')
+        # The client's chunked body, a byte per send: chunk sizes,
+        # CRLFs and data split everywhere.
+        body = b'0123456789abcdef' * 3
+        wire = (b'POST /cgi/digest.py HTTP/1.1\r\nHost: x\r\n'
+                b'Transfer-Encoding: chunked\r\n\r\n' +
+                b''.join(b'%x\r\n%s\r\n' % (len(body[i:i + 7]),
+                                              body[i:i + 7])
+                         for i in range(0, len(body), 7)) + b'0\r\n\r\n')
+        head_end = wire.index(b'\r\n\r\n') + 4
+        c.send(wire[:head_end])
+        for b in wire[head_end:]:
+            c.send(bytes([b]))
+            time.sleep(0.002)
+        r = c.response(chunked=True)
+        T.assert_eq(r.body, b'%d %s -\n' % (len(body), hashlib.sha256(body)
+                    .hexdigest().encode()), 'a chunked body a byte a send')
+        T.assert_eq(ask(c, 'GET', '/cgi/headers.sh?length').body,
+                    b'sized\n', 'the connection goes on')
 
 
 def test_not_found_and_forbidden():

@@ -538,6 +538,17 @@ def test_records_as_they_come():
             T.assert_eq((r.status, r.body),
                         (200, b'body of split, 70000 bytes in\n'),
                         'records a byte at a time')
+            # The client's chunked body a byte per send, into STDIN
+            # records as it comes.
+            wire = (b'POST /app/info.php?trickle HTTP/1.1\r\nHost: x\r\n'
+                    b'Transfer-Encoding: chunked\r\n\r\n')
+            c.send(wire)
+            for b in b'5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n':
+                c.send(bytes([b]))
+                time.sleep(0.002)
+            r = c.response(chunked=True)
+            T.assert_eq(r.body, b'body of trickle, 11 bytes in\n',
+                        'a chunked body a byte a send')
             # STDERR records between STDOUT ones, a line cut across two.
             r = ask(c, 'GET', '/app/info.php?stderr')
             T.assert_eq(r.body, b'body of stderr, 0 bytes in\n', 'body')
