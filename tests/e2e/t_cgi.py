@@ -142,7 +142,8 @@ SCRIPTS = {
     'cgi/big.py': BIG, 'cgi/crash_once.sh': CRASH_ONCE,
     'cgi/crash.sh': CRASH, 'cgi/cut.sh': CUT, 'cgi/stderr.sh': STDERR,
     'slow/slow.sh': SLOW, 'one/one.sh': ONE, 'cgi/wait.sh': WAIT,
-    'cgi/plain.txt': 'not a program\n', 'cgi/trickle.py': TRICKLE, 'cgi/sub/x.sh': ENV,
+    'cgi/plain.txt': 'not a program\n', 'cgi/trickle.py': TRICKLE,
+    'cgi/sub/x.sh': ENV,
     'index.html': 'static\n',
 }
 
