@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -595,6 +596,59 @@ class Client:
             return True
         r, _, _ = select.select([self.sock], [], [], timeout)
         return bool(r)
+
+
+def wrk_killing(wrk, args, url, expected, every, victims, timeout=60):
+    """Run wrk with check_body.lua (every response must be a 200 with
+    the bytes of file expected) on url, while every `every` seconds the
+    pids victims() returns are SIGKILLed.  wrk's output is printed.
+    Returns a dict: rc, out, kills (pids killed), errs (connect, read,
+    write, timeout socket errors), non2xx, bad and total (from
+    check_body.lua; None if it printed no count), requests (wrk's count).
+    An exception in the killing thread is raised once wrk is done."""
+    stop = threading.Event()
+    kills = []
+    errors = []
+
+    def killer():
+        try:
+            while not stop.wait(every):
+                for pid in victims():
+                    kill_quietly(pid)
+                    kills.append(pid)
+        except Exception as e:	# noqa: BLE001 -- raised below
+            errors.append(e)
+    t = threading.Thread(target=killer)
+    t.start()
+    try:
+        p = subprocess.run(
+            [wrk] + list(args) + ['--timeout', '5s', '-s',
+                                  os.path.join(E2EDIR, 'check_body.lua'),
+                                  url, '--', expected],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=timeout)
+    finally:
+        stop.set()
+        t.join()
+    out = p.stdout.decode('utf-8', 'replace')
+    for line in out.rstrip().split('\n'):
+        print('#   wrk: ' + line)
+    if errors:
+        raise AssertionError('killer thread: %r' % errors)
+    n = re.search(r'(\d+) requests in', out)
+    sock = re.search(r'Socket errors: connect (\d+), read (\d+), '
+                     r'write (\d+), timeout (\d+)', out)
+    m = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+    b = re.search(r'bad (\d+) total (\d+)', out)
+    return {
+        'rc': p.returncode, 'out': out, 'kills': kills,
+        'errs': tuple(int(x) for x in sock.groups()) if sock else
+        (0, 0, 0, 0),
+        'non2xx': int(m.group(1)) if m else 0,
+        'bad': int(b.group(1)) if b else None,
+        'total': int(b.group(2)) if b else None,
+        'requests': int(n.group(1)) if n else None,
+    }
 
 
 def post_chunked(c, path, parts=5, size=1000000):

@@ -15,7 +15,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -459,30 +458,12 @@ def test_cache_killed_under_load():
     wrk = T.need_program('wrk')
     with server() as s:
         warm(s, '/1k.bin')
-        stop = threading.Event()
-        kills = []
-
-        def killer():
-            while not stop.wait(0.7):
-                for p in s.children('hsd-cached'):
-                    T.kill_quietly(p)
-                    kills.append(p)
-        t = threading.Thread(target=killer)
-        t.start()
-        try:
-            p = subprocess.run(
-                [wrk, '-t2', '-c50', '-d5s', '--timeout', '5s',
-                 '-s', os.path.join(T.E2EDIR, 'check_body.lua'),
-                 'http://127.0.0.1:%d/1k.bin' % s.port, '--',
-                 s.path('1k.bin')],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=40)
-        finally:
-            stop.set()
-            t.join()
-        out = p.stdout.decode('utf-8', 'replace')
-        for line in out.rstrip().split('\n'):
-            print('#   wrk: ' + line)
-        T.assert_eq(p.returncode, 0, 'wrk exit status')
+        w = T.wrk_killing(wrk, ['-t2', '-c50', '-d5s'],
+                          'http://127.0.0.1:%d/1k.bin' % s.port,
+                          s.path('1k.bin'), 0.7,
+                          lambda: s.children('hsd-cached'), timeout=40)
+        out, kills = w['out'], w['kills']
+        T.assert_eq(w['rc'], 0, 'wrk exit status')
         assert len(kills) >= 3, 'hsd-cached killed %d times' % len(kills)
         assert not re.search(r'Socket errors', out), 'socket errors'
         assert not re.search(r'Non-2xx', out), 'non-2xx responses'

@@ -8,11 +8,8 @@ slow readers' responses back to the listener is hard to catch mid-write.)
 
 import os
 import random
-import re
 import signal
-import subprocess
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -58,53 +55,24 @@ def kill_under_load(name):
     wrk = T.need_program('wrk')
     with server(2) as s:
         expected = s.path(name)
-        stop = threading.Event()
-        kills = []
-        errors = []
+        rnd = random.Random(5)
 
-        def killer():
-            rnd = random.Random(5)
-            try:
-                while not stop.wait(0.3):
-                    w = s.children('hsd-worker')
-                    if w:
-                        pid = rnd.choice(w)
-                        T.kill_quietly(pid)
-                        kills.append(pid)
-            except Exception as e:
-                errors.append(e)
-
-        t = threading.Thread(target=killer)
-        t.start()
-        try:
-            p = subprocess.run(
-                [wrk, '-t2', '-c50', '-d10s', '--timeout', '5s',
-                 '-s', os.path.join(T.E2EDIR, 'check_body.lua'),
-                 'http://127.0.0.1:%d/%s' % (s.port, name), '--', expected],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                timeout=40)
-        finally:
-            stop.set()
-            t.join()
-        out = p.stdout.decode('utf-8', 'replace')
-        for line in out.rstrip().split('\n'):
-            print('#   wrk: ' + line)
-        assert not errors, 'killer thread: %r' % errors
-        T.assert_eq(p.returncode, 0, 'wrk exit status')
-        m = re.search(r'(\d+) requests in', out)
-        assert m, 'no request count in wrk output'
-        requests = int(m.group(1))
-        sock = re.search(r'Socket errors: connect (\d+), read (\d+), '
-                         r'write (\d+), timeout (\d+)', out)
-        errs = tuple(int(x) for x in sock.groups()) if sock else (0, 0, 0, 0)
-        m = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
-        non2xx = int(m.group(1)) if m else 0
-        m = re.search(r'bad (\d+) total (\d+)', out)
-        assert m, 'no "bad N total M" line from check_body.lua'
-        bad, total = int(m.group(1)), int(m.group(2))
+        def victim():
+            w = s.children('hsd-worker')
+            return [rnd.choice(w)] if w else []
+        w = T.wrk_killing(wrk, ['-t2', '-c50', '-d10s'],
+                          'http://127.0.0.1:%d/%s' % (s.port, name),
+                          expected, 0.3, victim, timeout=40)
+        kills = w['kills']
+        T.assert_eq(w['rc'], 0, 'wrk exit status')
+        assert w['requests'] is not None, 'no request count in wrk output'
+        assert w['bad'] is not None, \
+            'no "bad N total M" line from check_body.lua'
+        errs, non2xx, bad, total = w['errs'], w['non2xx'], w['bad'], \
+            w['total']
         print('# %d workers killed; %d requests, socket errors %r, '
               'non-2xx %d, bad bodies %d of %d'
-              % (len(kills), requests, errs, non2xx, bad, total))
+              % (len(kills), w['requests'], errs, non2xx, bad, total))
         T.assert_eq(errs, (0, 0, 0, 0),
                     'socket errors (connect, read, write, timeout)')
         T.assert_eq(non2xx, 0, 'non-2xx responses')

@@ -10,7 +10,6 @@ fastcgi_extensions runs its .php files by php-cgi and serves the rest.
 
 import hashlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -381,47 +380,25 @@ def test_php_cgi_killed_under_load():
 
 
 def killed_under_load(s, wrk, expected, threads, conns, secs):
-    stop = __import__('threading').Event()
-    kills = []
+    rnd = __import__('random').Random(7)
 
-    def killer():
-        rnd = __import__('random').Random(7)
-        while not stop.wait(0.3):
-            p = s.children('php-cgi')
-            if p:
-                pid = rnd.choice(p)
-                T.kill_quietly(pid)
-                kills.append(pid)
-    t = __import__('threading').Thread(target=killer)
-    t.start()
-    try:
-        p = subprocess.run(
-            [wrk, '-t%d' % threads, '-c%d' % conns, '-d%ds' % secs,
-             '--timeout', '5s', '-s', os.path.join(T.E2EDIR, 'check_body.lua'),
-             'http://127.0.0.1:%d/app/hello.php' % s.port, '--', expected],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-    finally:
-        stop.set()
-        t.join()
-    out = p.stdout.decode('utf-8', 'replace')
-    for line in out.rstrip().split('\n'):
-        print('#   wrk: ' + line)
-    T.assert_eq(p.returncode, 0, 'wrk exit status')
-    m = re.search(r'bad (\d+) total (\d+)', out)
-    assert m, 'no "bad N total M" line from check_body.lua'
-    bad, total = int(m.group(1)), int(m.group(2))
-    sock = re.search(r'Socket errors: connect (\d+), read (\d+), '
-                     r'write (\d+), timeout (\d+)', out)
-    errs = tuple(int(x) for x in sock.groups()) if sock else (0, 0, 0, 0)
-    m = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
-    non2xx = int(m.group(1)) if m else 0
+    def victim():
+        p = s.children('php-cgi')
+        return [rnd.choice(p)] if p else []
+    w = T.wrk_killing(wrk, ['-t%d' % threads, '-c%d' % conns,
+                            '-d%ds' % secs],
+                      'http://127.0.0.1:%d/app/hello.php' % s.port,
+                      expected, 0.3, victim)
+    T.assert_eq(w['rc'], 0, 'wrk exit status')
+    assert w['bad'] is not None, 'no "bad N total M" line from check_body.lua'
     print('# -c%d: %d php-cgi killed; %d responses, socket errors %r, '
-          'non-2xx %d, bad bodies %d' % (conns, len(kills), total, errs,
-                                          non2xx, bad))
-    T.assert_eq(errs, (0, 0, 0, 0), 'socket errors')
-    T.assert_eq(non2xx, 0, 'non-2xx responses')
-    T.assert_eq(bad, 0, 'responses without status 200 and the body')
-    assert total > 0 and len(kills) >= 5, 'too few requests or kills'
+          'non-2xx %d, bad bodies %d' % (conns, len(w['kills']), w['total'],
+                                          w['errs'], w['non2xx'], w['bad']))
+    T.assert_eq(w['errs'], (0, 0, 0, 0), 'socket errors')
+    T.assert_eq(w['non2xx'], 0, 'non-2xx responses')
+    T.assert_eq(w['bad'], 0, 'responses without status 200 and the body')
+    assert w['total'] > 0 and len(w['kills']) >= 5, \
+        'too few requests or kills'
 
 
 class Responder:
