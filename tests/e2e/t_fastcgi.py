@@ -212,42 +212,42 @@ def run_php_checks(s):
                     'static file')
 
 
-def test_php_fpm_unix():
-    fpm, s = setup(unix_fpm)
+def with_fpm(addr_fn, check):
+    """check(s) on a server in front of php-fpm, both stopped after."""
+    fpm, s = setup(addr_fn)
     try:
         with s:
-            run_php_checks(s)
+            check(s)
     finally:
         fpm.stop()
+
+
+def test_php_fpm_unix():
+    with_fpm(unix_fpm, run_php_checks)
 
 
 def test_php_fpm_tcp():
-    fpm, s = setup(tcp_fpm)
-    try:
-        with s:
-            run_php_checks(s)
-    finally:
-        fpm.stop()
+    with_fpm(tcp_fpm, run_php_checks)
+
+
+def crash_checks(s):
+    with T.Client(s.port) as c:
+        # Killed before its answer, once: run again, unnoticed.
+        r = ask(c, 'GET', '/app/crash.php?once=1&m=a')
+        T.assert_eq((r.status, r.body), (200, b'second run\n'),
+                    'a GET whose PHP process died once')
+        # Every time: 502 after the second run.
+        r = ask(c, 'GET', '/app/crash.php?m=b')
+        T.assert_eq(r.status, 502, 'a GET whose PHP always dies')
+        # A POST is never run twice.
+        r = ask(c, 'POST', '/app/crash.php?once=1&m=c', body=b'x=1')
+        T.assert_eq(r.status, 502, 'POST')
+        T.assert_eq(ask(c, 'GET', '/app/info.php').status, 200,
+                    'the connection goes on')
 
 
 def test_php_crashes():
-    fpm, s = setup(unix_fpm)
-    try:
-        with s, T.Client(s.port) as c:
-            # Killed before its answer, once: run again, unnoticed.
-            r = ask(c, 'GET', '/app/crash.php?once=1&m=a')
-            T.assert_eq((r.status, r.body), (200, b'second run\n'),
-                        'a GET whose PHP process died once')
-            # Every time: 502 after the second run.
-            r = ask(c, 'GET', '/app/crash.php?m=b')
-            T.assert_eq(r.status, 502, 'a GET whose PHP always dies')
-            # A POST is never run twice.
-            r = ask(c, 'POST', '/app/crash.php?once=1&m=c', body=b'x=1')
-            T.assert_eq(r.status, 502, 'POST')
-            T.assert_eq(ask(c, 'GET', '/app/info.php').status, 200,
-                        'the connection goes on')
-    finally:
-        fpm.stop()
+    with_fpm(unix_fpm, crash_checks)
 
 
 def test_fpm_down():
