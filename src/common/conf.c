@@ -95,6 +95,8 @@ static const struct conf_range conf_ranges[] = {
 	{ "cgi_timeout",	1,	LONG_MAX },
 	/* Copies of one FastCGI command; 1024 bounds typing mistakes. */
 	{ "fastcgi_processes",	1,	1024 },
+	/* Kept connections per worker to an external FastCGI server. */
+	{ "fastcgi_connections", 0,	1024 },
 	/* Logging: an empty file could not roll over, a buffer too small
 	 * would hold no request with long headers, and a zero interval
 	 * would flush continuously. */
@@ -175,11 +177,12 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR("fastcgi_command", NULL, CFGF_NONE),			\
 	CFG_STR_LIST("fastcgi_args", NULL, CFGF_NONE),			\
 	CFG_STR_LIST("fastcgi_env", NULL, CFGF_NONE),			\
-	CFG_INT("fastcgi_processes", CONF_FASTCGI_PROCESSES, CFGF_NONE)
+	CFG_INT("fastcgi_processes", CONF_FASTCGI_PROCESSES, CFGF_NONE),	\
+	CFG_INT("fastcgi_connections", 0, CFGF_NONE)
 
 static const char *const conf_fastcgi_keys[] = {
 	"fastcgi_address", "fastcgi_command", "fastcgi_args", "fastcgi_env",
-	"fastcgi_processes",
+	"fastcgi_processes", "fastcgi_connections",
 };
 
 /* The same for a handler module: the file and its arguments go together. */
@@ -407,6 +410,7 @@ static const struct {
 	{ "site|application|fastcgi_args",	conf_v_list },
 	{ "site|application|fastcgi_env",	conf_v_fastcgi_env },
 	{ "site|application|fastcgi_processes",	conf_v_int },
+	{ "site|application|fastcgi_connections", conf_v_int },
 	{ "site|application|module",		conf_v_abspath },
 	{ "site|application|module_args",	conf_v_module_args },
 	{ "site|application|cgi_extensions",	conf_v_extension },
@@ -426,6 +430,7 @@ static const struct {
 	{ "site|fastcgi_args",			conf_v_list },
 	{ "site|fastcgi_env",			conf_v_fastcgi_env },
 	{ "site|fastcgi_processes",		conf_v_int },
+	{ "site|fastcgi_connections",		conf_v_int },
 	{ "site|module",			conf_v_abspath },
 	{ "site|module_args",			conf_v_module_args },
 	{ "site|cgi_extensions",		conf_v_extension },
@@ -2017,6 +2022,7 @@ conf_build_fastcgi(cfg_t *sec, int app, struct conf_fastcgi *fc)
 	    (fc->fc_env = conf_strv(sec, "fastcgi_env")) == NULL)
 		return -1;
 	fc->fc_processes = cfg_getint(sec, "fastcgi_processes");
+	fc->fc_connections = cfg_getint(sec, "fastcgi_connections");
 	return 0;
 }
 
@@ -2172,6 +2178,14 @@ conf_check_fastcgi(const struct hsd_config *cf, cfg_t *site, uint32_t sidx,
 		}
 		if (fc->fc_command == NULL)
 			continue;
+		if (fc->fc_connections > 0) {
+			conf_err(conf_key_line(fsec, "fastcgi_connections", 0),
+			    fsec, fsec == site ? NULL : site,
+			    "fastcgi_connections is for fastcgi_address: the "
+			    "processes of fastcgi_command are shared out among "
+			    "the workers");
+			return -1;
+		}
 		pl = &cf->cf_pools[conf_route_pool(st, r)];
 		if (pl->pl_chroot != NULL) {
 			line = fsec == rsec ? conf_key_line(fsec,
@@ -3378,7 +3392,8 @@ conf_fastcgi_same(const struct conf_fastcgi *a, const struct conf_fastcgi *b)
 	    conf_str_same(a->fc_command, b->fc_command) &&
 	    conf_strv_same(a->fc_args, b->fc_args) &&
 	    conf_strv_same(a->fc_env, b->fc_env) &&
-	    a->fc_processes == b->fc_processes;
+	    a->fc_processes == b->fc_processes &&
+	    a->fc_connections == b->fc_connections;
 }
 
 /*

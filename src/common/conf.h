@@ -138,6 +138,7 @@ struct conf_fastcgi {
 	char		**fc_args;	/* NULL-terminated */
 	char		**fc_env;	/* NULL-terminated "NAME=value" */
 	uint32_t	 fc_processes;
+	uint32_t	 fc_connections; /* fc_address: kept per worker; 0: one per request */
 	int		 fc_set;	/* the section wrote any fastcgi_ key */
 };
 

@@ -85,6 +85,7 @@ static void	fcgi_feed(struct cgi_run *);
 static void	fcgi_close(struct fcgi_conn *);
 static void	fcgi_detach(struct cgi_run *, int keep);
 static int	cgi_crashed(const struct cgi_run *);
+static int	cgi_rerunnable(const struct wrk_req *);
 static void	cgi_wake(void);
 static void	cgi_output_pause(struct cgi_run *);
 static void	cgi_output_resume(struct cgi_run *);
@@ -1393,10 +1394,11 @@ cgi_flush(struct cgi_run *cg)
  * each worker uses at most its share of the group's processes
  * (fastcgi_processes / workers), so a connection it keeps idle never
  * holds a process another worker needs.  An external server's processes
- * are shared with whoever else uses it, and a kept connection would pin
- * one each, starving the connections queued behind them: there, each
- * request has a connection of its own, at most cgi_max_children at once
- * per worker.
+ * are shared with whoever else uses it, and a kept connection pins one
+ * each, starving the connections queued behind them: there, each request
+ * has a connection of its own, at most cgi_max_children at once per
+ * worker, unless the operator, who knows the server's size, says how many
+ * each worker may keep (fastcgi_connections).
  */
 #define FCGI_VERSION		1
 #define FCGI_BEGIN_REQUEST	1
@@ -1414,6 +1416,9 @@ cgi_flush(struct cgi_run *cg)
 /* Request body bytes per STDIN record, and queued to the application. */
 #define FCGI_STDIN_REC		32768
 #define FCGI_OUT_HIGH		(64 * 1024)
+/* An idle kept connection is closed after this, as nginx's upstream
+ * keepalive_timeout: a server shared with others gets its process back. */
+static const struct timeval fcgi_idle_tv = { 60, 0 };
 
 struct fcgi_conn {
 	int		 fc_fd;
@@ -1469,6 +1474,16 @@ fcgi_close(struct fcgi_conn *fc)
 	free(fc);
 }
 
+/* An idle kept connection the application has not closed or written on. */
+static int
+fcgi_alive(const struct fcgi_conn *fc)
+{
+	char	c;
+
+	return recv(fc->fc_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* The request lets go of its connection: kept idle if keep, else closed. */
 static void
 fcgi_detach(struct cgi_run *cg, int keep)
@@ -1484,8 +1499,9 @@ fcgi_detach(struct cgi_run *cg, int keep)
 		fcgi_close(fc);
 		return;
 	}
-	/* Idle: its read event stays, to hear the application go away. */
-	event_add(fc->fc_rev, NULL);
+	/* Idle: its read event stays, to hear the application go away,
+	 * and closes it when nothing has used it for a while. */
+	event_add(fc->fc_rev, &fcgi_idle_tv);
 	event_del(fc->fc_wev);
 }
 
@@ -1708,7 +1724,10 @@ fcgi_readable(evutil_socket_t fd, short ev, void *arg)
 	size_t			 clen, total;
 	int			 n, ended = 0;
 
-	(void)ev;
+	if ((ev & EV_TIMEOUT) && cg == NULL) {
+		fcgi_close(fc);		/* idle too long */
+		return;
+	}
 	n = cgi_read(fc->fc_in, fd, 65536);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -1791,7 +1810,8 @@ fcgi_address(struct cgi_run *cg)
 		if (f->fc_address == NULL || conf_parse_fastcgi_address(
 		    f->fc_address, &cg->cg_fc_sa, &cg->cg_fc_salen) == -1)
 			return -1;
-		cg->cg_fc_cap = cgi_max;
+		cg->cg_fc_keep = f->fc_connections > 0;
+		cg->cg_fc_cap = cg->cg_fc_keep ? f->fc_connections : cgi_max;
 		snprintf(cg->cg_fc_addr, sizeof(cg->cg_fc_addr), "%s",
 		    f->fc_address);
 		return 0;
@@ -1825,6 +1845,22 @@ fcgi_start(struct cgi_run *cg)
 		TAILQ_INSERT_TAIL(&cgi_queue, cg, cg_entry);
 		return;
 	}
+	/*
+	 * A kept connection the application has closed since (a process
+	 * that retired, as php-fpm's do after pm.max_requests, or died)
+	 * must not take the request: one closed before is known now,
+	 * without sending anything.  One closing just as the request goes
+	 * out cannot be told from a process that died under it, so a
+	 * request that could not be run again (a POST), and one being run
+	 * again, take a new connection, whose process finishes it whatever
+	 * it does after.
+	 */
+	if (fc != NULL && (cg->cg_tries > 0 || !cgi_rerunnable(rq) ||
+	    !fcgi_alive(fc))) {
+		fcgi_close(fc);
+		fc = NULL;
+	} else if (fc != NULL)
+		event_add(fc->fc_rev, NULL);	/* no idle timeout */
 	cg->cg_tries++;
 	cg->cg_fc_ended = cg->cg_fc_lost = 0;
 	if (fc == NULL) {
@@ -1959,6 +1995,18 @@ cgi_ended(const struct cgi_run *cg)
 	return cg->cg_out == -1 && cg->cg_pid == -1;
 }
 
+/*
+ * Whether the request may be run again if the application dies before
+ * its answer: a GET or HEAD without a body, which the application
+ * cannot have acted on in a way a second run would repeat.
+ */
+static int
+cgi_rerunnable(const struct wrk_req *rq)
+{
+	return (rq->rq_method == HTTP_GET || rq->rq_method == HTTP_HEAD) &&
+	    !(rq->rq_parser.flags & F_CHUNKED) && rq->rq_cl == 0;
+}
+
 /* Did it end without finishing (killed, timed out, connection lost)? */
 static int
 cgi_crashed(const struct cgi_run *cg)
@@ -2031,9 +2079,7 @@ cgi_progress(struct cgi_run *cg)
 	if (!cg->cg_committed && crashed) {
 		/* A module failed, it did not crash: not again. */
 		if (!cg->cg_timed_out && !cg->cg_module &&
-		    cg->cg_tries < CGI_TRIES &&
-		    (rq->rq_method == HTTP_GET || rq->rq_method == HTTP_HEAD) &&
-		    !(rq->rq_parser.flags & F_CHUNKED) && rq->rq_cl == 0) {
+		    cg->cg_tries < CGI_TRIES && cgi_rerunnable(rq)) {
 			log_info("cgi: conn %u: %s died before its answer was "
 			    "sent; run again", rq->rq_conn, cg->cg_script);
 			cgi_reset_run(cg);

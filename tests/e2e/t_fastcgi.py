@@ -10,10 +10,12 @@ fastcgi_extensions runs its .php files by php-cgi and serves the rest.
 
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -59,8 +61,19 @@ file_get_contents('php://input');
 posix_kill(getmypid(), 9);
 '''
 
+# The sockets of the PHP process: the one php-fpm listens on, and the
+# connection the request came on.
+SOCKS = r'''<?php
+header('Content-Type: text/plain');
+foreach (scandir('/proc/self/fd') as $f) {
+    $l = @readlink("/proc/self/fd/$f");
+    if ($l !== false && strncmp($l, 'socket:', 7) == 0)
+        echo $l, "\n";
+}
+'''
+
 FILES = {
-    'app/info.php': INFO, 'app/post.php': POST, 'app/headers.php': HEADERS,
+    'app/info.php': INFO, 'app/socks.php': SOCKS, 'app/post.php': POST, 'app/headers.php': HEADERS,
     'app/big.php': BIG, 'app/crash.php': CRASH,
     'app/index.php':
         '<?php echo "index of ", $_SERVER["SCRIPT_FILENAME"], "\\n";',
@@ -79,7 +92,7 @@ site "s" {
 class Fpm:
     """php-fpm, in the foreground, on a unix socket or a TCP port."""
 
-    def __init__(self, d, listen):
+    def __init__(self, d, listen, extra=''):
         self.dir = d
         self.conf = os.path.join(d, 'fpm.conf')
         with open(self.conf, 'w') as f:
@@ -87,7 +100,7 @@ class Fpm:
                     'pid = %s/fpm.pid\n[www]\nuser = www-data\n'
                     'group = www-data\nlisten = %s\nlisten.mode = 0666\n'
                     'pm = static\npm.max_children = 4\n'
-                    'catch_workers_output = yes\n' % (d, d, listen))
+                    'catch_workers_output = yes\n%s' % (d, d, listen, extra))
         self.proc = subprocess.Popen([FPM, '-n', '-F', '-y', self.conf,
                                       '-d', 'extension=posix'],
                                      stdout=subprocess.DEVNULL,
@@ -112,16 +125,16 @@ def need_fpm():
         raise T.Skip('%s is not installed (sh tools/deps.sh test)' % FPM)
 
 
-def setup(addr_fn):
+def setup(addr_fn, fpm_extra='', conf=CONF):
     """A server whose /app is PHP through php-fpm; addr_fn(dir) gives
     (fpm listen, fastcgi_address)."""
     need_fpm()
     d = __import__('tempfile').mkdtemp(prefix='hsd-fpm-')
     os.chmod(d, 0o755)
     listen, address = addr_fn(d)
-    fpm = Fpm(d, listen)
+    fpm = Fpm(d, listen, fpm_extra)
     try:
-        s = T.Server(CONF % address, files=FILES)
+        s = T.Server(conf % address, files=FILES)
     except BaseException:
         fpm.stop()
         raise
@@ -212,9 +225,9 @@ def run_php_checks(s):
                     'static file')
 
 
-def with_fpm(addr_fn, check):
+def with_fpm(addr_fn, check, fpm_extra='', conf=CONF):
     """check(s) on a server in front of php-fpm, both stopped after."""
-    fpm, s = setup(addr_fn)
+    fpm, s = setup(addr_fn, fpm_extra, conf)
     try:
         with s:
             check(s)
@@ -228,6 +241,93 @@ def test_php_fpm_unix():
 
 def test_php_fpm_tcp():
     with_fpm(tcp_fpm, run_php_checks)
+
+
+KEPT_CONF = CONF.replace('"%s" }', '"%s"  fastcgi_connections = %d }')
+
+
+def kept_checks(fpm, s, post):
+    """GETs (and POSTs if post), one after another and side by side:
+    every answer right.  The connections the GETs came over, as PHP saw
+    them: its sockets but those of php-fpm's master (the listening
+    one)."""
+    conns = []
+
+    def client(n):
+        with T.Client(s.port) as c:
+            for i in range(n):
+                r = ask(c, 'GET', '/app/socks.php')
+                T.assert_eq(r.status, 200, 'GET %d' % i)
+                conns.append(set(r.body.splitlines()))
+                if not post:
+                    continue
+                body = b'k=%d' % i
+                r = ask(c, 'POST', '/app/post.php', body=body,
+                        headers={'Content-Type':
+                                 'application/x-www-form-urlencoded'})
+                T.assert_eq(r.body, b'%d %s %d\n' % (
+                    len(body), hashlib.sha256(body).hexdigest().encode(), i),
+                    'POST %d' % i)
+
+    client(30)
+    threads = [threading.Thread(target=client, args=(10,))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    T.assert_eq(len(conns), 90, 'every GET answered')
+    master = '/proc/%d/fd' % fpm.proc.pid
+    listening = set(os.readlink(os.path.join(master, f)).encode()
+                    for f in os.listdir(master))
+    seen = set()
+    for socks in conns:
+        conn = socks - listening
+        T.assert_eq(len(conn), 1, 'the request came on one connection')
+        seen |= conn
+    return seen
+
+
+def with_fpm_kept(check, fpm_extra, n):
+    fpm, s = setup(unix_fpm, fpm_extra, CONF.replace(
+        '"%s" }', '"%%s"  fastcgi_connections = %d }' % n))
+    try:
+        with s:
+            check(fpm, s)
+    finally:
+        fpm.stop()
+
+
+def test_kept_connections():
+    """fastcgi_connections = 1: two workers send 90 GETs over at most 2
+    connections, and then GETs and POSTs (a POST takes a new one) are
+    all answered; without it every GET has a connection of its own."""
+    def check(fpm, s):
+        seen = kept_checks(fpm, s, False)
+        assert 1 <= len(seen) <= 2, \
+            'GETs came over %d connections: %r' % (len(seen), seen)
+        kept_checks(fpm, s, True)
+    with_fpm_kept(check, '', 1)
+
+    fpm, s = setup(unix_fpm)
+    try:
+        with s:
+            seen = kept_checks(fpm, s, False)
+            T.assert_eq(len(seen), 90,
+                        'without fastcgi_connections: connections')
+    finally:
+        fpm.stop()
+
+
+def test_kept_connections_retiring():
+    """php-fpm processes retiring after every 3 requests (pm.max_requests)
+    close the connections kept to them: no request is lost, GET or POST,
+    one after another or side by side."""
+    def check(fpm, s):
+        seen = kept_checks(fpm, s, True)
+        assert len(seen) >= 10, \
+            'processes retired under %d connections' % len(seen)
+    with_fpm_kept(check, 'pm.max_requests = 3\n', 2)
 
 
 def crash_checks(s):

@@ -1446,6 +1446,19 @@ static const struct conf_reject conf_rejects[] = {
 	  "  application \"/a\" {\n    fastcgi_processes = 1025 } }\n",
 	  "t.conf:3: site \"s\": application \"/a\": fastcgi_processes: "
 	  "1025 is out of range (1..1024)", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  application \"/a\" {\n    fastcgi_connections = 1025 } }\n",
+	  "t.conf:3: site \"s\": application \"/a\": fastcgi_connections: "
+	  "1025 is out of range (0..1024)", NULL },
+	/* Kept connections are for a server of the operator's: a
+	 * command's processes are shared out among the workers. */
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  handler = \"fastcgi\"\n"
+	  "  fastcgi_command = \"/usr/bin/php-cgi\"\n"
+	  "  fastcgi_connections = 2\n}\n",
+	  "t.conf:6: site \"s\": fastcgi_connections is for fastcgi_address: "
+	  "the processes of fastcgi_command are shared out among the workers",
+	  NULL },
 	/* A command runs outside any chroot. */
 	{ "pool \"jail\" {\n  chroot = \"@\"\n}\n"
 	  "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
@@ -2089,6 +2102,7 @@ END_TEST
 	"  application \"/inherit\" { }\n" \
 	"  application \"/fpm\" {\n" \
 	"    fastcgi_address = \"unix:/run/php/php8.2-fpm.sock\"\n" \
+	"    fastcgi_connections = 3\n" \
 	"  }\n" \
 	"  application \"/more\" {\n" \
 	"    fastcgi_command = \"/usr/bin/php-cgi\"\n" \
@@ -2128,6 +2142,7 @@ START_TEST(test_conf_fastcgi)
 		ck_assert_ptr_nonnull(fc->fc_env);
 		ck_assert_ptr_null(fc->fc_env[0]);
 		ck_assert_uint_eq(fc->fc_processes, 4);
+		ck_assert_uint_eq(fc->fc_connections, 0);
 
 		ck_assert_int_eq(php->st_handler, CONF_HANDLER_FASTCGI);
 		fc = conf_fastcgi(php, -1);
@@ -2158,6 +2173,7 @@ START_TEST(test_conf_fastcgi)
 		ck_assert_ptr_null(fc->fc_args[0]);
 		ck_assert_ptr_null(fc->fc_env[0]);
 		ck_assert_uint_eq(fc->fc_processes, 4);
+		ck_assert_uint_eq(fc->fc_connections, 3);
 		/* /more: its own command and count. */
 		fc = conf_fastcgi(php, 2);
 		ck_assert_str_eq(fc->fc_command, "/usr/bin/php-cgi");
@@ -3607,6 +3623,11 @@ START_TEST(test_conf_reload_fastcgi)
 	    ""),
 	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9001\"",
 	    ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\"",
+	    ""),
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\" "
+	    "fastcgi_connections = 2", ""), "default"), 0);
 	/* ... unless the application has its own: then b stays. */
 	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
 	    RL_FCGI(RL_PHP "fastcgi_processes = 2", RL_PHP), "b"), 1);
