@@ -294,6 +294,7 @@ static cfg_opt_t conf_opts[] = {
 	/* NULL: depends on who runs it, see conf_default_run_dir(). */
 	CFG_STR("run_dir", NULL, CFGF_NONE),
 	CFG_STR("libexec_dir", LIBEXECDIR, CFGF_NONE),
+	CFG_STR("body_temp_dir", "/var/tmp", CFGF_NONE),
 	CFG_STR("shutdown_timeout", "10s", CFGF_NONE),
 	/* NULL: CONF_USER; the group NULL: the user's primary group. */
 	CFG_STR("user", NULL, CFGF_NONE),
@@ -339,6 +340,7 @@ static const struct {
 } conf_validators[] = {
 	{ "run_dir",				conf_v_key },
 	{ "libexec_dir",			conf_v_key },
+	{ "body_temp_dir",			conf_v_abspath },
 	{ "shutdown_timeout",			conf_v_duration },
 	{ "user",				conf_v_user },
 	{ "group",				conf_v_group },
@@ -2667,8 +2669,9 @@ conf_build(cfg_t *root, struct hsd_config *cf)
 	}
 	cf->cf_libexec_dir = conf_strdup(cfg_getstr(root, "libexec_dir"));
 	cf->cf_chroot_dir = conf_strdup(cfg_getstr(root, "chroot_dir"));
+	cf->cf_body_temp_dir = conf_strdup(cfg_getstr(root, "body_temp_dir"));
 	if (cf->cf_run_dir == NULL || cf->cf_libexec_dir == NULL ||
-	    cf->cf_chroot_dir == NULL)
+	    cf->cf_chroot_dir == NULL || cf->cf_body_temp_dir == NULL)
 		return -1;
 	if (conf_build_ident(root, NULL, &cf->cf_ident) == -1)
 		return -1;
@@ -2890,6 +2893,7 @@ conf_free(struct hsd_config *cf)
 		return;
 	free(cf->cf_run_dir);
 	free(cf->cf_libexec_dir);
+	free(cf->cf_body_temp_dir);
 	free(cf->cf_chroot_dir);
 	free(cf->cf_ident.id_user);
 	free(cf->cf_ident.id_group);
@@ -3503,7 +3507,8 @@ conf_pool_same(const struct hsd_config *a, uint32_t ai,
 	uint32_t		 i;
 
 	if (memcmp(&a->cf_limits, &b->cf_limits, sizeof(a->cf_limits)) != 0 ||
-	    a->cf_shared != b->cf_shared)
+	    a->cf_shared != b->cf_shared ||
+	    strcmp(a->cf_body_temp_dir, b->cf_body_temp_dir) != 0)
 		return 0;
 	if (strcmp(pa->pl_name, pb->pl_name) != 0 ||
 	    pa->pl_workers != pb->pl_workers ||

@@ -294,6 +294,7 @@ struct hsd_config {
 	char			*cf_run_dir;
 	char			*cf_libexec_dir;
 	char			*cf_chroot_dir;		/* the listener's */
+	char			*cf_body_temp_dir;	/* chunked bodies for CGI */
 	/* isolation = "shared": every site and application is served by
 	 * pool "default", with no health monitoring or recycling. */
 	int			 cf_shared;

@@ -25,6 +25,12 @@
  * takes its children with it.  At most the pool's cgi_max_children run
  * at once per worker; other requests wait for one to end, within their
  * cgi_timeout.
+ *
+ * A chunked request body is the exception to streaming: RFC 3875 has
+ * the server give CONTENT_LENGTH, and PHP reads no body without it (an
+ * upload would arrive empty, with a 200).  So it is read whole first,
+ * held in memory up to CGI_BODY_HIGH bytes and beyond that in an
+ * unlinked file in body_temp_dir, as nginx buffers it for FastCGI.
  */
 #include "config.h"
 
@@ -78,6 +84,9 @@ static LIST_HEAD(, cgi_run) cgi_live = LIST_HEAD_INITIALIZER(cgi_live);
 static uint32_t		 cgi_running;	/* children not yet reaped */
 static uint32_t		 cgi_max = 16;
 static struct event	*cgi_sigchld;
+static int		 cgi_spool_dir = -1;	/* body_temp_dir */
+static const char	*cgi_spool_path;	/* NULL: not below the chroot */
+static int		 cgi_spool_errno;
 
 static void	cgi_spawn(struct cgi_run *);
 static void	fcgi_start(struct cgi_run *);
@@ -92,6 +101,7 @@ static void	cgi_output_resume(struct cgi_run *);
 static void	cgi_start(struct cgi_run *);
 static void	cgi_flush(struct cgi_run *);
 static void	cgi_kill(struct cgi_run *, const char *);
+static void	cgi_spool_pump(struct cgi_run *);
 
 /* Reap every child that ended; each frees a place for one that waits. */
 static void
@@ -132,9 +142,18 @@ cgi_reap(evutil_socket_t sig, short ev, void *arg)
 }
 
 void
-cgi_init(struct event_base *base, uint32_t max_children)
+cgi_init(struct event_base *base, uint32_t max_children, const char *dir)
 {
 	cgi_max = max_children > 0 ? max_children : 1;
+	/* Where chunked bodies go: opened once, as the pool's user, in
+	 * its chroot.  Without it such a request gets 500, and the error
+	 * log says why (a pool that never needs it says nothing). */
+	cgi_spool_path = dir;
+	if (dir == NULL)
+		cgi_spool_errno = ENOENT;
+	else if ((cgi_spool_dir = open(dir, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		cgi_spool_errno = errno;
 	if ((cgi_sigchld = evsignal_new(base, SIGCHLD, cgi_reap, NULL)) ==
 	    NULL || evsignal_add(cgi_sigchld, NULL) == -1)
 		fatalx("cgi_init: SIGCHLD event setup failed");
@@ -155,7 +174,7 @@ cgi_new(struct wrk_req *rq)
 		return -1;
 	}
 	cg->cg_rq = rq;
-	cg->cg_in = cg->cg_out = cg->cg_err = -1;
+	cg->cg_in = cg->cg_out = cg->cg_err = cg->cg_spool = -1;
 	cg->cg_clen = -1;
 	/* A script map may answer a static route's path. */
 	handler = conf_handler_path(&wrk_conf->cf_sites[rq->rq_site],
@@ -226,6 +245,8 @@ cgi_free(struct wrk_req *rq)
 	cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
 	cgi_close_fd(&cg->cg_out, &cg->cg_out_ev);
 	cgi_close_fd(&cg->cg_err, &cg->cg_err_ev);
+	if (cg->cg_spool != -1)
+		close(cg->cg_spool);
 	if (cg->cg_sock_ev != NULL)
 		event_free(cg->cg_sock_ev);
 	if (cg->cg_timer != NULL)
@@ -645,6 +666,9 @@ cgi_env(struct wrk_req *rq, const char *pathinfo, size_t scriptlen)
 	/* The body. */
 	if (rq->rq_parser.flags & F_CONTENTLENGTH)
 		cgi_setenvu(&e, "CONTENT_LENGTH", rq->rq_cl);
+	else if (rq->rq_parser.flags & F_CHUNKED)	/* read whole */
+		cgi_setenvu(&e, "CONTENT_LENGTH", cg->cg_spool_len +
+		    evbuffer_get_length(cg->cg_body));
 	if ((v = cgi_header(head, headlen, "Content-Type", &vlen)) != NULL)
 		cgi_setenv(&e, "CONTENT_TYPE", v, vlen);
 
@@ -836,6 +860,13 @@ cgi_timeout(evutil_socket_t fd, short ev, void *arg)
 		cgi_answer(rq, 503);
 		return;
 	}
+	if (cg->cg_spooling) {
+		/* Nothing started yet: the client was too slow. */
+		log_info("cgi: conn %u: cgi_timeout reached while the chunked "
+		    "body was read", rq->rq_conn);
+		cgi_answer(rq, 408);
+		return;
+	}
 	cg->cg_timed_out = 1;
 	cgi_kill(cg, cg->cg_module ? "cgi_timeout reached; aborted" :
 	    "cgi_timeout reached; killed");
@@ -856,6 +887,8 @@ cgi_sock_ready(evutil_socket_t fd, short ev, void *arg)
 	cg->cg_sock_wait = 0;
 	if (ev & EV_WRITE)
 		cgi_flush(cg);
+	else if (cg->cg_spooling)
+		cgi_spool_pump(cg);
 	else
 		cgi_pump_body(cg);
 }
@@ -881,26 +914,220 @@ cgi_sock_arm(struct cgi_run *cg, short what)
 }
 
 /*
- * Move the body along: held bytes into the child's stdin, more from the
- * client while not too many are held, EOF to the child at the body's
- * end.  A body that breaks the entity-body rules or max_body_size ends
- * the request.
+ * More of the body from the client: 1 when bytes were parsed (the body
+ * may be complete), 0 when the socket has none yet (its event is armed,
+ * with the body rules' deadline), -1 when the request ended (answered,
+ * or the connection cut).  A body that breaks the entity-body rules or
+ * max_body_size ends the request.
+ */
+static int
+cgi_recv_body(struct cgi_run *cg)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+	char		*buf = rq->rq_data + rq->rq_head_len;
+	size_t		 cap = rq->rq_data_cap - rq->rq_head_len;
+	struct timeval	 tv;
+	ssize_t		 n, m;
+	uint64_t	 wait;
+
+	if (cap > worker_read_limit())
+		cap = worker_read_limit();
+	do
+		n = recv(rq->rq_sock, buf, cap, MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (conf_body_check(&wrk_conf->cf_limits, rq->rq_body_start,
+		    clock_ms(), rq->rq_body_got, &wait) == -1) {
+			log_info("cgi: conn %u: body too slow (%llu bytes)",
+			    rq->rq_conn, (unsigned long long)rq->rq_body_got);
+			goto refuse408;
+		}
+		if (cgi_sock_arm(cg, EV_READ) == -1)
+			goto cut;
+		/* The rules' deadline: a timer of its own. */
+		conf_timeval(wait, &tv);
+		event_del(cg->cg_sock_ev);
+		event_add(cg->cg_sock_ev, &tv);
+		return 0;
+	}
+	if (n <= 0) {
+		if (n == -1 && errno != ECONNRESET)
+			log_warn("cgi: conn %u: recv", rq->rq_conn);
+		rq->rq_close = 1;
+		rq->rq_status = 400;
+		cgi_kill(cg, NULL);
+		goto cut;
+	}
+	rq->rq_read_sock = 1;
+	rq->rq_body_got += n;
+	if ((m = worker_parse(rq, buf, n)) == -1) {
+		if (cg->cg_committed)
+			goto cut;
+		cgi_answer(rq, rq->rq_too_large ? 413 : 400);
+		return -1;
+	}
+	if (rq->rq_msg_done) {
+		rq->rq_rest = buf + m;
+		rq->rq_rest_len = n - m;
+	}
+	return 1;
+refuse408:
+	if (!cg->cg_committed) {
+		cgi_answer(rq, 408);
+		return -1;
+	}
+cut:
+	cgi_cut(rq);
+	return -1;
+}
+
+/* Body bytes in the file not yet moved to cg_body. */
+static uint64_t
+cgi_spool_left(const struct cgi_run *cg)
+{
+	return cg->cg_spool == -1 ? 0 : cg->cg_spool_len - cg->cg_spool_off;
+}
+
+/* The whole body is held or on its way to the application. */
+static int
+cgi_body_read(const struct cgi_run *cg)
+{
+	return cg->cg_rq->rq_msg_done && cgi_spool_left(cg) == 0;
+}
+
+/* From the file into cg_body, up to CGI_BODY_HIGH held; -1: failed. */
+static int
+cgi_spool_refill(struct cgi_run *cg)
+{
+	char		 buf[16384];
+	size_t		 held;
+	uint64_t	 want;
+	ssize_t		 n;
+
+	while (cgi_spool_left(cg) > 0 &&
+	    (held = evbuffer_get_length(cg->cg_body)) < CGI_BODY_HIGH) {
+		want = CGI_BODY_HIGH - held;
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		if (want > cgi_spool_left(cg))
+			want = cgi_spool_left(cg);
+		n = pread(cg->cg_spool, buf, want, cg->cg_spool_off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || evbuffer_add(cg->cg_body, buf, n) == -1) {
+			log_warn("cgi: conn %u: reading the request body back "
+			    "from %s", cg->cg_rq->rq_conn, cgi_spool_path);
+			return -1;
+		}
+		cg->cg_spool_off += n;
+	}
+	return 0;
+}
+
+/* An unlinked file in body_temp_dir, for a body too large to hold. */
+static int
+cgi_spool_open(struct cgi_run *cg)
+{
+	char	name[64];
+	int	fd, i;
+
+	if (cgi_spool_dir == -1) {
+		log_warnx("cgi: conn %u: a chunked request body cannot be "
+		    "read whole: no body_temp_dir: %s%s%s", cg->cg_rq->rq_conn,
+		    cgi_spool_path != NULL ? cgi_spool_path : "not below the "
+		    "pool's chroot", cgi_spool_path != NULL ? ": " : "",
+		    cgi_spool_path != NULL ? strerror(cgi_spool_errno) : "");
+		return -1;
+	}
+	fd = openat(cgi_spool_dir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	/* A file system without O_TMPFILE: a name, removed at once. */
+	for (i = 0; fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR ||
+	    errno == EEXIST) && i < 10; i++) {
+		snprintf(name, sizeof(name), ".hsd-body.%ld.%u.%d",
+		    (long)getpid(), cg->cg_rq->rq_conn, i);
+		if ((fd = openat(cgi_spool_dir, name, O_CREAT | O_EXCL |
+		    O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600)) != -1)
+			unlinkat(cgi_spool_dir, name, 0);
+	}
+	if (fd == -1) {
+		log_warn("cgi: conn %u: a file for the request body in %s",
+		    cg->cg_rq->rq_conn, cgi_spool_path);
+		return -1;
+	}
+	cg->cg_spool = fd;
+	return 0;
+}
+
+/*
+ * A chunked body: read it whole, into cg_body and past CGI_BODY_HIGH
+ * into the file, then start the application with its length.
+ */
+static void
+cgi_spool_pump(struct cgi_run *cg)
+{
+	struct wrk_req	*rq = cg->cg_rq;
+	int		 n;
+
+	for (;;) {
+		if (cg->cg_spool == -1 &&
+		    evbuffer_get_length(cg->cg_body) >= CGI_BODY_HIGH &&
+		    !rq->rq_msg_done && cgi_spool_open(cg) == -1) {
+			cgi_answer(rq, 500);
+			return;
+		}
+		while (cg->cg_spool != -1 &&
+		    evbuffer_get_length(cg->cg_body) > 0) {
+			n = evbuffer_write(cg->cg_body, cg->cg_spool);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				log_warn("cgi: conn %u: writing the request "
+				    "body to %s", rq->rq_conn, cgi_spool_path);
+				cgi_answer(rq, 500);
+				return;
+			}
+			cg->cg_spool_len += n;
+		}
+		if (rq->rq_msg_done) {
+			cg->cg_spooling = 0;
+			if (cgi_env(rq, cg->cg_pathinfo, cg->cg_scriptlen) ==
+			    -1) {
+				cgi_answer(rq, 500);
+				return;
+			}
+			cgi_start(cg);
+			return;
+		}
+		if (cgi_recv_body(cg) <= 0)
+			return;
+	}
+}
+
+/*
+ * Move the body along: held bytes into the child's stdin (or FastCGI
+ * STDIN records, or the module), more from the client -- or from the
+ * file a chunked body was read into -- while not too many are held, EOF
+ * to the child at the body's end.
  */
 void
 cgi_pump_body(struct cgi_run *cg)
 {
 	struct wrk_req	*rq = cg->cg_rq;
-	char		*buf = rq->rq_data + rq->rq_head_len;
-	size_t		 cap = rq->rq_data_cap - rq->rq_head_len;
-	ssize_t		 n, m;
-	uint64_t	 wait;
+	ssize_t		 n;
 
 	if (cg->cg_module ? !module_running(cg) : cg->cg_fastcgi ?
 	    cg->cg_fc == NULL : cg->cg_pid <= 0)
 		return;		/* waiting for a place, or ended */
-	if (cap > worker_read_limit())
-		cap = worker_read_limit();
 	for (;;) {
+		if (cgi_spool_refill(cg) == -1) {
+			if (cg->cg_committed)
+				cgi_cut(rq);
+			else {
+				cgi_kill(cg, NULL);
+				cgi_answer(rq, 500);
+			}
+			return;
+		}
 		if (cg->cg_fastcgi) {
 			fcgi_feed(cg);
 			if (rq->rq_cgi != cg || cg->cg_fc == NULL)
@@ -930,10 +1157,16 @@ cgi_pump_body(struct cgi_run *cg)
 				cg->cg_stdin_gone = 1;
 				evbuffer_drain(cg->cg_body,
 				    evbuffer_get_length(cg->cg_body));
+				cg->cg_spool_off = cg->cg_spool_len;
 			}
 		}
 		if (rq->rq_msg_done) {
-			if (!cg->cg_fastcgi &&
+			/* All written, more in the file: the next part. */
+			if (!cg->cg_fastcgi && cg->cg_in != -1 &&
+			    evbuffer_get_length(cg->cg_body) == 0 &&
+			    cgi_spool_left(cg) > 0)
+				continue;
+			if (!cg->cg_fastcgi && cgi_body_read(cg) &&
 			    evbuffer_get_length(cg->cg_body) == 0)
 				cgi_close_fd(&cg->cg_in, &cg->cg_in_ev);
 			return;
@@ -942,64 +1175,9 @@ cgi_pump_body(struct cgi_run *cg)
 			return;		/* cgi_in_ready() comes back */
 		if (cg->cg_sock_wait == EV_WRITE)
 			return;		/* the response first */
-		n = recv(rq->rq_sock, buf, cap, MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (conf_body_check(&wrk_conf->cf_limits,
-			    rq->rq_body_start, clock_ms(), rq->rq_body_got,
-			    &wait) == -1) {
-				log_info("cgi: conn %u: body too slow (%llu "
-				    "bytes)", rq->rq_conn,
-				    (unsigned long long)rq->rq_body_got);
-				goto refuse408;
-			}
-			if (cgi_sock_arm(cg, EV_READ) == -1)
-				goto cut;
-			/* The rules' deadline: a timer of its own. */
-			{
-				struct timeval	tv;
-
-				conf_timeval(wait, &tv);
-				event_del(cg->cg_sock_ev);
-				event_add(cg->cg_sock_ev, &tv);
-			}
+		if (cgi_recv_body(cg) <= 0)
 			return;
-		}
-		if (n <= 0) {
-			if (n == -1 && errno != ECONNRESET)
-				log_warn("cgi: conn %u: recv", rq->rq_conn);
-			rq->rq_close = 1;
-			rq->rq_status = 400;
-			cgi_kill(cg, NULL);
-			goto cut;
-		}
-		rq->rq_read_sock = 1;
-		rq->rq_body_got += n;
-		if ((m = worker_parse(rq, buf, n)) == -1) {
-			if (rq->rq_too_large) {
-				if (cg->cg_committed)
-					goto cut;
-				cgi_answer(rq, 413);
-				return;
-			}
-			if (cg->cg_committed)
-				goto cut;
-			cgi_answer(rq, 400);
-			return;
-		}
-		if (rq->rq_msg_done) {
-			rq->rq_rest = buf + m;
-			rq->rq_rest_len = n - m;
-		}
 	}
-refuse408:
-	if (!cg->cg_committed) {
-		cgi_answer(rq, 408);
-		return;
-	}
-cut:
-	cgi_cut(rq);
 }
 
 static void
@@ -1630,7 +1808,6 @@ static void
 fcgi_feed(struct cgi_run *cg)
 {
 	struct fcgi_conn	*fc = cg->cg_fc;
-	struct wrk_req		*rq = cg->cg_rq;
 	char			 buf[FCGI_STDIN_REC];
 	size_t			 n;
 
@@ -1638,6 +1815,11 @@ fcgi_feed(struct cgi_run *cg)
 		return;
 	/* Until the body held is all sent or the connection is full. */
 	do {
+		if (cgi_spool_refill(cg) == -1) {
+			fcgi_lost(fc, "failed (the request body could not be "
+			    "read back)");
+			return;
+		}
 		while (evbuffer_get_length(fc->fc_out) < FCGI_OUT_HIGH &&
 		    (n = evbuffer_remove(cg->cg_body, buf, sizeof(buf))) > 0 &&
 		    n != (size_t)-1)
@@ -1645,7 +1827,7 @@ fcgi_feed(struct cgi_run *cg)
 				fcgi_lost(fc, "failed (out of memory)");
 				return;
 			}
-		if (rq->rq_msg_done && evbuffer_get_length(cg->cg_body) == 0 &&
+		if (cgi_body_read(cg) && evbuffer_get_length(cg->cg_body) == 0 &&
 		    !fc->fc_stdin_done) {
 			fc->fc_stdin_done = 1;
 			if (fcgi_record(fc->fc_out, FCGI_STDIN, NULL, 0) == -1) {
@@ -1658,7 +1840,7 @@ fcgi_feed(struct cgi_run *cg)
 			return;
 		}
 	} while (evbuffer_get_length(fc->fc_out) == 0 &&
-	    evbuffer_get_length(cg->cg_body) > 0);
+	    (evbuffer_get_length(cg->cg_body) > 0 || cgi_spool_left(cg) > 0));
 }
 
 static void
@@ -2202,12 +2384,6 @@ cgi_serve(struct wrk_req *rq)
 		cgi_answer(rq, status);
 		return;
 	}
-	if (!cg->cg_module && cgi_env(rq, pathinfo, scriptlen) == -1) {
-		log_warnx("cgi_serve: conn %u: no memory for the environment",
-		    rq->rq_conn);
-		cgi_answer(rq, 500);
-		return;
-	}
 	if (cg->cg_fastcgi && fcgi_address(cg) == -1) {
 		log_warnx("cgi_serve: conn %u: no FastCGI address to use",
 		    rq->rq_conn);
@@ -2226,5 +2402,22 @@ cgi_serve(struct wrk_req *rq)
 	    rq->rq_ho.ho_head_len == rq->rq_ho.ho_data_len &&
 	    worker_send_continue(rq) == -1)
 		return;
+	if (cg->cg_module) {
+		cgi_start(cg);
+		return;
+	}
+	cg->cg_pathinfo = pathinfo;
+	cg->cg_scriptlen = scriptlen;
+	if (rq->rq_parser.flags & F_CHUNKED) {
+		cg->cg_spooling = 1;
+		cgi_spool_pump(cg);
+		return;
+	}
+	if (cgi_env(rq, pathinfo, scriptlen) == -1) {
+		log_warnx("cgi_serve: conn %u: no memory for the environment",
+		    rq->rq_conn);
+		cgi_answer(rq, 500);
+		return;
+	}
 	cgi_start(cg);
 }

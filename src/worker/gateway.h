@@ -75,6 +75,18 @@ struct cgi_run {
 	struct sockaddr_storage cg_fc_sa;
 	socklen_t	 cg_fc_salen;
 	char		 cg_fc_addr[128];	/* for messages and matching */
+	/*
+	 * A chunked request body for CGI or FastCGI: read whole before the
+	 * application starts, so that CONTENT_LENGTH can be given (PHP reads
+	 * no body without it), in cg_body up to CGI_BODY_HIGH bytes, else
+	 * in an unlinked file in body_temp_dir.
+	 */
+	int		 cg_spooling;	/* still reading it */
+	int		 cg_spool;	/* the file, -1: none */
+	uint64_t	 cg_spool_len;	/* bytes in it */
+	uint64_t	 cg_spool_off;	/* of them, moved to cg_body */
+	const char	*cg_pathinfo;	/* cgi_locate()'s, for cgi_env() */
+	size_t		 cg_scriptlen;
 	/* A handler module (handler "module"): calls instead of bytes. */
 	int		 cg_module;
 	struct hsd_req	*cg_mod;	/* module.c's side */

@@ -1584,7 +1584,8 @@ main(int argc, char *argv[])
 	worker_init_roots();
 	worker_init_reqs();
 	cgi_init(worker_base,
-	    wrk_conf->cf_pools[worker_pool].pl_cgi_max_children);
+	    wrk_conf->cf_pools[worker_pool].pl_cgi_max_children,
+	    worker_root_path(wrk_conf->cf_body_temp_dir));
 	/* Before READY: a module that refuses to start is a failed start. */
 	module_init(worker_base);
 	/* Each slot may hold a client socket and a file, the channels and

@@ -149,7 +149,8 @@ void		 worker_start_response(struct wrk_req *);
 void		 worker_finish(struct wrk_req *, int keepalive);
 
 /* cgi.c */
-void		 cgi_init(struct event_base *, uint32_t max_children);
+void		 cgi_init(struct event_base *, uint32_t max_children,
+		    const char *body_temp_dir);
 int		 cgi_new(struct wrk_req *);
 int		 cgi_body(struct wrk_req *, const char *, size_t);
 void		 cgi_serve(struct wrk_req *);

@@ -15,8 +15,10 @@ rest.
 
 import hashlib
 import os
+import select
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -163,8 +165,8 @@ site "s" {
 '''
 
 
-def server():
-    s = T.Server(CONF, files=SCRIPTS)
+def server(conf=CONF):
+    s = T.Server(conf, files=SCRIPTS)
     for rel in SCRIPTS:
         if rel.endswith(('.sh', '.py')):
             os.chmod(s.path(rel), 0o755)
@@ -303,8 +305,9 @@ def test_split_across_reads():
             c.send(bytes([b]))
             time.sleep(0.002)
         r = c.response(chunked=True)
-        T.assert_eq(r.body, b'%d %s -\n' % (len(body), hashlib.sha256(body)
-                    .hexdigest().encode()), 'a chunked body a byte a send')
+        T.assert_eq(r.body, b'%d %s %d\n' % (len(body), hashlib.sha256(body)
+                    .hexdigest().encode(), len(body)),
+                    'a chunked body a byte a send')
         T.assert_eq(ask(c, 'GET', '/cgi/headers.sh?length').body,
                     b'sized\n', 'the connection goes on')
 
@@ -331,7 +334,8 @@ def test_request_bodies():
                           headers={'Content-Type': 'application/x-test'})
             T.assert_eq((r.status, r.body), (200, want),
                         'Content-Length body of 1.5 MB')
-            # Chunked: streamed, no CONTENT_LENGTH, read to EOF.
+            # Chunked: read whole first (into body_temp_dir past 64 KiB),
+            # so that the program gets its CONTENT_LENGTH.
             c.send(b'POST /cgi/digest.py HTTP/1.1\r\nHost: x\r\n'
                    b'Transfer-Encoding: chunked\r\n\r\n')
             for i in range(0, len(body), 100000):
@@ -339,8 +343,7 @@ def test_request_bodies():
                 c.send(b'%x\r\n%s\r\n' % (len(part), part))
             c.send(b'0\r\n\r\n')
             r = c.response(chunked=True)
-            T.assert_eq(r.body, want.replace(b' %d\n' % len(body), b' -\n'),
-                        'chunked body')
+            T.assert_eq(r.body, want, 'chunked body')
             # 100-continue: nothing is sent before the interim answer.
             c.send(b'POST /cgi/digest.py HTTP/1.1\r\nHost: x\r\n'
                    b'Content-Length: 5\r\nExpect: 100-continue\r\n\r\n')
@@ -357,6 +360,70 @@ def test_request_bodies():
         with T.Client(s.port) as c:
             T.assert_eq(T.post_chunked(c, '/cgi/digest.py').status, 413,
                         'chunked over the limit')
+
+
+def send_chunked(c, path, body, part=7777):
+    """POST body chunked, as far as the server takes it (it may answer
+    and close first), and return the response."""
+    c.send(b'POST %s HTTP/1.1\r\nHost: x\r\n'
+           b'Transfer-Encoding: chunked\r\n\r\n' % path.encode())
+    try:
+        for i in range(0, len(body), part):
+            c.send(b'%x\r\n%s\r\n' % (len(body[i:i + part]),
+                                        body[i:i + part]))
+        c.send(b'0\r\n\r\n')
+    except OSError:
+        pass
+    return c.response(chunked=True)
+
+
+def digest(body):
+    return b'%d %s %d\n' % (len(body), hashlib.sha256(body).hexdigest()
+                            .encode(), len(body))
+
+
+def test_chunked_bodies_read_whole():
+    """A chunked body is read whole before the program starts, so that it
+    gets CONTENT_LENGTH: up to 64 KiB held, past that in an unlinked file
+    in body_temp_dir, which keeps no name of it.  Without a usable
+    body_temp_dir, a larger chunked body gets 500 and the log says why;
+    smaller ones, and bodies with a Content-Length, still go through."""
+    d = tempfile.mkdtemp(prefix='hsd-bodies-')
+    os.chmod(d, 0o1777)
+    with server('body_temp_dir = "%s"\n' % d + CONF) as s, \
+            T.Client(s.port) as c:
+        for size in (100, 65536, 65537, 300000):
+            body = os.urandom(size)
+            r = send_chunked(c, '/cgi/digest.py', body)
+            T.assert_eq((r.status, r.body), (200, digest(body)),
+                        'chunked body of %d bytes' % size)
+        T.assert_eq(os.listdir(d), [], 'no file left in body_temp_dir')
+        # Still coming at cgi_timeout (1s for /slow), at a rate the body
+        # rules allow: 408.
+        with T.Client(s.port) as c2:
+            c2.send(b'POST /slow/slow.sh HTTP/1.1\r\nHost: x\r\n'
+                    b'Transfer-Encoding: chunked\r\n\r\n')
+            t0 = time.monotonic()
+            while not select.select([c2.sock], [], [], 0.1)[0]:
+                assert time.monotonic() - t0 < 10, 'no answer'
+                c2.send(b'64\r\n%s\r\n' % (b'x' * 100))
+            r = c2.response(chunked=True)
+            T.assert_eq(r.status, 408, 'a body still coming at cgi_timeout')
+        T.wait_for(lambda: 'cgi_timeout reached while the chunked body '
+                   'was read' in s.log(), 5, 'logged')
+    with server('body_temp_dir = "%s/none"\n' % d + CONF) as s:
+        with T.Client(s.port) as c:
+            body = os.urandom(300000)
+            T.assert_eq(send_chunked(c, '/cgi/digest.py', body).status,
+                        500, 'no body_temp_dir: a large chunked body')
+        T.wait_for(lambda: 'cannot be read whole: no body_temp_dir: '
+                   '%s/none: No such file or directory' % d in s.log(), 5,
+                   'logged')
+        with T.Client(s.port) as c:
+            T.assert_eq(send_chunked(c, '/cgi/digest.py', body[:1000]).body,
+                        digest(body[:1000]), 'a small chunked body')
+            r = ask(c, 'POST', '/cgi/digest.py', body=body)
+            T.assert_eq(r.body, digest(body), 'a Content-Length body')
 
 
 def test_slow_body_gets_408():
@@ -380,6 +447,15 @@ def test_slow_body_gets_408():
         with T.Client(s.port) as c2:
             T.assert_eq(ask(c2, 'GET', '/cgi/headers.sh?length').body,
                         b'sized\n', 'others are served')
+        # The same while a chunked body is read whole, before the
+        # program starts.
+        with T.Client(s.port) as c3:
+            c3.send(b'POST /cgi/digest.py HTTP/1.1\r\nHost: x\r\n'
+                    b'Transfer-Encoding: chunked\r\n\r\n1f4\r\n' +
+                    b'a' * 500)
+            r = c3.response(chunked=True, timeout=10)
+            T.assert_eq(r.status, 408, 'a chunked body that stopped coming')
+            c3.expect_closed()
 
 
 def test_large_response_streamed():

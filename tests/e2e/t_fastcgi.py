@@ -214,6 +214,23 @@ def run_php_checks(s):
                 headers={'Content-Type': 'application/octet-stream'})
         T.assert_eq(r.body, b'%d %s -\n' % (len(body), hashlib.sha256(body)
                     .hexdigest().encode()), '3 MB POST')
+        # Chunked: PHP reads no body without CONTENT_LENGTH (an upload
+        # would arrive empty), so it is read whole first and given one.
+        for body, ctype, k in ((b'k=chunked', 'application/'
+                                'x-www-form-urlencoded', b'chunked'),
+                               (os.urandom(2000000),
+                                'application/octet-stream', b'-')):
+            c.send(b'POST /app/post.php HTTP/1.1\r\nHost: x\r\n'
+                   b'Content-Type: %s\r\nTransfer-Encoding: chunked\r\n'
+                   b'\r\n' % ctype.encode())
+            for i in range(0, len(body), 65000):
+                c.send(b'%x\r\n%s\r\n' % (len(body[i:i + 65000]),
+                                            body[i:i + 65000]))
+            c.send(b'0\r\n\r\n')
+            r = c.response(chunked=True)
+            T.assert_eq(r.body, b'%d %s %s\n' % (
+                len(body), hashlib.sha256(body).hexdigest().encode(), k),
+                'chunked POST of %d bytes' % len(body))
         # Larger than the worker holds back: streamed, chunked.
         r = ask(c, 'GET', '/app/big.php')
         want = b''.join(bytes([65 + i % 26]) * 65536 for i in range(40))

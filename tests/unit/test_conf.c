@@ -248,6 +248,7 @@ START_TEST(test_conf_defaults)
 	else
 		ck_assert_str_ne(cf->cf_run_dir, "/tmp/hsd");
 	ck_assert_str_eq(cf->cf_libexec_dir, LIBEXECDIR);
+	ck_assert_str_eq(cf->cf_body_temp_dir, "/var/tmp");
 	ck_assert_uint_eq(cf->cf_shutdown_timeout_ms, 10000);
 	ck_assert_uint_eq(cf->cf_limits.max_connections, 10000);
 	ck_assert_uint_eq(cf->cf_limits.connection_timeout_ms, 120000);
@@ -909,6 +910,8 @@ static const struct conf_reject conf_rejects[] = {
 	  "unprivileged user", NULL },
 	{ "chroot_dir = \"var/empty\"\n" ONE_SITE,
 	  "t.conf:1: chroot_dir: \"var/empty\" is not an absolute path", NULL },
+	{ "body_temp_dir = \"tmp\"\n" ONE_SITE,
+	  "t.conf:1: body_temp_dir: \"tmp\" is not an absolute path", NULL },
 
 	/* References. */
 	{ "pool \"a\" { }\n"
@@ -3244,6 +3247,9 @@ START_TEST(test_conf_reload_pool_same)
 	    "site \"s\" { bindings = {\"127.0.0.1:8080\"} root = \"@/www\"\n"
 	    "  application \"/api\" { pool = \"b\" root = \"@/api\" } }\n",
 	    "b"), 1);
+	/* Where the workers keep chunked bodies: every pool's. */
+	ck_assert_int_eq(rl_pool_same(RL_BASE, "body_temp_dir = \"/tmp\"\n"
+	    RL_BASE, "b"), 0);
 	/* A pool key. */
 	ck_assert_int_eq(rl_pool_same(RL_BASE,
 	    "pool \"a\" { workers = 3 }\npool \"b\" { }\n"
