@@ -741,6 +741,33 @@ fastcgi_pool_state(uint32_t pool)
 }
 
 /*
+ * hsdctl recycle POOL: the pool's FastCGI processes too.  New ones start
+ * on the same socket at once, and the old ones are told to stop: php-cgi
+ * finishes the request it has, then exits (a kept connection it closes
+ * costs no request: the workers' rules for a process that retires), and
+ * whatever is left after the pool's shutdown_timeout is killed.  The
+ * number of groups recycled.
+ */
+uint32_t
+fastcgi_pool_recycle(uint32_t pool)
+{
+	struct fcgi_group	*fg;
+	uint32_t		 n = 0;
+
+	TAILQ_FOREACH(fg, &fastcgi_groups, fg_entry) {
+		if (fg->fg_pool != pool || fg->fg_gone)
+			continue;
+		log_info("fastcgi %s: recycling its processes (hsdctl)",
+		    fg->fg_name);
+		fastcgi_terminate(fg, fg->fg_shutdown_ms);
+		fg->fg_quick = 0;
+		fastcgi_fill(fg);
+		n++;
+	}
+	return n;
+}
+
+/*
  * A reload made penv->pe_conf new, its pools indexed already: groups it
  * asks for as they run stay, the others are stopped and new ones
  * started.  rep tells hsdctl what changed.

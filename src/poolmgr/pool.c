@@ -595,6 +595,7 @@ pool_start(uint32_t pool, char *err, size_t errlen)
  * hsdctl recycle POOL: every worker of the pool is recycled as recycling
  * does it, overlapped (pool_recycle()): its replacement starts beside it,
  * and it is retired once that one is ready, so the pool never runs short.
+ * Its FastCGI processes are replaced too (fastcgi_pool_recycle()).
  */
 int
 pool_recycle_pool(uint32_t pool, char *err, size_t errlen)
@@ -627,6 +628,7 @@ pool_recycle_pool(uint32_t pool, char *err, size_t errlen)
 		n++;
 		pool_recycle(c, "hsdctl recycle");
 	}
+	n += fastcgi_pool_recycle(pool);
 	if (n == 0) {
 		snprintf(err, errlen, "pool %s has no worker to recycle",
 		    cp->pl_name);

@@ -163,6 +163,7 @@ void	 fastcgi_close(void);
 void	 fastcgi_stop(void);
 void	 fastcgi_exited(struct pm_child *, int);
 void	 fastcgi_pool_state(uint32_t);
+uint32_t fastcgi_pool_recycle(uint32_t);
 void	 fastcgi_reload(FILE *);
 int	 fastcgi_check_conf(const struct hsd_config *, const char *);
 const char *fastcgi_child_group(const struct pm_child *);

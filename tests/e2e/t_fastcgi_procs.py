@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -357,6 +358,53 @@ def test_recycle_at_max_requests_is_no_failure():
         T.assert_eq(status_pool(s, 'php')['failures'], 0, 'failures')
         assert 'exited with status 0' in s.log(), s.log()
         wait_count(s, 1)
+
+
+def test_hsdctl_recycle_replaces_processes():
+    """hsdctl recycle POOL replaces its FastCGI processes as well as its
+    workers, while two clients send GETs and POSTs through them: every
+    request answered by PHP, none failed, no failure counted."""
+    need_php()
+    with T.Server(conf(n=2), files=FILES, workers=2) as s:
+        old = wait_count(s, 2)
+        stop = threading.Event()
+        done, bad = [], []
+
+        def client():
+            with T.Client(s.port) as c:
+                while not stop.is_set():
+                    for m in ('GET', 'POST'):
+                        r = c.request(m, '/php/page.php', body=b'x=1'
+                                      if m == 'POST' else b'')
+                        if r.status != 200 or not r.body.startswith(
+                                b'sum=42 ') or b'method=%s' % m.encode() \
+                                not in r.body:
+                            bad.append((m, r.status, r.body))
+                        done.append(int(r.body.split(b'pid=')[1].split()[0])
+                                    if r.status == 200 else 0)
+
+        threads = [threading.Thread(target=client) for _ in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            T.wait_for(lambda: len(done) >= 20, 10, 'requests before')
+            rc, out, err = ctl(s, 'recycle', 'php')
+            T.assert_eq(rc, 0, 'hsdctl recycle php (%r %r)' % (out, err))
+            T.wait_for(lambda: len(php_pids(s)) == 2 and
+                       not set(php_pids(s)) & set(old), 10,
+                       'two new processes, none of the old')
+            new = php_pids(s)
+            n = len(done)
+            T.wait_for(lambda: set(done[n:]) & set(new), 10,
+                       'answers from the new processes')
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        T.assert_eq(bad, [], 'requests that failed')
+        assert 'fastcgi s[/php]: recycling its processes (hsdctl)' in \
+            s.log(), s.log()
+        T.assert_eq(status_pool(s, 'php')['failures'], 0, 'failures')
 
 
 def test_reload_replaces_only_changed_groups():
