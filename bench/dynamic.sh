@@ -1,13 +1,18 @@
 #!/bin/bash
 # Dynamic pages, hsd against nginx side by side in one run (as
 # bench/bench.sh does for files): a PHP "hello" page through Debian's
-# php-fpm, which both servers share (pm static, FPM_CHILDREN processes),
-# nginx with fastcgi_pass as its documentation configures it, hsd with
-# handler = "fastcgi" and fastcgi_address; and hsd with the same number
-# of php-cgi processes it runs itself (fastcgi_command), against the
-# same nginx + php-fpm.  wrk, 50 keep-alive
-# connections, alternating rounds; the table gives median requests/s
-# and the ratio hsd/nginx.  Not a test: it asserts nothing, but it
+# php-fpm, nginx with fastcgi_pass, hsd with handler = "fastcgi" and
+# fastcgi_address, each way twice: a connection per request (nginx's
+# documented fastcgi_pass, hsd's default), and connections kept alive
+# (nginx: an upstream with keepalive and fastcgi_keep_conn on; hsd:
+# fastcgi_connections), as many per nginx or hsd worker as php-fpm has
+# processes for each; and hsd with the same number of php-cgi
+# processes it runs itself (fastcgi_command).  A kept connection pins a
+# php-fpm process, so each of the four gets a php-fpm pool of its own
+# (pm static, FPM_CHILDREN processes) in one php-fpm; only one runs at
+# a time.  wrk, 50 keep-alive connections, alternating rounds; the
+# table gives median requests/s and the ratio hsd/nginx, hsd's php-cgi
+# against nginx's better way.  Not a test: it asserts nothing, but it
 # prints any request that failed.
 #
 #   HSD_BUILDDIR=/tmp/build bench/dynamic.sh
@@ -47,65 +52,79 @@ cleanup_fpm() {
 trap cleanup_fpm EXIT
 
 mkdir -p "$tmp/fpm" && chmod 755 "$tmp/fpm" || exit 1
-cat >"$tmp/fpm/fpm.conf" <<EOC
-[global]
-error_log = $tmp/fpm/fpm.log
-daemonize = no
-pid = $tmp/fpm/fpm.pid
-[www]
-user = www-data
-group = www-data
-listen = $tmp/fpm/fpm.sock
-listen.mode = 0666
-listen.backlog = 1024
-pm = static
-pm.max_children = $FPM_CHILDREN
-pm.max_requests = 0
-EOC
+{
+	printf '[global]\nerror_log = %s\ndaemonize = no\npid = %s\n' \
+	    "$tmp/fpm/fpm.log" "$tmp/fpm/fpm.pid"
+	for p in nginx nginxk hsd hsdk; do
+		printf '[%s]\nuser = www-data\ngroup = www-data\n' "$p"
+		printf 'listen = %s\nlisten.mode = 0666\n' "$tmp/fpm/$p.sock"
+		printf 'listen.backlog = 1024\npm = static\n'
+		printf 'pm.max_children = %s\npm.max_requests = 0\n' \
+		    "$FPM_CHILDREN"
+	done
+} >"$tmp/fpm/fpm.conf"
 "$FPM" -F -y "$tmp/fpm/fpm.conf" >/dev/null 2>&1 &
 fpm_pid=$!
-for _ in $(seq 50); do [ -S "$tmp/fpm/fpm.sock" ] && break; sleep 0.1; done
-[ -S "$tmp/fpm/fpm.sock" ] || die "php-fpm did not start"
+for _ in $(seq 50); do [ -S "$tmp/fpm/hsdk.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/fpm/hsdk.sock" ] || die "php-fpm did not start"
 
+# Kept connections per worker: nginx and hsd both run 2 workers.
+keep=$((FPM_CHILDREN / 2))
+[ "$keep" -ge 1 ] || keep=1
+nginx_http_extra="upstream fpmk {
+			server unix:$tmp/fpm/nginxk.sock;
+			keepalive $keep;
+		}"
 nginx_extra="location /php/ {
 				include /etc/nginx/fastcgi_params;
 				fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
-				fastcgi_pass unix:$tmp/fpm/fpm.sock;
+				fastcgi_pass unix:$tmp/fpm/nginx.sock;
+			}
+			location /phpk/ {
+				include /etc/nginx/fastcgi_params;
+				fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+				fastcgi_keep_conn on;
+				fastcgi_pass fpmk;
 			}"
-hsd_extra="application \"/php\" { handler = \"fastcgi\"  fastcgi_address = \"unix:$tmp/fpm/fpm.sock\" }
+hsd_extra="application \"/php\" { handler = \"fastcgi\"  fastcgi_address = \"unix:$tmp/fpm/hsd.sock\" }
+		application \"/phpk\" { handler = \"fastcgi\"  fastcgi_address = \"unix:$tmp/fpm/hsdk.sock\"  fastcgi_connections = $keep }
 		application \"/phpcgi\" { handler = \"fastcgi\"  fastcgi_command = \"/usr/bin/php-cgi\"  fastcgi_processes = $FPM_CHILDREN }"
 start_servers
-for d in php phpcgi; do
+for d in php phpk phpcgi; do
 	mkdir "$tmp/www/$d" || exit 1
 	printf '<?php\nheader("Content-Type: text/plain");\necho "Hello, world\\n";\n' \
 	    >"$tmp/www/$d/hello.php"
 done
-wait_http "http://127.0.0.1:$NGINX_PORT/php/hello.php" "$nginx_pid" ||
-	die "nginx does not answer the PHP page"
-wait_http "http://127.0.0.1:$HSD_PORT/php/hello.php" "$hsd_pid" ||
-	die "hsd does not answer the PHP page"
-wait_http "http://127.0.0.1:$HSD_PORT/phpcgi/hello.php" "$hsd_pid" ||
-	die "hsd does not answer the PHP page through php-cgi"
+for d in php phpk; do
+	wait_http "http://127.0.0.1:$NGINX_PORT/$d/hello.php" "$nginx_pid" ||
+		die "nginx does not answer /$d/hello.php"
+done
+for d in php phpk phpcgi; do
+	wait_http "http://127.0.0.1:$HSD_PORT/$d/hello.php" "$hsd_pid" ||
+		die "hsd does not answer /$d/hello.php"
+done
 
-echo "LOGGING=$LOGGING, $(nproc) cores, php-fpm pm.max_children=$FPM_CHILDREN (shared)"
+echo "LOGGING=$LOGGING, $(nproc) cores, php-fpm pm.max_children=$FPM_CHILDREN per pool, $keep kept per worker"
 echo "wrk -c50 -d${DURATION}s, $RUNS alternating runs each, median req/s"
-printf '%-30s %10s %10s %10s\n' 'hsd mode, threads' nginx+fpm hsd hsd/nginx
+printf '%-34s %10s %10s %10s\n' 'way, wrk threads' nginx hsd hsd/nginx
 for t in $THREADS; do
-	: >"$tmp/n.$t"
-	: >"$tmp/h.$t"
-	: >"$tmp/c.$t"
+	for m in n nk h hk c; do : >"$tmp/$m.$t"; done
 	for _ in $(seq "$RUNS"); do
 		run_wrk "http://127.0.0.1:$NGINX_PORT/php/hello.php" "$t" >>"$tmp/n.$t"
 		run_wrk "http://127.0.0.1:$HSD_PORT/php/hello.php" "$t" >>"$tmp/h.$t"
+		run_wrk "http://127.0.0.1:$NGINX_PORT/phpk/hello.php" "$t" >>"$tmp/nk.$t"
+		run_wrk "http://127.0.0.1:$HSD_PORT/phpk/hello.php" "$t" >>"$tmp/hk.$t"
 		run_wrk "http://127.0.0.1:$HSD_PORT/phpcgi/hello.php" "$t" >>"$tmp/c.$t"
 	done
 	n=$(median <"$tmp/n.$t")
-	for m in h c; do
-		h=$(median <"$tmp/$m.$t")
-		[ $m = h ] && what="php-fpm (fastcgi_address)" ||
-			what="php-cgi (fastcgi_command)"
-		printf '%-30s %10s %10s %10s\n' "$what, -t$t" "$n" "$h" \
-		    "$(awk -v h="$h" -v n="$n" 'BEGIN { printf "%.2f", h / n }')"
-	done
+	nk=$(median <"$tmp/nk.$t")
+	best=$(printf '%s\n%s\n' "$n" "$nk" | sort -g | tail -1)
+	row() {
+		printf '%-34s %10s %10s %10s\n' "$1, -t$t" "$2" "$3" \
+		    "$(awk -v h="$3" -v n="$2" 'BEGIN { printf "%.2f", h / n }')"
+	}
+	row "php-fpm, connection per request" "$n" "$(median <"$tmp/h.$t")"
+	row "php-fpm, kept connections" "$nk" "$(median <"$tmp/hk.$t")"
+	row "php-cgi run by hsd (vs best)" "$best" "$(median <"$tmp/c.$t")"
 done
 exit 0

@@ -12,7 +12,8 @@
 # answered by the listener alone; off: cache { enabled = false }, every
 # request goes to a worker -- the worker path).  A script that sources
 # this file may set nginx_extra (lines inside nginx's server block) and
-# hsd_extra (lines inside hsd's site) before start_servers.
+# hsd_extra (lines inside hsd's site) before start_servers, and
+# nginx_http_extra (lines inside nginx's http block, such as upstreams).
 #
 # Fairness: nginx gets worker_processes 2, the CPU budget of hsd's 2 workers
 # (hsd also has its listener; the machine has 2 cores and the load
@@ -140,6 +141,7 @@ start_servers() {
 		fastcgi_temp_path $tmp/nginx/fastcgi;
 		uwsgi_temp_path $tmp/nginx/uwsgi;
 		scgi_temp_path $tmp/nginx/scgi;
+		${nginx_http_extra:-}
 		server {
 			listen 127.0.0.1:$NGINX_PORT;
 			root $tmp/www;
