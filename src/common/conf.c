@@ -161,6 +161,8 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR("recycle_memory", "0", CFGF_NONE),
 	CFG_INT("rapid_fail_max", CONF_RAPID_FAIL_MAX, CFGF_NONE),
 	CFG_STR("rapid_fail_interval", CONF_RAPID_FAIL_INTERVAL, CFGF_NONE),
+	/* A FastCGI server that refuses connections: 0, 503 at once. */
+	CFG_STR("fastcgi_retry_timeout", "0s", CFGF_NONE),
 	CFG_END()
 };
 
@@ -391,6 +393,7 @@ static const struct {
 	{ "pool|recycle_requests",		conf_v_int },
 	{ "pool|recycle_time",			conf_v_duration },
 	{ "pool|idle_timeout",			conf_v_duration },
+	{ "pool|fastcgi_retry_timeout",		conf_v_duration },
 	{ "pool|recycle_at",			conf_v_clock },
 	{ "pool|recycle_memory",		conf_v_size },
 	{ "pool|rapid_fail_max",		conf_v_int },
@@ -1756,6 +1759,8 @@ conf_build_health(cfg_t *root, cfg_t *sec, struct conf_pool *pl)
 	    &pl->pl_recycle_time_ms) == -1 ||
 	    conf_parse_duration(conf_pool_str(sec, "idle_timeout"),
 	    &pl->pl_idle_timeout_ms) == -1 ||
+	    conf_parse_duration(conf_pool_str(sec, "fastcgi_retry_timeout"),
+	    &pl->pl_fastcgi_retry_ms) == -1 ||
 	    conf_parse_size(conf_pool_str(sec, "recycle_memory"),
 	    &pl->pl_recycle_memory) == -1)
 		return -1;
@@ -3528,6 +3533,7 @@ conf_pool_same(const struct hsd_config *a, uint32_t ai,
 	    pa->pl_recycle_memory != pb->pl_recycle_memory ||
 	    pa->pl_nrecycle_at != pb->pl_nrecycle_at ||
 	    pa->pl_idle_timeout_ms != pb->pl_idle_timeout_ms ||
+	    pa->pl_fastcgi_retry_ms != pb->pl_fastcgi_retry_ms ||
 	    pa->pl_rapid_fail_max != pb->pl_rapid_fail_max ||
 	    pa->pl_rapid_fail_interval_ms != pb->pl_rapid_fail_interval_ms)
 		return 0;

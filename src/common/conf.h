@@ -80,6 +80,9 @@ struct conf_pool {
 	/* A worker that served nothing this long is stopped and not
 	 * replaced until a request asks; 0: never. */
 	uint64_t	 pl_idle_timeout_ms;
+	/* A FastCGI server that refuses connections is tried again for
+	 * this long before the request gets 503; 0: 503 at once. */
+	uint64_t	 pl_fastcgi_retry_ms;
 	/* Rapid-fail protection: this many worker failures within the
 	 * interval take the pool offline; 0: off. */
 	uint32_t	 pl_rapid_fail_max;

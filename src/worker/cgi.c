@@ -251,6 +251,8 @@ cgi_free(struct wrk_req *rq)
 		event_free(cg->cg_sock_ev);
 	if (cg->cg_timer != NULL)
 		event_free(cg->cg_timer);
+	if (cg->cg_fc_retry != NULL)
+		event_free(cg->cg_fc_retry);
 	if (cg->cg_body != NULL)
 		evbuffer_free(cg->cg_body);
 	if (cg->cg_resp != NULL)
@@ -295,6 +297,8 @@ cgi_answer(struct wrk_req *rq, int status)
 			event_del(cg->cg_sock_ev);
 		if (cg->cg_timer != NULL)
 			event_del(cg->cg_timer);
+		if (cg->cg_fc_retry != NULL)
+			event_del(cg->cg_fc_retry);
 	}
 	/* A body not read to its end: a Content-Length one the listener
 	 * throws away, a chunked one ends the connection. */
@@ -857,6 +861,13 @@ cgi_timeout(evutil_socket_t fd, short ev, void *arg)
 		cg->cg_waiting = 0;
 		log_warnx("cgi: conn %u: no CGI process free within "
 		    "cgi_timeout", rq->rq_conn);
+		cgi_answer(rq, 503);
+		return;
+	}
+	if (cg->cg_fc_retry != NULL && evtimer_pending(cg->cg_fc_retry,
+	    NULL)) {
+		log_warnx("cgi: conn %u: %s: no connection to %s within "
+		    "cgi_timeout", rq->rq_conn, cg->cg_script, cg->cg_fc_addr);
 		cgi_answer(rq, 503);
 		return;
 	}
@@ -1597,6 +1608,8 @@ cgi_flush(struct cgi_run *cg)
 /* An idle kept connection is closed after this, as nginx's upstream
  * keepalive_timeout: a server shared with others gets its process back. */
 static const struct timeval fcgi_idle_tv = { 60, 0 };
+/* A server that refused a connection is tried again this often. */
+#define FCGI_RETRY_MS		250
 
 struct fcgi_conn {
 	int		 fc_fd;
@@ -2013,6 +2026,53 @@ fcgi_address(struct cgi_run *cg)
 	return 0;
 }
 
+static void
+fcgi_retry_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct cgi_run	*cg = arg;
+
+	(void)fd;
+	(void)ev;
+	fcgi_start(cg);
+}
+
+/*
+ * The application refused the connection (restarting, say): 1 if cg
+ * tries again in a while, within the pool's fastcgi_retry_timeout of
+ * the first refusal.  Nothing was sent, so any request may.
+ */
+static int
+fcgi_retry(struct cgi_run *cg)
+{
+	uint64_t	 wait, now = clock_ms();
+	struct timeval	 tv;
+
+	wait = wrk_conf->cf_pools[worker_pool_index()].pl_fastcgi_retry_ms;
+	if (wait == 0 || cg->cg_committed)
+		return 0;
+	if (cg->cg_fc_retry_end == 0) {
+		cg->cg_fc_retry_end = now + wait;
+		log_info("cgi: conn %u: trying again for up to %llu ms "
+		    "(fastcgi_retry_timeout)", cg->cg_rq->rq_conn,
+		    (unsigned long long)wait);
+	}
+	if (now >= cg->cg_fc_retry_end) {
+		log_warnx("cgi: conn %u: %s: no connection to %s within "
+		    "fastcgi_retry_timeout", cg->cg_rq->rq_conn,
+		    cg->cg_script, cg->cg_fc_addr);
+		return 0;
+	}
+	if (cg->cg_fc_retry == NULL && (cg->cg_fc_retry = evtimer_new(
+	    worker_evbase(), fcgi_retry_timer, cg)) == NULL)
+		return 0;
+	wait = cg->cg_fc_retry_end - now;
+	conf_timeval(wait < FCGI_RETRY_MS ? wait : FCGI_RETRY_MS, &tv);
+	if (evtimer_add(cg->cg_fc_retry, &tv) == -1)
+		return 0;
+	cg->cg_tries--;		/* it was never sent */
+	return 1;
+}
+
 /* A connection for cg (kept, or new) and its request on it. */
 static void
 fcgi_start(struct cgi_run *cg)
@@ -2077,13 +2137,16 @@ fcgi_start(struct cgi_run *cg)
 		if (connect(fd, (struct sockaddr *)&cg->cg_fc_sa,
 		    cg->cg_fc_salen) == -1) {
 			if (errno != EINPROGRESS) {
-				/* Down (refused, no socket) or full: the
+				/* Down (refused, no socket) or full: tried
+				 * again if the pool says so, else the
 				 * client learns it at once. */
 				log_warn("cgi: conn %u: %s: cannot connect to "
 				    "the FastCGI application at %s",
 				    rq->rq_conn, cg->cg_script, fc->fc_addr);
 				fcgi_close(fc);
 				cgi_wake();
+				if (fcgi_retry(cg))
+					return;
 				if (cg->cg_committed)
 					cgi_cut(rq);
 				else

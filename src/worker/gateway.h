@@ -75,6 +75,8 @@ struct cgi_run {
 	struct sockaddr_storage cg_fc_sa;
 	socklen_t	 cg_fc_salen;
 	char		 cg_fc_addr[128];	/* for messages and matching */
+	struct event	*cg_fc_retry;	/* refused: the next try */
+	uint64_t	 cg_fc_retry_end; /* ... until then (clock_ms()) */
 	/*
 	 * A chunked request body for CGI or FastCGI: read whole before the
 	 * application starts, so that CONTENT_LENGTH can be given (PHP reads

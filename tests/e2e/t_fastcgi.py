@@ -382,6 +382,60 @@ def test_fpm_down():
                     'the rest of the site')
 
 
+def test_fpm_down_requests_wait():
+    """fastcgi_retry_timeout: requests for a FastCGI server that refuses
+    connections (php-fpm restarting) wait for it, a GET and a POST
+    alike, and are answered once it is up; one that is not up in time
+    gets 503."""
+    need_fpm()
+    d = __import__('tempfile').mkdtemp(prefix='hsd-fpm-')
+    os.chmod(d, 0o755)
+    sock = os.path.join(d, 'fpm.sock')
+    conf = CONF.replace('pool "default" { workers = 2 }',
+                        'pool "default" { workers = 2  '
+                        'fastcgi_retry_timeout = "%s" }')
+    s = T.Server(conf % ('20s', 'unix:' + sock), files=FILES)
+    fpm = None
+    try:
+        with s:
+            got = {}
+
+            def get():
+                with T.Client(s.port, timeout=30) as c:
+                    got['GET'] = ask(c, 'GET', '/app/info.php?a=w')
+
+            def post():
+                with T.Client(s.port, timeout=30) as c:
+                    got['POST'] = ask(c, 'POST', '/app/post.php',
+                                      body=b'k=waited', headers={
+                                          'Content-Type': 'application/'
+                                          'x-www-form-urlencoded'})
+            threads = [threading.Thread(target=f) for f in (get, post)]
+            for t in threads:
+                t.start()
+            T.wait_for(lambda: s.log().count('trying again for up to '
+                                             '20000 ms') == 2, 10,
+                       'both requests waiting')
+            T.assert_eq(got, {}, 'answered while php-fpm was down')
+            fpm = Fpm(d, sock)
+            for t in threads:
+                t.join()
+            T.assert_eq((got['GET'].status,
+                         lines(got['GET'].body).get('GET_a')), (200, 'w'),
+                        'the GET, once php-fpm is up')
+            T.assert_eq(got['POST'].body, b'8 %s waited\n' % hashlib.sha256(
+                b'k=waited').hexdigest().encode(), 'the POST')
+    finally:
+        if fpm is not None:
+            fpm.stop()
+    with T.Server(conf % ('1s', 'unix:' + os.path.join(d, 'none.sock')),
+                  files=FILES) as s, T.Client(s.port) as c:
+        T.assert_eq(ask(c, 'GET', '/app/info.php').status, 503,
+                    'not up within fastcgi_retry_timeout')
+        T.wait_for(lambda: 'within fastcgi_retry_timeout' in s.log(), 5,
+                   'logged')
+
+
 PHP_CGI = '/usr/bin/php-cgi'
 
 # Killing php-cgi on purpose every 300 ms would take the pool offline

@@ -268,6 +268,7 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_pools[0].pl_cgi_max_children, 16);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_rapid_fail_max, 5);
 	ck_assert_uint_eq(cf->cf_pools[0].pl_rapid_fail_interval_ms, 300000);
+	ck_assert_uint_eq(cf->cf_pools[0].pl_fastcgi_retry_ms, 0);
 	ck_assert_int_eq(cf->cf_sites[0].st_handler, CONF_HANDLER_STATIC);
 	ck_assert_int_eq(conf_handler(&cf->cf_sites[0], -1),
 	    CONF_HANDLER_STATIC);
@@ -294,14 +295,16 @@ START_TEST(test_conf_defaults)
 	ck_assert_uint_eq(cf->cf_pools[1].pl_cgi_max_children, 16);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_max, 5);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_interval_ms, 300000);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_fastcgi_retry_ms, 0);
 	conf_free(cf);
 
 	/* Rapid-fail protection: written, and off. */
 	cf = load_ok("pool \"p\" { rapid_fail_max = 0 "
-	    "rapid_fail_interval = \"90s\" }\n"
+	    "rapid_fail_interval = \"90s\" fastcgi_retry_timeout = \"20s\" }\n"
 	    "pool \"q\" { rapid_fail_max = 10000 }\n" ONE_SITE);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_max, 0);
 	ck_assert_uint_eq(cf->cf_pools[1].pl_rapid_fail_interval_ms, 90000);
+	ck_assert_uint_eq(cf->cf_pools[1].pl_fastcgi_retry_ms, 20000);
 	ck_assert_uint_eq(cf->cf_pools[2].pl_rapid_fail_max, 10000);
 	conf_free(cf);
 }
@@ -3250,6 +3253,9 @@ START_TEST(test_conf_reload_pool_same)
 	/* Where the workers keep chunked bodies: every pool's. */
 	ck_assert_int_eq(rl_pool_same(RL_BASE, "body_temp_dir = \"/tmp\"\n"
 	    RL_BASE, "b"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_BASE, "pool \"a\" { workers = 2 "
+	    "fastcgi_retry_timeout = \"5s\" }\npool \"b\" { }\n" ONE_SITE,
+	    "a"), 0);
 	/* A pool key. */
 	ck_assert_int_eq(rl_pool_same(RL_BASE,
 	    "pool \"a\" { workers = 3 }\npool \"b\" { }\n"
