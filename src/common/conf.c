@@ -213,6 +213,8 @@ static cfg_opt_t conf_app_opts[] = {
 	/* NULL: the site's. */
 	CFG_STR("handler", NULL, CFGF_NONE),
 	CFG_STR("cgi_timeout", NULL, CFGF_NONE),
+	/* Not the site's: a site's is below its own prefix, not this one. */
+	CFG_STR("front_controller", NULL, CFGF_NONE),
 	/* None written: the site's, all five (conf_build_fastcgi()). */
 	CONF_FASTCGI_OPTS,
 	/* Neither written: the site's, both (conf_build_module()). */
@@ -267,6 +269,7 @@ static cfg_opt_t conf_site_opts[] = {
 	CFG_STR("handler", "static", CFGF_NONE),
 	/* IIS's CGITimeout. */
 	CFG_STR("cgi_timeout", "5m", CFGF_NONE),
+	CFG_STR("front_controller", NULL, CFGF_NONE),
 	CONF_FASTCGI_OPTS,
 	CONF_MODULE_OPTS,
 	CONF_EXTMAP_OPTS,
@@ -335,6 +338,7 @@ static int	conf_v_fastcgi_address(cfg_t *, cfg_opt_t *);
 static int	conf_v_fastcgi_env(cfg_t *, cfg_opt_t *);
 static int	conf_v_module_args(cfg_t *, cfg_opt_t *);
 static int	conf_v_extension(cfg_t *, cfg_opt_t *);
+static int	conf_v_urlpath(cfg_t *, cfg_opt_t *);
 
 static const struct {
 	const char		*cv_path;
@@ -410,6 +414,7 @@ static const struct {
 	{ "site|application|cache",		conf_v_bool },
 	{ "site|application|handler",		conf_v_choice },
 	{ "site|application|cgi_timeout",	conf_v_duration },
+	{ "site|application|front_controller",	conf_v_urlpath },
 	{ "site|application|fastcgi_address",	conf_v_fastcgi_address },
 	{ "site|application|fastcgi_command",	conf_v_abspath },
 	{ "site|application|fastcgi_args",	conf_v_list },
@@ -430,6 +435,7 @@ static const struct {
 	{ "site|cache",				conf_v_bool },
 	{ "site|handler",			conf_v_choice },
 	{ "site|cgi_timeout",			conf_v_duration },
+	{ "site|front_controller",		conf_v_urlpath },
 	{ "site|fastcgi_address",		conf_v_fastcgi_address },
 	{ "site|fastcgi_command",		conf_v_abspath },
 	{ "site|fastcgi_args",			conf_v_list },
@@ -1311,6 +1317,33 @@ conf_v_abspath(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * A URL path as it is routed: from the root, to a file ("/index.php"):
+ * no query, no "." or ".." component, no empty one, no trailing '/'.
+ */
+static int
+conf_v_urlpath(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0), *c, *e;
+
+	if (conf_v_key(cfg, opt) == -1)
+		return -1;
+	if (s[0] != '/' || s[1] == '\0' || strpbrk(s, "?#%\\") != NULL)
+		goto bad;
+	for (c = s + 1;; c = e + 1) {
+		e = strchrnul(c, '/');
+		if (e == c || (e - c == 1 && c[0] == '.') ||
+		    (e - c == 2 && c[0] == '.' && c[1] == '.'))
+			goto bad;
+		if (*e == '\0')
+			return 0;
+	}
+bad:
+	cfg_error(cfg, "%s: \"%s\" is not a path to a file from the site's "
+	    "root, such as \"/index.php\"", cfg_opt_name(opt), s);
+	return -1;
+}
+
 /* libconfuse checks the word; this notes where it was written. */
 static int
 conf_v_bool(cfg_t *cfg, cfg_opt_t *opt)
@@ -2063,6 +2096,44 @@ conf_build_module(cfg_t *sec, int app, struct conf_module *md)
 	return 0;
 }
 
+/*
+ * A front controller answers for the paths below its site or application
+ * that name nothing: it must be below that prefix, and be run, by the
+ * handler or a script map, by CGI or FastCGI.
+ */
+static int
+conf_check_front(cfg_t *site, const struct conf_site *st)
+{
+	const struct conf_app	*ap;
+	const char		*fc;
+	cfg_t			*sec;
+	int			 r, h;
+
+	for (r = -1; r < (int)st->st_napps; r++) {
+		if ((fc = conf_front_controller(st, r)) == NULL)
+			continue;
+		sec = r < 0 ? site : cfg_getnsec(site, "application", r);
+		ap = r < 0 ? NULL : &st->st_apps[r];
+		if (ap != NULL && (strncmp(fc, ap->ap_prefix,
+		    ap->ap_prefix_len) != 0 || (ap->ap_prefix_len > 1 &&
+		    fc[ap->ap_prefix_len] != '/'))) {
+			conf_err(conf_key_line(sec, "front_controller", 0), sec,
+			    site, "front_controller \"%s\" is not below the "
+			    "application's prefix \"%s\"", fc, ap->ap_prefix);
+			return -1;
+		}
+		h = conf_handler_path(st, r, fc, strlen(fc));
+		if (h != CONF_HANDLER_CGI && h != CONF_HANDLER_FASTCGI) {
+			conf_err(conf_key_line(sec, "front_controller", 0), sec,
+			    r < 0 ? NULL : site, "front_controller \"%s\" would "
+			    "not be run: it needs handler \"fastcgi\" or \"cgi\", "
+			    "or a script map for its extension", fc);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Each path of site st that the "module" handler answers names its file. */
 static int
 conf_check_module(cfg_t *site, const struct conf_site *st)
@@ -2313,6 +2384,9 @@ conf_build_apps(cfg_t *site, struct conf_site *st, struct hsd_config *cf)
 		if ((s = cfg_getstr(sec, "cgi_timeout")) != NULL &&
 		    conf_parse_duration(s, &ap->ap_cgi_timeout_ms) == -1)
 			return -1;
+		if ((s = cfg_getstr(sec, "front_controller")) != NULL &&
+		    (ap->ap_front = conf_strdup(s)) == NULL)
+			return -1;
 		if (conf_build_fastcgi(sec, 1, &ap->ap_fastcgi) == -1 ||
 		    conf_build_module(sec, 1, &ap->ap_module) == -1 ||
 		    conf_build_extmap(sec, site, 1, &ap->ap_extmap) == -1)
@@ -2497,6 +2571,9 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 		    &st->st_max_body) == -1)
 			goto fail;
 		st->st_cache = cfg_getbool(site, "cache") == cfg_true;
+		if ((s = cfg_getstr(site, "front_controller")) != NULL &&
+		    (st->st_front = conf_strdup(s)) == NULL)
+			goto fail;
 		if ((st->st_handler = conf_choice("handler",
 		    cfg_getstr(site, "handler"))) == -1 ||
 		    conf_parse_duration(cfg_getstr(site, "cgi_timeout"),
@@ -2507,6 +2584,7 @@ conf_build_sites(cfg_t *root, struct hsd_config *cf)
 			goto fail;
 		if (conf_build_bindings(site, i, cf, lines) == -1 ||
 		    conf_build_apps(site, st, cf) == -1 ||
+		    conf_check_front(site, st) == -1 ||
 		    conf_check_fastcgi(cf, site, i, st) == -1 ||
 		    conf_check_module(site, st) == -1)
 			goto fail;
@@ -2915,10 +2993,12 @@ conf_free(struct hsd_config *cf)
 	for (i = 0; i < cf->cf_nsites; i++) {
 		free(cf->cf_sites[i].st_name);
 		free(cf->cf_sites[i].st_root);
+		free(cf->cf_sites[i].st_front);
 		for (j = 0; j < cf->cf_sites[i].st_napps; j++) {
 			ap = &cf->cf_sites[i].st_apps[j];
 			free(ap->ap_prefix);
 			free(ap->ap_root);
+			free(ap->ap_front);
 			conf_fastcgi_free(&ap->ap_fastcgi);
 			conf_module_free(&ap->ap_module);
 			conf_extmap_free(&ap->ap_extmap);
@@ -3147,6 +3227,14 @@ conf_uses(const struct conf_site *st, int app, int handler)
 	if (handler == CONF_HANDLER_FASTCGI)
 		return em->em_fastcgi[0] != NULL;
 	return 0;
+}
+
+const char *
+conf_front_controller(const struct conf_site *st, int app)
+{
+	if (app >= 0)
+		return st->st_apps[app].ap_front;
+	return st->st_front;
 }
 
 uint64_t
@@ -3422,7 +3510,9 @@ conf_handler_same(const struct hsd_config *a, uint32_t ai,
 	const struct conf_site	*sa = &a->cf_sites[ai], *sb = &b->cf_sites[bi];
 	char			 pa[PATH_MAX], pb[PATH_MAX];
 
-	if (conf_handler(sa, app) != conf_handler(sb, app))
+	if (conf_handler(sa, app) != conf_handler(sb, app) ||
+	    !conf_str_same(conf_front_controller(sa, app),
+	    conf_front_controller(sb, app)))
 		return 0;
 	switch (conf_handler(sa, app)) {
 	case CONF_HANDLER_CGI:

@@ -183,6 +183,7 @@ struct conf_app {
 	int		 ap_handler;	/* enum conf_handler; -1: the site's */
 	/* Unset: the site's, copied when loaded, so never 0. */
 	uint64_t	 ap_cgi_timeout_ms;
+	char		*ap_front;	/* front_controller, NULL: none */
 	/* fc_set 0: none written, the site's applies (conf_fastcgi()). */
 	struct conf_fastcgi ap_fastcgi;
 	/* md_set 0: none written, the site's applies (conf_module()). */
@@ -271,6 +272,7 @@ struct conf_site {
 	int		 st_handler;	/* enum conf_handler */
 	/* A CGI program still running after this long is killed; never 0. */
 	uint64_t	 st_cgi_timeout_ms;
+	char		*st_front;	/* front_controller, NULL: none */
 	struct conf_fastcgi st_fastcgi;
 	struct conf_module st_module;
 	struct conf_extmap st_extmap;	/* never NULL, maybe empty */
@@ -387,6 +389,8 @@ int	conf_cacheable(const struct hsd_config *, const struct conf_site *,
  */
 int	conf_handler(const struct conf_site *, int app);
 uint64_t conf_cgi_timeout(const struct conf_site *, int app);
+/* The script that answers a path naming nothing there; NULL: none. */
+const char *conf_front_controller(const struct conf_site *, int app);
 /*
  * conf_handler_path(): the handler for a request for path (len bytes,
  * normalised, no query) routed to site/app: conf_handler(), unless that

@@ -513,14 +513,17 @@ queue_deadline_arm(struct conn *c)
 	c->cn_progress = c->cn_sent;
 	/* A worker may read a body for up to entity_body_timeout before it
 	 * writes a byte, and a CGI or FastCGI application may think for up
-	 * to its cgi_timeout (the worker enforces it): that is not a hang. */
+	 * to its cgi_timeout (the worker enforces it): that is not a hang.
+	 * Where a front controller may answer, any path may be one's (the
+	 * listener cannot look at the files). */
 	if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > 0))
 		ms += lim->entity_body_timeout_ms;
 	if (c->cn_site < lenv->le_conf->cf_nsites) {
 		st = &lenv->le_conf->cf_sites[c->cn_site];
 		if (conf_handler_path(st, c->cn_app, c->cn_path,
-		    c->cn_path_len) != CONF_HANDLER_STATIC)
+		    c->cn_path_len) != CONF_HANDLER_STATIC ||
+		    conf_front_controller(st, c->cn_app) != NULL)
 			ms += conf_cgi_timeout(st, c->cn_app);
 	}
 	if (ms > 0) {

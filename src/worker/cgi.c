@@ -161,13 +161,13 @@ cgi_init(struct event_base *base, uint32_t max_children, const char *dir)
 
 /*
  * Called before the handed bytes are parsed, so that body bytes among
- * them are kept for the child.
+ * them are kept for the child.  path: what runs, the request's path or
+ * its front controller (conf_front_controller()); handler: by what.
  */
 int
-cgi_new(struct wrk_req *rq)
+cgi_new(struct wrk_req *rq, const char *path, size_t len, int handler)
 {
 	struct cgi_run	*cg;
-	int		 handler;
 
 	if ((cg = calloc(1, sizeof(*cg))) == NULL) {
 		log_warn("cgi_new");
@@ -176,9 +176,9 @@ cgi_new(struct wrk_req *rq)
 	cg->cg_rq = rq;
 	cg->cg_in = cg->cg_out = cg->cg_err = cg->cg_spool = -1;
 	cg->cg_clen = -1;
-	/* A script map may answer a static route's path. */
-	handler = conf_handler_path(&wrk_conf->cf_sites[rq->rq_site],
-	    rq->rq_app, rq->rq_path, rq->rq_path_len);
+	/* What runs, and by what (worker_gateway_path()). */
+	cg->cg_path = path;
+	cg->cg_path_len = len;
 	cg->cg_fastcgi = handler == CONF_HANDLER_FASTCGI;
 	cg->cg_module = handler == CONF_HANDLER_MODULE;
 	rq->rq_cgi = cg;
@@ -344,7 +344,7 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 	int			 dirfd, fd, n, mapped;
 
 	mapped = conf_handler(site, rq->rq_app) == CONF_HANDLER_STATIC;
-	rel = conf_map_path(site, rq->rq_app, rq->rq_path, &root);
+	rel = conf_map_path(site, rq->rq_app, cg->cg_path, &root);
 	if (rel == NULL || root == NULL || (dirfd = worker_rootfd(rq,
 	    root)) == -1 || (rootpath = worker_root_path(root)) == NULL)
 		return 404;
@@ -389,6 +389,7 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 			close(fd);
 			if (n == -1 || !S_ISREG(st.st_mode))
 				return 403;
+			cg->cg_index = 1;
 			break;
 		}
 		while (*end != '\0' && *end != '/')
@@ -430,7 +431,7 @@ found:
 		return 403;
 	}
 	*pathinfo = end;
-	*scriptlen = rq->rq_path_len - strlen(end);
+	*scriptlen = cg->cg_path_len - strlen(end);
 	n = snprintf(cg->cg_script, sizeof(cg->cg_script), "%s%s%s",
 	    rootpath, strcmp(rootpath, "/") == 0 ? "" : "/", name);
 	if (n < 0 || (size_t)n >= sizeof(cg->cg_script))
@@ -440,7 +441,7 @@ found:
 	if (cg->cg_dir[0] == '\0')
 		memcpy(cg->cg_dir, "/", 2);
 	if (cg->cg_fastcgi && *end == '\0')
-		*scriptlen = rq->rq_path_len;	/* an index.php or the file */
+		*scriptlen = cg->cg_path_len;	/* an index.php or the file */
 	return 0;
 }
 
@@ -642,9 +643,19 @@ cgi_env(struct wrk_req *rq, const char *pathinfo, size_t scriptlen)
 	cgi_setenvs(&e, "REDIRECT_STATUS", "200");	/* php-cgi asks */
 
 	/* Names: the URL's, the file's. */
-	cgi_setenv(&e, "SCRIPT_NAME", rq->rq_path, scriptlen);
+	/* A directory's index.php is named, as nginx's fastcgi_index
+	 * makes $fastcgi_script_name "/blog/index.php" for "/blog/". */
+	if (cg->cg_index) {
+		if (evbuffer_add_printf(e.eb, "SCRIPT_NAME=%.*s%sindex.php",
+		    (int)scriptlen, cg->cg_path, scriptlen > 0 &&
+		    cg->cg_path[scriptlen - 1] == '/' ? "" : "/") == -1 ||
+		    evbuffer_add(e.eb, "", 1) == -1)
+			e.failed = 1;
+		e.n++;
+	} else
+		cgi_setenv(&e, "SCRIPT_NAME", cg->cg_path, scriptlen);
 	cgi_setenvs(&e, "PATH_INFO", pathinfo);
-	(void)conf_map_path(site, rq->rq_app, rq->rq_path, &root);
+	(void)conf_map_path(site, rq->rq_app, cg->cg_path, &root);
 	rootpath = worker_root_path(root);
 	cgi_setenvs(&e, "DOCUMENT_ROOT", rootpath);
 	cgi_setenvs(&e, "SCRIPT_FILENAME", cg->cg_script);
@@ -2432,6 +2443,31 @@ cgi_err_ready(evutil_socket_t fd, short ev, void *arg)
  * A request for the CGI handler, its head parsed (and any body bytes that
  * came with it held for the child): find the program and run it.
  */
+/*
+ * The path names no program: its front controller answers, if the site
+ * or application has one (and this is not it already), by whichever of
+ * CGI and FastCGI runs it.  1 if it does.
+ */
+static int
+cgi_front(struct cgi_run *cg)
+{
+	struct wrk_req		*rq = cg->cg_rq;
+	const struct conf_site	*site = &wrk_conf->cf_sites[rq->rq_site];
+	const char		*fc;
+	int			 h;
+
+	if ((fc = conf_front_controller(site, rq->rq_app)) == NULL ||
+	    cg->cg_path == fc)
+		return 0;
+	h = conf_handler_path(site, rq->rq_app, fc, strlen(fc));
+	if (h != CONF_HANDLER_CGI && h != CONF_HANDLER_FASTCGI)
+		return 0;
+	cg->cg_path = fc;
+	cg->cg_path_len = strlen(fc);
+	cg->cg_fastcgi = h == CONF_HANDLER_FASTCGI;
+	return 1;
+}
+
 void
 cgi_serve(struct wrk_req *rq)
 {
@@ -2443,7 +2479,9 @@ cgi_serve(struct wrk_req *rq)
 
 	/* A module answers for any path, from its own view of it. */
 	if (!cg->cg_module && (status = cgi_locate(rq, &pathinfo,
-	    &scriptlen)) != 0) {
+	    &scriptlen)) == 404 && cgi_front(cg))
+		status = cgi_locate(rq, &pathinfo, &scriptlen);
+	if (!cg->cg_module && status != 0) {
 		cgi_answer(rq, status);
 		return;
 	}

@@ -87,7 +87,11 @@ struct cgi_run {
 	int		 cg_spool;	/* the file, -1: none */
 	uint64_t	 cg_spool_len;	/* bytes in it */
 	uint64_t	 cg_spool_off;	/* of them, moved to cg_body */
+	/* The path run: the request's, or its front controller's. */
+	const char	*cg_path;
+	size_t		 cg_path_len;
 	const char	*cg_pathinfo;	/* cgi_locate()'s, for cgi_env() */
+	int		 cg_index;	/* ... found a directory's index.php */
 	size_t		 cg_scriptlen;
 	/* A handler module (handler "module"): calls instead of bytes. */
 	int		 cg_module;

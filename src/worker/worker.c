@@ -1069,21 +1069,105 @@ worker_batch_over(evutil_socket_t fd, short ev, void *arg)
 	worker_batch_open = 0;
 }
 
+/*
+ * What the request's path names below its root: WRK_NAMES_FILE (or
+ * anything the static handler should answer: a directory with its
+ * index.html, a name it may not reach...), WRK_NAMES_DIR (a directory
+ * without index.html) or WRK_NAMES_NOTHING.
+ */
+#define WRK_NAMES_NOTHING	0
+#define WRK_NAMES_FILE		1
+#define WRK_NAMES_DIR		2
+
+static int
+worker_path_names(struct wrk_req *rq)
+{
+	const struct conf_site	*site = &wrk_conf->cf_sites[rq->rq_site];
+	struct open_how		 how;
+	struct stat		 st;
+	const char		*root, *rel;
+	int			 dirfd, fd, idx;
+
+	rel = conf_map_path(site, rq->rq_app, rq->rq_path, &root);
+	if (rel == NULL || root == NULL || (dirfd = worker_rootfd(rq,
+	    root)) == -1)
+		return WRK_NAMES_FILE;
+	while (*rel == '/')
+		rel++;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	if ((fd = syscall(SYS_openat2, dirfd, *rel == '\0' ? "." : rel, &how,
+	    sizeof(how))) == -1)
+		return errno == ENOENT || errno == ENOTDIR ?
+		    WRK_NAMES_NOTHING : WRK_NAMES_FILE;
+	if (fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return WRK_NAMES_FILE;
+	}
+	idx = syscall(SYS_openat2, fd, "index.html", &how, sizeof(how));
+	close(fd);
+	if (idx == -1)
+		return WRK_NAMES_DIR;
+	close(idx);
+	return WRK_NAMES_FILE;
+}
+
+/*
+ * The path a gateway (CGI, FastCGI, a module) runs for rq and its
+ * handler, NULL if the static handler answers it: the request's own, by
+ * its handler or a script map.  Where a front controller is set, as
+ * nginx users write try_files $uri $uri/ /index.php: a directory
+ * ("/blog/") without index.html goes to the controller's handler
+ * (FastCGI runs its index.php), and a path that names nothing to the
+ * controller.
+ */
+static const char *
+worker_gateway_path(struct wrk_req *rq, size_t *len, int *handler)
+{
+	const struct conf_site	*site = &wrk_conf->cf_sites[rq->rq_site];
+	const char		*fc;
+
+	*len = rq->rq_path_len;
+	if ((*handler = conf_handler_path(site, rq->rq_app, rq->rq_path,
+	    rq->rq_path_len)) != CONF_HANDLER_STATIC)
+		return rq->rq_path;
+	if ((fc = conf_front_controller(site, rq->rq_app)) == NULL)
+		return NULL;
+	switch (worker_path_names(rq)) {
+	case WRK_NAMES_NOTHING:
+		*len = strlen(fc);
+		*handler = conf_handler_path(site, rq->rq_app, fc, *len);
+		return fc;
+	case WRK_NAMES_DIR:
+		/* Without its slash, the static handler's 301 adds it. */
+		if (rq->rq_path[rq->rq_path_len - 1] != '/')
+			return NULL;
+		*handler = conf_handler_path(site, rq->rq_app, fc, strlen(fc));
+		return rq->rq_path;
+	default:
+		return NULL;
+	}
+}
+
 /* A handoff taken into its slot: parse it and answer it. */
 static void
 worker_handoff_run(struct wrk_req *rq)
 {
 	const struct msg_handoff *ho = &rq->rq_ho;
+	const char		*path;
+	size_t			 len;
 	ssize_t			 n;
-	int			 fd = rq->rq_sock;
+	int			 fd = rq->rq_sock, handler;
 
 	http_parser_init(&rq->rq_parser, HTTP_REQUEST);
 	rq->rq_parser.data = rq;
 	/* A CGI program's body bytes are kept from the first parse on;
-	 * the path decides, for a script map may send it to one. */
-	if (!(ho->ho_flags & HO_RESUME) && conf_handler_path(
-	    &wrk_conf->cf_sites[rq->rq_site], rq->rq_app, rq->rq_path,
-	    rq->rq_path_len) != CONF_HANDLER_STATIC && cgi_new(rq) == -1) {
+	 * the path decides, for a script map may send it to one, and so
+	 * may a front controller where the path names nothing. */
+	if (!(ho->ho_flags & HO_RESUME) && (path = worker_gateway_path(rq,
+	    &len, &handler)) != NULL && cgi_new(rq, path, len, handler) ==
+	    -1) {
 		rq->rq_close = 1;
 		static_error(rq, 500);
 		worker_start_response(rq);

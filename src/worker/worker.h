@@ -151,7 +151,8 @@ void		 worker_finish(struct wrk_req *, int keepalive);
 /* cgi.c */
 void		 cgi_init(struct event_base *, uint32_t max_children,
 		    const char *body_temp_dir);
-int		 cgi_new(struct wrk_req *);
+int		 cgi_new(struct wrk_req *, const char *path, size_t len,
+		    int handler);
 int		 cgi_body(struct wrk_req *, const char *, size_t);
 void		 cgi_serve(struct wrk_req *);
 void		 cgi_free(struct wrk_req *);

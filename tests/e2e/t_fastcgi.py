@@ -436,6 +436,89 @@ def test_fpm_down_requests_wait():
                    'logged')
 
 
+FRONT = r'''<?php
+header('Content-Type: text/plain');
+foreach (['SCRIPT_NAME', 'REQUEST_URI', 'QUERY_STRING', 'PATH_INFO',
+          'REQUEST_METHOD'] as $k)
+    echo $k, '=', $_SERVER[$k] ?? '(unset)', "\n";
+echo 'POST_k=', $_POST['k'] ?? '(unset)', "\n";
+if (isset($_GET['sleep'])) usleep(2500000);
+'''
+
+# connection_timeout: the listener takes a worker that writes nothing
+# for that long for hung, unless the path may be an application's.
+FRONT_CONF = '''limits { connection_timeout = "1s" }
+pool "default" { workers = 2 }
+site "s" {
+	bindings = {"127.0.0.1:@PORT@"}
+	root = "@ROOT@"
+	fastcgi_address = "%s"
+	fastcgi_extensions = {".php"}
+	front_controller = "/index.php"
+	application "/app" { handler = "fastcgi"  fastcgi_address = "%s"
+			     front_controller = "/app/index.php" }
+}
+'''
+
+
+def test_front_controller():
+    """front_controller, as try_files $uri $uri/ /index.php: a path that
+    names nothing runs the controller (a GET with its query, a POST with
+    its form), with REQUEST_URI as asked; files are served, a directory
+    with index.html too, one without it runs its index.php; the same in
+    an application whose handler is fastcgi."""
+    need_fpm()
+    d = __import__('tempfile').mkdtemp(prefix='hsd-fpm-')
+    os.chmod(d, 0o755)
+    sock = os.path.join(d, 'fpm.sock')
+    files = dict(FILES, **{'index.php': FRONT, 'other.php': '<?php echo "other\\n";',
+                           'blog/index.php': '<?php echo "blog\\n";',
+                           'sub/index.html': 'sub index\n'})
+    fpm = Fpm(d, sock)
+    try:
+        with T.Server(FRONT_CONF % (('unix:' + sock,) * 2),
+                      files=files) as s, T.Client(s.port) as c:
+            r = ask(c, 'GET', '/2026/12/hello-world?x=1')
+            T.assert_eq((r.status, lines(r.body)), (200, {
+                'SCRIPT_NAME': '/index.php',
+                'REQUEST_URI': '/2026/12/hello-world?x=1',
+                'QUERY_STRING': 'x=1', 'PATH_INFO': '',
+                'REQUEST_METHOD': 'GET', 'POST_k': '(unset)'}),
+                'a path that names nothing')
+            r = ask(c, 'POST', '/login', body=b'k=v', headers={
+                'Content-Type': 'application/x-www-form-urlencoded'})
+            T.assert_eq((lines(r.body)['REQUEST_URI'],
+                         lines(r.body)['POST_k']), ('/login', 'v'),
+                        'a POST to a path that names nothing')
+            r = ask(c, 'GET', '/missing.php')
+            T.assert_eq(lines(r.body).get('REQUEST_URI'), '/missing.php',
+                        'a script that is not there')
+            T.assert_eq(ask(c, 'GET', '/static.txt').body, b'static\n',
+                        'a file')
+            T.assert_eq(ask(c, 'GET', '/other.php').body, b'other\n',
+                        'a script that is there')
+            T.assert_eq(ask(c, 'GET', '/sub/').body, b'sub index\n',
+                        'a directory with index.html')
+            T.assert_eq(ask(c, 'GET', '/sub').status, 301,
+                        'a directory without its slash')
+            T.assert_eq(ask(c, 'GET', '/blog/').body, b'blog\n',
+                        'a directory with index.php')
+            r = ask(c, 'GET', '/')
+            T.assert_eq((lines(r.body).get('SCRIPT_NAME'),
+                         lines(r.body).get('REQUEST_URI')),
+                        ('/index.php', '/'), 'the root: its index.php')
+            r = ask(c, 'GET', '/app/no/such/route')
+            T.assert_eq(r.body, ('index of %s\n' % s.path('app/index.php'))
+                        .encode(), 'an application\'s controller')
+            # Longer than connection_timeout: the listener waits, as
+            # for any application (cgi_timeout).
+            r = ask(c, 'GET', '/slow/route?sleep=1', timeout=15)
+            T.assert_eq((r.status, lines(r.body).get('REQUEST_URI')),
+                        (200, '/slow/route?sleep=1'), 'a slow controller')
+    finally:
+        fpm.stop()
+
+
 PHP_CGI = '/usr/bin/php-cgi'
 
 # Killing php-cgi on purpose every 300 ms would take the pool offline

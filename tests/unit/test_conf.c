@@ -1529,6 +1529,41 @@ static const struct conf_reject conf_rejects[] = {
 	  "  application \"/a\" { module_args = {\"=1\"} } }\n",
 	  "t.conf:2: site \"s\": application \"/a\": module_args: \"=1\" "
 	  "has an empty key", NULL },
+	/* A front controller: a path to a file, below its application's
+	 * prefix, that CGI or FastCGI runs. */
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  front_controller = \"index.php\" }\n",
+	  "t.conf:2: site \"s\": front_controller: \"index.php\" is not a "
+	  "path to a file from the site's root, such as \"/index.php\"",
+	  NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  front_controller = \"/a/../index.php\" }\n",
+	  "t.conf:2: site \"s\": front_controller: \"/a/../index.php\" is "
+	  "not a path", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  front_controller = \"/index.php?x=1\" }\n",
+	  "t.conf:2: site \"s\": front_controller: \"/index.php?x=1\" is "
+	  "not a path", NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  front_controller = \"/dir/\" }\n",
+	  "t.conf:2: site \"s\": front_controller: \"/dir/\" is not a "
+	  "path", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  front_controller = \"/index.php\"\n}\n",
+	  "t.conf:4: site \"s\": front_controller \"/index.php\" would not "
+	  "be run: it needs handler \"fastcgi\" or \"cgi\", or a script map "
+	  "for its extension", NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/app\" {\n    handler = \"cgi\"\n"
+	  "    front_controller = \"/index.cgi\"\n  }\n}\n",
+	  "t.conf:6: site \"s\": application \"/app\": front_controller "
+	  "\"/index.cgi\" is not below the application's prefix \"/app\"",
+	  NULL },
+	{ "site \"s\" {\n  bindings = {\"*:8080\"}\n  root = \"@/www\"\n"
+	  "  application \"/app\" {\n    handler = \"cgi\"\n"
+	  "    front_controller = \"/apple/x.cgi\"\n  }\n}\n",
+	  "t.conf:6: site \"s\": application \"/app\": front_controller "
+	  "\"/apple/x.cgi\" is not below", NULL },
 	/* Script maps: extensions as written, in one list each, and
 	 * FastCGI settings where fastcgi_extensions applies, the line at
 	 * fault that of the list that asked for them. */
@@ -3640,6 +3675,28 @@ START_TEST(test_conf_reload_fastcgi)
 	    ""),
 	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\" "
 	    "fastcgi_connections = 2", ""), "default"), 0);
+	/* A front controller, the site's or the application's. */
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
+	    RL_FCGI(RL_PHP "front_controller = \"/index.php\"", RL_PHP),
+	    "default"), 0);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
+	    RL_FCGI(RL_PHP "front_controller = \"/index.php\"", RL_PHP),
+	    "b"), 1);
+	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
+	    RL_FCGI(RL_PHP, RL_PHP "front_controller = \"/api/i.php\""),
+	    "b"), 0);
+	a = load_ok(RL_FCGI(RL_PHP "front_controller = \"/index.php\"",
+	    RL_PHP "front_controller = \"/api/i.php\""));
+	ck_assert_str_eq(conf_front_controller(&a->cf_sites[0], -1),
+	    "/index.php");
+	ck_assert_str_eq(conf_front_controller(&a->cf_sites[0], 0),
+	    "/api/i.php");
+	conf_free(a);
+	a = load_ok(RL_FCGI(RL_PHP "front_controller = \"/index.php\"",
+	    RL_PHP));
+	/* Not inherited: the site's is for paths outside "/api". */
+	ck_assert_ptr_null(conf_front_controller(&a->cf_sites[0], 0));
+	conf_free(a);
 	/* ... unless the application has its own: then b stays. */
 	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
 	    RL_FCGI(RL_PHP "fastcgi_processes = 2", RL_PHP), "b"), 1);
