@@ -380,8 +380,12 @@ cgi_locate(struct wrk_req *rq, const char **pathinfo, size_t *scriptlen)
 			if (!cg->cg_fastcgi ||
 			    len + sizeof("/index.php") > sizeof(name))
 				return 403;
-			memcpy(name + len, len > 0 ? "/index.php" :
-			    "index.php", sizeof("/index.php"));
+			/* At the root, no '/' before it. */
+			if (len > 0)
+				memcpy(name + len, "/index.php",
+				    sizeof("/index.php"));
+			else
+				memcpy(name, "index.php", sizeof("index.php"));
 			if ((fd = syscall(SYS_openat2, dirfd, name, &how,
 			    sizeof(how))) == -1)
 				return 403;
