@@ -180,11 +180,12 @@ static cfg_opt_t conf_pool_opts[] = {
 	CFG_STR_LIST("fastcgi_args", NULL, CFGF_NONE),			\
 	CFG_STR_LIST("fastcgi_env", NULL, CFGF_NONE),			\
 	CFG_INT("fastcgi_processes", CONF_FASTCGI_PROCESSES, CFGF_NONE),	\
-	CFG_INT("fastcgi_connections", 0, CFGF_NONE)
+	CFG_INT("fastcgi_connections", 0, CFGF_NONE),			\
+	CFG_STR_LIST("fastcgi_params", NULL, CFGF_NONE)
 
 static const char *const conf_fastcgi_keys[] = {
 	"fastcgi_address", "fastcgi_command", "fastcgi_args", "fastcgi_env",
-	"fastcgi_processes", "fastcgi_connections",
+	"fastcgi_processes", "fastcgi_connections", "fastcgi_params",
 };
 
 /* The same for a handler module: the file and its arguments go together. */
@@ -421,6 +422,7 @@ static const struct {
 	{ "site|application|fastcgi_env",	conf_v_fastcgi_env },
 	{ "site|application|fastcgi_processes",	conf_v_int },
 	{ "site|application|fastcgi_connections", conf_v_int },
+	{ "site|application|fastcgi_params",	conf_v_fastcgi_env },
 	{ "site|application|module",		conf_v_abspath },
 	{ "site|application|module_args",	conf_v_module_args },
 	{ "site|application|cgi_extensions",	conf_v_extension },
@@ -442,6 +444,7 @@ static const struct {
 	{ "site|fastcgi_env",			conf_v_fastcgi_env },
 	{ "site|fastcgi_processes",		conf_v_int },
 	{ "site|fastcgi_connections",		conf_v_int },
+	{ "site|fastcgi_params",		conf_v_fastcgi_env },
 	{ "site|module",			conf_v_abspath },
 	{ "site|module_args",			conf_v_module_args },
 	{ "site|cgi_extensions",		conf_v_extension },
@@ -1491,7 +1494,7 @@ conf_v_pairs(cfg_t *cfg, cfg_opt_t *opt, const char *what)
 	return 0;
 }
 
-/* The environment of a FastCGI command. */
+/* The environment of a FastCGI command; PARAMS of each request. */
 static int
 conf_v_fastcgi_env(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -2021,6 +2024,7 @@ conf_fastcgi_free(struct conf_fastcgi *fc)
 	free(fc->fc_command);
 	conf_strv_free(fc->fc_args);
 	conf_strv_free(fc->fc_env);
+	conf_strv_free(fc->fc_params);
 }
 
 /* Does the section write any of the n keys? */
@@ -2059,7 +2063,8 @@ conf_build_fastcgi(cfg_t *sec, int app, struct conf_fastcgi *fc)
 	    (fc->fc_command = conf_strdup(s)) == NULL)
 		return -1;
 	if ((fc->fc_args = conf_strv(sec, "fastcgi_args")) == NULL ||
-	    (fc->fc_env = conf_strv(sec, "fastcgi_env")) == NULL)
+	    (fc->fc_env = conf_strv(sec, "fastcgi_env")) == NULL ||
+	    (fc->fc_params = conf_strv(sec, "fastcgi_params")) == NULL)
 		return -1;
 	fc->fc_processes = cfg_getint(sec, "fastcgi_processes");
 	fc->fc_connections = cfg_getint(sec, "fastcgi_connections");
@@ -3490,7 +3495,8 @@ conf_fastcgi_same(const struct conf_fastcgi *a, const struct conf_fastcgi *b)
 	    conf_strv_same(a->fc_args, b->fc_args) &&
 	    conf_strv_same(a->fc_env, b->fc_env) &&
 	    a->fc_processes == b->fc_processes &&
-	    a->fc_connections == b->fc_connections;
+	    a->fc_connections == b->fc_connections &&
+	    conf_strv_same(a->fc_params, b->fc_params);
 }
 
 /*

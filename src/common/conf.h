@@ -131,7 +131,7 @@ enum conf_handler {
  * (fc_address), or a command hsd-poolmgr runs fc_processes copies of,
  * each accept()ing on fd 0, a listening socket it owns
  * (conf_fastcgi_socket()).  Read it through conf_fastcgi(): there
- * fc_args and fc_env are never NULL.  Where the handler is "fastcgi",
+ * fc_args, fc_env and fc_params are never NULL.  Where the handler is "fastcgi",
  * exactly one of fc_address and fc_command is set (conf_load_*()
  * checked it).
  */
@@ -140,6 +140,7 @@ struct conf_fastcgi {
 	char		*fc_command;	/* absolute; NULL: fc_address is an external server */
 	char		**fc_args;	/* NULL-terminated */
 	char		**fc_env;	/* NULL-terminated "NAME=value" */
+	char		**fc_params;	/* more PARAMS per request, the same */
 	uint32_t	 fc_processes;
 	uint32_t	 fc_connections; /* fc_address: kept per worker; 0: one per request */
 	int		 fc_set;	/* the section wrote any fastcgi_ key */

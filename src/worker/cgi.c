@@ -1747,16 +1747,52 @@ fcgi_putlen(unsigned char **p, size_t len)
 	}
 }
 
-/* BEGIN_REQUEST and the PARAMS stream: the environment cgi_env() made. */
+/* One name-value pair of the PARAMS stream, from "NAME=value". */
+static int
+fcgi_pair(struct evbuffer *params, const char *e)
+{
+	unsigned char	 pair[8], *p = pair;
+	const char	*eq;
+	size_t		 nlen, vlen;
+
+	if ((eq = strchr(e, '=')) == NULL)
+		return 0;
+	nlen = eq - e;
+	vlen = strlen(eq + 1);
+	fcgi_putlen(&p, nlen);
+	fcgi_putlen(&p, vlen);
+	if (evbuffer_add(params, pair, p - pair) == -1 ||
+	    evbuffer_add(params, e, nlen) == -1 ||
+	    evbuffer_add(params, eq + 1, vlen) == -1)
+		return -1;
+	return 0;
+}
+
+/* Is the name of "NAME=value" e one of the "NAME=value" in v? */
+static int
+fcgi_named_in(const char *e, char *const *v)
+{
+	size_t	nlen = strcspn(e, "=");
+
+	for (; *v != NULL; v++)
+		if (strncmp(*v, e, nlen) == 0 && (*v)[nlen] == '=')
+			return 1;
+	return 0;
+}
+
+/*
+ * BEGIN_REQUEST and the PARAMS stream: the environment cgi_env() made,
+ * then fastcgi_params, which replace a variable of the same name.
+ */
 static int
 fcgi_begin(struct fcgi_conn *fc, struct cgi_run *cg)
 {
 	unsigned char	 begin[8] = { 0, FCGI_RESPONDER, 0, 0, 0, 0, 0, 0 };
-	unsigned char	 pair[8];
-	unsigned char	*p;
+	struct wrk_req	*rq = cg->cg_rq;
+	char *const	*more = conf_fastcgi(&wrk_conf->cf_sites[rq->rq_site],
+			    rq->rq_app)->fc_params;
 	struct evbuffer	*params;
-	const char	*eq, *e;
-	size_t		 nlen, vlen, chunk;
+	size_t		 chunk;
 	char		 buf[65528];
 	char		**ep;
 
@@ -1764,22 +1800,17 @@ fcgi_begin(struct fcgi_conn *fc, struct cgi_run *cg)
 	if (fcgi_record(fc->fc_out, FCGI_BEGIN_REQUEST, begin,
 	    sizeof(begin)) == -1 || (params = evbuffer_new()) == NULL)
 		return -1;
-	for (ep = cg->cg_envp; *ep != NULL; ep++) {
-		e = *ep;
-		if ((eq = strchr(e, '=')) == NULL)
-			continue;
-		nlen = eq - e;
-		vlen = strlen(eq + 1);
-		p = pair;
-		fcgi_putlen(&p, nlen);
-		fcgi_putlen(&p, vlen);
-		if (evbuffer_add(params, pair, p - pair) == -1 ||
-		    evbuffer_add(params, e, nlen) == -1 ||
-		    evbuffer_add(params, eq + 1, vlen) == -1) {
+	for (ep = cg->cg_envp; *ep != NULL; ep++)
+		if ((more[0] == NULL || !fcgi_named_in(*ep, more)) &&
+		    fcgi_pair(params, *ep) == -1) {
 			evbuffer_free(params);
 			return -1;
 		}
-	}
+	for (; *more != NULL; more++)
+		if (fcgi_pair(params, *more) == -1) {
+			evbuffer_free(params);
+			return -1;
+		}
 	while ((chunk = evbuffer_remove(params, buf, sizeof(buf))) > 0 &&
 	    chunk != (size_t)-1)
 		if (fcgi_record(fc->fc_out, FCGI_PARAMS, buf, chunk) == -1) {

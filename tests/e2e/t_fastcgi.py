@@ -73,7 +73,8 @@ foreach (scandir('/proc/self/fd') as $f) {
 '''
 
 FILES = {
-    'app/info.php': INFO, 'app/socks.php': SOCKS, 'app/post.php': POST, 'app/headers.php': HEADERS,
+    'app/info.php': INFO, 'app/socks.php': SOCKS, 'app/post.php': POST,
+    'app/headers.php': HEADERS,
     'app/big.php': BIG, 'app/crash.php': CRASH,
     'app/index.php':
         '<?php echo "index of ", $_SERVER["SCRIPT_FILENAME"], "\\n";',
@@ -382,6 +383,30 @@ def test_fpm_down():
                     'the rest of the site')
 
 
+def test_fastcgi_params():
+    """fastcgi_params: PARAMS of the operator's in every request, one of
+    hsd's replaced by one of the same name; php-fpm's PHP_VALUE sets an
+    ini value per site, as nginx users do with fastcgi_param."""
+    conf = CONF.replace('fastcgi_address = "%s" }', 'fastcgi_address = "%s"\n'
+                        '\t\tfastcgi_params = {"HTTPS=on", "APP_ENV=staging",'
+                        ' "SERVER_PORT=443",\n\t\t\t"PHP_VALUE=default_'
+                        'mimetype=text/x-test"} }')
+    script = ('<?php foreach (["HTTPS", "APP_ENV", "SERVER_PORT", '
+              '"REQUEST_METHOD"] as $k) echo $k, "=", $_SERVER[$k], "\\n";')
+
+    def check(s):
+        with open(s.path('app/params.php'), 'w') as f:
+            f.write(script)
+        with T.Client(s.port) as c:
+            r = ask(c, 'GET', '/app/params.php')
+            T.assert_eq((r.status, lines(r.body)), (200, {
+                'HTTPS': 'on', 'APP_ENV': 'staging', 'SERVER_PORT': '443',
+                'REQUEST_METHOD': 'GET'}), 'PARAMS as PHP sees them')
+            T.assert_eq(r.header('Content-Type').split(';')[0],
+                        'text/x-test', 'PHP_VALUE applied')
+    with_fpm(unix_fpm, check, conf=conf)
+
+
 def test_fpm_down_requests_wait():
     """fastcgi_retry_timeout: requests for a FastCGI server that refuses
     connections (php-fpm restarting) wait for it, a GET and a POST
@@ -471,7 +496,8 @@ def test_front_controller():
     d = __import__('tempfile').mkdtemp(prefix='hsd-fpm-')
     os.chmod(d, 0o755)
     sock = os.path.join(d, 'fpm.sock')
-    files = dict(FILES, **{'index.php': FRONT, 'other.php': '<?php echo "other\\n";',
+    files = dict(FILES, **{'index.php': FRONT,
+                           'other.php': '<?php echo "other\\n";',
                            'blog/index.php': '<?php echo "blog\\n";',
                            'sub/index.html': 'sub index\n'})
     fpm = Fpm(d, sock)

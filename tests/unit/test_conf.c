@@ -1453,6 +1453,10 @@ static const struct conf_reject conf_rejects[] = {
 	  "t.conf:3: site \"s\": application \"/a\": fastcgi_processes: "
 	  "1025 is out of range (1..1024)", NULL },
 	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
+	  "  fastcgi_params = {\"HTTPS\"} }\n",
+	  "t.conf:2: site \"s\": fastcgi_params: \"HTTPS\" is not NAME=value",
+	  NULL },
+	{ "site \"s\" { bindings = {\"*:8080\"} root = \"@/www\"\n"
 	  "  application \"/a\" {\n    fastcgi_connections = 1025 } }\n",
 	  "t.conf:3: site \"s\": application \"/a\": fastcgi_connections: "
 	  "1025 is out of range (0..1024)", NULL },
@@ -2144,6 +2148,7 @@ END_TEST
 	"  application \"/fpm\" {\n" \
 	"    fastcgi_address = \"unix:/run/php/php8.2-fpm.sock\"\n" \
 	"    fastcgi_connections = 3\n" \
+	"    fastcgi_params = {\"HTTPS=on\", \"PHP_VALUE=a=b\"}\n" \
 	"  }\n" \
 	"  application \"/more\" {\n" \
 	"    fastcgi_command = \"/usr/bin/php-cgi\"\n" \
@@ -2184,6 +2189,8 @@ START_TEST(test_conf_fastcgi)
 		ck_assert_ptr_null(fc->fc_env[0]);
 		ck_assert_uint_eq(fc->fc_processes, 4);
 		ck_assert_uint_eq(fc->fc_connections, 0);
+		ck_assert_ptr_nonnull(fc->fc_params);
+		ck_assert_ptr_null(fc->fc_params[0]);
 
 		ck_assert_int_eq(php->st_handler, CONF_HANDLER_FASTCGI);
 		fc = conf_fastcgi(php, -1);
@@ -2215,6 +2222,9 @@ START_TEST(test_conf_fastcgi)
 		ck_assert_ptr_null(fc->fc_env[0]);
 		ck_assert_uint_eq(fc->fc_processes, 4);
 		ck_assert_uint_eq(fc->fc_connections, 3);
+		ck_assert_str_eq(fc->fc_params[0], "HTTPS=on");
+		ck_assert_str_eq(fc->fc_params[1], "PHP_VALUE=a=b");
+		ck_assert_ptr_null(fc->fc_params[2]);
 		/* /more: its own command and count. */
 		fc = conf_fastcgi(php, 2);
 		ck_assert_str_eq(fc->fc_command, "/usr/bin/php-cgi");
@@ -3675,6 +3685,11 @@ START_TEST(test_conf_reload_fastcgi)
 	    ""),
 	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\" "
 	    "fastcgi_connections = 2", ""), "default"), 0);
+	ck_assert_int_eq(rl_pool_same(
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\"",
+	    ""),
+	    RL_FCGI("handler = fastcgi fastcgi_address = \"127.0.0.1:9000\" "
+	    "fastcgi_params = {\"HTTPS=on\"}", ""), "default"), 0);
 	/* A front controller, the site's or the application's. */
 	ck_assert_int_eq(rl_pool_same(RL_FCGI(RL_PHP, RL_PHP),
 	    RL_FCGI(RL_PHP "front_controller = \"/index.php\"", RL_PHP),
