@@ -103,6 +103,11 @@ def test_who_runs_as_what():
         else:
             T.assert_eq(os.readlink('/proc/%d/root' % lsn), chroot,
                         'the listener\'s root')
+        # The server answers once pool default's worker does; pool nob's
+        # may still be starting (as root, until it drops): a request it
+        # answers says it is past that.
+        T.assert_eq(T.get(s.port, '/n/ok.txt').body, b'for everyone\n',
+                    'pool nob answers')
         pools = {}
         for pid, (pool, _) in s.workers().items():
             pools[pool] = pid
