@@ -659,11 +659,61 @@ def test_php_cgi_killed_under_load():
             killed_under_load(s, wrk, expected, threads, conns, secs)
 
 
-def killed_under_load(s, wrk, expected, threads, conns, secs):
+def fpm_children(fpm):
+    """The pids of php-fpm's pool processes (its master's children)."""
+    out = []
+    for d in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                if int(f.read().rsplit(')', 1)[1].split()[1]) == \
+                        fpm.proc.pid:
+                    out.append(int(d))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def test_php_fpm_killed_under_load():
+    """The anchor again, with the PHP most people run: an external
+    php-fpm, its pool processes killed every 300 ms under wrk, with hsd
+    keeping connections to it (fastcgi_connections) and with a
+    connection per request: every body checked, none may fail."""
+    wrk = T.need_program('wrk')
+    page = b'hello from php-fpm\n' * 50
+    files = dict(FILES, **{'app/hello.php':
+                           '<?php echo str_repeat("hello from php-fpm\\n", '
+                           '50);'})
+    for kept in (2, 0):
+        conf = CONF if kept == 0 else CONF.replace(
+            '"%s" }', '"%%s"  fastcgi_connections = %d }' % kept)
+        need_fpm()
+        d = __import__('tempfile').mkdtemp(prefix='hsd-fpm-')
+        os.chmod(d, 0o755)
+        fpm = Fpm(d, os.path.join(d, 'fpm.sock'))
+        try:
+            with T.Server(conf % ('unix:' + os.path.join(d, 'fpm.sock')),
+                          files=files) as s:
+                expected = os.path.join(s.dir, 'expected')
+                with open(expected, 'wb') as f:
+                    f.write(page)
+                T.assert_eq(T.get(s.port, '/app/hello.php').body, page,
+                            'the page')
+                runs = ((1, 8, 4), (2, 50, 6)) if kept else ((2, 50, 4),)
+                for threads, conns, secs in runs:
+                    killed_under_load(s, wrk, expected, threads, conns,
+                                      secs, lambda: fpm_children(fpm),
+                                      'php-fpm (fastcgi_connections = %d)'
+                                      % kept)
+        finally:
+            fpm.stop()
+
+
+def killed_under_load(s, wrk, expected, threads, conns, secs, pids=None,
+                      what='php-cgi'):
     rnd = __import__('random').Random(7)
 
     def victim():
-        p = s.children('php-cgi')
+        p = pids() if pids is not None else s.children('php-cgi')
         return [rnd.choice(p)] if p else []
     w = T.wrk_killing(wrk, ['-t%d' % threads, '-c%d' % conns,
                             '-d%ds' % secs],
@@ -671,9 +721,10 @@ def killed_under_load(s, wrk, expected, threads, conns, secs):
                       expected, 0.3, victim)
     T.assert_eq(w['rc'], 0, 'wrk exit status')
     assert w['bad'] is not None, 'no "bad N total M" line from check_body.lua'
-    print('# -c%d: %d php-cgi killed; %d responses, socket errors %r, '
-          'non-2xx %d, bad bodies %d' % (conns, len(w['kills']), w['total'],
-                                          w['errs'], w['non2xx'], w['bad']))
+    print('# -c%d: %d %s killed; %d responses, socket errors %r, '
+          'non-2xx %d, bad bodies %d' % (conns, len(w['kills']), what,
+                                          w['total'], w['errs'], w['non2xx'],
+                                          w['bad']))
     T.assert_eq(w['errs'], (0, 0, 0, 0), 'socket errors')
     T.assert_eq(w['non2xx'], 0, 'non-2xx responses')
     T.assert_eq(w['bad'], 0, 'responses without status 200 and the body')
