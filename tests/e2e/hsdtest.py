@@ -651,6 +651,23 @@ def wrk_killing(wrk, args, url, expected, every, victims, timeout=60):
     }
 
 
+def send_chunked(c, path, body, part=7777, headers=b''):
+    """POST body chunked (part bytes a chunk, then the last chunk) on
+    client c, as far as the server takes it (it may answer and close
+    first), and return the response.  headers: more header lines, each
+    ending in CRLF."""
+    c.send(b'POST %s HTTP/1.1\r\nHost: x\r\n%s'
+           b'Transfer-Encoding: chunked\r\n\r\n' % (path.encode(), headers))
+    try:
+        for i in range(0, len(body), part):
+            c.send(b'%x\r\n%s\r\n' % (len(body[i:i + part]),
+                                        body[i:i + part]))
+        c.send(b'0\r\n\r\n')
+    except OSError:
+        pass
+    return c.response(chunked=True)
+
+
 def post_chunked(c, path, parts=5, size=1000000):
     """POST a chunked body of parts chunks of size bytes on client c,
     as far as the server takes it (it may refuse and close first), and

@@ -336,13 +336,7 @@ def test_request_bodies():
                         'Content-Length body of 1.5 MB')
             # Chunked: read whole first (into body_temp_dir past 64 KiB),
             # so that the program gets its CONTENT_LENGTH.
-            c.send(b'POST /cgi/digest.py HTTP/1.1\r\nHost: x\r\n'
-                   b'Transfer-Encoding: chunked\r\n\r\n')
-            for i in range(0, len(body), 100000):
-                part = body[i:i + 100000]
-                c.send(b'%x\r\n%s\r\n' % (len(part), part))
-            c.send(b'0\r\n\r\n')
-            r = c.response(chunked=True)
+            r = T.send_chunked(c, '/cgi/digest.py', body, part=100000)
             T.assert_eq(r.body, want, 'chunked body')
             # 100-continue: nothing is sent before the interim answer.
             c.send(b'POST /cgi/digest.py HTTP/1.1\r\nHost: x\r\n'
@@ -362,21 +356,6 @@ def test_request_bodies():
                         'chunked over the limit')
 
 
-def send_chunked(c, path, body, part=7777):
-    """POST body chunked, as far as the server takes it (it may answer
-    and close first), and return the response."""
-    c.send(b'POST %s HTTP/1.1\r\nHost: x\r\n'
-           b'Transfer-Encoding: chunked\r\n\r\n' % path.encode())
-    try:
-        for i in range(0, len(body), part):
-            c.send(b'%x\r\n%s\r\n' % (len(body[i:i + part]),
-                                        body[i:i + part]))
-        c.send(b'0\r\n\r\n')
-    except OSError:
-        pass
-    return c.response(chunked=True)
-
-
 def digest(body):
     return b'%d %s %d\n' % (len(body), hashlib.sha256(body).hexdigest()
                             .encode(), len(body))
@@ -394,7 +373,7 @@ def test_chunked_bodies_read_whole():
             T.Client(s.port) as c:
         for size in (100, 65536, 65537, 300000):
             body = os.urandom(size)
-            r = send_chunked(c, '/cgi/digest.py', body)
+            r = T.send_chunked(c, '/cgi/digest.py', body)
             T.assert_eq((r.status, r.body), (200, digest(body)),
                         'chunked body of %d bytes' % size)
         T.assert_eq(os.listdir(d), [], 'no file left in body_temp_dir')
@@ -414,13 +393,13 @@ def test_chunked_bodies_read_whole():
     with server('body_temp_dir = "%s/none"\n' % d + CONF) as s:
         with T.Client(s.port) as c:
             body = os.urandom(300000)
-            T.assert_eq(send_chunked(c, '/cgi/digest.py', body).status,
+            T.assert_eq(T.send_chunked(c, '/cgi/digest.py', body).status,
                         500, 'no body_temp_dir: a large chunked body')
         T.wait_for(lambda: 'cannot be read whole: no body_temp_dir: '
                    '%s/none: No such file or directory' % d in s.log(), 5,
                    'logged')
         with T.Client(s.port) as c:
-            T.assert_eq(send_chunked(c, '/cgi/digest.py', body[:1000]).body,
+            T.assert_eq(T.send_chunked(c, '/cgi/digest.py', body[:1000]).body,
                         digest(body[:1000]), 'a small chunked body')
             r = ask(c, 'POST', '/cgi/digest.py', body=body)
             T.assert_eq(r.body, digest(body), 'a Content-Length body')

@@ -221,14 +221,9 @@ def run_php_checks(s):
                                 'x-www-form-urlencoded', b'chunked'),
                                (os.urandom(2000000),
                                 'application/octet-stream', b'-')):
-            c.send(b'POST /app/post.php HTTP/1.1\r\nHost: x\r\n'
-                   b'Content-Type: %s\r\nTransfer-Encoding: chunked\r\n'
-                   b'\r\n' % ctype.encode())
-            for i in range(0, len(body), 65000):
-                c.send(b'%x\r\n%s\r\n' % (len(body[i:i + 65000]),
-                                            body[i:i + 65000]))
-            c.send(b'0\r\n\r\n')
-            r = c.response(chunked=True)
+            r = T.send_chunked(c, '/app/post.php', body, part=65000,
+                               headers=b'Content-Type: %s\r\n' %
+                               ctype.encode())
             T.assert_eq(r.body, b'%d %s %s\n' % (
                 len(body), hashlib.sha256(body).hexdigest().encode(), k),
                 'chunked POST of %d bytes' % len(body))
