@@ -41,6 +41,43 @@ proc_channel(int fds[2])
 	return 0;
 }
 
+/*
+ * fork() with every signal blocked across it.  A child inherits its
+ * parent's handlers, and libevent's write the signal's number into a
+ * socketpair the parent shares: a signal sent to a child before it had
+ * reset them was taken by the parent as its own -- a SIGTERM meant for a
+ * FastCGI process just started (its pool going offline) stopped the pool
+ * manager.  The child returns with every caught signal back at SIG_DFL
+ * (what exec would do; ignored ones stay ignored) and then the mask it
+ * had, so a signal sent meanwhile is delivered to it, as to itself; the
+ * parent returns with its mask back.
+ */
+pid_t
+proc_fork(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 all, old;
+	pid_t			 pid;
+	int			 sig, saved;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) == 0) {
+		for (sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP &&
+			    sigaction(sig, NULL, &sa) == 0 &&
+			    sa.sa_handler != SIG_DFL &&
+			    sa.sa_handler != SIG_IGN)
+				signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return 0;
+	}
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return pid;
+}
+
 pid_t
 proc_spawn(const char *path, char *const argv[], const int *fds, int nfds)
 {
@@ -52,7 +89,7 @@ proc_spawn(const char *path, char *const argv[], const int *fds, int nfds)
 		errno = EINVAL;
 		return -1;
 	}
-	switch (pid = fork()) {
+	switch (pid = proc_fork()) {
 	case -1:
 		log_warn("proc_spawn: fork");
 		return -1;

@@ -21,6 +21,9 @@ struct conf_ident;
 /* A SOCK_SEQPACKET socketpair, both ends close-on-exec. */
 int	proc_channel(int fds[2]);
 
+/* fork(), the child with its parent's signal handlers undone (see proc.c). */
+pid_t	proc_fork(void);
+
 /*
  * fork() and exec path with argv; fds[i] lands on fd 3 + i in the child
  * (nfds at most 3, an entry of -1 leaves that fd closed).  The child gets

@@ -493,7 +493,7 @@ fastcgi_spawn(struct fcgi_group *fg)
 	struct pm_child	*c;
 	pid_t		 pid, self = getpid();
 
-	switch (pid = fork()) {
+	switch (pid = proc_fork()) {
 	case -1:
 		log_warn("fastcgi %s: fork", fg->fg_name);
 		return -1;

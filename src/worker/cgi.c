@@ -68,6 +68,7 @@
 #include "gateway.h"
 #include "head.h"
 #include "log.h"
+#include "proc.h"
 #include "worker.h"
 
 /* The child's header block may be this large. */
@@ -793,7 +794,7 @@ cgi_spawn(struct cgi_run *cg)
 		log_warn("cgi_spawn: conn %u: pipe", rq->rq_conn);
 		goto fail;
 	}
-	if ((pid = fork()) == -1) {
+	if ((pid = proc_fork()) == -1) {
 		log_warn("cgi_spawn: conn %u: fork", rq->rq_conn);
 		goto fail;
 	}

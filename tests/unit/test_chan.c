@@ -9,10 +9,12 @@
 
 #include <sys/types.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -644,6 +646,52 @@ START_TEST(test_chan_free_in_msg_then_eof)
 }
 END_TEST
 
+static void
+count_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)sig;
+	(void)ev;
+	(*(int *)arg)++;
+}
+
+/*
+ * proc_fork(): a signal the child gets is the child's.  With fork(), the
+ * child ran the parent's libevent handler, which wrote the signal into
+ * the socketpair the parent reads: the parent took it for its own (a
+ * SIGTERM for a FastCGI process just started stopped the pool manager).
+ */
+START_TEST(test_proc_fork_signals)
+{
+	struct event_base	*base;
+	struct event		*ev;
+	struct timeval		 tv = { 0, 200000 };
+	pid_t			 pid;
+	int			 got = 0, st;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	ck_assert_ptr_nonnull(ev = evsignal_new(base, SIGUSR1, count_signal,
+	    &got));
+	ck_assert_int_eq(event_add(ev, NULL), 0);
+	ck_assert_int_ne(pid = proc_fork(), -1);
+	if (pid == 0) {
+		raise(SIGUSR1);		/* the default: it dies of it */
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGUSR1);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	ck_assert_int_eq(got, 0);
+	/* The parent's own are still its. */
+	raise(SIGUSR1);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	ck_assert_int_eq(got, 1);
+	event_free(ev);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 suite_chan(void)
 {
@@ -658,6 +706,7 @@ suite_chan(void)
 	tcase_add_test(tc, test_chan_hostile);
 	tcase_add_test(tc, test_chan_eof);
 	tcase_add_test(tc, test_chan_free_in_msg);
+	tcase_add_test(tc, test_proc_fork_signals);
 	tcase_add_test(tc, test_chan_free_in_close);
 	tcase_add_test(tc, test_chan_free_in_msg_then_eof);
 	tcase_set_timeout(tc, 30);
