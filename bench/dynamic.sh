@@ -31,7 +31,6 @@ CACHE=off	# dynamic pages are not cached anyway; keep it out of the way
 # shellcheck source=bench/servers.sh
 . "$(dirname "$0")/servers.sh"
 
-[ -x "$FPM" ] || die "$FPM not found (sh tools/deps.sh test)"
 command -v wrk >/dev/null || die "wrk not found (sh tools/deps.sh bench)"
 
 run_wrk() {
@@ -44,29 +43,7 @@ run_wrk() {
 	awk '$1 == "Requests/sec:" { print $2 }' <<<"$out"
 }
 
-fpm_pid=
-cleanup_fpm() {
-	[ -n "$fpm_pid" ] && kill -TERM "$fpm_pid" 2>/dev/null
-	cleanup
-}
-trap cleanup_fpm EXIT
-
-mkdir -p "$tmp/fpm" && chmod 755 "$tmp/fpm" || exit 1
-{
-	printf '[global]\nerror_log = %s\ndaemonize = no\npid = %s\n' \
-	    "$tmp/fpm/fpm.log" "$tmp/fpm/fpm.pid"
-	for p in nginx nginxk hsd hsdk; do
-		printf '[%s]\nuser = www-data\ngroup = www-data\n' "$p"
-		printf 'listen = %s\nlisten.mode = 0666\n' "$tmp/fpm/$p.sock"
-		printf 'listen.backlog = 1024\npm = static\n'
-		printf 'pm.max_children = %s\npm.max_requests = 0\n' \
-		    "$FPM_CHILDREN"
-	done
-} >"$tmp/fpm/fpm.conf"
-"$FPM" -F -y "$tmp/fpm/fpm.conf" >/dev/null 2>&1 &
-fpm_pid=$!
-for _ in $(seq 50); do [ -S "$tmp/fpm/hsdk.sock" ] && break; sleep 0.1; done
-[ -S "$tmp/fpm/hsdk.sock" ] || die "php-fpm did not start"
+start_fpm nginx nginxk hsd hsdk
 
 # Kept connections per worker: nginx and hsd both run 2 workers.
 keep=$((FPM_CHILDREN / 2))

@@ -23,32 +23,10 @@ CACHE=off
 # shellcheck source=bench/servers.sh
 . "$(dirname "$0")/servers.sh"
 
-[ -x "$FPM" ] || die "$FPM not found (sh tools/deps.sh test)"
 command -v wrk >/dev/null || die "wrk not found (sh tools/deps.sh bench)"
 check=$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/check_body.lua
 
-fpm_pid=
-cleanup_fpm() {
-	[ -n "$fpm_pid" ] && kill -TERM "$fpm_pid" 2>/dev/null
-	cleanup
-}
-trap cleanup_fpm EXIT
-
-mkdir -p "$tmp/fpm" && chmod 755 "$tmp/fpm" || exit 1
-{
-	printf '[global]\nerror_log = %s\ndaemonize = no\npid = %s\n' \
-	    "$tmp/fpm/fpm.log" "$tmp/fpm/fpm.pid"
-	for p in nginx hsd; do
-		printf '[%s]\nuser = www-data\ngroup = www-data\n' "$p"
-		printf 'listen = %s\nlisten.mode = 0666\n' "$tmp/fpm/$p.sock"
-		printf 'listen.backlog = 1024\npm = static\n'
-		printf 'pm.max_children = %s\n' "$FPM_CHILDREN"
-	done
-} >"$tmp/fpm/fpm.conf"
-"$FPM" -F -y "$tmp/fpm/fpm.conf" >/dev/null 2>&1 &
-fpm_pid=$!
-for _ in $(seq 50); do [ -S "$tmp/fpm/hsd.sock" ] && break; sleep 0.1; done
-[ -S "$tmp/fpm/hsd.sock" ] || die "php-fpm did not start"
+start_fpm nginx hsd
 
 keep=$((FPM_CHILDREN / 2))
 [ "$keep" -ge 1 ] || keep=1

@@ -14,6 +14,9 @@
 # this file may set nginx_extra (lines inside nginx's server block) and
 # hsd_extra (lines inside hsd's site) before start_servers, and
 # nginx_http_extra (lines inside nginx's http block, such as upstreams).
+# start_fpm POOL... starts Debian's php-fpm ($FPM) with one static pool
+# of FPM_CHILDREN processes per name, on $tmp/fpm/POOL.sock, stopped on
+# exit too.
 #
 # Fairness: nginx gets worker_processes 2, the CPU budget of hsd's 2 workers
 # (hsd also has its listener; the machine has 2 cores and the load
@@ -44,8 +47,11 @@ tmp=$(mktemp -d /tmp/hsd-bench.XXXXXX) || exit 1
 nginx_pid='' hsd_pid=''
 
 # shellcheck disable=SC2317 # called by the trap
+fpm_pid=''
+
 cleanup() {
 	local pid
+	[ -n "$fpm_pid" ] && kill -TERM "$fpm_pid" 2>/dev/null
 	for pid in $hsd_pid $nginx_pid; do
 		kill -TERM "$pid" 2>/dev/null
 	done
@@ -66,6 +72,32 @@ trap 'exit 1' INT TERM HUP
 die() {
 	echo "${0##*/}: $*" >&2
 	exit 1
+}
+
+start_fpm() {
+	local p last
+	[ -x "$FPM" ] || die "$FPM not found (sh tools/deps.sh test)"
+	mkdir -p "$tmp/fpm" && chmod 755 "$tmp/fpm" || exit 1
+	{
+		printf '[global]\nerror_log = %s\ndaemonize = no\npid = %s\n' \
+		    "$tmp/fpm/fpm.log" "$tmp/fpm/fpm.pid"
+		for p in "$@"; do
+			printf '[%s]\nuser = www-data\ngroup = www-data\n' "$p"
+			printf 'listen = %s\nlisten.mode = 0666\n' \
+			    "$tmp/fpm/$p.sock"
+			printf 'listen.backlog = 1024\npm = static\n'
+			printf 'pm.max_children = %s\npm.max_requests = 0\n' \
+			    "$FPM_CHILDREN"
+		done
+	} >"$tmp/fpm/fpm.conf"
+	"$FPM" -F -y "$tmp/fpm/fpm.conf" >/dev/null 2>&1 &
+	fpm_pid=$!
+	for p in "$@"; do last=$p; done
+	for _ in $(seq 50); do
+		[ -S "$tmp/fpm/$last.sock" ] && return 0
+		sleep 0.1
+	done
+	die "php-fpm did not start"
 }
 
 # Wait until url answers 200; give up after 10 s or if pid exits.
