@@ -971,6 +971,14 @@ class Server:
         _started.append(self)
         try:
             self._wait_ready()
+            # It answers before its last children (the cache) may have
+            # reached exec: until then they are named hsd-poolmgr, and a
+            # test looking for hsd-cached would not find it.
+            try:
+                wait_for(lambda: not self.children('hsd-poolmgr'), 5,
+                         'children past exec')
+            except AssertionError:
+                pass
             if workers is not None:
                 wait_for(lambda: len(self.children('hsd-worker')) == workers,
                          10, '%d hsd-worker children' % workers)
@@ -1004,6 +1012,16 @@ class Server:
                     c.send(req('GET', '/', host=self.ready_host,
                                headers={'Connection': 'close'}))
                     c.read_head(timeout=1)
+                    # To its end: only the listener closes a client's
+                    # connection, once the worker's DONE is in, so the
+                    # worker is idle again when a test starts.  Else a
+                    # test that stops it at once (SIGSTOP) finds it still
+                    # holding this request, and its own request queued
+                    # behind it can wait out connection_timeout (503).
+                    try:
+                        c.read_all(timeout=5)
+                    except socket.timeout:
+                        pass
                 return
             except (OSError, ConnectionClosed, ValueError, IndexError):
                 pass
