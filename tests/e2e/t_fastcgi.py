@@ -454,6 +454,14 @@ def test_fpm_down_requests_wait():
                     'not up within fastcgi_retry_timeout')
         T.wait_for(lambda: 'within fastcgi_retry_timeout' in s.log(), 5,
                    'logged')
+    # cgi_timeout still bounds the whole request: reached while it
+    # waits, 503 then, not after the 20 s.
+    short = (conf % ('20s', 'unix:' + os.path.join(d, 'none.sock'))) \
+        .replace('fastcgi_address', 'cgi_timeout = "1s"  fastcgi_address')
+    with T.Server(short, files=FILES) as s, T.Client(s.port) as c:
+        T.assert_eq(ask(c, 'GET', '/app/info.php').status, 503,
+                    'cgi_timeout reached while waiting')
+        T.wait_for(lambda: 'within cgi_timeout' in s.log(), 5, 'logged')
 
 
 FRONT = r'''<?php
