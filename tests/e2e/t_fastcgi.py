@@ -343,6 +343,43 @@ def test_kept_connections_retiring():
     with_fpm_kept(check, 'pm.max_requests = 3\n', 2)
 
 
+def proc_sockets(pid):
+    out = set()
+    try:
+        for f in os.listdir('/proc/%d/fd' % pid):
+            try:
+                link = os.readlink('/proc/%d/fd/%s' % (pid, f))
+            except OSError:
+                continue
+            if link.startswith('socket:'):
+                out.add(link)
+    except OSError:
+        pass
+    return out
+
+
+def test_kept_connection_closed_when_idle():
+    """A kept connection nothing used for 60 s is closed, as nginx's
+    upstream keepalive_timeout does: php-fpm's process is free again."""
+    def check(fpm, s):
+        with T.Client(s.port) as c:
+            r = ask(c, 'GET', '/app/socks.php')
+        master = proc_sockets(fpm.proc.pid)
+        kept = set(r.body.decode().split()) - master
+
+        def open_in_fpm():
+            return kept & set().union(*(proc_sockets(p)
+                                        for p in fpm_children(fpm)))
+        assert kept and open_in_fpm() == kept, \
+            'the connection is not kept: %r' % (kept,)
+        T.wait_for(lambda: not open_in_fpm(), 90,
+                   'the idle connection closed', interval=1)
+        with T.Client(s.port) as c:
+            T.assert_eq(ask(c, 'GET', '/app/info.php').status, 200,
+                        'a request after')
+    with_fpm_kept(check, '', 1)
+
+
 def crash_checks(s):
     with T.Client(s.port) as c:
         # Killed before its answer, once: run again, unnoticed.
