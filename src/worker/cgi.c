@@ -16,8 +16,8 @@
  * reached, or for a body of unknown length, the child exiting by itself.
  * A child killed by a signal (a crash, or cgi_timeout) before its head
  * was complete costs the client nothing it could notice when the
- * request can be run again (GET or HEAD, no body): it is, once; else the
- * client gets 502.  After the head went out, the connection is reset
+ * request can be run again (GET or HEAD, no body): it is, up to twice, as
+ * the listener hands on a GET whose worker died; else the client gets 502.  After the head went out, the connection is reset
  * (DONE_INCOMPLETE): a cut response must never look complete.
  *
  * Each child is a session leader with the worker as its parent-death
@@ -75,8 +75,14 @@
 #define CGI_HEAD_MAX	(16 * 1024)
 /* One line of its stderr, longer ones are cut. */
 #define CGI_ERRLINE_MAX	1000
-/* A request whose child crashed before any output is run this often. */
-#define CGI_TRIES	2
+/*
+ * A request whose child crashed before any output is run this often: as
+ * often as the listener runs a GET whose worker dies (QUEUE_REDISPATCH_MAX
+ * handings on).  With slow pages and processes dying often, a run again
+ * once was caught by a second death too; a request that kills every
+ * process it reaches costs three.
+ */
+#define CGI_TRIES	3
 
 #define CGI_PATH	"/usr/local/bin:/usr/bin:/bin"
 

@@ -386,7 +386,7 @@ def crash_checks(s):
         r = ask(c, 'GET', '/app/crash.php?once=1&m=a')
         T.assert_eq((r.status, r.body), (200, b'second run\n'),
                     'a GET whose PHP process died once')
-        # Every time: 502 after the second run.
+        # Every time: 502 after the third run.
         r = ask(c, 'GET', '/app/crash.php?m=b')
         T.assert_eq(r.status, 502, 'a GET whose PHP always dies')
         # A POST is never run twice.
@@ -864,7 +864,8 @@ class Responder:
             c.sendall(self.rec(6, text, version=2) + end)
         elif q == 'overloaded':
             c.sendall(self.rec(3, bytes([0, 0, 0, 0, 2, 0, 0, 0])))
-        elif q == 'close-once' and n == 1:
+        elif (q == 'close-once' and n == 1) or \
+                (q == 'close-twice' and n <= 2):
             c.sendall(self.rec(6, text))	# then gone, no END_REQUEST
         else:
             c.sendall(self.rec(6, text) + self.rec(6) + end)
@@ -909,11 +910,16 @@ def test_records_as_they_come():
                         (200, b'body of close-once, 0 bytes in\n'),
                         'connection lost once')
             T.assert_eq(fc.seen['close-once'], 2, 'asked twice')
-            # Not FastCGI/1, or overloaded: 502 (after the one retry).
+            r = ask(c, 'GET', '/app/info.php?close-twice')
+            T.assert_eq((r.status, r.body),
+                        (200, b'body of close-twice, 0 bytes in\n'),
+                        'connection lost twice')
+            T.assert_eq(fc.seen['close-twice'], 3, 'asked three times')
+            # Not FastCGI/1, or overloaded: 502 (after two retries).
             for q in ('badversion', 'overloaded'):
                 T.assert_eq(ask(c, 'GET', '/app/info.php?' + q).status,
                             502, q)
-                T.assert_eq(fc.seen[q], 2, q + ': tried twice')
+                T.assert_eq(fc.seen[q], 3, q + ': tried three times')
             T.assert_eq(ask(c, 'GET', '/static.txt').body, b'static\n',
                         'the connection goes on')
     finally:
