@@ -14,11 +14,12 @@
  *
  * A response is whole only if the child said so: its Content-Length
  * reached, or for a body of unknown length, the child exiting by itself.
- * A child killed by a signal (a crash, or cgi_timeout) before its head
+ * A child killed by a signal (a crash, not cgi_timeout) before its head
  * was complete costs the client nothing it could notice when the
- * request can be run again (GET or HEAD, no body): it is, up to twice, as
- * the listener hands on a GET whose worker died; else the client gets 502.  After the head went out, the connection is reset
- * (DONE_INCOMPLETE): a cut response must never look complete.
+ * request can be run again (GET or HEAD, no body): it is, up to twice
+ * (CGI_TRIES); else the client gets 502.  After the head went out, the
+ * connection is reset (DONE_INCOMPLETE): a cut response must never look
+ * complete.
  *
  * Each child is a session leader with the worker as its parent-death
  * signal, so a timeout kills what it started too, and a worker that dies
@@ -76,11 +77,11 @@
 /* One line of its stderr, longer ones are cut. */
 #define CGI_ERRLINE_MAX	1000
 /*
- * A request whose child crashed before any output is run this often: as
- * often as the listener runs a GET whose worker dies (QUEUE_REDISPATCH_MAX
- * handings on).  With slow pages and processes dying often, a run again
- * once was caught by a second death too; a request that kills every
- * process it reaches costs three.
+ * A request whose child crashed before any output is run this often in
+ * all, as the listener runs a GET whose worker dies (QUEUE_REDISPATCH_MAX
+ * hands it on twice).  With slow pages and processes dying often, one
+ * run again was caught by a second death too; a request that kills
+ * every process it reaches costs three.
  */
 #define CGI_TRIES	3
 
