@@ -71,16 +71,29 @@ def set_nofile(pid, n):
     subprocess.check_call(argv)
 
 
+def proc_sockets(pid):
+    """The sockets pid holds, as /proc names them ('socket:[INODE]');
+    none if it is gone."""
+    out = set()
+    try:
+        fds = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith('socket:['):
+            out.add(link)
+    return out
+
+
 def tcp_sockets(pid):
     """How many TCP sockets pid holds (a worker's channels are AF_UNIX,
     so for a worker: how many clients it has)."""
-    inodes = set()
-    try:
-        for fd in os.listdir('/proc/%d/fd' % pid):
-            link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
-            if link.startswith('socket:['):
-                inodes.add(link[8:-1])
-    except OSError:
+    inodes = set(link[8:-1] for link in proc_sockets(pid))
+    if not inodes:
         return 0
     n = 0
     for table in ('tcp', 'tcp6'):

@@ -290,9 +290,7 @@ def kept_checks(fpm, s, post):
     for t in threads:
         t.join()
     T.assert_eq(len(conns), 90, 'every GET answered')
-    master = '/proc/%d/fd' % fpm.proc.pid
-    listening = set(os.readlink(os.path.join(master, f)).encode()
-                    for f in os.listdir(master))
+    listening = set(x.encode() for x in T.proc_sockets(fpm.proc.pid))
     seen = set()
     for socks in conns:
         conn = socks - listening
@@ -343,32 +341,17 @@ def test_kept_connections_retiring():
     with_fpm_kept(check, 'pm.max_requests = 3\n', 2)
 
 
-def proc_sockets(pid):
-    out = set()
-    try:
-        for f in os.listdir('/proc/%d/fd' % pid):
-            try:
-                link = os.readlink('/proc/%d/fd/%s' % (pid, f))
-            except OSError:
-                continue
-            if link.startswith('socket:'):
-                out.add(link)
-    except OSError:
-        pass
-    return out
-
-
 def test_kept_connection_closed_when_idle():
     """A kept connection nothing used for 60 s is closed, as nginx's
     upstream keepalive_timeout does: php-fpm's process is free again."""
     def check(fpm, s):
         with T.Client(s.port) as c:
             r = ask(c, 'GET', '/app/socks.php')
-        master = proc_sockets(fpm.proc.pid)
+        master = T.proc_sockets(fpm.proc.pid)
         kept = set(r.body.decode().split()) - master
 
         def open_in_fpm():
-            return kept & set().union(*(proc_sockets(p)
+            return kept & set().union(*(T.proc_sockets(p)
                                         for p in fpm_children(fpm)))
         assert kept and open_in_fpm() == kept, \
             'the connection is not kept: %r' % (kept,)
